@@ -1,0 +1,477 @@
+/* The compiler: model -> flows and groups of one bridge, as ovs-ofctl
+ * text.  See docs/pipeline.md for the pipeline this emits. */
+#include "mslb/compile.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mslb/pipeline.h"
+
+const char *
+mslb_table_name(int table)
+{
+    switch (table) {
+#define MSLB_TABLE(NAME, NUMBER, PURPOSE) case NUMBER: return #NAME;
+    MSLB_TABLES
+#undef MSLB_TABLE
+    }
+    return NULL;
+}
+
+void
+compile_out_init(struct compile_out *out)
+{
+    memset(out, 0, sizeof *out);
+}
+
+void
+compile_out_uninit(struct compile_out *out)
+{
+    for (size_t i = 0; i < out->n_flows; i++) {
+        free(out->flows[i]);
+    }
+    for (size_t i = 0; i < out->n_groups; i++) {
+        free(out->groups[i]);
+    }
+    free(out->flows);
+    free(out->groups);
+}
+
+static int
+compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+void
+compile_out_sort(struct compile_out *out)
+{
+    qsort(out->flows, out->n_flows, sizeof *out->flows, compare_strings);
+    qsort(out->groups, out->n_groups, sizeof *out->groups, compare_strings);
+}
+
+static void
+push(char ***v, size_t *n, size_t *allocated, char *s)
+{
+    if (*n >= *allocated) {
+        *allocated = *allocated ? *allocated * 2 : 64;
+        *v = realloc(*v, *allocated * sizeof **v);
+        if (!*v) {
+            abort();
+        }
+    }
+    (*v)[(*n)++] = s;
+}
+
+static void __attribute__((format(printf, 5, 6)))
+add_flow(struct compile_out *out, uint64_t cookie, int table, int priority,
+         const char *fmt, ...)
+{
+    char *body, *flow;
+    va_list args;
+
+    va_start(args, fmt);
+    if (vasprintf(&body, fmt, args) < 0) {
+        abort();
+    }
+    va_end(args);
+    if (asprintf(&flow, "cookie=%#"PRIx64",table=%d,priority=%d,%s",
+                 cookie, table, priority, body) < 0) {
+        abort();
+    }
+    free(body);
+    push(&out->flows, &out->n_flows, &out->allocated_flows, flow);
+}
+
+/* Formatting helpers: each writes into a caller's buffer. */
+struct addr_str { char s[64]; };
+struct mac_str { char s[18]; };
+
+static struct addr_str
+addr_str(const struct mslb_addr *a)
+{
+    struct addr_str r;
+    mslb_addr_format(a, r.s, sizeof r.s);
+    return r;
+}
+
+static struct mac_str
+mac_str(const struct mslb_mac *m)
+{
+    struct mac_str r;
+    mslb_mac_format(m, r.s, sizeof r.s);
+    return r;
+}
+
+/* Where a packet for the given side leaves: one-armed bridges send it back
+ * out of the port it came in by. */
+static void
+output_action(const struct compile_ports *ports, uint32_t port, char *buf,
+              size_t size)
+{
+    if (ports->frontend == ports->backend) {
+        snprintf(buf, size, "IN_PORT");
+    } else {
+        snprintf(buf, size, "output:%"PRIu32, port);
+    }
+}
+
+/* ARP replies and ICMP echo replies for an address the bridge owns. */
+static void
+add_responders(struct compile_out *out, uint64_t cookie,
+               const struct mslb_addr *ip, const struct mslb_mac *mac)
+{
+    struct addr_str as = addr_str(ip);
+    struct mac_str ms = mac_str(mac);
+
+    add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
+             "arp,arp_tpa=%s,arp_op=1,"
+             "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+             "set_field:%s->eth_src,set_field:2->arp_op,"
+             "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+             "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+             "set_field:%s->arp_sha,set_field:%s->arp_spa,IN_PORT",
+             as.s, ms.s, ms.s, as.s);
+    add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
+             "icmp,nw_dst=%s,icmp_type=8,icmp_code=0,"
+             "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+             "set_field:%s->eth_src,"
+             "move:NXM_OF_IP_SRC[]->NXM_OF_IP_DST[],"
+             "set_field:%s->ip_src,set_field:0->icmp_type,IN_PORT",
+             as.s, ms.s, as.s);
+}
+
+static uint32_t
+backend_key_hash(const struct model_backend *be, uint32_t basis)
+{
+    uint8_t key[18];
+    size_t n = be->ip.family == AF_INET ? 4 : 16;
+
+    memcpy(key, be->ip.family == AF_INET ? (const void *) &be->ip.v4
+           : (const void *) &be->ip.v6, n);
+    key[n] = be->port >> 8;
+    key[n + 1] = be->port & 0xff;
+    return mslb_hash_bytes(key, n + 2, basis);
+}
+
+struct slot_pair {
+    uint32_t score;
+    uint32_t slot;
+    uint32_t backend;
+};
+
+static int
+compare_pairs(const void *a_, const void *b_)
+{
+    const struct slot_pair *a = a_, *b = b_;
+
+    if (a->score != b->score) {
+        return a->score > b->score ? -1 : 1;
+    }
+    if (a->slot != b->slot) {
+        return a->slot < b->slot ? -1 : 1;
+    }
+    return a->backend < b->backend ? -1 : a->backend > b->backend;
+}
+
+struct quota {
+    uint32_t backend;
+    uint32_t count;
+    double remainder;
+    uint32_t tiebreak;
+};
+
+static int
+compare_remainders(const void *a_, const void *b_)
+{
+    const struct quota *a = a_, *b = b_;
+
+    if (a->remainder != b->remainder) {
+        return a->remainder > b->remainder ? -1 : 1;
+    }
+    return a->tiebreak < b->tiebreak ? -1 : a->tiebreak > b->tiebreak;
+}
+
+size_t
+compile_assign_slots(const struct model_backend *backends, size_t n_backends,
+                     uint32_t *slots, size_t n_slots)
+{
+    struct quota *q = calloc(n_backends + 1, sizeof *q);
+    struct slot_pair *pairs;
+    uint64_t total = 0;
+    size_t n = 0, given = 0, n_pairs = 0, filled = 0;
+    uint32_t *count;
+
+    for (size_t i = 0; i < n_backends; i++) {
+        if (backends[i].state == MODEL_BACKEND_UP) {
+            q[n].backend = i;
+            q[n].tiebreak = backend_key_hash(&backends[i], 0);
+            total += backends[i].weight;
+            n++;
+        }
+    }
+    if (!n || n > n_slots) {
+        free(q);
+        return 0;
+    }
+
+    /* Quotas: largest remainder (Hamilton), at least one slot each. */
+    for (size_t i = 0; i < n; i++) {
+        double exact = (double) n_slots * backends[q[i].backend].weight
+                       / total;
+        q[i].count = exact;
+        q[i].remainder = exact - q[i].count;
+        if (!q[i].count) {
+            q[i].count = 1;
+            q[i].remainder = -1.0;
+        }
+        given += q[i].count;
+    }
+    qsort(q, n, sizeof *q, compare_remainders);
+    for (size_t i = 0; given < n_slots; i = (i + 1) % n) {
+        q[i].count++;
+        given++;
+    }
+    for (size_t i = n; given > n_slots; ) {
+        i = i ? i - 1 : n - 1;
+        if (q[i].count > 1) {
+            q[i].count--;
+            given--;
+        }
+    }
+
+    /* Rendezvous: every (slot, backend) pair gets a score; the best pairs
+     * win while the backend has quota left.  A backend's scores do not
+     * depend on the others, so the set changing moves few slots. */
+    pairs = malloc(n_slots * n * sizeof *pairs);
+    count = calloc(n_backends, sizeof *count);
+    for (size_t s = 0; s < n_slots; s++) {
+        for (size_t i = 0; i < n; i++) {
+            const struct model_backend *be = &backends[q[i].backend];
+            pairs[n_pairs++] = (struct slot_pair) {
+                backend_key_hash(be, (uint32_t) s * 2654435761u),
+                s, q[i].backend,
+            };
+        }
+    }
+    qsort(pairs, n_pairs, sizeof *pairs, compare_pairs);
+    for (size_t s = 0; s < n_slots; s++) {
+        slots[s] = UINT32_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        count[q[i].backend] = q[i].count;
+    }
+    for (size_t i = 0; i < n_pairs && filled < n_slots; i++) {
+        struct slot_pair *p = &pairs[i];
+        if (slots[p->slot] == UINT32_MAX && count[p->backend]) {
+            slots[p->slot] = p->backend;
+            count[p->backend]--;
+            filled++;
+        }
+    }
+    free(pairs);
+    free(count);
+    free(q);
+    return n_slots;
+}
+
+static void
+add_nat_group(const struct model_service *svc, const struct model_bridge *br,
+              struct compile_out *out)
+{
+    size_t n_up = 0;
+    char *group;
+    size_t len;
+    FILE *f;
+
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        n_up += svc->backends[i].state == MODEL_BACKEND_UP;
+    }
+    f = open_memstream(&group, &len);
+    fprintf(f, "group_id=%"PRIu32",type=select", svc->id);
+
+    if (n_up <= MSLB_GROUP_SLOTS) {
+        uint32_t slots[MSLB_GROUP_SLOTS];
+        compile_assign_slots(svc->backends, svc->n_backends, slots,
+                             MSLB_GROUP_SLOTS);
+        for (size_t s = 0; s < MSLB_GROUP_SLOTS; s++) {
+            const struct model_backend *be = &svc->backends[slots[s]];
+            fprintf(f, ",bucket=weight:1,actions=ct(commit,zone=%u,"
+                    "table=%d,nat(dst=%s:%u),exec(move:NXM_OF_ETH_SRC[]->"
+                    "NXM_NX_CT_LABEL[0..47]))", br->ct_zone, MSLB_T_NAT_OUT,
+                    addr_str(&be->ip).s, be->port);
+        }
+    } else {
+        /* More backends than slots: OVS's own weighted selection. */
+        for (size_t i = 0; i < svc->n_backends; i++) {
+            const struct model_backend *be = &svc->backends[i];
+            if (be->state != MODEL_BACKEND_UP) {
+                continue;
+            }
+            fprintf(f, ",bucket=weight:%"PRIu32",actions=ct(commit,zone=%u,"
+                    "table=%d,nat(dst=%s:%u),exec(move:NXM_OF_ETH_SRC[]->"
+                    "NXM_NX_CT_LABEL[0..47]))", be->weight, br->ct_zone,
+                    MSLB_T_NAT_OUT, addr_str(&be->ip).s, be->port);
+        }
+    }
+    fclose(f);
+    push(&out->groups, &out->n_groups, &out->allocated_groups, group);
+}
+
+static size_t
+n_usable(const struct model_service *svc)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        n += svc->backends[i].state == MODEL_BACKEND_UP;
+    }
+    return n;
+}
+
+void
+compile_service(const struct model_service *svc,
+                const struct model_bridge *br,
+                const struct compile_ports *ports, struct compile_out *out)
+{
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+    const char *proto = model_proto_name(svc->proto);
+    struct addr_str vip = addr_str(&svc->vip);
+    struct mac_str mac = mac_str(&br->mac);
+    char front[32];
+
+    output_action(ports, ports->frontend, front, sizeof front);
+    add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
+             "%s,nw_dst=%s,tp_dst=%u,actions=ct(zone=%u,table=%d,nat)",
+             proto, vip.s, svc->port, br->ct_zone, MSLB_T_NAT_REQUEST);
+    if (n_usable(svc)) {
+        add_nat_group(svc, br, out);
+        add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
+                 "ct_state=+new+trk,%s,nw_dst=%s,tp_dst=%u,"
+                 "actions=group:%"PRIu32, proto, vip.s, svc->port, svc->id);
+    } else {
+        add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
+                 "ct_state=+new+trk,%s,nw_dst=%s,tp_dst=%u,actions=drop",
+                 proto, vip.s, svc->port);
+    }
+    add_flow(out, cookie, MSLB_T_NAT_REPLY, 100,
+             "ct_state=+rpl+trk,%s,nw_src=%s,tp_src=%u,"
+             "actions=move:NXM_NX_CT_LABEL[0..47]->NXM_OF_ETH_DST[],"
+             "set_field:%s->eth_src,%s",
+             proto, vip.s, svc->port, mac.s, front);
+}
+
+/* A (protocol, address, port) a backend listens on; one set of flows each
+ * per bridge, whatever number of services share it. */
+struct endpoint {
+    const struct model_backend *be;
+    uint8_t proto;
+};
+
+static int
+compare_endpoints(const void *a_, const void *b_)
+{
+    const struct endpoint *a = a_, *b = b_;
+    int c = (a->proto > b->proto) - (a->proto < b->proto);
+
+    if (!c) {
+        c = a->be->ip.family - b->be->ip.family;
+    }
+    if (!c) {
+        c = memcmp(&a->be->ip.v6, &b->be->ip.v6,
+                   a->be->ip.family == AF_INET ? 4 : 16);
+    }
+    return c ? c : (a->be->port > b->be->port) - (a->be->port < b->be->port);
+}
+
+static int
+compare_addrs(const void *a_, const void *b_)
+{
+    const struct mslb_addr *a = a_, *b = b_;
+    int c = a->family - b->family;
+    return c ? c : memcmp(&a->v6, &b->v6, a->family == AF_INET ? 4 : 16);
+}
+
+void
+compile_bridge(const struct model *m, const struct model_bridge *br,
+               const struct compile_ports *ports, struct compile_out *out)
+{
+    uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
+    struct endpoint *eps = NULL;
+    struct mslb_addr *vips;
+    size_t n_eps = 0, n_vips = 0, cap_eps = 0;
+    struct mac_str mac = mac_str(&br->mac);
+    char back[32];
+
+    output_action(ports, ports->backend, back, sizeof back);
+
+    /* Defaults: switch what is not ours; drop what fell out of a session. */
+    add_flow(out, base, MSLB_T_CLASSIFY, 0, "actions=NORMAL");
+    add_flow(out, base, MSLB_T_NAT_REQUEST, 0, "actions=drop");
+    add_flow(out, base, MSLB_T_NAT_REQUEST, 100,
+             "ct_state=-inv+trk,actions=goto_table:%d", MSLB_T_NAT_OUT);
+    add_flow(out, base, MSLB_T_NAT_OUT, 0, "actions=drop");
+    add_flow(out, base, MSLB_T_NAT_REPLY, 0, "actions=NORMAL");
+    for (size_t i = 0; i < br->n_gateways; i++) {
+        add_responders(out, base, &br->gateways[i], &br->mac);
+    }
+
+    vips = calloc(m->n_services + 1, sizeof *vips);
+    for (size_t i = 0; i < m->n_services; i++) {
+        const struct model_service *svc = &m->services[i];
+        if (!model_service_on_bridge(svc, br->name)) {
+            continue;
+        }
+        vips[n_vips++] = svc->vip;
+        compile_service(svc, br, ports, out);
+        for (size_t k = 0; k < svc->n_backends; k++) {
+            if (svc->backends[k].state == MODEL_BACKEND_DOWN) {
+                continue;
+            }
+            if (n_eps >= cap_eps) {
+                cap_eps = cap_eps ? 2 * cap_eps : 64;
+                eps = realloc(eps, cap_eps * sizeof *eps);
+                if (!eps) {
+                    abort();
+                }
+            }
+            eps[n_eps++] = (struct endpoint) {
+                &svc->backends[k], svc->proto
+            };
+        }
+    }
+
+    qsort(vips, n_vips, sizeof *vips, compare_addrs);
+    for (size_t i = 0; i < n_vips; i++) {
+        if (!i || compare_addrs(&vips[i - 1], &vips[i])) {
+            add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &vips[i],
+                           &br->mac);
+        }
+    }
+    free(vips);
+
+    if (n_eps) {
+        qsort(eps, n_eps, sizeof *eps, compare_endpoints);
+    }
+    for (size_t i = 0; i < n_eps; i++) {
+        const struct endpoint *ep = &eps[i];
+        const char *proto = model_proto_name(ep->proto);
+        struct addr_str ip = addr_str(&ep->be->ip);
+        uint64_t cookie = mslb_cookie(MSLB_COOKIE_BACKEND, 0);
+
+        if (i && !compare_endpoints(&eps[i - 1], ep)) {
+            continue;
+        }
+        add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
+                 "%s,nw_src=%s,tp_src=%u,actions=ct(zone=%u,table=%d,nat)",
+                 proto, ip.s, ep->be->port, br->ct_zone, MSLB_T_NAT_REPLY);
+        add_flow(out, cookie, MSLB_T_NAT_OUT, 100,
+                 "%s,nw_dst=%s,tp_dst=%u,actions=set_field:%s->eth_src,"
+                 "set_field:%s->eth_dst,%s",
+                 proto, ip.s, ep->be->port, mac.s,
+                 mac_str(&ep->be->mac).s, back);
+    }
+    free(eps);
+}

@@ -1,0 +1,885 @@
+/* Building and validating the service model from JSON. */
+#include "mslb/model.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A validation failure: a malloc'd "path: reason". */
+static char * MSLB_WARN_UNUSED
+verr(const char *path, const char *fmt, ...)
+{
+    char reason[512];
+    va_list args;
+    char *msg;
+
+    va_start(args, fmt);
+    vsnprintf(reason, sizeof reason, fmt, args);
+    va_end(args);
+    if (asprintf(&msg, "%s: %s", path[0] ? path : "(top level)",
+                 reason) < 0) {
+        abort();
+    }
+    return msg;
+}
+
+static void *
+xzalloc_(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p) {
+        abort();
+    }
+    return p;
+}
+
+static char *
+xstrdup_(const char *s)
+{
+    char *p = strdup(s);
+    if (!p) {
+        abort();
+    }
+    return p;
+}
+
+/* Each object's allowed keys; anything else is an error. */
+static char *
+check_keys(const json_t *obj, const char *path, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach ((json_t *) obj, key, value) {
+        const char *const *a;
+        for (a = allowed; *a; a++) {
+            if (!strcmp(*a, key)) {
+                break;
+            }
+        }
+        if (!*a) {
+            char sub[512];
+            snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "",
+                     key);
+            return verr(sub, "unknown key");
+        }
+    }
+    return NULL;
+}
+
+static void
+subpath(char *buf, size_t size, const char *path, const char *key)
+{
+    snprintf(buf, size, "%s%s%s", path, path[0] ? "." : "", key);
+}
+
+static void
+indexpath(char *buf, size_t size, const char *path, const char *key,
+          size_t i)
+{
+    snprintf(buf, size, "%s%s%s[%zu]", path, path[0] ? "." : "", key, i);
+}
+
+static bool
+name_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (!n || n > max) {
+        return false;
+    }
+    for (const char *p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
+              || *p == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reads a required or optional string member.  '*out' stays NULL when an
+ * optional member is absent. */
+static char *
+get_string(const json_t *obj, const char *path, const char *key,
+           bool required, const char **out)
+{
+    char sub[512];
+    json_t *v = json_object_get(obj, key);
+
+    subpath(sub, sizeof sub, path, key);
+    *out = NULL;
+    if (!v) {
+        return required ? verr(sub, "is required") : NULL;
+    }
+    if (!json_is_string(v)) {
+        return verr(sub, "must be a string");
+    }
+    *out = json_string_value(v);
+    return NULL;
+}
+
+static char *
+get_int(const json_t *obj, const char *path, const char *key, bool required,
+        long long min, long long max, long long dflt, long long *out)
+{
+    char sub[512];
+    json_t *v = json_object_get(obj, key);
+
+    subpath(sub, sizeof sub, path, key);
+    *out = dflt;
+    if (!v) {
+        return required ? verr(sub, "is required") : NULL;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min
+        || json_integer_value(v) > max) {
+        return verr(sub, "must be an integer from %lld to %lld", min, max);
+    }
+    *out = json_integer_value(v);
+    return NULL;
+}
+
+static bool
+parse_addr(const char *s, struct mslb_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    if (inet_pton(AF_INET, s, &a->v4) == 1) {
+        a->family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, s, &a->v6) == 1) {
+        a->family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+static char *
+get_addr(const json_t *obj, const char *path, const char *key,
+         struct mslb_addr *a)
+{
+    char sub[512];
+    const char *s;
+    char *error = get_string(obj, path, key, true, &s);
+
+    if (error) {
+        return error;
+    }
+    subpath(sub, sizeof sub, path, key);
+    if (!parse_addr(s, a)) {
+        return verr(sub, "\"%s\" is not an IPv4 or IPv6 address", s);
+    }
+    if (a->family == AF_INET) {
+        uint32_t h = ntohl(a->v4.s_addr);
+        if (!h || h == 0xffffffff || (h >> 28) == 0xe || (h >> 24) == 127) {
+            return verr(sub, "\"%s\" is not a unicast host address", s);
+        }
+    } else if (IN6_IS_ADDR_UNSPECIFIED(&a->v6)
+               || IN6_IS_ADDR_MULTICAST(&a->v6)
+               || IN6_IS_ADDR_LOOPBACK(&a->v6)) {
+        return verr(sub, "\"%s\" is not a unicast host address", s);
+    }
+    return NULL;
+}
+
+static char *
+get_mac(const json_t *obj, const char *path, const char *key,
+        struct mslb_mac *mac)
+{
+    char sub[512];
+    const char *s;
+    unsigned int b[6];
+    char extra;
+    char *error = get_string(obj, path, key, true, &s);
+
+    if (error) {
+        return error;
+    }
+    subpath(sub, sizeof sub, path, key);
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+               &b[4], &b[5], &extra) != 6 || strlen(s) != 17) {
+        return verr(sub, "\"%s\" is not a MAC address (xx:xx:xx:xx:xx:xx)",
+                    s);
+    }
+    for (int i = 0; i < 6; i++) {
+        mac->b[i] = b[i];
+    }
+    if (mac->b[0] & 1) {
+        return verr(sub, "\"%s\" is a multicast MAC address", s);
+    }
+    if (!(b[0] | b[1] | b[2] | b[3] | b[4] | b[5])) {
+        return verr(sub, "\"%s\" is the zero MAC address", s);
+    }
+    return NULL;
+}
+
+static char *
+get_array(const json_t *obj, const char *path, const char *key, bool required,
+          json_t **out)
+{
+    char sub[512];
+    json_t *v = json_object_get(obj, key);
+
+    subpath(sub, sizeof sub, path, key);
+    *out = v;
+    if (!v) {
+        return required ? verr(sub, "is required") : NULL;
+    }
+    if (!json_is_array(v)) {
+        return verr(sub, "must be an array");
+    }
+    return NULL;
+}
+
+static char *
+parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
+{
+    static const char *const keys[] = {
+        "name", "datapath_id", "mac", "frontend_port", "backend_port",
+        "gateways", "ct_zone", NULL
+    };
+    char sub[512];
+    const char *s;
+    json_t *gws;
+    long long zone;
+    char *error;
+
+    if (!json_is_object(j)) {
+        return verr(path, "must be an object");
+    }
+    if ((error = check_keys(j, path, keys))
+        || (error = get_string(j, path, "name", true, &s))) {
+        return error;
+    }
+    if (!name_ok(s, 15)) {
+        subpath(sub, sizeof sub, path, "name");
+        return verr(sub, "must be 1 to 15 characters of A-Z a-z 0-9 . _ -");
+    }
+    br->name = xstrdup_(s);
+
+    if ((error = get_string(j, path, "datapath_id", false, &s))) {
+        return error;
+    }
+    if (s) {
+        char *end;
+        subpath(sub, sizeof sub, path, "datapath_id");
+        errno = 0;
+        br->dpid = strtoull(s, &end, 16);
+        if (!s[0] || *end || errno || strlen(s) > 18 || !br->dpid) {
+            return verr(sub, "must be a nonzero hexadecimal string of up "
+                        "to 16 digits");
+        }
+        br->has_dpid = true;
+    }
+    if ((error = get_mac(j, path, "mac", &br->mac))) {
+        return error;
+    }
+    if ((error = get_string(j, path, "frontend_port", true, &s))) {
+        return error;
+    }
+    if (!name_ok(s, 15)) {
+        subpath(sub, sizeof sub, path, "frontend_port");
+        return verr(sub, "must be a port name of 1 to 15 characters");
+    }
+    br->frontend_port = xstrdup_(s);
+    if ((error = get_string(j, path, "backend_port", false, &s))) {
+        return error;
+    }
+    if (s && !name_ok(s, 15)) {
+        subpath(sub, sizeof sub, path, "backend_port");
+        return verr(sub, "must be a port name of 1 to 15 characters");
+    }
+    br->backend_port = xstrdup_(s ? s : br->frontend_port);
+
+    if ((error = get_array(j, path, "gateways", false, &gws))) {
+        return error;
+    }
+    if (gws) {
+        size_t i;
+        json_t *g;
+
+        br->gateways = xzalloc_(json_array_size(gws)
+                                * sizeof *br->gateways);
+        json_array_foreach (gws, i, g) {
+            indexpath(sub, sizeof sub, path, "gateways", i);
+            if (!json_is_string(g)
+                || !parse_addr(json_string_value(g), &br->gateways[i])) {
+                return verr(sub, "must be an IPv4 or IPv6 address string");
+            }
+            if (br->gateways[i].family != AF_INET) {
+                return verr(sub, "IPv6 gateways are not supported yet");
+            }
+            for (size_t k = 0; k < i; k++) {
+                if (mslb_addr_equal(&br->gateways[k], &br->gateways[i])) {
+                    return verr(sub, "duplicate gateway address");
+                }
+            }
+            br->n_gateways++;
+        }
+    }
+    if ((error = get_int(j, path, "ct_zone", false, 1, 65535, 1, &zone))) {
+        return error;
+    }
+    br->ct_zone = zone;
+    return NULL;
+}
+
+static char *
+parse_backend(const json_t *j, const char *path, const struct model_service *svc,
+              struct model_backend *be)
+{
+    static const char *const keys[] = {
+        "name", "ip", "port", "mac", "weight", "state", NULL
+    };
+    char sub[512];
+    const char *s;
+    long long n;
+    char *error;
+
+    if (!json_is_object(j)) {
+        return verr(path, "must be an object");
+    }
+    if ((error = check_keys(j, path, keys))
+        || (error = get_string(j, path, "name", true, &s))) {
+        return error;
+    }
+    if (!name_ok(s, 63)) {
+        subpath(sub, sizeof sub, path, "name");
+        return verr(sub, "must be 1 to 63 characters of A-Z a-z 0-9 . _ -");
+    }
+    be->name = xstrdup_(s);
+    if ((error = get_addr(j, path, "ip", &be->ip))) {
+        return error;
+    }
+    subpath(sub, sizeof sub, path, "ip");
+    if (be->ip.family != svc->vip.family) {
+        return verr(sub, "address family differs from the service's vip");
+    }
+    if (mslb_addr_equal(&be->ip, &svc->vip)) {
+        return verr(sub, "must differ from the service's vip in mode nat");
+    }
+    if ((error = get_int(j, path, "port", false, 1, 65535, svc->port, &n))) {
+        return error;
+    }
+    be->port = n;
+    if ((error = get_mac(j, path, "mac", &be->mac))) {
+        return error;
+    }
+    if ((error = get_int(j, path, "weight", false, 1, MODEL_MAX_WEIGHT, 1,
+                         &n))) {
+        return error;
+    }
+    be->weight = n;
+    if ((error = get_string(j, path, "state", false, &s))) {
+        return error;
+    }
+    if (!s || !strcmp(s, "up")) {
+        be->state = MODEL_BACKEND_UP;
+    } else if (!strcmp(s, "drain")) {
+        be->state = MODEL_BACKEND_DRAIN;
+    } else if (!strcmp(s, "down")) {
+        be->state = MODEL_BACKEND_DOWN;
+    } else {
+        subpath(sub, sizeof sub, path, "state");
+        return verr(sub, "must be \"up\", \"drain\" or \"down\"");
+    }
+    return NULL;
+}
+
+static char *
+parse_service(const json_t *j, const char *path, const struct model *m,
+              struct model_service *svc)
+{
+    static const char *const keys[] = {
+        "name", "vip", "protocol", "port", "mode", "bridges", "backends",
+        NULL
+    };
+    char sub[512];
+    const char *s;
+    json_t *arr, *v;
+    long long n;
+    size_t i;
+    char *error;
+
+    if (!json_is_object(j)) {
+        return verr(path, "must be an object");
+    }
+    if ((error = check_keys(j, path, keys))
+        || (error = get_string(j, path, "name", true, &s))) {
+        return error;
+    }
+    if (!name_ok(s, 63)) {
+        subpath(sub, sizeof sub, path, "name");
+        return verr(sub, "must be 1 to 63 characters of A-Z a-z 0-9 . _ -");
+    }
+    svc->name = xstrdup_(s);
+    if ((error = get_addr(j, path, "vip", &svc->vip))) {
+        return error;
+    }
+    if (svc->vip.family != AF_INET) {
+        subpath(sub, sizeof sub, path, "vip");
+        return verr(sub, "IPv6 virtual services are not supported yet");
+    }
+    if ((error = get_string(j, path, "protocol", true, &s))) {
+        return error;
+    }
+    if (!strcmp(s, "tcp")) {
+        svc->proto = IPPROTO_TCP;
+    } else if (!strcmp(s, "udp")) {
+        svc->proto = IPPROTO_UDP;
+    } else {
+        subpath(sub, sizeof sub, path, "protocol");
+        return verr(sub, "must be \"tcp\" or \"udp\"");
+    }
+    if ((error = get_int(j, path, "port", true, 1, 65535, 0, &n))) {
+        return error;
+    }
+    svc->port = n;
+    if ((error = get_string(j, path, "mode", false, &s))) {
+        return error;
+    }
+    if (s && strcmp(s, "nat")) {
+        subpath(sub, sizeof sub, path, "mode");
+        return verr(sub, "\"%s\" is not a supported mode (supported: "
+                    "\"nat\")", s);
+    }
+    svc->mode = MODEL_MODE_NAT;
+
+    if ((error = get_array(j, path, "bridges", true, &arr))) {
+        return error;
+    }
+    subpath(sub, sizeof sub, path, "bridges");
+    if (!json_array_size(arr)) {
+        return verr(sub, "must name at least one bridge");
+    }
+    svc->bridges = xzalloc_(json_array_size(arr) * sizeof *svc->bridges);
+    json_array_foreach (arr, i, v) {
+        indexpath(sub, sizeof sub, path, "bridges", i);
+        if (!json_is_string(v)) {
+            return verr(sub, "must be a string");
+        }
+        if (!model_find_bridge(m, json_string_value(v))) {
+            return verr(sub, "no bridge named \"%s\"", json_string_value(v));
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (!strcmp(svc->bridges[k], json_string_value(v))) {
+                return verr(sub, "bridge named twice");
+            }
+        }
+        svc->bridges[svc->n_bridges++] = xstrdup_(json_string_value(v));
+    }
+
+    if ((error = get_array(j, path, "backends", true, &arr))) {
+        return error;
+    }
+    if (json_array_size(arr) > MODEL_MAX_BACKENDS) {
+        subpath(sub, sizeof sub, path, "backends");
+        return verr(sub, "at most %d backends", MODEL_MAX_BACKENDS);
+    }
+    svc->backends = xzalloc_(json_array_size(arr) * sizeof *svc->backends);
+    json_array_foreach (arr, i, v) {
+        struct model_backend *be = &svc->backends[i];
+
+        indexpath(sub, sizeof sub, path, "backends", i);
+        svc->n_backends++;
+        if ((error = parse_backend(v, sub, svc, be))) {
+            return error;
+        }
+        for (size_t k = 0; k < i; k++) {
+            const struct model_backend *o = &svc->backends[k];
+            if (!strcmp(o->name, be->name)) {
+                return verr(sub, "duplicate backend name \"%s\"", be->name);
+            }
+            if (mslb_addr_equal(&o->ip, &be->ip) && o->port == be->port) {
+                return verr(sub, "duplicate backend address and port "
+                            "(same as backends[%zu])", k);
+            }
+        }
+    }
+    return NULL;
+}
+
+uint32_t
+mslb_hash_bytes(const void *p_, size_t n, uint32_t basis)
+{
+    const uint8_t *p = p_;
+    uint32_t h = 2166136261u ^ basis;
+
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* A service's id names its group and marks its flows' cookies.  It is
+ * derived from the service's key (vip, protocol, port) alone, so it stays
+ * the same across restarts and unrelated model changes; collisions are
+ * resolved by probing in key order. */
+static uint32_t
+service_key_hash(const struct model_service *svc)
+{
+    uint8_t key[16 + 1 + 2];
+    size_t n = svc->vip.family == AF_INET ? 4 : 16;
+
+    memcpy(key, svc->vip.family == AF_INET ? (const void *) &svc->vip.v4
+           : (const void *) &svc->vip.v6, n);
+    key[n] = svc->proto;
+    key[n + 1] = svc->port >> 8;
+    key[n + 2] = svc->port & 0xff;
+    return mslb_hash_bytes(key, n + 3, 0);
+}
+
+static int
+compare_services_by_key(const void *a_, const void *b_)
+{
+    const struct model_service *a = a_, *b = b_;
+    uint32_t ha = service_key_hash(a), hb = service_key_hash(b);
+    int c;
+
+    if (ha != hb) {
+        return ha < hb ? -1 : 1;
+    }
+    if (a->vip.family != b->vip.family) {
+        return a->vip.family < b->vip.family ? -1 : 1;
+    }
+    c = memcmp(&a->vip.v6, &b->vip.v6,
+               a->vip.family == AF_INET ? 4 : 16);
+    if (c) {
+        return c;
+    }
+    if (a->proto != b->proto) {
+        return a->proto < b->proto ? -1 : 1;
+    }
+    return a->port < b->port ? -1 : a->port > b->port;
+}
+
+
+/* Cross-service checks sort indexes instead of comparing all pairs, so a
+ * model of 10,000 services x 32 backends validates quickly. */
+static const struct model *sort_model;
+
+static int
+compare_service_names(const void *a_, const void *b_)
+{
+    const size_t *a = a_, *b = b_;
+    int c = strcmp(sort_model->services[*a].name,
+                   sort_model->services[*b].name);
+    return c ? c : (*a > *b) - (*a < *b);
+}
+
+static int
+compare_service_keys(const void *a_, const void *b_)
+{
+    const size_t *a = a_, *b = b_;
+    int c = compare_services_by_key(&sort_model->services[*a],
+                                    &sort_model->services[*b]);
+    return c ? c : (*a > *b) - (*a < *b);
+}
+
+static char *
+check_services_unique(const struct model *m)
+{
+    size_t *idx = xzalloc_(m->n_services * sizeof *idx);
+    char sub[64];
+    char *error = NULL;
+
+    for (size_t i = 0; i < m->n_services; i++) {
+        idx[i] = i;
+    }
+    sort_model = m;
+    qsort(idx, m->n_services, sizeof *idx, compare_service_names);
+    for (size_t i = 1; i < m->n_services && !error; i++) {
+        if (!strcmp(m->services[idx[i - 1]].name,
+                    m->services[idx[i]].name)) {
+            snprintf(sub, sizeof sub, "services[%zu]", idx[i]);
+            error = verr(sub, "duplicate service name \"%s\"",
+                         m->services[idx[i]].name);
+        }
+    }
+    qsort(idx, m->n_services, sizeof *idx, compare_service_keys);
+    for (size_t i = 1; i < m->n_services && !error; i++) {
+        if (!compare_services_by_key(&m->services[idx[i - 1]],
+                                     &m->services[idx[i]])) {
+            snprintf(sub, sizeof sub, "services[%zu]", idx[i]);
+            error = verr(sub, "duplicate virtual service (same vip, protocol "
+                         "and port as services[%zu])", idx[i - 1]);
+        }
+    }
+    free(idx);
+    return error;
+}
+
+struct backend_ref {
+    const struct model_backend *be;
+    size_t svc, idx;
+};
+
+static int
+compare_backend_refs(const void *a_, const void *b_)
+{
+    const struct backend_ref *a = a_, *b = b_;
+    int c = a->be->ip.family - b->be->ip.family;
+
+    if (!c) {
+        c = memcmp(&a->be->ip.v6, &b->be->ip.v6,
+                   a->be->ip.family == AF_INET ? 4 : 16);
+    }
+    if (!c) {
+        c = (a->svc > b->svc) - (a->svc < b->svc);
+    }
+    return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* A backend address is one host: one MAC across all services. */
+static char *
+check_backend_macs(const struct model *m)
+{
+    size_t n = 0;
+    struct backend_ref *refs;
+    char *error = NULL;
+
+    for (size_t i = 0; i < m->n_services; i++) {
+        n += m->services[i].n_backends;
+    }
+    refs = xzalloc_(n * sizeof *refs);
+    n = 0;
+    for (size_t i = 0; i < m->n_services; i++) {
+        for (size_t k = 0; k < m->services[i].n_backends; k++) {
+            refs[n++] = (struct backend_ref) {
+                &m->services[i].backends[k], i, k
+            };
+        }
+    }
+    qsort(refs, n, sizeof *refs, compare_backend_refs);
+    for (size_t i = 1; i < n && !error; i++) {
+        const struct backend_ref *a = &refs[i - 1], *b = &refs[i];
+        if (mslb_addr_equal(&a->be->ip, &b->be->ip)
+            && memcmp(&a->be->mac, &b->be->mac, sizeof a->be->mac)) {
+            char sub[64];
+            snprintf(sub, sizeof sub, "services[%zu].backends[%zu].mac",
+                     b->svc, b->idx);
+            error = verr(sub, "differs from the MAC given for the same "
+                         "address in services[%zu].backends[%zu]",
+                         a->svc, a->idx);
+        }
+    }
+    free(refs);
+    return error;
+}
+
+#define SERVICE_ID_MASK 0xffffffu   /* 24 bits: fits cookie and group id. */
+
+static void
+assign_service_ids(struct model *m)
+{
+    uint8_t *used = xzalloc_((SERVICE_ID_MASK + 1) / 8 + 1);
+
+    /* Key order makes the probing deterministic. */
+    qsort(m->services, m->n_services, sizeof *m->services,
+          compare_services_by_key);
+    for (size_t i = 0; i < m->n_services; i++) {
+        uint32_t id = service_key_hash(&m->services[i]) % SERVICE_ID_MASK + 1;
+
+        while (used[id / 8] & (1u << (id % 8))) {
+            id = id % SERVICE_ID_MASK + 1;
+        }
+        used[id / 8] |= 1u << (id % 8);
+        m->services[i].id = id;
+    }
+    free(used);
+}
+
+char *
+model_from_json(const json_t *j, struct model **modelp)
+{
+    static const char *const keys[] = { "bridges", "services", NULL };
+    struct model *m = xzalloc_(sizeof *m);
+    char sub[512];
+    json_t *arr, *v;
+    size_t i;
+    char *error;
+
+    *modelp = NULL;
+    if (!json_is_object(j)) {
+        error = verr("", "must be a JSON object");
+        goto fail;
+    }
+    if ((error = check_keys(j, "", keys))
+        || (error = get_array(j, "", "bridges", true, &arr))) {
+        goto fail;
+    }
+    m->bridges = xzalloc_(json_array_size(arr) * sizeof *m->bridges);
+    json_array_foreach (arr, i, v) {
+        struct model_bridge *br = &m->bridges[i];
+
+        indexpath(sub, sizeof sub, "", "bridges", i);
+        m->n_bridges++;
+        if ((error = parse_bridge(v, sub, br))) {
+            goto fail;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (!strcmp(m->bridges[k].name, br->name)) {
+                error = verr(sub, "duplicate bridge name \"%s\"", br->name);
+                goto fail;
+            }
+            if (br->has_dpid && m->bridges[k].has_dpid
+                && br->dpid == m->bridges[k].dpid) {
+                error = verr(sub, "duplicate datapath_id");
+                goto fail;
+            }
+        }
+    }
+
+    if ((error = get_array(j, "", "services", false, &arr))) {
+        goto fail;
+    }
+    if (arr) {
+        m->services = xzalloc_(json_array_size(arr) * sizeof *m->services);
+        json_array_foreach (arr, i, v) {
+            struct model_service *svc = &m->services[i];
+
+            indexpath(sub, sizeof sub, "", "services", i);
+            m->n_services++;
+            if ((error = parse_service(v, sub, m, svc))) {
+                goto fail;
+            }
+            for (size_t b = 0; b < m->n_bridges; b++) {
+                const struct model_bridge *br = &m->bridges[b];
+                for (size_t g = 0; g < br->n_gateways; g++) {
+                    if (mslb_addr_equal(&br->gateways[g], &svc->vip)) {
+                        error = verr(sub, "vip is also a gateway address of "
+                                     "bridge \"%s\"", br->name);
+                        goto fail;
+                    }
+                }
+            }
+        }
+    }
+
+    if ((error = check_services_unique(m))
+        || (error = check_backend_macs(m))) {
+        goto fail;
+    }
+    assign_service_ids(m);
+    *modelp = m;
+    return NULL;
+
+fail:
+    model_destroy(m);
+    return error;
+}
+
+char *
+model_from_file(const char *file_name, struct model **modelp)
+{
+    json_error_t jerr;
+    json_t *j = json_load_file(file_name, JSON_REJECT_DUPLICATES, &jerr);
+    char *error;
+
+    *modelp = NULL;
+    if (!j) {
+        if (asprintf(&error, "%s:%d:%d: %s", file_name, jerr.line,
+                     jerr.column, jerr.text) < 0) {
+            abort();
+        }
+        return error;
+    }
+    error = model_from_json(j, modelp);
+    json_decref(j);
+    return error;
+}
+
+void
+model_destroy(struct model *m)
+{
+    if (!m) {
+        return;
+    }
+    for (size_t i = 0; i < m->n_bridges; i++) {
+        struct model_bridge *br = &m->bridges[i];
+        free(br->name);
+        free(br->frontend_port);
+        free(br->backend_port);
+        free(br->gateways);
+    }
+    free(m->bridges);
+    for (size_t i = 0; i < m->n_services; i++) {
+        struct model_service *svc = &m->services[i];
+        free(svc->name);
+        for (size_t k = 0; k < svc->n_bridges; k++) {
+            free(svc->bridges[k]);
+        }
+        free(svc->bridges);
+        for (size_t k = 0; k < svc->n_backends; k++) {
+            free(svc->backends[k].name);
+        }
+        free(svc->backends);
+    }
+    free(m->services);
+    free(m);
+}
+
+const struct model_bridge *
+model_find_bridge(const struct model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_bridges; i++) {
+        if (!strcmp(m->bridges[i].name, name)) {
+            return &m->bridges[i];
+        }
+    }
+    return NULL;
+}
+
+const struct model_bridge *
+model_find_bridge_by_dpid(const struct model *m, uint64_t dpid)
+{
+    for (size_t i = 0; i < m->n_bridges; i++) {
+        if (m->bridges[i].has_dpid && m->bridges[i].dpid == dpid) {
+            return &m->bridges[i];
+        }
+    }
+    return NULL;
+}
+
+bool
+model_service_on_bridge(const struct model_service *svc, const char *bridge)
+{
+    for (size_t i = 0; i < svc->n_bridges; i++) {
+        if (!strcmp(svc->bridges[i], bridge)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *
+model_proto_name(uint8_t proto)
+{
+    return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "ip";
+}
+
+void
+mslb_addr_format(const struct mslb_addr *a, char *buf, size_t size)
+{
+    if (!inet_ntop(a->family, a->family == AF_INET ? (const void *) &a->v4
+                   : (const void *) &a->v6, buf, size)) {
+        snprintf(buf, size, "?");
+    }
+}
+
+void
+mslb_mac_format(const struct mslb_mac *m, char *buf, size_t size)
+{
+    snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x",
+             m->b[0], m->b[1], m->b[2], m->b[3], m->b[4], m->b[5]);
+}
+
+bool
+mslb_addr_equal(const struct mslb_addr *a, const struct mslb_addr *b)
+{
+    return a->family == b->family
+           && !memcmp(&a->v6, &b->v6, a->family == AF_INET ? 4 : 16);
+}

@@ -1,0 +1,93 @@
+/* mslb-compile: prints the flows and groups mslb would install on a bridge,
+ * in canonical form.  For golden tests, benchmarks and operators.
+ *
+ *   mslb-compile CONFIG BRIDGE [FRONTEND_PORT_NO [BACKEND_PORT_NO]]
+ *   mslb-compile --raw ...   (the compiler's text, before canonicalizing)
+ *   mslb-compile --check CONFIG */
+#include <config.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mslb/compile.h"
+#include "mslb/flowset.h"
+#include "mslb/model.h"
+
+int
+main(int argc, char *argv[])
+{
+    struct compile_ports ports = { 1, 2 };
+    const struct model_bridge *br;
+    struct compile_out out;
+    struct model *m;
+    bool raw = false;
+    char *error;
+
+    if (argc > 1 && !strcmp(argv[1], "--raw")) {
+        raw = true;
+        argv++;
+        argc--;
+    }
+    if (argc == 3 && !strcmp(argv[1], "--check")) {
+        error = model_from_file(argv[2], &m);
+        if (error) {
+            fprintf(stderr, "%s: %s\n", argv[2], error);
+            free(error);
+            return 1;
+        }
+        model_destroy(m);
+        printf("%s: OK\n", argv[2]);
+        return 0;
+    }
+    if (argc < 3 || argc > 5) {
+        fprintf(stderr, "usage: %s [--raw] CONFIG BRIDGE [FRONT [BACK]]\n"
+                "       %s --check CONFIG\n", argv[0], argv[0]);
+        return 2;
+    }
+    if (argc > 3) {
+        ports.frontend = ports.backend = atoi(argv[3]);
+    }
+    if (argc > 4) {
+        ports.backend = atoi(argv[4]);
+    }
+    error = model_from_file(argv[1], &m);
+    if (error) {
+        fprintf(stderr, "%s: %s\n", argv[1], error);
+        free(error);
+        return 1;
+    }
+    br = model_find_bridge(m, argv[2]);
+    if (!br) {
+        fprintf(stderr, "%s: no bridge named \"%s\"\n", argv[1], argv[2]);
+        return 1;
+    }
+    compile_out_init(&out);
+    compile_bridge(m, br, &ports, &out);
+    if (raw) {
+        compile_out_sort(&out);
+        for (size_t i = 0; i < out.n_flows; i++) {
+            puts(out.flows[i]);
+        }
+        for (size_t i = 0; i < out.n_groups; i++) {
+            puts(out.groups[i]);
+        }
+    } else {
+        struct flowset *fs = flowset_create();
+        for (size_t i = 0; i < out.n_flows && !error; i++) {
+            error = flowset_add_flow_text(fs, out.flows[i]);
+        }
+        for (size_t i = 0; i < out.n_groups && !error; i++) {
+            error = flowset_add_group_text(fs, out.groups[i]);
+        }
+        if (error) {
+            fprintf(stderr, "internal error: %s\n", error);
+            return 1;
+        }
+        char *s = flowset_to_string(fs);
+        fputs(s, stdout);
+        free(s);
+        flowset_destroy(fs);
+    }
+    compile_out_uninit(&out);
+    model_destroy(m);
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* The compiler: a pure function from the model to the flows and groups a
+ * bridge should have.  No I/O, no clock, no globals. */
+#ifndef MSLB_COMPILE_H
+#define MSLB_COMPILE_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mslb/model.h"
+
+/* Flows and groups as ovs-ofctl text, one per string:
+ *   "cookie=0x..,table=T,priority=P,MATCH,actions=ACTIONS"
+ *   "group_id=N,type=select,bucket=..."  */
+struct compile_out {
+    char **flows;
+    size_t n_flows, allocated_flows;
+    char **groups;
+    size_t n_groups, allocated_groups;
+};
+
+/* OpenFlow port numbers the bridge's named ports have on the switch. */
+struct compile_ports {
+    uint32_t frontend;
+    uint32_t backend;
+};
+
+void compile_out_init(struct compile_out *);
+void compile_out_uninit(struct compile_out *);
+void compile_out_sort(struct compile_out *);
+
+/* Appends the flows and groups of bridge 'br' of model 'm' to 'out'. */
+void compile_bridge(const struct model *m, const struct model_bridge *br,
+                    const struct compile_ports *, struct compile_out *out);
+
+/* Appends to 'out' the flows and groups of one service only, as
+ * compile_bridge() emits them (for tests and incremental use). */
+void compile_service(const struct model_service *, const struct model_bridge *,
+                     const struct compile_ports *, struct compile_out *out);
+
+/* Bucket assignment: fills 'slots' (n_slots entries) with indexes into
+ * 'backends' of the usable backends, in proportion to their weights; each
+ * usable backend gets at least one slot.  Returns the number of slots
+ * filled: 'n_slots', or 0 when no backend is usable.  Deterministic, and
+ * a slot changes hands only when the backend set or weights require it. */
+size_t compile_assign_slots(const struct model_backend *backends,
+                            size_t n_backends, uint32_t *slots,
+                            size_t n_slots);
+
+#endif /* compile.h */

@@ -1,0 +1,84 @@
+/* Flow and group sets in canonical form, and the difference between what a
+ * bridge has and what it should have.
+ *
+ * A flow's identity is (table, priority, match) formatted canonically by
+ * libopenvswitch; its value is (actions, cookie).  A group's identity is its
+ * id; its value is its type and buckets.  Desired entries come from the
+ * compiler's text, installed ones from the switch's replies, and both pass
+ * through the same formatter, so equal means equal on the switch. */
+#ifndef MSLB_FLOWSET_H
+#define MSLB_FLOWSET_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "mslb/model.h"
+
+struct ofpbuf;
+struct ofputil_flow_stats;
+struct ofputil_group_desc;
+
+struct flowset;
+
+struct flowset *flowset_create(void);
+void flowset_destroy(struct flowset *);
+size_t flowset_n_flows(const struct flowset *);
+size_t flowset_n_groups(const struct flowset *);
+
+/* Adds a desired flow or group given as ovs-ofctl text.  Returns NULL, or a
+ * malloc'd error (bad text, or the same key with different values). */
+char *flowset_add_flow_text(struct flowset *, const char *text)
+    MSLB_WARN_UNUSED;
+char *flowset_add_group_text(struct flowset *, const char *text)
+    MSLB_WARN_UNUSED;
+
+/* Adds an installed flow or group decoded from a switch reply. */
+void flowset_add_flow_stats(struct flowset *,
+                            const struct ofputil_flow_stats *);
+void flowset_add_group_desc(struct flowset *,
+                            const struct ofputil_group_desc *);
+
+/* Appends every flow and group as canonical text lines to a malloc'd,
+ * sorted, NUL-terminated string (for tests and debugging). */
+char *flowset_to_string(const struct flowset *);
+
+enum flowset_op_type {
+    /* In the order a bundle must carry them. */
+    FLOWSET_GROUP_ADD,
+    FLOWSET_GROUP_MODIFY,
+    FLOWSET_FLOW_DELETE,
+    FLOWSET_FLOW_ADD,           /* New key, or a new cookie. */
+    FLOWSET_FLOW_MODIFY,        /* Same key and cookie, new actions. */
+    FLOWSET_GROUP_DELETE,
+};
+
+struct flowset_op {
+    enum flowset_op_type type;
+    const void *entry;          /* Owned by the set it came from. */
+};
+
+struct flowset_diff {
+    struct flowset_op *ops;
+    size_t n_ops, allocated;
+    size_t counts[FLOWSET_GROUP_DELETE + 1];
+};
+
+/* Computes the ordered operations that turn 'have' into 'want'.  The
+ * entries stay owned by 'have' (deletes) and 'want' (the rest); both must
+ * outlive 'diff'. */
+void flowset_diff(const struct flowset *have, const struct flowset *want,
+                  struct flowset_diff *diff);
+void flowset_diff_uninit(struct flowset_diff *);
+
+/* Encodes one operation as an OpenFlow message of 'version'.  Returns NULL
+ * and stores an error message in '*errorp' if it cannot be encoded. */
+struct ofpbuf *flowset_op_encode(const struct flowset_op *, int version,
+                                 char **errorp);
+/* Formats one operation as text (for logs and tests). */
+char *flowset_op_to_string(const struct flowset_op *);
+
+/* Makes 'have' equal 'want' for the entries 'diff' touched, after the
+ * switch confirmed them. */
+void flowset_apply(struct flowset *have, const struct flowset_diff *diff);
+
+#endif /* flowset.h */

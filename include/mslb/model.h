@@ -1,0 +1,108 @@
+/* The service model: bridges, virtual services and their backends.
+ *
+ * A model is built only by model_from_json()/model_from_file(), which
+ * validate the whole document; a model that exists is valid.  It is
+ * immutable once built: a change is a new model (see style.md, 13). */
+#ifndef MSLB_MODEL_H
+#define MSLB_MODEL_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <jansson.h>
+
+#define MSLB_WARN_UNUSED __attribute__((warn_unused_result))
+
+struct mslb_addr {
+    int family;                 /* AF_INET or AF_INET6. */
+    union {
+        struct in_addr v4;
+        struct in6_addr v6;
+    };
+};
+
+struct mslb_mac {
+    uint8_t b[6];
+};
+
+enum model_mode {
+    MODEL_MODE_NAT,             /* Reverse proxy: DNAT in, SNAT back. */
+};
+
+enum model_backend_state {
+    MODEL_BACKEND_UP,           /* Gets new and existing sessions. */
+    MODEL_BACKEND_DRAIN,        /* Keeps existing sessions, gets no new. */
+    MODEL_BACKEND_DOWN,         /* Gets nothing. */
+};
+
+struct model_backend {
+    char *name;
+    struct mslb_addr ip;
+    uint16_t port;
+    struct mslb_mac mac;
+    uint32_t weight;            /* 1 .. MODEL_MAX_WEIGHT. */
+    enum model_backend_state state;
+};
+
+#define MODEL_MAX_WEIGHT 10000
+#define MODEL_MAX_BACKENDS 1024
+
+struct model_service {
+    char *name;
+    struct mslb_addr vip;
+    uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP. */
+    uint16_t port;
+    enum model_mode mode;
+    char **bridges;             /* Names of first-stage bridges. */
+    size_t n_bridges;
+    struct model_backend *backends;
+    size_t n_backends;
+    uint32_t id;                /* Stable id: see model_service_id(). */
+};
+
+struct model_bridge {
+    char *name;
+    bool has_dpid;
+    uint64_t dpid;
+    struct mslb_mac mac;        /* Answers ARP for VIPs and gateways. */
+    char *frontend_port;        /* Clients' side. */
+    char *backend_port;         /* Servers' side; equal: one-armed. */
+    struct mslb_addr *gateways; /* Addresses the bridge answers for. */
+    size_t n_gateways;
+    uint16_t ct_zone;
+};
+
+struct model {
+    struct model_bridge *bridges;
+    size_t n_bridges;
+    struct model_service *services;   /* Sorted by key hash (see model.c). */
+    size_t n_services;
+};
+
+/* Parses and validates 'json'.  On success stores a new model in '*modelp'
+ * (owned by the caller, free with model_destroy()) and returns NULL.  On
+ * failure returns a malloc'd message "path: reason", e.g.
+ * "services[0].backends[1].weight: must be an integer from 1 to 10000",
+ * and stores NULL. */
+char *model_from_json(const json_t *json, struct model **modelp)
+    MSLB_WARN_UNUSED;
+char *model_from_file(const char *file_name, struct model **modelp)
+    MSLB_WARN_UNUSED;
+void model_destroy(struct model *);
+
+const struct model_bridge *model_find_bridge(const struct model *,
+                                             const char *name);
+const struct model_bridge *model_find_bridge_by_dpid(const struct model *,
+                                                     uint64_t dpid);
+bool model_service_on_bridge(const struct model_service *,
+                             const char *bridge);
+
+/* Helpers shared with the compiler and tests. */
+const char *model_proto_name(uint8_t proto);
+void mslb_addr_format(const struct mslb_addr *, char *buf, size_t size);
+void mslb_mac_format(const struct mslb_mac *, char *buf, size_t size);
+bool mslb_addr_equal(const struct mslb_addr *, const struct mslb_addr *);
+uint32_t mslb_hash_bytes(const void *, size_t, uint32_t basis);
+
+#endif /* model.h */

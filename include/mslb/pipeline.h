@@ -1,0 +1,62 @@
+/* The OpenFlow pipeline mslb programs on a first-stage bridge.
+ *
+ * One declaration gives every table its number, name and purpose; the
+ * compiler, the golden tests and docs/pipeline.md all use this list. */
+#ifndef MSLB_PIPELINE_H
+#define MSLB_PIPELINE_H 1
+
+#include <stdint.h>
+
+#define MSLB_TABLES                                                        \
+    MSLB_TABLE(CLASSIFY, 0,                                                \
+               "ARP and ICMP echo for VIPs and gateways; requests to a "  \
+               "VIP and replies from a backend go to conntrack; anything " \
+               "else is switched unchanged (NORMAL)")                      \
+    MSLB_TABLE(NAT_REQUEST, 10,                                            \
+               "request after conntrack: a new session goes to the "      \
+               "service's select group, a known one (already translated) " \
+               "to NAT_OUT")                                               \
+    MSLB_TABLE(NAT_OUT, 11,                                                \
+               "translated request: set the backend's MAC and send it "   \
+               "out of the backend port")                                  \
+    MSLB_TABLE(NAT_REPLY, 12,                                              \
+               "reply after conntrack restored VIP:port as source: set "  \
+               "the client's MAC kept in ct_label, out of the frontend "  \
+               "port; a packet of no session is switched unchanged")
+
+enum mslb_table {
+#define MSLB_TABLE(NAME, NUMBER, PURPOSE) MSLB_T_##NAME = NUMBER,
+    MSLB_TABLES
+#undef MSLB_TABLE
+};
+
+/* Cookie layout: bits 63-48 tag every flow mslb owns; bits 47-40 say what
+ * the flow belongs to; bits 23-0 carry the service id for service flows.
+ * A restarted controller adopts exactly the flows carrying the tag. */
+#define MSLB_COOKIE_TAG       0x4d53000000000000ULL   /* "MS" */
+#define MSLB_COOKIE_TAG_MASK  0xffff000000000000ULL
+#define MSLB_COOKIE_KIND_SHIFT 40
+
+enum mslb_cookie_kind {
+    MSLB_COOKIE_BRIDGE = 1,     /* Defaults and gateway responders. */
+    MSLB_COOKIE_VIP = 2,        /* ARP/ICMP responders of a VIP. */
+    MSLB_COOKIE_BACKEND = 3,    /* Per backend address, shared. */
+    MSLB_COOKIE_SERVICE = 4,    /* One virtual service. */
+};
+
+static inline uint64_t
+mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
+{
+    return MSLB_COOKIE_TAG | ((uint64_t) kind << MSLB_COOKIE_KIND_SHIFT)
+           | (id & 0xffffff);
+}
+
+/* Select groups use this many equal buckets, each assigned to a backend,
+ * while a service has at most this many usable backends: OVS then maps
+ * dp_hash values 1:1 onto buckets, and changing the backend set rewrites
+ * only the buckets that change hands. */
+#define MSLB_GROUP_SLOTS 64
+
+const char *mslb_table_name(int table);
+
+#endif /* pipeline.h */
