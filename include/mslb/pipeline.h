@@ -51,6 +51,12 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
            | (id & 0xffffff);
 }
 
+/* Group ids carry a tag in their top byte, since groups have no cookie:
+ * mslb owns exactly the groups whose id has it. */
+#define MSLB_GROUP_TAG 0x4d000000u
+#define MSLB_GROUP_TAG_MASK 0xff000000u
+#define MSLB_GROUP_ID(SERVICE_ID) (MSLB_GROUP_TAG | ((SERVICE_ID) & 0xffffff))
+
 /* Select groups use this many equal buckets, each assigned to a backend,
  * while a service has at most this many usable backends: OVS then maps
  * dp_hash values 1:1 onto buckets, and changing the backend set rewrites
