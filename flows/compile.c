@@ -291,7 +291,7 @@ add_nat_group(const struct model_service *svc, const struct model_bridge *br,
         n_up += svc->backends[i].state == MODEL_BACKEND_UP;
     }
     f = open_memstream(&group, &len);
-    fprintf(f, "group_id=%"PRIu32",type=select", svc->id);
+    fprintf(f, "group_id=%"PRIu32",type=select", MSLB_GROUP_ID(svc->id));
 
     if (n_up <= MSLB_GROUP_SLOTS) {
         uint32_t slots[MSLB_GROUP_SLOTS];
@@ -350,7 +350,8 @@ compile_service(const struct model_service *svc,
         add_nat_group(svc, br, out);
         add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
                  "ct_state=+new+trk,%s,nw_dst=%s,tp_dst=%u,"
-                 "actions=group:%"PRIu32, proto, vip.s, svc->port, svc->id);
+                 "actions=group:%"PRIu32, proto, vip.s, svc->port,
+                 MSLB_GROUP_ID(svc->id));
     } else {
         add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
                  "ct_state=+new+trk,%s,nw_dst=%s,tp_dst=%u,actions=drop",

@@ -12,6 +12,8 @@ socket). Prints one JSON object on stdout:
     {"S1": n1, "S2": n2, "errors": e}
 With --info each request asks "INFO" instead and the output is
     {"replies": [{"name", "peer", "local"}, ...], "errors": e}
+--detail FILE writes one JSON line per request ({"i", "sport", "name"}), to
+compare which backend the same 5-tuple reached across runs.
 Exit status 1 when errors > --max-errors (default 0) or when --expect is
 given and a backend's share differs from its expected share by more than
 --tolerance (a fraction of the answered requests; backends not named in
@@ -32,7 +34,7 @@ def family_of(ip):
     return socket.AF_INET6 if ":" in ip else socket.AF_INET
 
 
-def one_tcp(args, i):
+def one_tcp(args, i, sport):
     s = socket.socket(family_of(args.vip), socket.SOCK_STREAM)
     try:
         s.settimeout(args.timeout)
@@ -44,6 +46,7 @@ def one_tcp(args, i):
             port = args.src_port_base + i if args.src_port_base else 0
             s.bind((args.source or "", port))
         s.connect((args.vip, args.port))
+        sport[0] = s.getsockname()[1]
         s.sendall(b"INFO\n" if args.info else b"HELLO\n")
         buf = b""
         while b"\n" not in buf:
@@ -56,7 +59,7 @@ def one_tcp(args, i):
         s.close()
 
 
-def one_udp(args, i):
+def one_udp(args, i, sport):
     s = socket.socket(family_of(args.vip), socket.SOCK_DGRAM)
     try:
         s.settimeout(args.timeout)
@@ -65,6 +68,7 @@ def one_udp(args, i):
             port = args.src_port_base + i if args.src_port_base else 0
             s.bind((args.source or "", port))
         s.connect((args.vip, args.port))
+        sport[0] = s.getsockname()[1]
         last = None
         for _ in range(args.retries + 1):
             s.send(b"INFO" if args.info else b"HELLO")
@@ -116,6 +120,8 @@ def main():
     p.add_argument("--linger0", action="store_true",
                    help="close TCP with RST (no TIME_WAIT)")
     p.add_argument("--info", action="store_true", help="ask INFO, print replies")
+    p.add_argument("--detail", metavar="FILE",
+                   help="write one JSON line per request: i, sport, name[, error]")
     p.add_argument("--deadline", type=float, default=0,
                    help="hard limit for the whole run (default count*timeout*(retries+1)+10, max 600)")
     args = p.parse_args()
@@ -144,19 +150,25 @@ def main():
     replies = []
     errors = 0
     errmsgs = {}
+    details = []
     lock = threading.Lock()
 
     def run(i):
         nonlocal errors
+        sport = [None]
         try:
-            r = fn(args, i)
+            r = fn(args, i, sport)
         except (OSError, ConnectionError, ValueError) as e:
             with lock:
                 errors += 1
                 key = type(e).__name__ + ": " + str(e)
                 errmsgs[key] = errmsgs.get(key, 0) + 1
+                details.append({"i": i, "sport": sport[0], "name": None,
+                                "error": key})
             return
         with lock:
+            details.append({"i": i, "sport": sport[0],
+                            "name": None if args.info else r})
             if args.info:
                 try:
                     replies.append(json.loads(r))
@@ -181,6 +193,10 @@ def main():
         out = dict(sorted(counts.items()))
         out["errors"] = errors
     print(json.dumps(out))
+    if args.detail:
+        with open(args.detail, "w") as f:
+            for d in sorted(details, key=lambda d: d["i"]):
+                f.write(json.dumps(d) + "\n")
     for k, v in errmsgs.items():
         sys.stderr.write("lbclient: %d x %s\n" % (v, k))
     sys.stderr.write("lbclient: %d requests in %.2fs\n" % (args.count, elapsed))

@@ -143,7 +143,7 @@ class Server:
                 reply = self.info(local, peer).encode()
             else:
                 reply = self.name.encode()
-            self.log("udp from %s:%d to %s" % tuple(norm_addr(peer) + [local[0]]))
+            self.log("udp from %s:%d to %s" % tuple(norm_addr(peer) + norm_addr(local)[:1]))
             try:
                 usock.sendmsg([reply], cmsg, 0, peer)
             except OSError as e:

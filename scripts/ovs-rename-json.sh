@@ -1,0 +1,16 @@
+#!/bin/sh
+# libopenvswitch and jansson both define json_array(), json_object(),
+# json_string()...  mslb uses jansson for its own JSON, so it links a copy of
+# libopenvswitch.a whose JSON symbols carry an "ovs_" prefix (definitions
+# and references alike).
+#   ovs-rename-json.sh IN.a OUT.a
+set -eu
+in=$1
+out=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+ar x "$in" json.o
+nm -g --defined-only json.o | awk 'NF == 3 { print $3 " ovs_" $3 }' >map
+objcopy --redefine-syms=map "$in" "$out.tmp"
+mv "$out.tmp" "$out"
