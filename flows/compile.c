@@ -280,7 +280,7 @@ compile_assign_slots(const struct model_backend *backends, size_t n_backends,
 
 static void
 add_nat_group(const struct model_service *svc, const struct model_bridge *br,
-              struct compile_out *out)
+              const struct compile_ports *ports, struct compile_out *out)
 {
     size_t n_up = 0;
     char *group;
@@ -292,6 +292,10 @@ add_nat_group(const struct model_service *svc, const struct model_bridge *br,
     }
     f = open_memstream(&group, &len);
     fprintf(f, "group_id=%"PRIu32",type=select", MSLB_GROUP_ID(svc->id));
+    if (ports->of15) {
+        /* dp_hash over the 5-tuple (algorithm 0, basis 0). */
+        fprintf(f, ",selection_method=dp_hash");
+    }
 
     if (n_up <= MSLB_GROUP_SLOTS) {
         uint32_t slots[MSLB_GROUP_SLOTS];
@@ -347,7 +351,7 @@ compile_service(const struct model_service *svc,
              "%s,nw_dst=%s,tp_dst=%u,actions=ct(zone=%u,table=%d,nat)",
              proto, vip.s, svc->port, br->ct_zone, MSLB_T_NAT_REQUEST);
     if (n_usable(svc)) {
-        add_nat_group(svc, br, out);
+        add_nat_group(svc, br, ports, out);
         add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
                  "ct_state=+new+trk,%s,nw_dst=%s,tp_dst=%u,"
                  "actions=group:%"PRIu32, proto, vip.s, svc->port,

@@ -209,7 +209,8 @@ flowset_add_flow_stats(struct flowset *fs,
 }
 
 static char *
-format_group_body(uint8_t type, const struct ovs_list *buckets)
+format_group_body(uint8_t type, const struct ofputil_group_props *props,
+                  const struct ovs_list *buckets)
 {
     static const char *const types[] = { "all", "select", "indirect",
                                          "ff" };
@@ -217,6 +218,13 @@ format_group_body(uint8_t type, const struct ovs_list *buckets)
     const struct ofputil_bucket *b;
 
     ds_put_format(&s, "type=%s", type < 4 ? types[type] : "?");
+    if (props->selection_method[0]) {
+        ds_put_format(&s, ",selection_method=%s", props->selection_method);
+        if (props->selection_method_param) {
+            ds_put_format(&s, ",selection_method_param=%"PRIu64,
+                          props->selection_method_param);
+        }
+    }
     LIST_FOR_EACH (b, list_node, buckets) {
         struct ofpact_format_params fp = { .s = &s };
 
@@ -262,7 +270,7 @@ flowset_add_group_text(struct flowset *fs, const char *text)
         free(error);
         return msg;
     }
-    error = add_group(fs, gm.group_id, format_group_body(gm.type,
+    error = add_group(fs, gm.group_id, format_group_body(gm.type, &gm.props,
                                                          &gm.buckets));
     ofputil_uninit_group_mod(&gm);
     return error;
@@ -272,7 +280,7 @@ void
 flowset_add_group_desc(struct flowset *fs,
                        const struct ofputil_group_desc *gd)
 {
-    free(add_group(fs, gd->group_id, format_group_body(gd->type,
+    free(add_group(fs, gd->group_id, format_group_body(gd->type, &gd->props,
                                                        &gd->buckets)));
 }
 

@@ -3,6 +3,7 @@
  *
  *   mslb-compile CONFIG BRIDGE [FRONTEND_PORT_NO [BACKEND_PORT_NO]]
  *   mslb-compile --raw ...   (the compiler's text, before canonicalizing)
+ *   mslb-compile --of15 ...  (as for a switch that speaks OpenFlow 1.5)
  *   mslb-compile --check CONFIG */
 #include <config.h>
 #include <stdio.h>
@@ -15,15 +16,21 @@
 int
 main(int argc, char *argv[])
 {
-    struct compile_ports ports = { 1, 2 };
+    struct compile_ports ports = { 1, 2, false };
     const struct model_bridge *br;
     struct compile_out out;
     struct model *m;
     bool raw = false;
     char *error;
 
-    if (argc > 1 && !strcmp(argv[1], "--raw")) {
-        raw = true;
+    for (;;) {
+        if (argc > 1 && !strcmp(argv[1], "--raw")) {
+            raw = true;
+        } else if (argc > 1 && !strcmp(argv[1], "--of15")) {
+            ports.of15 = true;
+        } else {
+            break;
+        }
         argv++;
         argc--;
     }
@@ -39,7 +46,7 @@ main(int argc, char *argv[])
         return 0;
     }
     if (argc < 3 || argc > 5) {
-        fprintf(stderr, "usage: %s [--raw] CONFIG BRIDGE [FRONT [BACK]]\n"
+        fprintf(stderr, "usage: %s [--raw] [--of15] CONFIG BRIDGE [FRONT [BACK]]\n"
                 "       %s --check CONFIG\n", argv[0], argv[0]);
         return 2;
     }

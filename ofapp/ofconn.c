@@ -39,11 +39,11 @@
 #define RECONNECT_MAX_MS 8000
 #define WRITE_CHUNK (256 * 1024)
 
-/* Versions offered: 1.3 and 1.4; the highest the switch shares wins.  The
- * pipeline needs nothing beyond 1.3.  1.5 is not offered: OVS 3.1 refuses
- * its own OF1.5 port-description request encoding (OFPBRC_BAD_LEN), and
- * nothing mslb emits needs 1.5 yet (see docs/openflow.md). */
-#define OFFERED_VERSIONS ((1u << OFP13_VERSION) | (1u << OFP14_VERSION))
+/* Versions offered: 1.3 to 1.5; the highest the switch shares wins.  The
+ * pipeline works with 1.3; with 1.5 select groups also get an explicit
+ * dp_hash selection over the 5-tuple (see docs/controller.md). */
+#define OFFERED_VERSIONS ((1u << OFP13_VERSION) | (1u << OFP14_VERSION) \
+                          | (1u << OFP15_VERSION))
 
 enum ofconn_state {
     S_HELLO,            /* Sent HELLO, waiting for the peer's. */
@@ -225,6 +225,7 @@ build_want(struct ofconn *c, const struct model_bridge *br)
     }
     ports.frontend = front->no;
     ports.backend = back->no;
+    ports.of15 = c->version >= OFP15_VERSION;
     compile_out_init(&out);
     compile_bridge(c->d->model, br, &ports, &out);
     fs = flowset_create();

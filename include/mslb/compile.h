@@ -3,6 +3,7 @@
 #ifndef MSLB_COMPILE_H
 #define MSLB_COMPILE_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "mslb/model.h"
@@ -17,10 +18,14 @@ struct compile_out {
     size_t n_groups, allocated_groups;
 };
 
-/* OpenFlow port numbers the bridge's named ports have on the switch. */
+/* What the compiler needs to know of the switch: the OpenFlow port numbers
+ * of the bridge's named ports, and whether the connection speaks OpenFlow
+ * 1.5, which lets select groups hash the full 5-tuple (with 1.3 OVS picks a
+ * symmetric hash that leaves out UDP ports). */
 struct compile_ports {
     uint32_t frontend;
     uint32_t backend;
+    bool of15;
 };
 
 void compile_out_init(struct compile_out *);

@@ -109,6 +109,17 @@ _e2e_invert() {
     [ "$rc" -ne 0 ]
 }
 
+# e2e_hold [WHAT]: with E2E_HOLD=N set, pauses up to N seconds (or until
+# `touch $D/release`) so a person can inspect the live setup from another
+# shell (RID, D and the socket paths are printed). No-op otherwise.
+e2e_hold() {
+    [ -n "${E2E_HOLD:-}" ] || return 0
+    log "holding ${E2E_HOLD}s ${1:-}: RID=$RID D=$D OVS_NS=$OVS_NS;" \
+        "touch $D/release to go on"
+    wait_for "$E2E_HOLD" test -e "$D/release" 2>/dev/null || true
+    rm -f "$D/release"
+}
+
 # ------------------------------------------------------------- processes
 
 # kill_pidfile FILE [TIMEOUT]: SIGTERM the pid in FILE, SIGKILL after

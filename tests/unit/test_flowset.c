@@ -60,7 +60,7 @@ big_model(size_t n, size_t extra_for)
 static struct flowset *
 compile_to_set(const struct model *m)
 {
-    struct compile_ports ports = { 1, 2 };
+    struct compile_ports ports = { 1, 2, false };
     struct compile_out out;
     struct flowset *fs = flowset_create();
 
