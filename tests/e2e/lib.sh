@@ -122,13 +122,24 @@ e2e_hold() {
 
 # ------------------------------------------------------------- processes
 
-# kill_pidfile FILE [TIMEOUT]: SIGTERM the pid in FILE, SIGKILL after
-# TIMEOUT seconds (default 5), wait until it is gone, remove FILE.
+# Every pid this run starts is also kept here (pidfile -> pid), so cleanup
+# still stops it if a pidfile or all of $D went missing.
+declare -gA E2E_PIDS=()
+_e2e_remember() {
+    local pid
+    pid=$(tr -dc '0-9' <"$1" 2>/dev/null) || return 0
+    if [ -n "$pid" ]; then E2E_PIDS[$1]=$pid; fi
+}
+
+# kill_pidfile FILE [TIMEOUT]: SIGTERM the pid in FILE (or the pid this run
+# remembered for FILE), SIGKILL after TIMEOUT seconds (default 5), wait
+# until it is gone, remove FILE.
 kill_pidfile() {
-    local f=$1 t=${2:-5} pid i
-    [ -s "$f" ] || { rm -f "$f"; return 0; }
-    pid=$(tr -dc '0-9' <"$f")
+    local f=$1 t=${2:-5} pid= i
+    if [ -s "$f" ]; then pid=$(tr -dc '0-9' <"$f"); fi
+    [ -n "$pid" ] || pid=${E2E_PIDS[$f]:-}
     rm -f "$f"
+    unset "E2E_PIDS[$f]"
     [ -n "$pid" ] || return 0
     kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null || true
@@ -153,6 +164,7 @@ spawn() {
     shift
     "$@" >"$D/logs/$tag.log" 2>&1 </dev/null &
     echo $! >"$D/pids/$tag.pid"
+    E2E_PIDS[$D/pids/$tag.pid]=$!
 }
 
 # spawn_in HOST TAG CMD...: spawn inside host namespace HOST.
@@ -168,7 +180,7 @@ spawn_stop() { kill_pidfile "$D/pids/$1.pid" "${2:-5}"; }
 # its status (it must be a child of this shell).
 spawn_wait() {
     local f=$D/pids/$1.pid t=${2:-60} pid i rc=0
-    pid=$(cat "$f")
+    pid=$(cat "$f" 2>/dev/null || echo "${E2E_PIDS[$f]:-}")
     for ((i = 0; i < t * 10; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
@@ -179,6 +191,7 @@ spawn_wait() {
     fi
     wait "$pid" || rc=$?
     rm -f "$f"
+    unset "E2E_PIDS[$f]"
     return "$rc"
 }
 
@@ -226,10 +239,12 @@ ovs_start() {
         --unixctl="$D/ovsdb-server.ctl" --pidfile="$D/ovsdb-server.pid" \
         --log-file="$D/ovsdb-server.log" -vconsole:off --detach --no-chdir
     E2E_OVS_UP=1
+    _e2e_remember "$D/ovsdb-server.pid"
     vsctl --no-wait init
     ip netns exec "$OVS_NS" ovs-vswitchd "unix:$D/db.sock" \
         --unixctl="$D/ovs-vswitchd.ctl" --pidfile="$D/ovs-vswitchd.pid" \
         --log-file="$D/ovs-vswitchd.log" -vconsole:off --detach --no-chdir
+    _e2e_remember "$D/ovs-vswitchd.pid"
     wait_for 10 appctl version
     log "OVS up in $D (netns $OVS_NS)"
 }
@@ -383,6 +398,7 @@ mslbd_start() {
     MSLBD_CHILD=$!
     for ((i = 0; i < t * 10; i++)); do
         if [ -s "$D/mslbd.pid" ] && [ -S "$MSLBD_SOCK" ]; then
+            _e2e_remember "$D/mslbd.pid"
             return 0
         fi
         if ! kill -0 "$MSLBD_CHILD" 2>/dev/null; then
@@ -402,7 +418,13 @@ mslbd_start() {
 }
 
 # mslbd_pid: pid of the running mslbd (from its pidfile).
-mslbd_pid() { tr -dc '0-9' <"$D/mslbd.pid"; }
+mslbd_pid() {
+    if [ -s "$D/mslbd.pid" ]; then
+        tr -dc '0-9' <"$D/mslbd.pid"
+    else
+        echo "${E2E_PIDS[$D/mslbd.pid]:-}"
+    fi
+}
 
 # mslbd_stop: SIGTERM (SIGKILL after 10 s) by pidfile.
 mslbd_stop() {
@@ -413,9 +435,10 @@ mslbd_stop() {
 # mslbd_kill9: SIGKILL by pidfile, as a crash; the socket file stays.
 mslbd_kill9() {
     local pid i
-    [ -s "$D/mslbd.pid" ] || return 0
     pid=$(mslbd_pid)
+    [ -n "$pid" ] || return 0
     rm -f "$D/mslbd.pid"
+    unset "E2E_PIDS[$D/mslbd.pid]"
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
         kill -0 "$pid" 2>/dev/null || break
@@ -469,8 +492,10 @@ cleanup() {
         rc=1
     fi
     [ "$rc" -ne 0 ] && [ "$E2E_OVS_UP" = 1 ] && _e2e_dump_state
-    for f in "$D"/pids/*.pid; do
-        [ -e "$f" ] && kill_pidfile "$f" 3
+    for f in "$D"/pids/*.pid "${!E2E_PIDS[@]}"; do
+        case $f in
+            "$D"/pids/*.pid) kill_pidfile "$f" 3 ;;
+        esac
     done
     mslbd_stop
     ovs_stop
