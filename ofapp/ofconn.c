@@ -276,16 +276,20 @@ ofconn_sync(struct ofconn *c)
     }
     br = model_bridge(c);
     if (!br) {
-        if (!c->synced_once) {
+        /* Not (or no longer) ours to program: remove mslb's own flows and
+         * groups, if any, and touch nothing else. */
+        if (!c->synced_once || flowset_n_flows(c->have)
+            || flowset_n_groups(c->have)) {
             LOG_INFO("bridge %s (dpid %016"PRIx64"): not in the model; "
-                     "leaving it alone", c->name, c->dpid);
-            c->synced_once = true;
+                     "removing mslb's flows (%zu) and leaving others alone",
+                     c->name, c->dpid, flowset_n_flows(c->have));
         }
-        return;
-    }
-    want = build_want(c, br);
-    if (!want) {
-        return;
+        want = flowset_create();
+    } else {
+        want = build_want(c, br);
+        if (!want) {
+            return;
+        }
     }
     c->synced_once = true;
     flowset_diff(c->have, want, &c->diff);
