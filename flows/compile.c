@@ -157,24 +157,35 @@ backend_key_hash(const struct model_backend *be, uint32_t basis)
     return mslb_hash_bytes(key, n + 2, basis);
 }
 
-struct slot_pair {
-    uint32_t score;
-    uint32_t slot;
-    uint32_t backend;
-};
-
-static int
-compare_pairs(const void *a_, const void *b_)
+/* A (slot, backend) pair in one 64-bit key: ascending keys are descending
+ * scores, ties broken by slot then backend index. */
+static uint64_t
+pair_key(uint32_t score, uint32_t slot, uint32_t backend)
 {
-    const struct slot_pair *a = a_, *b = b_;
+    return ((uint64_t) ~score << 32) | ((uint64_t) slot << 16) | backend;
+}
 
-    if (a->score != b->score) {
-        return a->score > b->score ? -1 : 1;
+/* LSD radix sort of 'n' keys, 8 bits a pass ('tmp' holds n keys). */
+static void
+radix_sort(uint64_t *keys, uint64_t *tmp, size_t n)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = { 0 };
+
+        for (size_t i = 0; i < n; i++) {
+            count[((keys[i] >> shift) & 0xff) + 1]++;
+        }
+        if (count[1] == n) {
+            continue;           /* This byte is 0 everywhere. */
+        }
+        for (int d = 0; d < 256; d++) {
+            count[d + 1] += count[d];
+        }
+        for (size_t i = 0; i < n; i++) {
+            tmp[count[(keys[i] >> shift) & 0xff]++] = keys[i];
+        }
+        memcpy(keys, tmp, n * sizeof *keys);
     }
-    if (a->slot != b->slot) {
-        return a->slot < b->slot ? -1 : 1;
-    }
-    return a->backend < b->backend ? -1 : a->backend > b->backend;
 }
 
 struct quota {
@@ -200,7 +211,7 @@ compile_assign_slots(const struct model_backend *backends, size_t n_backends,
                      uint32_t *slots, size_t n_slots)
 {
     struct quota *q = calloc(n_backends + 1, sizeof *q);
-    struct slot_pair *pairs;
+    uint64_t *pairs, *tmp;
     uint64_t total = 0;
     size_t n = 0, given = 0, n_pairs = 0, filled = 0;
     uint32_t *count;
@@ -247,17 +258,18 @@ compile_assign_slots(const struct model_backend *backends, size_t n_backends,
      * win while the backend has quota left.  A backend's scores do not
      * depend on the others, so the set changing moves few slots. */
     pairs = malloc(n_slots * n * sizeof *pairs);
+    tmp = malloc(n_slots * n * sizeof *tmp);
     count = calloc(n_backends, sizeof *count);
     for (size_t s = 0; s < n_slots; s++) {
         for (size_t i = 0; i < n; i++) {
             const struct model_backend *be = &backends[q[i].backend];
-            pairs[n_pairs++] = (struct slot_pair) {
-                backend_key_hash(be, (uint32_t) s * 2654435761u),
-                s, q[i].backend,
-            };
+            pairs[n_pairs++] = pair_key(
+                backend_key_hash(be, (uint32_t) s * 2654435761u), s,
+                q[i].backend);
         }
     }
-    qsort(pairs, n_pairs, sizeof *pairs, compare_pairs);
+    radix_sort(pairs, tmp, n_pairs);
+    free(tmp);
     for (size_t s = 0; s < n_slots; s++) {
         slots[s] = UINT32_MAX;
     }
@@ -265,10 +277,11 @@ compile_assign_slots(const struct model_backend *backends, size_t n_backends,
         count[q[i].backend] = q[i].count;
     }
     for (size_t i = 0; i < n_pairs && filled < n_slots; i++) {
-        struct slot_pair *p = &pairs[i];
-        if (slots[p->slot] == UINT32_MAX && count[p->backend]) {
-            slots[p->slot] = p->backend;
-            count[p->backend]--;
+        uint32_t slot = (pairs[i] >> 16) & 0xffff;
+        uint32_t backend = pairs[i] & 0xffff;
+        if (slots[slot] == UINT32_MAX && count[backend]) {
+            slots[slot] = backend;
+            count[backend]--;
             filled++;
         }
     }

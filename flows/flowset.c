@@ -24,17 +24,20 @@ struct fs_flow {
     char *key;                  /* "table=T,priority=P,MATCH" */
     char *actions;              /* Canonical actions. */
     uint64_t cookie;
+    struct ofpbuf *add_msg;     /* Encoded OFPFC_ADD, or NULL. */
 };
 
 struct fs_group {
     struct hmap_node node;      /* In flowset's 'groups', by id. */
     uint32_t id;
     char *body;                 /* "type=select,bucket=...,bucket=..." */
+    struct ofpbuf *add_msg;     /* Encoded OFPGC11_ADD, or NULL. */
 };
 
 struct flowset {
     struct hmap flows;
     struct hmap groups;
+    int version;                /* Encode ADDs while parsing, if nonzero. */
 };
 
 struct flowset *
@@ -43,12 +46,20 @@ flowset_create(void)
     struct flowset *fs = xmalloc(sizeof *fs);
     hmap_init(&fs->flows);
     hmap_init(&fs->groups);
+    fs->version = 0;
     return fs;
+}
+
+void
+flowset_set_version(struct flowset *fs, int version)
+{
+    fs->version = version;
 }
 
 static void
 fs_flow_free(struct fs_flow *f)
 {
+    ofpbuf_delete(f->add_msg);
     free(f->key);
     free(f->actions);
     free(f);
@@ -57,6 +68,7 @@ fs_flow_free(struct fs_flow *f)
 static void
 fs_group_free(struct fs_group *g)
 {
+    ofpbuf_delete(g->add_msg);
     free(g->body);
     free(g);
 }
@@ -145,9 +157,10 @@ format_actions(const struct ofpact *ofpacts, size_t len)
     return ds_steal_cstr(&s);
 }
 
-/* Adds a flow; takes ownership of 'key' and 'actions'. */
+/* Adds a flow; takes ownership of 'key', 'actions' and 'msg'. */
 static char *
-add_flow(struct flowset *fs, char *key, char *actions, uint64_t cookie)
+add_flow(struct flowset *fs, char *key, char *actions, uint64_t cookie,
+         struct ofpbuf *msg)
 {
     uint32_t hash = hash_string(key, 0);
     struct fs_flow *f = find_flow(fs, key, hash);
@@ -161,12 +174,14 @@ add_flow(struct flowset *fs, char *key, char *actions, uint64_t cookie)
         }
         free(key);
         free(actions);
+        ofpbuf_delete(msg);
         return error;
     }
     f = xmalloc(sizeof *f);
     f->key = key;
     f->actions = actions;
     f->cookie = cookie;
+    f->add_msg = msg;
     hmap_insert(&fs->flows, &f->node, hash);
     return NULL;
 }
@@ -187,7 +202,10 @@ flowset_add_flow_text(struct flowset *fs, const char *text)
     }
     error = add_flow(fs, format_key(fm.table_id, &fm.match, fm.priority),
                      format_actions(fm.ofpacts, fm.ofpacts_len),
-                     ntohll(fm.new_cookie));
+                     ntohll(fm.new_cookie),
+                     fs->version ? ofputil_encode_flow_mod(
+                         &fm, ofputil_protocol_from_ofp_version(fs->version))
+                     : NULL);
     minimatch_destroy(&fm.match);
     free(fm.ofpacts);
     return error;
@@ -203,7 +221,7 @@ flowset_add_flow_stats(struct flowset *fs,
     minimatch_init(&mm, &st->match);
     error = add_flow(fs, format_key(st->table_id, &mm, st->priority),
                      format_actions(st->ofpacts, st->ofpacts_len),
-                     ntohll(st->cookie));
+                     ntohll(st->cookie), NULL);
     minimatch_destroy(&mm);
     free(error);                /* A switch cannot hold duplicates. */
 }
@@ -239,7 +257,7 @@ format_group_body(uint8_t type, const struct ofputil_group_props *props,
 }
 
 static char *
-add_group(struct flowset *fs, uint32_t id, char *body)
+add_group(struct flowset *fs, uint32_t id, char *body, struct ofpbuf *msg)
 {
     struct fs_group *g = find_group(fs, id);
 
@@ -247,11 +265,13 @@ add_group(struct flowset *fs, uint32_t id, char *body)
         char *error = strcmp(g->body, body)
             ? xasprintf("two different groups with id %"PRIu32, id) : NULL;
         free(body);
+        ofpbuf_delete(msg);
         return error;
     }
     g = xmalloc(sizeof *g);
     g->id = id;
     g->body = body;
+    g->add_msg = msg;
     hmap_insert(&fs->groups, &g->node, hash_int(id, 0));
     return NULL;
 }
@@ -270,8 +290,11 @@ flowset_add_group_text(struct flowset *fs, const char *text)
         free(error);
         return msg;
     }
-    error = add_group(fs, gm.group_id, format_group_body(gm.type, &gm.props,
-                                                         &gm.buckets));
+    error = add_group(fs, gm.group_id,
+                      format_group_body(gm.type, &gm.props, &gm.buckets),
+                      fs->version ? ofputil_encode_group_mod(fs->version, &gm,
+                                                             NULL, -1)
+                      : NULL);
     ofputil_uninit_group_mod(&gm);
     return error;
 }
@@ -280,8 +303,9 @@ void
 flowset_add_group_desc(struct flowset *fs,
                        const struct ofputil_group_desc *gd)
 {
-    free(add_group(fs, gd->group_id, format_group_body(gd->type, &gd->props,
-                                                       &gd->buckets)));
+    free(add_group(fs, gd->group_id,
+                   format_group_body(gd->type, &gd->props, &gd->buckets),
+                   NULL));
 }
 
 static int
@@ -420,6 +444,19 @@ flowset_op_encode(const struct flowset_op *op, int version, char **errorp)
     char *text, *error;
 
     *errorp = NULL;
+    if (op->type == FLOWSET_FLOW_ADD) {
+        const struct fs_flow *f = op->entry;
+        if (f->add_msg && version == ((struct ofp_header *)
+                                      f->add_msg->data)->version) {
+            return ofpbuf_clone(f->add_msg);
+        }
+    } else if (op->type == FLOWSET_GROUP_ADD) {
+        const struct fs_group *g = op->entry;
+        if (g->add_msg && version == ((struct ofp_header *)
+                                      g->add_msg->data)->version) {
+            return ofpbuf_clone(g->add_msg);
+        }
+    }
     if (op_is_group(op->type)) {
         const struct fs_group *g = op->entry;
         struct ofputil_group_mod gm;
@@ -484,7 +521,7 @@ flowset_apply(struct flowset *have, const struct flowset_diff *diff)
                 fs_group_free(old);
             }
             if (op->type != FLOWSET_GROUP_DELETE) {
-                add_group(have, g->id, xstrdup(g->body));
+                free(add_group(have, g->id, xstrdup(g->body), NULL));
             }
         } else {
             const struct fs_flow *f = op->entry;
@@ -496,7 +533,7 @@ flowset_apply(struct flowset *have, const struct flowset_diff *diff)
             }
             if (op->type != FLOWSET_FLOW_DELETE) {
                 free(add_flow(have, xstrdup(f->key), xstrdup(f->actions),
-                              f->cookie));
+                              f->cookie, NULL));
             }
         }
     }

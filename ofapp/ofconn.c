@@ -206,6 +206,13 @@ now_ms(const struct ofconn *c)
     return uv_now(c->d->loop);
 }
 
+/* Wall-clock milliseconds, for measuring work done within one callback. */
+static uint64_t
+mono_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
 /* Builds what the bridge should hold.  Returns NULL if it cannot be built
  * yet (ports missing), after logging why. */
 static struct flowset *
@@ -229,6 +236,7 @@ build_want(struct ofconn *c, const struct model_bridge *br)
     compile_out_init(&out);
     compile_bridge(c->d->model, br, &ports, &out);
     fs = flowset_create();
+    flowset_set_version(fs, c->version);
     for (size_t i = 0; i < out.n_flows && !error; i++) {
         error = flowset_add_flow_text(fs, out.flows[i]);
     }
@@ -286,13 +294,20 @@ ofconn_sync(struct ofconn *c)
         }
         want = flowset_create();
     } else {
+        uint64_t t0 = uv_hrtime();
         want = build_want(c, br);
         if (!want) {
             return;
         }
+        LOG_DBG("bridge %s: compiled %zu flows, %zu groups in %.1f ms",
+                c->name, flowset_n_flows(want), flowset_n_groups(want),
+                (uv_hrtime() - t0) / 1e6);
     }
     c->synced_once = true;
+    uint64_t t1 = uv_hrtime();
     flowset_diff(c->have, want, &c->diff);
+    LOG_DBG("bridge %s: %zu operations to send (diff %.1f ms)", c->name,
+            c->diff.n_ops, (uv_hrtime() - t1) / 1e6);
     if (!c->diff.n_ops) {
         flowset_diff_uninit(&c->diff);
         flowset_destroy(want);
@@ -309,7 +324,7 @@ ofconn_sync(struct ofconn *c)
     c->want_gen = c->d->generation;
     c->busy = true;
     c->failed = false;
-    c->started_ms = now_ms(c);
+    c->started_ms = mono_ms();
     c->bundle_id = next_bundle_id++;
     c->first_xid = c->next_xid;
     bundle_ctrl(c, OFPBCT_OPEN_REQUEST, NULL);
@@ -339,8 +354,9 @@ ofconn_sync(struct ofconn *c)
     }
     c->barrier_xid = send_msg(c, ofputil_encode_barrier_request(c->version));
     flush_tx(c);
-    LOG_DBG("bridge %s: bundle %"PRIu32" sent, %zu operations", c->name,
-            c->bundle_id, c->diff.n_ops);
+    LOG_DBG("bridge %s: bundle %"PRIu32" queued, %zu operations, in %"PRIu64
+            " ms", c->name, c->bundle_id, c->diff.n_ops,
+            mono_ms() - c->started_ms);
 }
 
 static void
@@ -358,7 +374,7 @@ sync_done(struct ofconn *c)
                  n[FLOWSET_FLOW_DELETE], n[FLOWSET_GROUP_ADD],
                  n[FLOWSET_GROUP_MODIFY], n[FLOWSET_GROUP_DELETE],
                  flowset_n_flows(c->have), flowset_n_groups(c->have),
-                 now_ms(c) - c->started_ms);
+                 mono_ms() - c->started_ms);
     } else {
         LOG_ERR("bridge %s: generation %"PRIu64" rejected by the switch; "
                 "the bridge keeps generation %"PRIu64, c->name, c->want_gen,

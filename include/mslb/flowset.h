@@ -22,6 +22,10 @@ struct flowset;
 
 struct flowset *flowset_create(void);
 void flowset_destroy(struct flowset *);
+/* Makes the set encode every desired flow and group it parses as an ADD
+ * message of OpenFlow 'version' right away, so that installing it does not
+ * parse the text again. */
+void flowset_set_version(struct flowset *, int version);
 size_t flowset_n_flows(const struct flowset *);
 size_t flowset_n_groups(const struct flowset *);
 
