@@ -14,7 +14,9 @@ add_lb_bridge br-a "$MSLBD_TARGET"                  # punix:
 add_lb_bridge br-b "tcp:127.0.0.1:$port"            # ptcp:
 add_lb_bridge br-c "ptcp:$((port + 1)):127.0.0.1"   # the switch listens
 add_lb_bridge br-x "$MSLBD_TARGET"                  # not in the model
-for br in a b c x; do
+add_lb_bridge br-d "$MSLBD_TARGET"                  # known by datapath id
+vsctl set bridge br-d other-config:datapath-id=00000000000000d1
+for br in a b c x d; do
     vsctl add-port "br-$br" "f-$br" -- set interface "f-$br" type=internal
 done
 ofctl add-flow br-x "cookie=0x1234,priority=5,actions=drop"
@@ -22,17 +24,19 @@ ofctl add-flow br-x "cookie=0x1234,priority=5,actions=drop"
 svc() {   # svc NAME BRIDGE VIP
     printf '{"name":"%s","vip":"%s","protocol":"tcp","port":80,"bridges":["%s"],"backends":[{"name":"b","ip":"198.19.0.1","mac":"02:00:00:00:00:01"}]}' "$1" "$3" "$2"
 }
-br() {    # br NAME [DPID]
+br() {    # br NAME
     printf '{"name":"%s","mac":"0a:00:00:00:00:01","frontend_port":"f-%s"}' "$1" "${1#br-}"
 }
 cat >"$D/mslb.json" <<JSON
-{"bridges": [$(br br-a), $(br br-b), $(br br-c)],
- "services": [$(svc a br-a 198.18.0.1), $(svc b br-b 198.18.0.2), $(svc c br-c 198.18.0.3)]}
+{"bridges": [$(br br-a), $(br br-b), $(br br-c),
+             {"name":"br-d","datapath_id":"d1","mac":"0a:00:00:00:00:01","frontend_port":"f-d"}],
+ "services": [$(svc a br-a 198.18.0.1), $(svc b br-b 198.18.0.2), $(svc c br-c 198.18.0.3),
+              $(svc d br-d 198.18.0.4)]}
 JSON
 
 mslbd_start "$D/mslb.json" --listen "ptcp:$port:127.0.0.1" \
     --connect "tcp:127.0.0.1:$((port + 1))"
-for b in a b c; do
+for b in a b c d; do
     check "br-$b programmed" wait_for 20 \
         grep -q "bridge br-$b: generation 1 installed" "$D/mslbd.log"
 done
@@ -41,6 +45,8 @@ check "br-a has only its own service" sh -c \
      ! ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-a.mgmt | grep -q nw_dst=198.18.0.2"
 check "br-c (active connection) has its service" sh -c \
     "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-c.mgmt | grep -q nw_dst=198.18.0.3,"
+check "br-d recognised by its datapath id" sh -c \
+    "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-d.mgmt | grep -q nw_dst=198.18.0.4,"
 check "a bridge not in the model is left alone" wait_for 10 \
     grep -q "bridge br-x (dpid [0-9a-f]*): not in the model; removing mslb.s flows (0) and leaving others alone" \
     "$D/mslbd.log"
