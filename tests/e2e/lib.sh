@@ -39,7 +39,7 @@ OVS_NS=mslb-$RID-ovs
 MSLBD_SOCK=$D/mslbd.sock
 MSLBD_TARGET=unix:$MSLBD_SOCK
 mkdir -p "$D/pids" "$D/logs"
-export RID MSLB_TEST_DIR D TOOLS PYTHON
+export RID MSLB_TEST_DIR D TOOLS PYTHON OVS_NS MSLBD_SOCK MSLBD_TARGET
 
 CHECK_N=0
 CHECK_FAILS=0
@@ -135,7 +135,7 @@ _e2e_remember() {
 # remembered for FILE), SIGKILL after TIMEOUT seconds (default 5), wait
 # until it is gone, remove FILE.
 kill_pidfile() {
-    local f=$1 t=${2:-5} pid= i
+    local f=$1 t=${2:-5} pid="" i
     if [ -s "$f" ]; then pid=$(tr -dc '0-9' <"$f"); fi
     [ -n "$pid" ] || pid=${E2E_PIDS[$f]:-}
     rm -f "$f"
@@ -183,6 +183,10 @@ spawn_stop() { kill_pidfile "$D/pids/$1.pid" "${2:-5}"; }
 spawn_wait() {
     local f=$D/pids/$1.pid t=${2:-60} pid i rc=0
     pid=$(cat "$f" 2>/dev/null || echo "${E2E_PIDS[$f]:-}")
+    if [ -z "$pid" ]; then
+        log "spawn_wait: no pid for $1"
+        return 0
+    fi
     for ((i = 0; i < t * 10; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
@@ -243,15 +247,16 @@ ovs_start() {
     _e2e_netns_add "$OVS_NS"
     ip -n "$OVS_NS" link set lo up
     ovsdb-tool create "$D/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-    ovsdb-server "$D/conf.db" --remote="punix:$D/db.sock" \
+    # -vconsole:off first, or "opened log file" still reaches stderr.
+    ovsdb-server "$D/conf.db" -vconsole:off --remote="punix:$D/db.sock" \
         --unixctl="$D/ovsdb-server.ctl" --pidfile="$D/ovsdb-server.pid" \
-        --log-file="$D/ovsdb-server.log" -vconsole:off --detach --no-chdir
+        --log-file="$D/ovsdb-server.log" --detach --no-chdir
     E2E_OVS_UP=1
     _e2e_remember "$D/ovsdb-server.pid"
     vsctl --no-wait init
-    ip netns exec "$OVS_NS" ovs-vswitchd "unix:$D/db.sock" \
+    ip netns exec "$OVS_NS" ovs-vswitchd "unix:$D/db.sock" -vconsole:off \
         --unixctl="$D/ovs-vswitchd.ctl" --pidfile="$D/ovs-vswitchd.pid" \
-        --log-file="$D/ovs-vswitchd.log" -vconsole:off --detach --no-chdir
+        --log-file="$D/ovs-vswitchd.log" --detach --no-chdir
     _e2e_remember "$D/ovs-vswitchd.pid"
     wait_for 10 appctl version
     log "OVS up in $D (netns $OVS_NS)"
@@ -404,14 +409,17 @@ mslbd_start() {
         --pidfile "$D/mslbd.pid" --log-file "$D/mslbd.log" "$@" \
         >>"$D/mslbd.out" 2>&1 </dev/null &
     MSLBD_CHILD=$!
+    # Until it writes its pidfile, cleanup knows it by the child's pid.
+    E2E_PIDS[$D/mslbd.pid]=$MSLBD_CHILD
     for ((i = 0; i < t * 10; i++)); do
         if [ -s "$D/mslbd.pid" ] && [ -S "$MSLBD_SOCK" ]; then
             _e2e_remember "$D/mslbd.pid"
             return 0
         fi
-        if ! kill -0 "$MSLBD_CHILD" 2>/dev/null; then
+        if [ -n "$MSLBD_CHILD" ] && ! kill -0 "$MSLBD_CHILD" 2>/dev/null; then
             rc=0
             wait "$MSLBD_CHILD" || rc=$?
+            MSLBD_CHILD=
             # A daemonizing mslbd exits 0 in its parent: keep waiting then.
             if [ "$rc" -ne 0 ]; then
                 log "mslbd exited with status $rc before it was ready"
@@ -422,6 +430,8 @@ mslbd_start() {
         sleep 0.1
     done
     log "mslbd not ready after ${t}s"
+    tail -n 20 "$D/mslbd.out" "$D/mslbd.log" >&2 2>/dev/null || true
+    mslbd_stop
     return 1
 }
 
@@ -447,12 +457,15 @@ mslbd_kill9() {
     [ -n "$pid" ] || return 0
     rm -f "$D/mslbd.pid"
     unset "E2E_PIDS[$D/mslbd.pid]"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    _e2e_reap_mslbd
+    # stderr off: bash would report the SIGKILLed job ("Killed ...").
+    {
+        kill -KILL "$pid" || true
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" || break
+            sleep 0.1
+        done
+        _e2e_reap_mslbd
+    } 2>/dev/null
 }
 
 _e2e_reap_mslbd() {
@@ -508,11 +521,13 @@ cleanup() {
     mslbd_stop
     ovs_stop
     # Anything left in our own namespaces was started by this run.
-    for ns in ${E2E_NETNS[@]+"${E2E_NETNS[@]}"}; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null
+    {
+        for ns in ${E2E_NETNS[@]+"${E2E_NETNS[@]}"}; do
+            for pid in $(ip netns pids "$ns"); do
+                kill -KILL "$pid"
+            done
         done
-    done
+    } 2>/dev/null
     for ns in ${E2E_NETNS[@]+"${E2E_NETNS[@]}"}; do
         for ((i = 0; i < 20; i++)); do
             ip netns del "$ns" 2>/dev/null && break

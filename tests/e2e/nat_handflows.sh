@@ -26,7 +26,6 @@ O1=198.18.0.20
 declare -A RIP=([s1]=198.18.1.11 [s2]=198.18.1.12 [s3]=198.18.1.13)
 declare -A RMAC=([s1]=0a:00:00:00:01:11 [s2]=0a:00:00:00:01:12
                  [s3]=0a:00:00:00:01:13)
-NB=64  # buckets per group
 
 # ------------------------------------------------------------ topology
 ovs_start
@@ -322,7 +321,7 @@ stream_phase() {
     spawn_in c1 stream timeout 60 "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 \
         --seconds 15 --max-stall 2 --name-file "$D/stream.name"
     wait_for 10 test -s "$D/stream.name"
-    x=$(tr 'A-Z' 'a-z' <"$D/stream.name")
+    x=$(tr '[:upper:]' '[:lower:]' <"$D/stream.name")
     if [ "$x" = s1 ]; then other=s2; else other=s1; fi
     echo "stream is on $x"
     # 1. the other backend's buckets now go to s3 (positions unchanged)
@@ -383,7 +382,7 @@ run_stream() {
     spawn_in c1 "$1" timeout 60 "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 \
         --seconds "$2" --max-stall 2 --io-timeout 3 --name-file "$D/$1.name"
     wait_for 10 test -s "$D/$1.name"
-    x=$(tr 'A-Z' 'a-z' <"$D/$1.name")
+    x=$(tr '[:upper:]' '[:lower:]' <"$D/$1.name")
 }
 
 # The removed backend's table-0 (reply) and table-2 (forward) rows must
