@@ -348,6 +348,29 @@ n_usable(const struct model_service *svc)
     return n;
 }
 
+/* The flows of one backend endpoint (protocol, address, port) on a bridge:
+ * replies from it go to conntrack, translated requests to it get its MAC.
+ * Services sharing an endpoint emit identical flows, which the flow set
+ * counts once. */
+static void
+add_endpoint(const struct model_backend *be, uint8_t proto,
+             const struct model_bridge *br, const char *back,
+             struct compile_out *out)
+{
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_BACKEND, 0);
+    const char *p = model_proto_name(proto);
+    struct addr_str ip = addr_str(&be->ip);
+
+    add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
+             "%s,nw_src=%s,tp_src=%u,actions=ct(zone=%u,table=%d,nat)",
+             p, ip.s, be->port, br->ct_zone, MSLB_T_NAT_REPLY);
+    add_flow(out, cookie, MSLB_T_NAT_OUT, 100,
+             "%s,nw_dst=%s,tp_dst=%u,actions=set_field:%s->eth_src,"
+             "set_field:%s->eth_dst,%s",
+             p, ip.s, be->port, mac_str(&br->mac).s, mac_str(&be->mac).s,
+             back);
+}
+
 void
 compile_service(const struct model_service *svc,
                 const struct model_bridge *br,
@@ -357,9 +380,12 @@ compile_service(const struct model_service *svc,
     const char *proto = model_proto_name(svc->proto);
     struct addr_str vip = addr_str(&svc->vip);
     struct mac_str mac = mac_str(&br->mac);
-    char front[32];
+    char front[32], back[32];
 
     output_action(ports, ports->frontend, front, sizeof front);
+    output_action(ports, ports->backend, back, sizeof back);
+    add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
+                   &br->mac);
     add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
              "%s,nw_dst=%s,tp_dst=%u,actions=ct(zone=%u,table=%d,nat)",
              proto, vip.s, svc->port, br->ct_zone, MSLB_T_NAT_REQUEST);
@@ -379,52 +405,21 @@ compile_service(const struct model_service *svc,
              "actions=move:NXM_NX_CT_LABEL[0..47]->NXM_OF_ETH_DST[],"
              "set_field:%s->eth_src,%s",
              proto, vip.s, svc->port, mac.s, front);
-}
-
-/* A (protocol, address, port) a backend listens on; one set of flows each
- * per bridge, whatever number of services share it. */
-struct endpoint {
-    const struct model_backend *be;
-    uint8_t proto;
-};
-
-static int
-compare_endpoints(const void *a_, const void *b_)
-{
-    const struct endpoint *a = a_, *b = b_;
-    int c = (a->proto > b->proto) - (a->proto < b->proto);
-
-    if (!c) {
-        c = a->be->ip.family - b->be->ip.family;
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        if (svc->backends[i].state != MODEL_BACKEND_DOWN) {
+            add_endpoint(&svc->backends[i], svc->proto, br, back, out);
+        }
     }
-    if (!c) {
-        c = memcmp(&a->be->ip.v6, &b->be->ip.v6,
-                   a->be->ip.family == AF_INET ? 4 : 16);
-    }
-    return c ? c : (a->be->port > b->be->port) - (a->be->port < b->be->port);
-}
-
-static int
-compare_addrs(const void *a_, const void *b_)
-{
-    const struct mslb_addr *a = a_, *b = b_;
-    int c = a->family - b->family;
-    return c ? c : memcmp(&a->v6, &b->v6, a->family == AF_INET ? 4 : 16);
 }
 
 void
-compile_bridge(const struct model *m, const struct model_bridge *br,
-               const struct compile_ports *ports, struct compile_out *out)
+compile_bridge_base(const struct model_bridge *br,
+                    const struct compile_ports *ports,
+                    struct compile_out *out)
 {
     uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
-    struct endpoint *eps = NULL;
-    struct mslb_addr *vips;
-    size_t n_eps = 0, n_vips = 0, cap_eps = 0;
-    struct mac_str mac = mac_str(&br->mac);
-    char back[32];
 
-    output_action(ports, ports->backend, back, sizeof back);
-
+    (void) ports;
     /* Defaults: switch what is not ours; drop what fell out of a session. */
     add_flow(out, base, MSLB_T_CLASSIFY, 0, "actions=NORMAL");
     add_flow(out, base, MSLB_T_NAT_REQUEST, 0, "actions=drop");
@@ -435,61 +430,29 @@ compile_bridge(const struct model *m, const struct model_bridge *br,
     for (size_t i = 0; i < br->n_gateways; i++) {
         add_responders(out, base, &br->gateways[i], &br->mac);
     }
+}
 
-    vips = calloc(m->n_services + 1, sizeof *vips);
+void
+compile_bridge(const struct model *m, const struct model_bridge *br,
+               const struct compile_ports *ports, struct compile_out *out)
+{
+    size_t n = 0;
+
+    compile_bridge_base(br, ports, out);
     for (size_t i = 0; i < m->n_services; i++) {
-        const struct model_service *svc = &m->services[i];
-        if (!model_service_on_bridge(svc, br->name)) {
-            continue;
-        }
-        vips[n_vips++] = svc->vip;
-        compile_service(svc, br, ports, out);
-        for (size_t k = 0; k < svc->n_backends; k++) {
-            if (svc->backends[k].state == MODEL_BACKEND_DOWN) {
-                continue;
-            }
-            if (n_eps >= cap_eps) {
-                cap_eps = cap_eps ? 2 * cap_eps : 64;
-                eps = realloc(eps, cap_eps * sizeof *eps);
-                if (!eps) {
-                    abort();
-                }
-            }
-            eps[n_eps++] = (struct endpoint) {
-                &svc->backends[k], svc->proto
-            };
+        if (model_service_on_bridge(&m->services[i], br->name)) {
+            compile_service(&m->services[i], br, ports, out);
         }
     }
 
-    qsort(vips, n_vips, sizeof *vips, compare_addrs);
-    for (size_t i = 0; i < n_vips; i++) {
-        if (!i || compare_addrs(&vips[i - 1], &vips[i])) {
-            add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &vips[i],
-                           &br->mac);
+    /* Services share VIP and endpoint flows: keep one of each. */
+    compile_out_sort(out);
+    for (size_t i = 0; i < out->n_flows; i++) {
+        if (n && !strcmp(out->flows[n - 1], out->flows[i])) {
+            free(out->flows[i]);
+        } else {
+            out->flows[n++] = out->flows[i];
         }
     }
-    free(vips);
-
-    if (n_eps) {
-        qsort(eps, n_eps, sizeof *eps, compare_endpoints);
-    }
-    for (size_t i = 0; i < n_eps; i++) {
-        const struct endpoint *ep = &eps[i];
-        const char *proto = model_proto_name(ep->proto);
-        struct addr_str ip = addr_str(&ep->be->ip);
-        uint64_t cookie = mslb_cookie(MSLB_COOKIE_BACKEND, 0);
-
-        if (i && !compare_endpoints(&eps[i - 1], ep)) {
-            continue;
-        }
-        add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
-                 "%s,nw_src=%s,tp_src=%u,actions=ct(zone=%u,table=%d,nat)",
-                 proto, ip.s, ep->be->port, br->ct_zone, MSLB_T_NAT_REPLY);
-        add_flow(out, cookie, MSLB_T_NAT_OUT, 100,
-                 "%s,nw_dst=%s,tp_dst=%u,actions=set_field:%s->eth_src,"
-                 "set_field:%s->eth_dst,%s",
-                 proto, ip.s, ep->be->port, mac.s,
-                 mac_str(&ep->be->mac).s, back);
-    }
-    free(eps);
+    out->n_flows = n;
 }

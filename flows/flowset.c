@@ -25,6 +25,7 @@ struct fs_flow {
     char *actions;              /* Canonical actions. */
     uint64_t cookie;
     struct ofpbuf *add_msg;     /* Encoded OFPFC_ADD, or NULL. */
+    unsigned int refs;          /* How many units contributed it. */
 };
 
 struct fs_group {
@@ -32,12 +33,21 @@ struct fs_group {
     uint32_t id;
     char *body;                 /* "type=select,bucket=...,bucket=..." */
     struct ofpbuf *add_msg;     /* Encoded OFPGC11_ADD, or NULL. */
+    unsigned int refs;
+};
+
+/* A key touched since the last difference was taken. */
+struct fs_dirty {
+    struct hmap_node node;
+    char *key;                  /* Flow key, or NULL for a group. */
+    uint32_t group_id;
 };
 
 struct flowset {
     struct hmap flows;
     struct hmap groups;
     int version;                /* Encode ADDs while parsing, if nonzero. */
+    struct hmap dirty;          /* fs_dirty, filled by merge and unmerge. */
 };
 
 struct flowset *
@@ -46,6 +56,7 @@ flowset_create(void)
     struct flowset *fs = xmalloc(sizeof *fs);
     hmap_init(&fs->flows);
     hmap_init(&fs->groups);
+    hmap_init(&fs->dirty);
     fs->version = 0;
     return fs;
 }
@@ -88,8 +99,10 @@ flowset_destroy(struct flowset *fs)
     HMAP_FOR_EACH_POP (g, node, &fs->groups) {
         fs_group_free(g);
     }
+    flowset_clear_dirty(fs);
     hmap_destroy(&fs->flows);
     hmap_destroy(&fs->groups);
+    hmap_destroy(&fs->dirty);
     free(fs);
 }
 
@@ -104,6 +117,8 @@ flowset_n_groups(const struct flowset *fs)
 {
     return hmap_count(&fs->groups);
 }
+
+void flowset_clear_dirty(struct flowset *);
 
 static struct fs_flow *
 find_flow(const struct flowset *fs, const char *key, uint32_t hash)
@@ -167,7 +182,9 @@ add_flow(struct flowset *fs, char *key, char *actions, uint64_t cookie,
 
     if (f) {
         char *error = NULL;
+        f->refs++;
         if (strcmp(f->actions, actions) || f->cookie != cookie) {
+            f->refs--;
             error = xasprintf("two flows with the same match: \"%s\" has "
                               "actions \"%s\" and \"%s\"", key, f->actions,
                               actions);
@@ -182,6 +199,7 @@ add_flow(struct flowset *fs, char *key, char *actions, uint64_t cookie,
     f->actions = actions;
     f->cookie = cookie;
     f->add_msg = msg;
+    f->refs = 1;
     hmap_insert(&fs->flows, &f->node, hash);
     return NULL;
 }
@@ -264,6 +282,9 @@ add_group(struct flowset *fs, uint32_t id, char *body, struct ofpbuf *msg)
     if (g) {
         char *error = strcmp(g->body, body)
             ? xasprintf("two different groups with id %"PRIu32, id) : NULL;
+        if (!error) {
+            g->refs++;
+        }
         free(body);
         ofpbuf_delete(msg);
         return error;
@@ -272,6 +293,7 @@ add_group(struct flowset *fs, uint32_t id, char *body, struct ofpbuf *msg)
     g->id = id;
     g->body = body;
     g->add_msg = msg;
+    g->refs = 1;
     hmap_insert(&fs->groups, &g->node, hash_int(id, 0));
     return NULL;
 }
@@ -537,4 +559,146 @@ flowset_apply(struct flowset *have, const struct flowset_diff *diff)
             }
         }
     }
+}
+
+static void
+mark_dirty(struct flowset *fs, const char *key, uint32_t group_id)
+{
+    uint32_t hash = key ? hash_string(key, 0) : hash_int(group_id, 1);
+    struct fs_dirty *d;
+
+    HMAP_FOR_EACH_WITH_HASH (d, node, hash, &fs->dirty) {
+        if (key ? d->key && !strcmp(d->key, key)
+            : !d->key && d->group_id == group_id) {
+            return;
+        }
+    }
+    d = xmalloc(sizeof *d);
+    d->key = key ? xstrdup(key) : NULL;
+    d->group_id = group_id;
+    hmap_insert(&fs->dirty, &d->node, hash);
+}
+
+void
+flowset_clear_dirty(struct flowset *fs)
+{
+    struct fs_dirty *d;
+
+    HMAP_FOR_EACH_POP (d, node, &fs->dirty) {
+        free(d->key);
+        free(d);
+    }
+}
+
+size_t
+flowset_n_dirty(const struct flowset *fs)
+{
+    return hmap_count(&fs->dirty);
+}
+
+static struct ofpbuf *
+clone_or_null(const struct ofpbuf *b)
+{
+    return b ? ofpbuf_clone(b) : NULL;
+}
+
+char *
+flowset_merge(struct flowset *fs, const struct flowset *unit)
+{
+    const struct fs_flow *f;
+    const struct fs_group *g;
+    char *error = NULL;
+
+    HMAP_FOR_EACH (f, node, &unit->flows) {
+        char *e = add_flow(fs, xstrdup(f->key), xstrdup(f->actions),
+                           f->cookie, clone_or_null(f->add_msg));
+        if (e) {
+            if (!error) {
+                error = e;
+            } else {
+                free(e);
+            }
+            continue;
+        }
+        mark_dirty(fs, f->key, 0);
+    }
+    HMAP_FOR_EACH (g, node, &unit->groups) {
+        char *e = add_group(fs, g->id, xstrdup(g->body),
+                            clone_or_null(g->add_msg));
+        if (e) {
+            if (!error) {
+                error = e;
+            } else {
+                free(e);
+            }
+            continue;
+        }
+        mark_dirty(fs, NULL, g->id);
+    }
+    return error;
+}
+
+void
+flowset_unmerge(struct flowset *fs, const struct flowset *unit)
+{
+    const struct fs_flow *f;
+    const struct fs_group *g;
+
+    HMAP_FOR_EACH (f, node, &unit->flows) {
+        struct fs_flow *mine = find_flow(fs, f->key, f->node.hash);
+        if (mine && !strcmp(mine->actions, f->actions)
+            && mine->cookie == f->cookie) {
+            mark_dirty(fs, f->key, 0);
+            if (!--mine->refs) {
+                hmap_remove(&fs->flows, &mine->node);
+                fs_flow_free(mine);
+            }
+        }
+    }
+    HMAP_FOR_EACH (g, node, &unit->groups) {
+        struct fs_group *mine = find_group(fs, g->id);
+        if (mine && !strcmp(mine->body, g->body)) {
+            mark_dirty(fs, NULL, g->id);
+            if (!--mine->refs) {
+                hmap_remove(&fs->groups, &mine->node);
+                fs_group_free(mine);
+            }
+        }
+    }
+}
+
+void
+flowset_diff_dirty(const struct flowset *have, const struct flowset *want,
+                   struct flowset_diff *diff)
+{
+    const struct fs_dirty *d;
+
+    memset(diff, 0, sizeof *diff);
+    HMAP_FOR_EACH (d, node, &want->dirty) {
+        if (d->key) {
+            uint32_t hash = hash_string(d->key, 0);
+            const struct fs_flow *old = find_flow(have, d->key, hash);
+            const struct fs_flow *new = find_flow(want, d->key, hash);
+
+            if (!new && old) {
+                push_op(diff, FLOWSET_FLOW_DELETE, old);
+            } else if (new && (!old || old->cookie != new->cookie)) {
+                push_op(diff, FLOWSET_FLOW_ADD, new);
+            } else if (new && strcmp(old->actions, new->actions)) {
+                push_op(diff, FLOWSET_FLOW_MODIFY, new);
+            }
+        } else {
+            const struct fs_group *old = find_group(have, d->group_id);
+            const struct fs_group *new = find_group(want, d->group_id);
+
+            if (!new && old) {
+                push_op(diff, FLOWSET_GROUP_DELETE, old);
+            } else if (new && !old) {
+                push_op(diff, FLOWSET_GROUP_ADD, new);
+            } else if (new && strcmp(old->body, new->body)) {
+                push_op(diff, FLOWSET_GROUP_MODIFY, new);
+            }
+        }
+    }
+    qsort(diff->ops, diff->n_ops, sizeof *diff->ops, compare_ops);
 }

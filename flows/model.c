@@ -883,3 +883,56 @@ mslb_addr_equal(const struct mslb_addr *a, const struct mslb_addr *b)
     return a->family == b->family
            && !memcmp(&a->v6, &b->v6, a->family == AF_INET ? 4 : 16);
 }
+
+static uint32_t
+hash_str(const char *s, uint32_t basis)
+{
+    return mslb_hash_bytes(s, strlen(s) + 1, basis);
+}
+
+static uint32_t
+hash_addr(const struct mslb_addr *a, uint32_t basis)
+{
+    basis = mslb_hash_bytes(&a->family, sizeof a->family, basis);
+    return mslb_hash_bytes(&a->v6, a->family == AF_INET ? 4 : 16, basis);
+}
+
+uint32_t
+model_service_hash(const struct model_service *svc)
+{
+    uint32_t h = hash_str(svc->name, 0);
+
+    h = hash_addr(&svc->vip, h);
+    h = mslb_hash_bytes(&svc->proto, sizeof svc->proto, h);
+    h = mslb_hash_bytes(&svc->port, sizeof svc->port, h);
+    h = mslb_hash_bytes(&svc->mode, sizeof svc->mode, h);
+    h = mslb_hash_bytes(&svc->id, sizeof svc->id, h);
+    for (size_t i = 0; i < svc->n_bridges; i++) {
+        h = hash_str(svc->bridges[i], h);
+    }
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        const struct model_backend *be = &svc->backends[i];
+        h = hash_str(be->name, h);
+        h = hash_addr(&be->ip, h);
+        h = mslb_hash_bytes(&be->port, sizeof be->port, h);
+        h = mslb_hash_bytes(&be->mac, sizeof be->mac, h);
+        h = mslb_hash_bytes(&be->weight, sizeof be->weight, h);
+        h = mslb_hash_bytes(&be->state, sizeof be->state, h);
+    }
+    return h;
+}
+
+uint32_t
+model_bridge_hash(const struct model_bridge *br)
+{
+    uint32_t h = hash_str(br->name, 0);
+
+    h = mslb_hash_bytes(&br->mac, sizeof br->mac, h);
+    h = hash_str(br->frontend_port, h);
+    h = hash_str(br->backend_port, h);
+    h = mslb_hash_bytes(&br->ct_zone, sizeof br->ct_zone, h);
+    for (size_t i = 0; i < br->n_gateways; i++) {
+        h = hash_addr(&br->gateways[i], h);
+    }
+    return h;
+}

@@ -19,6 +19,7 @@
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofp-switch.h"
 #include "openvswitch/ofp-util.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/ofp-parse.h"
 #include "openflow/openflow.h"
@@ -102,7 +103,12 @@ struct ofconn {
     bool busy;                  /* A bundle is in flight. */
     bool dirty;                 /* The model changed while busy. */
     bool failed;                /* The bundle in flight got an error. */
-    struct flowset *want;
+    struct flowset *want;       /* What the bridge should hold. */
+    struct flowset *base;       /* Bridge-wide unit of 'want'. */
+    struct hmap units;          /* Per-service units of 'want'. */
+    uint32_t ctx_hash;          /* Bridge settings 'want' was built for. */
+    uint64_t stamp;
+    bool full_diff;             /* Next diff compares everything. */
     struct flowset_diff diff;
     uint64_t want_gen;
     uint32_t bundle_id;
@@ -213,45 +219,159 @@ mono_ms(void)
     return uv_hrtime() / 1000000;
 }
 
-/* Builds what the bridge should hold.  Returns NULL if it cannot be built
- * yet (ports missing), after logging why. */
-static struct flowset *
-build_want(struct ofconn *c, const struct model_bridge *br)
-{
-    const struct port *front = find_port(c, br->frontend_port);
-    const struct port *back = find_port(c, br->backend_port);
-    struct compile_ports ports;
-    struct compile_out out;
+/* One service's share of a bridge's desired flows, kept between syncs so
+ * that a change recompiles only the services it touched. */
+struct unit {
+    struct hmap_node node;      /* In ofconn's 'units', by name. */
+    char *name;
+    uint32_t hash;              /* model_service_hash() it was built from. */
+    uint64_t stamp;             /* Sync that last saw it in the model. */
     struct flowset *fs;
+};
+
+static struct flowset *
+parse_unit(struct ofconn *c, struct compile_out *out)
+{
+    struct flowset *fs = flowset_create();
     char *error = NULL;
 
-    if (!front || !back) {
-        LOG_WARN("bridge %s: port \"%s\" not found; waiting for it", c->name,
-                 !front ? br->frontend_port : br->backend_port);
-        return NULL;
-    }
-    ports.frontend = front->no;
-    ports.backend = back->no;
-    ports.of15 = c->version >= OFP15_VERSION;
-    compile_out_init(&out);
-    compile_bridge(c->d->model, br, &ports, &out);
-    fs = flowset_create();
     flowset_set_version(fs, c->version);
-    for (size_t i = 0; i < out.n_flows && !error; i++) {
-        error = flowset_add_flow_text(fs, out.flows[i]);
+    for (size_t i = 0; i < out->n_flows && !error; i++) {
+        error = flowset_add_flow_text(fs, out->flows[i]);
     }
-    for (size_t i = 0; i < out.n_groups && !error; i++) {
-        error = flowset_add_group_text(fs, out.groups[i]);
+    for (size_t i = 0; i < out->n_groups && !error; i++) {
+        error = flowset_add_group_text(fs, out->groups[i]);
     }
-    compile_out_uninit(&out);
     if (error) {
         LOG_ERR("bridge %s: internal error compiling the model: %s",
                 c->name, error);
         free(error);
-        flowset_destroy(fs);
-        return NULL;
     }
     return fs;
+}
+
+static void
+merge_unit(struct ofconn *c, const struct flowset *unit)
+{
+    char *error = flowset_merge(c->want, unit);
+    if (error) {
+        LOG_ERR("bridge %s: internal error: conflicting flows: %s", c->name,
+                error);
+        free(error);
+    }
+}
+
+static void
+drop_units(struct ofconn *c)
+{
+    struct unit *u;
+
+    HMAP_FOR_EACH_POP (u, node, &c->units) {
+        flowset_destroy(u->fs);
+        free(u->name);
+        free(u);
+    }
+    flowset_destroy(c->base);
+    c->base = NULL;
+    flowset_destroy(c->want);
+    c->want = flowset_create();
+    flowset_set_version(c->want, c->version);
+    c->full_diff = true;
+}
+
+/* Brings 'c->want' in line with the model for bridge 'br' (NULL: not in
+ * the model), recompiling only what changed.  Returns false if it cannot be
+ * built yet (a port is missing), after logging why. */
+static bool
+update_want(struct ofconn *c, const struct model_bridge *br)
+{
+    const struct model *m = c->d->model;
+    struct compile_ports ports;
+    struct compile_out out;
+    const struct port *front, *back;
+    uint32_t ctx;
+    size_t n_built = 0;
+    struct unit *u;
+
+    if (!br) {
+        drop_units(c);
+        c->ctx_hash = 0;
+        return true;
+    }
+    front = find_port(c, br->frontend_port);
+    back = find_port(c, br->backend_port);
+    if (!front || !back) {
+        LOG_WARN("bridge %s: port \"%s\" not found; waiting for it", c->name,
+                 !front ? br->frontend_port : br->backend_port);
+        return false;
+    }
+    ports.frontend = front->no;
+    ports.backend = back->no;
+    ports.of15 = c->version >= OFP15_VERSION;
+
+    /* Anything bridge-wide changed: rebuild every unit. */
+    ctx = model_bridge_hash(br);
+    ctx = mslb_hash_bytes(&ports, sizeof ports, ctx);
+    if (!c->base || ctx != c->ctx_hash) {
+        drop_units(c);
+        c->ctx_hash = ctx;
+        compile_out_init(&out);
+        compile_bridge_base(br, &ports, &out);
+        c->base = parse_unit(c, &out);
+        compile_out_uninit(&out);
+        merge_unit(c, c->base);
+    }
+
+    c->stamp++;
+    for (size_t i = 0; i < m->n_services; i++) {
+        const struct model_service *svc = &m->services[i];
+        uint32_t hash, name_hash;
+        struct unit *old = NULL;
+
+        if (!model_service_on_bridge(svc, br->name)) {
+            continue;
+        }
+        hash = model_service_hash(svc);
+        name_hash = mslb_hash_bytes(svc->name, strlen(svc->name), 0);
+        HMAP_FOR_EACH_WITH_HASH (u, node, name_hash, &c->units) {
+            if (!strcmp(u->name, svc->name)) {
+                old = u;
+                break;
+            }
+        }
+        if (old && old->hash == hash) {
+            old->stamp = c->stamp;
+            continue;
+        }
+        if (!old) {
+            old = xzalloc(sizeof *old);
+            old->name = xstrdup(svc->name);
+            hmap_insert(&c->units, &old->node, name_hash);
+        } else {
+            flowset_unmerge(c->want, old->fs);
+            flowset_destroy(old->fs);
+        }
+        compile_out_init(&out);
+        compile_service(svc, br, &ports, &out);
+        old->fs = parse_unit(c, &out);
+        compile_out_uninit(&out);
+        old->hash = hash;
+        old->stamp = c->stamp;
+        merge_unit(c, old->fs);
+        n_built++;
+    }
+    HMAP_FOR_EACH_SAFE (u, node, &c->units) {
+        if (u->stamp != c->stamp) {
+            flowset_unmerge(c->want, u->fs);
+            hmap_remove(&c->units, &u->node);
+            flowset_destroy(u->fs);
+            free(u->name);
+            free(u);
+        }
+    }
+    LOG_DBG("bridge %s: %zu services recompiled, %zu keys touched", c->name,
+            n_built, flowset_n_dirty(c->want));
+    return true;
 }
 
 static void
@@ -273,7 +393,7 @@ void
 ofconn_sync(struct ofconn *c)
 {
     const struct model_bridge *br;
-    struct flowset *want;
+    uint64_t t0;
 
     if (c->state != S_READY) {
         return;
@@ -283,34 +403,31 @@ ofconn_sync(struct ofconn *c)
         return;
     }
     br = model_bridge(c);
-    if (!br) {
+    if (!br && (!c->synced_once || flowset_n_flows(c->have)
+                || flowset_n_groups(c->have))) {
         /* Not (or no longer) ours to program: remove mslb's own flows and
          * groups, if any, and touch nothing else. */
-        if (!c->synced_once || flowset_n_flows(c->have)
-            || flowset_n_groups(c->have)) {
-            LOG_INFO("bridge %s (dpid %016"PRIx64"): not in the model; "
-                     "removing mslb's flows (%zu) and leaving others alone",
-                     c->name, c->dpid, flowset_n_flows(c->have));
-        }
-        want = flowset_create();
-    } else {
-        uint64_t t0 = uv_hrtime();
-        want = build_want(c, br);
-        if (!want) {
-            return;
-        }
-        LOG_DBG("bridge %s: compiled %zu flows, %zu groups in %.1f ms",
-                c->name, flowset_n_flows(want), flowset_n_groups(want),
-                (uv_hrtime() - t0) / 1e6);
+        LOG_INFO("bridge %s (dpid %016"PRIx64"): not in the model; "
+                 "removing mslb's flows (%zu) and leaving others alone",
+                 c->name, c->dpid, flowset_n_flows(c->have));
+    }
+    t0 = uv_hrtime();
+    if (!update_want(c, br)) {
+        return;
     }
     c->synced_once = true;
-    uint64_t t1 = uv_hrtime();
-    flowset_diff(c->have, want, &c->diff);
-    LOG_DBG("bridge %s: %zu operations to send (diff %.1f ms)", c->name,
-            c->diff.n_ops, (uv_hrtime() - t1) / 1e6);
+    if (c->full_diff) {
+        flowset_diff(c->have, c->want, &c->diff);
+    } else {
+        flowset_diff_dirty(c->have, c->want, &c->diff);
+    }
+    LOG_DBG("bridge %s: %zu operations to send (%s diff; compile and diff "
+            "%.1f ms)", c->name, c->diff.n_ops,
+            c->full_diff ? "full" : "incremental", (uv_hrtime() - t0) / 1e6);
     if (!c->diff.n_ops) {
         flowset_diff_uninit(&c->diff);
-        flowset_destroy(want);
+        flowset_clear_dirty(c->want);
+        c->full_diff = false;
         if (c->installed_gen != c->d->generation) {
             c->installed_gen = c->d->generation;
             LOG_INFO("bridge %s: generation %"PRIu64" installed (no change, "
@@ -320,7 +437,6 @@ ofconn_sync(struct ofconn *c)
         return;
     }
 
-    c->want = want;
     c->want_gen = c->d->generation;
     c->busy = true;
     c->failed = false;
@@ -381,8 +497,9 @@ sync_done(struct ofconn *c)
                 c->installed_gen);
     }
     flowset_diff_uninit(&c->diff);
-    flowset_destroy(c->want);
-    c->want = NULL;
+    flowset_clear_dirty(c->want);
+    /* After a refusal, compare everything next time. */
+    c->full_diff = c->failed;
     c->busy = false;
     if (c->dirty) {
         c->dirty = false;
@@ -709,6 +826,7 @@ ofconn_create(struct mslbd *d, const char *peer)
     c->next_xid = 1;
     c->h.handle.data = c;
     c->have = flowset_create();
+    hmap_init(&c->units);
     return c;
 }
 
@@ -718,7 +836,9 @@ on_conn_closed(uv_handle_t *handle)
     struct ofconn *c = handle->data;
 
     flowset_destroy(c->have);
+    drop_units(c);
     flowset_destroy(c->want);
+    hmap_destroy(&c->units);
     flowset_diff_uninit(&c->diff);
     if (c->tx) {
         ofpbuf_delete(c->tx);

@@ -32,14 +32,22 @@ void compile_out_init(struct compile_out *);
 void compile_out_uninit(struct compile_out *);
 void compile_out_sort(struct compile_out *);
 
-/* Appends the flows and groups of bridge 'br' of model 'm' to 'out'. */
+/* Appends the flows and groups of bridge 'br' of model 'm' to 'out':
+ * the base and every service, with shared flows once, sorted. */
 void compile_bridge(const struct model *m, const struct model_bridge *br,
                     const struct compile_ports *, struct compile_out *out);
 
-/* Appends to 'out' the flows and groups of one service only, as
- * compile_bridge() emits them (for tests and incremental use). */
+/* Appends to 'out' the flows and groups of one service, including the
+ * flows it shares with other services of the same VIP or backends
+ * (identical text: a flow set counts them once). */
 void compile_service(const struct model_service *, const struct model_bridge *,
                      const struct compile_ports *, struct compile_out *out);
+
+/* Appends the flows every first-stage bridge has whatever its services:
+ * defaults and gateway responders. */
+void compile_bridge_base(const struct model_bridge *,
+                         const struct compile_ports *,
+                         struct compile_out *out);
 
 /* Bucket assignment: fills 'slots' (n_slots entries) with indexes into
  * 'backends' of the usable backends, in proportion to their weights; each

@@ -46,6 +46,19 @@ void flowset_add_group_desc(struct flowset *,
  * sorted, NUL-terminated string (for tests and debugging). */
 char *flowset_to_string(const struct flowset *);
 
+/* Units: a bridge's desired set is the union of small sets (one per
+ * service, one for the bridge's base).  Entries several units share are
+ * counted, not duplicated.  Merging and unmerging mark the keys they touch
+ * dirty, so the next difference needs to look at those only.
+ *
+ * flowset_merge() returns NULL or an error (an entry that conflicts with
+ * one already there: such entries are skipped). */
+char *flowset_merge(struct flowset *, const struct flowset *unit)
+    MSLB_WARN_UNUSED;
+void flowset_unmerge(struct flowset *, const struct flowset *unit);
+size_t flowset_n_dirty(const struct flowset *);
+void flowset_clear_dirty(struct flowset *);
+
 enum flowset_op_type {
     /* In the order a bundle must carry them. */
     FLOWSET_GROUP_ADD,
@@ -73,6 +86,12 @@ struct flowset_diff {
 void flowset_diff(const struct flowset *have, const struct flowset *want,
                   struct flowset_diff *diff);
 void flowset_diff_uninit(struct flowset_diff *);
+
+/* Like flowset_diff(), but looks only at the keys 'want' has marked dirty
+ * (the caller clears them once the switch confirmed the result). */
+void flowset_diff_dirty(const struct flowset *have,
+                        const struct flowset *want,
+                        struct flowset_diff *diff);
 
 /* Encodes one operation as an OpenFlow message of 'version'.  Returns NULL
  * and stores an error message in '*errorp' if it cannot be encoded. */

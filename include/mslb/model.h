@@ -98,6 +98,11 @@ const struct model_bridge *model_find_bridge_by_dpid(const struct model *,
 bool model_service_on_bridge(const struct model_service *,
                              const char *bridge);
 
+/* Hashes of everything that shapes a service's or a bridge's flows: equal
+ * hashes mean (with overwhelming likelihood) the same flows. */
+uint32_t model_service_hash(const struct model_service *);
+uint32_t model_bridge_hash(const struct model_bridge *);
+
 /* Helpers shared with the compiler and tests. */
 const char *model_proto_name(uint8_t proto);
 void mslb_addr_format(const struct mslb_addr *, char *buf, size_t size);

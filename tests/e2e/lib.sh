@@ -19,7 +19,17 @@
 # tools talk to this instance only through unix sockets in $D.
 # cleanup (trap EXIT) stops what the run started, by pidfile, deletes the
 # namespaces (which deletes the veths and taps in them) and removes $D,
-# or keeps $D and prints log tails when the test failed.
+# or keeps $D (plus final.* flow/group/conntrack dumps) and prints log
+# tails when the test failed.
+#
+# Functions: ovs_start ovs_stop vsctl ofctl appctl in_ovs add_lb_bridge
+# set_controller add_switch_bridge link_bridges ofport add_host host_route
+# host_mac nsx ns_of start_server spawn spawn_in spawn_wait spawn_stop
+# kill_pidfile mslbd_start mslbd_stop mslbd_kill9 mslbd_pid wait_for check
+# check_fails e2e_hold log die. Variables: D RID OVS_NS TOOLS PYTHON
+# MSLBD_SOCK MSLBD_TARGET. Knobs: MSLB_TMP (parent of $D, default /tmp),
+# MSLB_KEEP=1, E2E_VERBOSE=1, E2E_HOLD=SECONDS, MSLBD, MSLBD_IN_OVS_NS=1,
+# MSLBD_START_TIMEOUT, RID.
 
 if [ -n "${MSLB_E2E_LIB_LOADED:-}" ]; then
     return 0
