@@ -936,3 +936,98 @@ model_bridge_hash(const struct model_bridge *br)
     }
     return h;
 }
+
+static json_t *
+addr_json(const struct mslb_addr *a)
+{
+    char buf[INET6_ADDRSTRLEN];
+    mslb_addr_format(a, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *
+mac_json(const struct mslb_mac *m)
+{
+    char buf[18];
+    mslb_mac_format(m, buf, sizeof buf);
+    return json_string(buf);
+}
+
+json_t *
+model_backend_to_json(const struct model_backend *be)
+{
+    static const char *const states[] = { "up", "drain", "down" };
+
+    return json_pack("{s:s, s:o, s:i, s:o, s:i, s:s}",
+                     "name", be->name, "ip", addr_json(&be->ip),
+                     "port", (int) be->port, "mac", mac_json(&be->mac),
+                     "weight", (int) be->weight,
+                     "state", states[be->state]);
+}
+
+json_t *
+model_service_to_json(const struct model_service *svc)
+{
+    json_t *bridges = json_array(), *backends = json_array();
+
+    for (size_t i = 0; i < svc->n_bridges; i++) {
+        json_array_append_new(bridges, json_string(svc->bridges[i]));
+    }
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        json_array_append_new(backends,
+                              model_backend_to_json(&svc->backends[i]));
+    }
+    return json_pack("{s:s, s:o, s:s, s:i, s:s, s:o, s:o}",
+                     "name", svc->name, "vip", addr_json(&svc->vip),
+                     "protocol", model_proto_name(svc->proto),
+                     "port", (int) svc->port, "mode", "nat",
+                     "bridges", bridges, "backends", backends);
+}
+
+json_t *
+model_bridge_to_json(const struct model_bridge *br)
+{
+    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i}",
+                          "name", br->name, "mac", mac_json(&br->mac),
+                          "frontend_port", br->frontend_port,
+                          "backend_port", br->backend_port,
+                          "ct_zone", (int) br->ct_zone);
+    json_t *gws = json_array();
+
+    for (size_t i = 0; i < br->n_gateways; i++) {
+        json_array_append_new(gws, addr_json(&br->gateways[i]));
+    }
+    json_object_set_new(j, "gateways", gws);
+    if (br->has_dpid) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%016"PRIx64, br->dpid);
+        json_object_set_new(j, "datapath_id", json_string(buf));
+    }
+    return j;
+}
+
+json_t *
+model_to_json(const struct model *m)
+{
+    json_t *bridges = json_array(), *services = json_array();
+
+    for (size_t i = 0; i < m->n_bridges; i++) {
+        json_array_append_new(bridges, model_bridge_to_json(&m->bridges[i]));
+    }
+    for (size_t i = 0; i < m->n_services; i++) {
+        json_array_append_new(services,
+                              model_service_to_json(&m->services[i]));
+    }
+    return json_pack("{s:o, s:o}", "bridges", bridges, "services", services);
+}
+
+const struct model_service *
+model_find_service(const struct model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_services; i++) {
+        if (!strcmp(m->services[i].name, name)) {
+            return &m->services[i];
+        }
+    }
+    return NULL;
+}

@@ -18,9 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <libgen.h>
+
 #include "util.h"
 #include "log.h"
 #include "ofconn.h"
+#include "rest.h"
 
 void
 mslbd_add_conn(struct mslbd *d, struct ofconn *c)
@@ -43,26 +47,96 @@ mslbd_remove_conn(struct mslbd *d, struct ofconn *c)
     }
 }
 
+/* Writes the model to the state file: a temporary file, fsync, rename,
+ * fsync of the directory.  A crash leaves the old or the new file, never a
+ * mix.  Returns 0 or an errno value. */
+static int
+save_state(const struct mslbd *d, const struct model *m)
+{
+    char *tmp, *dir_copy;
+    json_t *j;
+    int fd, err = 0;
+
+    if (!d->state_file) {
+        return 0;
+    }
+    tmp = xasprintf("%s.tmp", d->state_file);
+    j = model_to_json(m);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || json_dumpfd(j, fd, JSON_INDENT(1) | JSON_PRESERVE_ORDER)
+        || write(fd, "\n", 1) != 1 || fsync(fd)) {
+        err = errno ? errno : EIO;
+    }
+    if (fd >= 0 && close(fd) && !err) {
+        err = errno;
+    }
+    json_decref(j);
+    if (!err && rename(tmp, d->state_file)) {
+        err = errno;
+    }
+    if (err) {
+        unlink(tmp);
+    } else {
+        dir_copy = xstrdup(d->state_file);
+        fd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY);
+        if (fd >= 0) {
+            fsync(fd);
+            close(fd);
+        }
+        free(dir_copy);
+    }
+    free(tmp);
+    return err;
+}
+
+int
+mslbd_set_model(struct mslbd *d, struct model *m)
+{
+    int err = save_state(d, m);
+
+    if (err) {
+        LOG_ERR("cannot save state file %s: %s; change refused",
+                d->state_file, strerror(err));
+        model_destroy(m);
+        return err;
+    }
+    model_destroy(d->model);
+    d->model = m;
+    d->generation++;
+    LOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
+             "services", d->generation, m->n_bridges, m->n_services);
+    for (size_t i = 0; i < d->n_conns; i++) {
+        ofconn_sync(d->conns[i]);
+    }
+    return 0;
+}
+
+void
+mslbd_bridges_changed(struct mslbd *d)
+{
+    rest_server_poll_waiters(d->rest);
+}
+
 static void
 reload(struct mslbd *d)
 {
     struct model *m;
-    char *error = model_from_file(d->config_file, &m);
+    char *error;
 
+    if (!d->config_file) {
+        LOG_WARN("SIGHUP: no config file to reload");
+        return;
+    }
+    error = model_from_file(d->config_file, &m);
     if (error) {
         LOG_ERR("config %s rejected: %s; keeping generation %"PRIu64,
                 d->config_file, error, d->generation);
         free(error);
         return;
     }
-    model_destroy(d->model);
-    d->model = m;
-    d->generation++;
-    LOG_INFO("config %s loaded: generation %"PRIu64", %zu bridges, %zu "
-             "services", d->config_file, d->generation, m->n_bridges,
-             m->n_services);
-    for (size_t i = 0; i < d->n_conns; i++) {
-        ofconn_sync(d->conns[i]);
+    if (!mslbd_set_model(d, m)) {
+        LOG_INFO("config %s loaded: generation %"PRIu64, d->config_file,
+                 d->generation);
     }
 }
 
@@ -76,6 +150,7 @@ on_signal(uv_signal_t *handle, int signum)
     } else {
         LOG_INFO("signal %d: exiting; bridges keep their flows", signum);
         ofconn_close_listeners();
+        rest_server_stop(d->rest);
         uv_stop(d->loop);
     }
 }
@@ -120,9 +195,16 @@ usage(const char *name)
            "      --pidfile FILE    write the process id to FILE\n"
            "      --log-file FILE   also log to FILE\n"
            "      --check           validate the config and exit\n"
+           "  -s, --state FILE      keep the model in FILE across restarts\n"
+           "      --rest [IP:]PORT  serve the REST API (IP default 127.0.0.1)\n"
+           "      --rest-token-file FILE  require this bearer token\n"
+           "      --rest-cert FILE, --rest-key FILE  serve HTTPS\n"
+           "      --schemas DIR     JSON Schemas (default: %s)\n"
            "  -v, --verbose         debug logging\n"
-           "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n",
-           name, name);
+           "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n"
+           "With --state, a saved state wins over --config, which then only\n"
+           "seeds a new state file; SIGHUP always reloads --config.\n",
+           name, name, MSLB_SCHEMA_DIR);
 }
 
 int
@@ -136,6 +218,12 @@ main(int argc, char *argv[])
         { "log-file", required_argument, NULL, 'L' },
         { "check", no_argument, NULL, 'k' },
         { "verbose", no_argument, NULL, 'v' },
+        { "state", required_argument, NULL, 's' },
+        { "rest", required_argument, NULL, 'R' },
+        { "rest-token-file", required_argument, NULL, 'T' },
+        { "rest-cert", required_argument, NULL, 'E' },
+        { "rest-key", required_argument, NULL, 'K' },
+        { "schemas", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -146,9 +234,15 @@ main(int argc, char *argv[])
     bool check = false;
     char *error;
     int opt;
+    const char *rest_listen = NULL, *token_file = NULL;
+    struct rest_options ro = {
+        .schema_dir = MSLB_SCHEMA_DIR,
+        .max_body = 1024 * 1024,
+    };
 
     set_program_name(argv[0]);
-    while ((opt = getopt_long(argc, argv, "c:l:C:vh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:l:C:s:vh", options, NULL))
+           != -1) {
         switch (opt) {
         case 'c': d.config_file = optarg; break;
         case 'l':
@@ -165,21 +259,45 @@ main(int argc, char *argv[])
         case 'L': log_file = optarg; break;
         case 'k': check = true; break;
         case 'v': mslb_log_set_level(MSLB_LOG_DBG); break;
+        case 's': d.state_file = optarg; break;
+        case 'R': rest_listen = optarg; break;
+        case 'T': token_file = optarg; break;
+        case 'E': ro.cert_file = optarg; break;
+        case 'K': ro.key_file = optarg; break;
+        case 'S': ro.schema_dir = optarg; break;
         case 'h': usage(argv[0]); return 0;
         default: usage(argv[0]); return 2;
         }
     }
-    if (!d.config_file || optind != argc) {
+    if ((!d.config_file && !d.state_file) || optind != argc
+        || (check && !d.config_file)) {
         usage(argv[0]);
         return 2;
     }
 
-    error = model_from_file(d.config_file, &d.model);
-    if (error) {
-        fprintf(stderr, "mslbd: config %s rejected: %s\n", d.config_file,
-                error);
-        free(error);
-        return 1;
+    bool from_state = d.state_file && !check && !access(d.state_file, F_OK);
+    if (from_state) {
+        error = model_from_file(d.state_file, &d.model);
+        if (error) {
+            fprintf(stderr, "mslbd: state file %s is damaged: %s; refusing "
+                    "to start and leaving the file untouched (fix it or "
+                    "move it away)\n", d.state_file, error);
+            free(error);
+            return 1;
+        }
+    } else if (d.config_file) {
+        error = model_from_file(d.config_file, &d.model);
+        if (error) {
+            fprintf(stderr, "mslbd: config %s rejected: %s\n",
+                    d.config_file, error);
+            free(error);
+            return 1;
+        }
+    } else {
+        json_t *empty = json_pack("{s:[], s:[]}", "bridges", "services");
+        error = model_from_json(empty, &d.model);
+        json_decref(empty);
+        ovs_assert(!error);
     }
     if (check) {
         printf("mslbd: config %s is valid: %zu bridges, %zu services\n",
@@ -192,9 +310,20 @@ main(int argc, char *argv[])
         return 1;
     }
 
+    if (d.state_file && !from_state) {
+        int err = save_state(&d, d.model);
+        if (err) {
+            fprintf(stderr, "mslbd: cannot write state file %s: %s\n",
+                    d.state_file, strerror(err));
+            return 1;
+        }
+    }
+
     d.loop = uv_default_loop();
-    LOG_INFO("mslbd starting: config %s, generation %"PRIu64", %zu bridges, "
-             "%zu services", d.config_file, d.generation,
+    d.started_ms = uv_hrtime() / 1000000;
+    LOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
+             "bridges, %zu services", from_state ? d.state_file
+             : d.config_file ? d.config_file : "(empty)", d.generation,
              d.model->n_bridges, d.model->n_services);
     if (!n_listens && !n_connects) {
         listens[n_listens++] = "ptcp:6653:127.0.0.1";
@@ -208,6 +337,34 @@ main(int argc, char *argv[])
     for (size_t i = 0; i < n_connects; i++) {
         if ((error = ofconn_connect(&d, connects[i]))) {
             LOG_ERR("cannot connect: %s", error);
+            return 1;
+        }
+    }
+
+    if (rest_listen) {
+        char *token = NULL;
+        char *listen = strchr(rest_listen, ':')
+                       ? xstrdup(rest_listen)
+                       : xasprintf("127.0.0.1:%s", rest_listen);
+        if (token_file) {
+            FILE *f = fopen(token_file, "r");
+            char buf[512];
+            if (!f || !fgets(buf, sizeof buf, f)) {
+                LOG_ERR("cannot read token file %s", token_file);
+                return 1;
+            }
+            fclose(f);
+            buf[strcspn(buf, "\r\n")] = '\0';
+            if (!buf[0]) {
+                LOG_ERR("token file %s is empty", token_file);
+                return 1;
+            }
+            token = xstrdup(buf);
+        }
+        ro.listen = listen;
+        ro.token = token;
+        if ((error = rest_server_start(&d, &ro, &d.rest))) {
+            LOG_ERR("cannot start the REST API: %s", error);
             return 1;
         }
     }

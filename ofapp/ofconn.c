@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "openvswitch/ofp-bundle.h"
@@ -114,6 +115,18 @@ struct ofconn {
     uint32_t bundle_id;
     uint32_t commit_xid, barrier_xid, first_xid;
     uint64_t started_ms;
+
+    struct stats_req *stats;    /* Collections under way. */
+};
+
+/* A statistics collection: three requests, one callback. */
+struct stats_req {
+    struct stats_req *next;
+    uint32_t xids[3];           /* Service flows, backend flows, groups. */
+    int pending;
+    json_t *flows, *groups;
+    ofconn_stats_cb *cb;
+    void *aux;
 };
 
 static uint32_t next_bundle_id = 1;
@@ -433,6 +446,7 @@ ofconn_sync(struct ofconn *c)
             LOG_INFO("bridge %s: generation %"PRIu64" installed (no change, "
                      "%zu flows, %zu groups)", c->name, c->installed_gen,
                      flowset_n_flows(c->have), flowset_n_groups(c->have));
+            mslbd_bridges_changed(c->d);
         }
         return;
     }
@@ -491,6 +505,7 @@ sync_done(struct ofconn *c)
                  n[FLOWSET_GROUP_MODIFY], n[FLOWSET_GROUP_DELETE],
                  flowset_n_flows(c->have), flowset_n_groups(c->have),
                  mono_ms() - c->started_ms);
+        mslbd_bridges_changed(c->d);
     } else {
         LOG_ERR("bridge %s: generation %"PRIu64" rejected by the switch; "
                 "the bridge keeps generation %"PRIu64, c->name, c->want_gen,
@@ -583,6 +598,198 @@ handle_error(struct ofconn *c, const struct ofp_header *oh)
                  c->name ? c->name : c->peer, s);
     }
     free(s);
+}
+
+/* ---- Statistics. ---- */
+
+void
+ofconn_collect_stats(struct ofconn *c, ofconn_stats_cb *cb, void *aux)
+{
+    enum ofputil_protocol proto;
+    struct stats_req *r;
+    static const struct { int table; int kind; } reqs[2] = {
+        { MSLB_T_CLASSIFY, MSLB_COOKIE_SERVICE },
+        { MSLB_T_NAT_OUT, MSLB_COOKIE_BACKEND },
+    };
+
+    if (c->state != S_READY) {
+        cb(aux, NULL);
+        return;
+    }
+    proto = ofputil_protocol_from_ofp_version(c->version);
+    r = xzalloc(sizeof *r);
+    r->flows = json_array();
+    r->groups = json_array();
+    r->cb = cb;
+    r->aux = aux;
+    for (int i = 0; i < 2; i++) {
+        struct ofputil_flow_stats_request fsr;
+
+        memset(&fsr, 0, sizeof fsr);
+        match_init_catchall(&fsr.match);
+        fsr.cookie = htonll(mslb_cookie(reqs[i].kind, 0));
+        fsr.cookie_mask = htonll(MSLB_COOKIE_TAG_MASK
+                                 | (0xffULL << MSLB_COOKIE_KIND_SHIFT));
+        fsr.out_port = OFPP_ANY;
+        fsr.out_group = OFPG_ANY;
+        fsr.table_id = reqs[i].table;
+        r->xids[i] = send_msg(c, ofputil_encode_flow_stats_request(&fsr,
+                                                                   proto));
+    }
+    r->xids[2] = send_msg(c, ofputil_encode_group_stats_request(c->version,
+                                                                OFPG_ALL));
+    r->pending = 3;
+    r->next = c->stats;
+    c->stats = r;
+    flush_tx(c);
+}
+
+static void
+stats_finish(struct ofconn *c, struct stats_req *r, bool ok)
+{
+    struct stats_req **p;
+
+    for (p = &c->stats; *p; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    }
+    if (ok) {
+        r->cb(r->aux, json_pack("{s:o, s:o}", "flows", r->flows,
+                                "groups", r->groups));
+    } else {
+        json_decref(r->flows);
+        json_decref(r->groups);
+        r->cb(r->aux, NULL);
+    }
+    free(r);
+}
+
+/* Consumes a statistics reply that belongs to a collection. */
+static bool
+stats_reply(struct ofconn *c, const struct ofp_header *oh,
+            enum ofptype type, struct ofpbuf *b)
+{
+    uint32_t xid = ntohl(oh->xid);
+    struct stats_req *r;
+    int which = -1;
+
+    for (r = c->stats; r; r = r->next) {
+        for (int i = 0; i < 3; i++) {
+            if (r->xids[i] == xid) {
+                which = i;
+                break;
+            }
+        }
+        if (which >= 0) {
+            break;
+        }
+    }
+    if (!r) {
+        return false;
+    }
+    if (type == OFPTYPE_FLOW_STATS_REPLY) {
+        struct ofputil_flow_stats fs;
+        uint64_t stub[1024 / 8];
+        struct ofpbuf ofpacts;
+
+        ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+        while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
+            char ip[INET6_ADDRSTRLEN] = "";
+            if (fs.match.flow.dl_type == htons(0x0800)) {
+                inet_ntop(AF_INET, &fs.match.flow.nw_dst, ip, sizeof ip);
+            }
+            json_array_append_new(r->flows, json_pack(
+                "{s:I, s:i, s:i, s:s, s:i, s:I, s:I}",
+                "cookie", (json_int_t) ntohll(fs.cookie),
+                "table", (int) fs.table_id,
+                "nw_proto", (int) fs.match.flow.nw_proto,
+                "nw_dst", ip,
+                "tp_dst", (int) ntohs(fs.match.flow.tp_dst),
+                "packets", (json_int_t) fs.packet_count,
+                "bytes", (json_int_t) fs.byte_count));
+        }
+        ofpbuf_uninit(&ofpacts);
+    } else if (type == OFPTYPE_GROUP_STATS_REPLY) {
+        struct ofputil_group_stats gs;
+
+        while (!ofputil_decode_group_stats_reply(b, &gs)) {
+            if ((gs.group_id & MSLB_GROUP_TAG_MASK) == MSLB_GROUP_TAG) {
+                json_t *buckets = json_array();
+                for (uint32_t i = 0; i < gs.n_buckets; i++) {
+                    json_array_append_new(buckets, json_integer(
+                        gs.bucket_stats[i].packet_count));
+                }
+                json_array_append_new(r->groups, json_pack(
+                    "{s:I, s:o}", "group_id", (json_int_t) gs.group_id,
+                    "buckets", buckets));
+            }
+            free(gs.bucket_stats);
+        }
+    }
+    if (!ofpmp_more(oh) && !--r->pending) {
+        stats_finish(c, r, true);
+    }
+    return true;
+}
+
+static void
+stats_fail_all(struct ofconn *c)
+{
+    while (c->stats) {
+        stats_finish(c, c->stats, false);
+    }
+}
+
+/* ---- Status. ---- */
+
+const char *
+ofconn_bridge_name(const struct ofconn *c)
+{
+    return c->name;
+}
+
+bool
+ofconn_is_ready(const struct ofconn *c)
+{
+    return c->state == S_READY && !c->closing;
+}
+
+uint64_t
+ofconn_installed_generation(const struct ofconn *c)
+{
+    return c->installed_gen;
+}
+
+bool
+ofconn_in_step(const struct ofconn *c)
+{
+    return ofconn_is_ready(c) && !c->busy && !c->dirty
+           && c->installed_gen == c->d->generation;
+}
+
+json_t *
+ofconn_status_json(const struct ofconn *c)
+{
+    json_t *ports = json_array();
+    char dpid[17];
+
+    for (size_t i = 0; i < c->n_ports; i++) {
+        json_array_append_new(ports, json_pack(
+            "{s:s, s:i}", "name", c->ports[i].name,
+            "number", (int) c->ports[i].no));
+    }
+    snprintf(dpid, sizeof dpid, "%016"PRIx64, c->dpid);
+    return json_pack("{s:s?, s:s, s:s, s:b, s:I, s:I, s:I, s:o}",
+                     "name", c->name, "datapath_id", dpid,
+                     "openflow_version",
+                     ofputil_version_to_string(c->version),
+                     "connected", ofconn_is_ready(c),
+                     "installed_generation", (json_int_t) c->installed_gen,
+                     "flows", (json_int_t) flowset_n_flows(c->have),
+                     "groups", (json_int_t) flowset_n_groups(c->have),
+                     "ports", ports);
 }
 
 static void
@@ -691,6 +898,9 @@ handle_msg(struct ofconn *c, const struct ofp_header *oh)
         uint64_t ofpacts_stub[1024 / 8];
         struct ofpbuf ofpacts;
 
+        if (stats_reply(c, oh, type, &b)) {
+            break;
+        }
         if (c->state != S_DUMP || xid != c->flows_xid) {
             break;
         }
@@ -722,6 +932,10 @@ handle_msg(struct ofconn *c, const struct ofp_header *oh)
         }
         break;
     }
+
+    case OFPTYPE_GROUP_STATS_REPLY:
+        stats_reply(c, oh, type, &b);
+        break;
 
     case OFPTYPE_BARRIER_REPLY:
         if (c->busy && xid == c->barrier_xid) {
@@ -869,6 +1083,8 @@ ofconn_close(struct ofconn *c, const char *why)
     LOG_INFO("%s%s%s: disconnected: %s", c->name ? "bridge " : "",
              c->name ? c->name : c->peer, "", why);
     mslbd_remove_conn(c->d, c);
+    stats_fail_all(c);
+    mslbd_bridges_changed(c->d);
     if (c->active) {
         c->active->conn = NULL;
         schedule_reconnect(c->active);

@@ -1,13 +1,13 @@
 #include "cli_table.h"
 
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct cli_table {
     size_t n_cols;
-    char **cells;               /* Row-major; the headers are row 0. */
+    char **cells;               /* Row-major; the headers, if any, are
+                                 * row 0. */
     size_t n_cells, allocated;
 };
 
@@ -45,7 +45,7 @@ cli_table_create(size_t n, const char *const headers[])
         out_of_memory();
     }
     t->n_cols = n;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; headers && i < n; i++) {
         char *h = strdup(headers[i]);
         if (!h) {
             out_of_memory();
@@ -85,6 +85,8 @@ void
 cli_table_print(const struct cli_table *t, FILE *stream)
 {
     size_t *width = calloc(t->n_cols, sizeof *width);
+    size_t line_size = 1;
+    char *line;
 
     if (!width) {
         out_of_memory();
@@ -95,15 +97,30 @@ cli_table_print(const struct cli_table *t, FILE *stream)
             width[i % t->n_cols] = len;
         }
     }
-    for (size_t i = 0; i < t->n_cells; i++) {
-        size_t col = i % t->n_cols;
-        bool last = col == t->n_cols - 1 || i == t->n_cells - 1;
-
-        if (last) {
-            fprintf(stream, "%s\n", t->cells[i]);
-        } else {
-            fprintf(stream, "%-*s  ", (int) width[col], t->cells[i]);
-        }
+    for (size_t col = 0; col < t->n_cols; col++) {
+        line_size += width[col] + 2;
     }
+    line = malloc(line_size);
+    if (!line) {
+        out_of_memory();
+    }
+    for (size_t row = 0; row * t->n_cols < t->n_cells; row++) {
+        size_t len = 0;
+
+        for (size_t col = 0; col < t->n_cols; col++) {
+            size_t i = row * t->n_cols + col;
+            if (i < t->n_cells) {
+                len += sprintf(line + len, "%-*s  ", (int) width[col],
+                               t->cells[i]);
+            }
+        }
+        /* An empty or short last cell must not leave blanks behind. */
+        while (len && line[len - 1] == ' ') {
+            len--;
+        }
+        line[len] = '\0';
+        fprintf(stream, "%s\n", line);
+    }
+    free(line);
     free(width);
 }

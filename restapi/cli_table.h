@@ -1,9 +1,8 @@
 /* Column-aligned text tables for mslbctl's output.
  *
  * Cells are added left to right, top to bottom; a row ends after as many
- * cells as there are headers.  Columns are as wide as their widest cell
- * and two spaces apart; the last column is not padded, so lines carry no
- * trailing blanks and scripts can split on whitespace. */
+ * cells as there are columns.  Columns are as wide as their widest cell
+ * and two spaces apart, and lines carry no trailing blanks. */
 #ifndef CLI_TABLE_H
 #define CLI_TABLE_H 1
 
@@ -12,7 +11,8 @@
 
 struct cli_table;
 
-/* Returns a new table with 'n' columns named by 'headers' (copied). */
+/* Returns a new table with 'n' columns named by 'headers' (copied), or
+ * with no header line if 'headers' is NULL. */
 struct cli_table *cli_table_create(size_t n, const char *const headers[]);
 void cli_table_destroy(struct cli_table *);
 

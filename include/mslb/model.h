@@ -98,6 +98,15 @@ const struct model_bridge *model_find_bridge_by_dpid(const struct model *,
 bool model_service_on_bridge(const struct model_service *,
                              const char *bridge);
 
+/* JSON renderings (new references), with every default filled in; what
+ * model_to_json() returns is a valid input to model_from_json(). */
+json_t *model_to_json(const struct model *);
+json_t *model_service_to_json(const struct model_service *);
+json_t *model_backend_to_json(const struct model_backend *);
+json_t *model_bridge_to_json(const struct model_bridge *);
+const struct model_service *model_find_service(const struct model *,
+                                               const char *name);
+
 /* Hashes of everything that shapes a service's or a bridge's flows: equal
  * hashes mean (with overwhelming likelihood) the same flows. */
 uint32_t model_service_hash(const struct model_service *);

@@ -1,0 +1,29 @@
+/* The REST API of mslbd: libmicrohttpd driven by mslbd's libuv loop, so
+ * every request runs on the loop thread, like the OpenFlow side. */
+#ifndef MSLB_REST_H
+#define MSLB_REST_H 1
+
+#include <stddef.h>
+#include "mslb/model.h"
+
+struct mslbd;
+struct rest_server;
+
+struct rest_options {
+    const char *listen;         /* "IP:PORT" or "[IPv6]:PORT". */
+    const char *token;          /* Bearer token required if not NULL. */
+    const char *cert_file;      /* HTTPS when both are set. */
+    const char *key_file;
+    const char *schema_dir;     /* Holds the *.schema.json files. */
+    size_t max_body;            /* Bytes; larger bodies get 413. */
+};
+
+/* Starts serving.  Returns NULL or a malloc'd error. */
+char *rest_server_start(struct mslbd *, const struct rest_options *,
+                        struct rest_server **) MSLB_WARN_UNUSED;
+void rest_server_stop(struct rest_server *);
+
+/* Bridges' installed generations changed: answer writes waiting for them. */
+void rest_server_poll_waiters(struct rest_server *);
+
+#endif /* rest.h */

@@ -1,0 +1,658 @@
+#!/usr/bin/env python3
+"""Writes docs/api.md, the REST API reference, from schemas/*.schema.json.
+
+The table ENDPOINTS below is the contract: every method and path, its
+request body and its responses.  The field tables come from the schemas'
+"description"s and constraints, so the reference cannot drift from what
+restapi/jschema.c enforces; tests/api_doc_check.sh fails when docs/api.md is
+not what this script writes.  Every JSON example is preceded by a line
+<!-- example: NAME.schema.json --> naming its schema, and
+tests/unit/test_jschema.c validates it against that schema.
+
+    scripts/gen-api-doc.py [--output FILE|-]     (default: docs/api.md)
+
+Python 3 standard library only.
+"""
+
+import argparse
+import copy
+import json
+import os
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA_DIR = os.path.join(TOP, "schemas")
+
+# method, path, request body schema (or None), responses, summary.
+# A response is (status, body schema or None, when); error statuses carry
+# the error body.  Statuses every endpoint may answer (401, 405, 413, 415,
+# 400, 500, 503) are in COMMON_ERRORS, not repeated here.
+ENDPOINTS = [
+    ("GET", "/v1/health", None,
+     [(200, "health", "always, while mslbd answers")],
+     "Whether mslbd's bridges are connected and in step.  The status code "
+     "is 200 even when `status` is `degraded`: mslbd itself is up."),
+    ("GET", "/v1/services", None,
+     [(200, "service-list", "")],
+     "Every service, sorted by name, with the generation they belong to."),
+    ("POST", "/v1/services", "service",
+     [(201, "write-result", "created; `service` is the service as stored"),
+      (409, "error", "a service of that name, or of that `(vip, protocol, "
+       "port)`, exists"),
+      (422, "error", "the body breaks the schema or a rule of the model "
+       "(e.g. a bridge that does not exist, an IPv6 VIP)")],
+     "Adds a service."),
+    ("GET", "/v1/services/{name}", None,
+     [(200, "service", ""),
+      (404, "error", "no such service")],
+     "One service."),
+    ("PUT", "/v1/services/{name}", "service",
+     [(200, "write-result", "replaced; `service` is the service as stored"),
+      (201, "write-result", "created; `service` is the service as stored"),
+      (409, "error", "another service has that `(vip, protocol, port)`"),
+      (422, "error", "the body breaks the schema or a rule of the model, or "
+       "its `name` is not `{name}`")],
+     "Creates the service or replaces it whole (backends included)."),
+    ("DELETE", "/v1/services/{name}", None,
+     [(200, "write-result", "removed"),
+      (404, "error", "no such service")],
+     "Removes a service and its flows."),
+    ("POST", "/v1/services/{name}/backends", "backend",
+     [(201, "write-result", "added; `backend` is the backend as stored"),
+      (404, "error", "no such service"),
+      (409, "error", "the service has a backend of that name, or of that "
+       "address and port"),
+      (422, "error", "the body breaks the schema or a rule of the model "
+       "(e.g. an address of the other family than the VIP's, 1025 "
+       "backends)")],
+     "Adds a backend to a service."),
+    ("GET", "/v1/services/{name}/backends/{backend}", None,
+     [(200, "backend", ""),
+      (404, "error", "no such service or backend")],
+     "One backend."),
+    ("PATCH", "/v1/services/{name}/backends/{backend}", "backend-patch",
+     [(200, "write-result", "changed; `backend` is the backend as stored"),
+      (404, "error", "no such service or backend"),
+      (422, "error", "the body breaks the schema")],
+     "Changes a backend's weight or state in place: `drain` it before "
+     "maintenance, `up` after."),
+    ("DELETE", "/v1/services/{name}/backends/{backend}", None,
+     [(200, "write-result", "removed"),
+      (404, "error", "no such service or backend")],
+     "Removes a backend from its service.  To let its sessions finish "
+     "first, set its state to `drain` and wait."),
+    ("GET", "/v1/bridges", None,
+     [(200, "bridge-list", "")],
+     "The status of every configured bridge, and of connected switches that "
+     "the model does not name."),
+    ("GET", "/v1/bridges/{name}", None,
+     [(200, "bridge-status", ""),
+      (404, "error", "neither configured nor connected")],
+     "One bridge's status."),
+    ("PUT", "/v1/bridges/{name}", "bridge",
+     [(200, "write-result", "replaced; `bridge` is the bridge as stored"),
+      (201, "write-result", "created; `bridge` is the bridge as stored"),
+      (409, "error", "another bridge has that `datapath_id`"),
+      (422, "error", "the body breaks the schema, or its `name` is not "
+       "`{name}`")],
+     "Creates a bridge's configuration or replaces it whole."),
+    ("DELETE", "/v1/bridges/{name}", None,
+     [(200, "write-result", "removed: mslb deletes its flows from the "
+       "switch"),
+      (404, "error", "no such bridge"),
+      (409, "error", "services still use it")],
+     "Removes a bridge from the model."),
+    ("GET", "/v1/stats", None,
+     [(200, "stats", "")],
+     "Traffic counters per service and backend."),
+    ("GET", "/metrics", None,
+     [(200, None, "Prometheus text exposition format, `Content-Type: "
+       "text/plain; version=0.0.4`")],
+     "The counters of `/v1/stats` and the bridges' state, for Prometheus."),
+]
+
+GROUPS = [
+    ("Health", ["/v1/health"]),
+    ("Services", ["/v1/services", "/v1/services/{name}"]),
+    ("Backends", ["/v1/services/{name}/backends",
+                  "/v1/services/{name}/backends/{backend}"]),
+    ("Bridges", ["/v1/bridges", "/v1/bridges/{name}"]),
+    ("Statistics", ["/v1/stats", "/metrics"]),
+]
+
+# code, status, when.
+ERROR_CODES = [
+    ("malformed_json", 400, "the body is not JSON (or not UTF-8)"),
+    ("unauthorized", 401, "mslbd has a token and the request does not carry "
+     "it as `Authorization: Bearer TOKEN`; the answer has "
+     "`WWW-Authenticate: Bearer`"),
+    ("not_found", 404, "no such resource, or no such path"),
+    ("method_not_allowed", 405, "the path exists but not with this method; "
+     "the `Allow` header lists those that do"),
+    ("conflict", 409, "the change clashes with what exists: a duplicate "
+     "name or key, or a bridge that services still use"),
+    ("payload_too_large", 413, "the body is over 1 MiB (1048576 bytes)"),
+    ("unsupported_media_type", 415, "a body whose `Content-Type` is not "
+     "`application/json`"),
+    ("invalid", 422, "the body breaks its schema or a rule of the model; "
+     "`path` names the field"),
+    ("internal", 500, "a bug in mslbd: please report it"),
+    ("unavailable", 503, "mslbd cannot take the change now (e.g. it cannot "
+     "write its state file); retry later"),
+]
+
+COMMON_ERRORS = [401, 405, 500, 503]
+BODY_ERRORS = [400, 413, 415]
+
+REASONS = {
+    200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
+    404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+    413: "Content Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Content", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+METRICS = [
+    ("mslb_generation", "gauge", "", "the current model's generation"),
+    ("mslb_uptime_seconds", "gauge", "", "seconds since mslbd started"),
+    ("mslb_bridge_connected", "gauge", "bridge",
+     "1 while the bridge is connected over OpenFlow, else 0"),
+    ("mslb_bridge_in_step", "gauge", "bridge",
+     "1 while the bridge's installed generation is the desired one, else 0"),
+    ("mslb_bridge_flows", "gauge", "bridge",
+     "flows mslb has on the bridge"),
+    ("mslb_service_packets_total", "counter", "service",
+     "packets clients sent to the service"),
+    ("mslb_service_bytes_total", "counter", "service",
+     "bytes clients sent to the service"),
+    ("mslb_backend_packets_total", "counter", "service, backend",
+     "packets forwarded to the backend"),
+    ("mslb_backend_bytes_total", "counter", "service, backend",
+     "bytes forwarded to the backend"),
+    ("mslb_backend_sessions_total", "counter", "service, backend",
+     "sessions assigned to the backend"),
+]
+
+
+def fail(msg):
+    sys.exit("gen-api-doc.py: " + msg)
+
+
+def load_schemas():
+    schemas = {}
+    for fn in sorted(os.listdir(SCHEMA_DIR)):
+        if fn.endswith(".schema.json"):
+            with open(os.path.join(SCHEMA_DIR, fn)) as f:
+                schemas[fn[:-len(".schema.json")]] = json.load(f)
+    return schemas
+
+
+class Doc:
+    def __init__(self, schemas):
+        self.schemas = schemas
+        self.out = []
+
+    def w(self, text=""):
+        self.out.append(text)
+
+    # Schemas.
+
+    def resolve(self, ref, base):
+        """Returns (schema name or None if a shared definition, schema)."""
+        fn, _, frag = ref.partition("#")
+        name = fn[:-len(".schema.json")] if fn else base
+        node = self.schemas[name]
+        for tok in frag.split("/")[1:]:
+            node = node[tok.replace("~1", "/").replace("~0", "~")]
+        return (name if not frag else None), name, node
+
+    def expand(self, node, base):
+        """Merges shared definitions ($ref with a pointer) into 'node';
+        leaves whole-file refs, which are bodies of their own."""
+        while "$ref" in node:
+            body, base2, target = self.resolve(node["$ref"], base)
+            if body:
+                return node, base
+            merged = dict(target)
+            merged.update({k: v for k, v in node.items() if k != "$ref"})
+            node, base = merged, base2
+        return node, base
+
+    def body_link(self, name):
+        return "[%s](#body-%s)" % (name, name)
+
+    def type_of(self, node, base):
+        node, base = self.expand(node, base)
+        if "$ref" in node:
+            return self.body_link(self.resolve(node["$ref"], base)[1])
+        t = node.get("type")
+        if t is None and "enum" in node:
+            t = sorted({type_name(v) for v in node["enum"]})
+        types = t if isinstance(t, list) else [t] if t else ["any"]
+        words = []
+        for x in types:
+            if x == "array" and "items" in node:
+                words.append("array of " + self.type_of(node["items"], base))
+            else:
+                words.append(x)
+        return " or ".join(words)
+
+    def constraints(self, node, base):
+        node, base = self.expand(node, base)
+        c = []
+        if "enum" in node:
+            c.append(or_list(["`%s`" % json.dumps(v) for v in node["enum"]]))
+        if "const" in node:
+            c.append("`%s`" % json.dumps(node["const"]))
+        if "format" in node:
+            c.append(FORMATS[node["format"]])
+        lo, hi = node.get("minLength"), node.get("maxLength")
+        if lo is not None and hi is not None:
+            c.append("%d-%d characters" % (lo, hi))
+        elif lo is not None:
+            c.append("at least %d characters" % lo)
+        elif hi is not None:
+            c.append("at most %d characters" % hi)
+        if "pattern" in node and "format" not in node:
+            c.append("pattern `%s`" % node["pattern"])
+        lo, hi = node.get("minimum"), node.get("maximum")
+        if lo is not None and hi is not None:
+            c.append("%s-%s" % (lo, hi))
+        elif lo is not None:
+            c.append(">= %s" % lo)
+        elif hi is not None:
+            c.append("<= %s" % hi)
+        lo, hi = node.get("minItems"), node.get("maxItems")
+        if lo is not None:
+            c.append("at least %d item%s" % (lo, "" if lo == 1 else "s"))
+        if hi is not None:
+            c.append("at most %d item%s" % (hi, "" if hi == 1 else "s"))
+        if node.get("uniqueItems"):
+            c.append("no duplicates")
+        if "items" in node:
+            items, _ = self.expand(node["items"], base)
+            if "$ref" not in items and items.get("type") != "object":
+                sub = self.constraints(items, base)
+                if sub:
+                    c.append("each: " + sub)
+        return "; ".join(c)
+
+    def rows(self, node, base, prefix, rows):
+        node, base = self.expand(node, base)
+        required = node.get("required", [])
+        for key, prop in node.get("properties", {}).items():
+            name = prefix + key
+            if "description" not in prop:
+                fail("%s.schema.json: %s has no description" % (base, name))
+            full, _ = self.expand(prop, base)
+            rows.append((name, self.type_of(prop, base),
+                         "yes" if key in required else "no",
+                         self.constraints(prop, base), prop["description"]))
+            if full.get("type") == "object" and "properties" in full:
+                self.rows(full, base, name + ".", rows)
+            items = full.get("items")
+            if items is not None:
+                items, _ = self.expand(items, base)
+                if "$ref" not in items and "properties" in items:
+                    self.rows(items, base, name + "[].", rows)
+        return rows
+
+    def field_table(self, name):
+        schema = self.schemas[name]
+        self.w("| field | type | required | constraints | description |")
+        self.w("|---|---|---|---|---|")
+        for row in self.rows(schema, name, "", []):
+            self.w("| `%s` | %s | %s | %s | %s |" % tuple(
+                cell(x) for x in row))
+        notes = []
+        if "minProperties" in schema:
+            notes.append("At least %d of these members."
+                         % schema["minProperties"])
+        if notes:
+            self.w()
+            self.w(" ".join(notes))
+
+    def example(self, schema_name, value):
+        self.w("<!-- example: %s.schema.json -->" % schema_name)
+        self.w("```json")
+        self.w(pretty(value))
+        self.w("```")
+
+    # Sections.
+
+    def header(self):
+        self.w("# REST API")
+        self.w()
+        self.w("<!-- Generated by scripts/gen-api-doc.py from schemas/; do "
+               "not edit. -->")
+        self.w()
+        self.w("mslbd serves a JSON API over HTTP to read and change the "
+               "model (the same bridges, services and backends as the "
+               "configuration file, see [config.md](config.md)) and to see "
+               "whether the switches have it.  Every body has a JSON Schema "
+               "in `schemas/` (draft 2020-12); mslbd validates requests "
+               "against them, and this page is generated from them.")
+        self.w()
+
+    def summary(self):
+        self.w("## Endpoints")
+        self.w()
+        self.w("| method | path | request body | answers |")
+        self.w("|---|---|---|---|")
+        for method, path, body, responses, _ in ENDPOINTS:
+            self.w("| %s | [`%s`](#%s) | %s | %s |" % (
+                method, path, anchor(method, path),
+                self.body_link(body) if body else "",
+                ", ".join(str(s) for s, _, _ in responses)))
+        self.w()
+
+    def conventions(self):
+        allow = {}
+        for method, path, _, _, _ in ENDPOINTS:
+            allow.setdefault(path, []).append(method)
+        self.w("## Conventions")
+        self.w()
+        self.w("**Requests.** A request with a body must say "
+               "`Content-Type: application/json` (else 415) and send at "
+               "most 1 MiB (else 413).  Bodies are validated whole before "
+               "anything changes: a request is applied entirely or not at "
+               "all.  Unknown keys are errors, as in the configuration file.  "
+               "Path parameters are names as in the bodies (`A-Z a-z 0-9 . "
+               "_ -`).")
+        self.w()
+        self.w("**Authentication.** When mslbd is given a token, every "
+               "request must carry it: `Authorization: Bearer TOKEN` "
+               "(else 401 `unauthorized`).")
+        self.w()
+        self.w("**Writes** (POST, PUT, PATCH, DELETE) commit a new model "
+               "generation, then wait for the switches to confirm it (an "
+               "OpenFlow barrier after the flow changes) for up to `?wait="
+               "SECONDS`: 5 by default, `wait=0` answers at once.  The "
+               "answer, a [write-result](#body-write-result), says "
+               "`installed: true` if every bridge concerned confirmed in "
+               "time, `installed: false` otherwise; either way the change is "
+               "committed and will be installed, and its `generation` is "
+               "the one to poll for: `GET /v1/bridges` shows each bridge's "
+               "`installed_generation`.  A `wait` that is not a whole number "
+               "of seconds is a 422 `invalid` whose `path` is `wait`.")
+        self.w()
+        self.w("**Errors** have a status code and an [error](#body-error) "
+               "body whose `code` is one of:")
+        self.w()
+        self.w("| status | `code` | when |")
+        self.w("|---|---|---|")
+        for code, status, when in sorted(ERROR_CODES, key=lambda e: e[1]):
+            self.w("| %d %s | `%s` | %s |" % (status, REASONS[status], code,
+                                               cell(when)))
+        self.w()
+        self.w("Besides the answers listed for each endpoint, any request "
+               "may get %s, and a request with a body %s."
+               % (or_list(COMMON_ERRORS), or_list(BODY_ERRORS)))
+        self.w()
+        self.w("For example, `PATCH /v1/services/web/backends/s1` with "
+               "`{\"weight\": 0}`:")
+        self.w()
+        self.w("`422 Unprocessable Content`")
+        self.w()
+        self.example("error", {"error": {
+            "code": "invalid",
+            "message": "weight: must be an integer from 1 to 10000",
+            "path": "weight"}})
+        self.w()
+        self.w("and `DELETE /v1/services` (a path that only reads and "
+               "creates):")
+        self.w()
+        self.w("```http")
+        self.w("HTTP/1.1 405 Method Not Allowed")
+        self.w("Allow: %s" % ", ".join(allow["/v1/services"]))
+        self.w("```")
+        self.w()
+        self.example("error", {"error": {
+            "code": "method_not_allowed",
+            "message": "DELETE is not allowed on /v1/services",
+            "path": None}})
+        self.w()
+
+    def endpoint(self, method, path, body, responses, summary):
+        self.w('### %s `%s` <a id="%s"></a>' % (method, path,
+                                                 anchor(method, path)))
+        self.w()
+        self.w(summary)
+        self.w()
+        if body:
+            self.w("Request body: %s" % self.body_link(body))
+            self.w()
+            self.field_table(body)
+            self.w()
+        self.w("| status | body | when |")
+        self.w("|---|---|---|")
+        for status, rbody, when in responses:
+            self.w("| %d %s | %s | %s |" % (
+                status, REASONS[status],
+                self.body_link(rbody) if rbody else "text", cell(when)))
+        self.w()
+        ex = EXAMPLES.get((method, path))
+        if not ex:
+            fail("no example for %s %s" % (method, path))
+        self.w("Example:")
+        self.w()
+        self.w("```http")
+        self.w("%s %s HTTP/1.1" % (method, ex["url"]))
+        if body:
+            self.w("Content-Type: application/json")
+        self.w("```")
+        if body:
+            self.w()
+            self.example(body, ex["request"])
+        self.w()
+        answers = [(ex["status"], ex["response"])] + ex.get("more", [])
+        for i, (status, response) in enumerate(answers):
+            if i:
+                self.w("or, " + ex["more_when"] + ":")
+                self.w()
+            self.w("`%d %s`" % (status, REASONS[status]))
+            self.w()
+            rbody = [b for s, b, _ in responses if s == status][0]
+            if rbody:
+                self.example(rbody, response)
+            else:
+                self.w("```text")
+                self.w(response.rstrip("\n"))
+                self.w("```")
+            self.w()
+        if path == "/metrics":
+            self.w("| metric | type | labels | meaning |")
+            self.w("|---|---|---|---|")
+            for name, kind, labels, meaning in METRICS:
+                self.w("| `%s` | %s | %s | %s |" % (name, kind, labels,
+                                                     meaning))
+            self.w()
+
+    def bodies(self):
+        self.w("## Bodies")
+        self.w()
+        self.w("Each body is a JSON object; a member that is not required "
+               "may be left out.  `schemas/defs.schema.json` holds the value "
+               "types they share.")
+        self.w()
+        for name, schema in sorted(self.schemas.items()):
+            if name == "defs":
+                continue
+            for key in ("title", "description"):
+                if key not in schema:
+                    fail("%s.schema.json has no %s" % (name, key))
+            self.w('### %s <a id="body-%s"></a>' % (schema["title"], name))
+            self.w()
+            self.w("`schemas/%s.schema.json`: %s" % (name,
+                                                      schema["description"]))
+            self.w()
+            self.field_table(name)
+            self.w()
+
+    def render(self):
+        for _, _, body, responses, _ in ENDPOINTS:
+            for b in [body] + [r[1] for r in responses]:
+                if b and b not in self.schemas:
+                    fail("no schema %s.schema.json" % b)
+        self.header()
+        self.summary()
+        self.conventions()
+        for title, paths in GROUPS:
+            self.w("## " + title)
+            self.w()
+            for e in ENDPOINTS:
+                if e[1] in paths:
+                    self.endpoint(*e)
+        self.bodies()
+        while self.out and not self.out[-1]:
+            self.out.pop()
+        return "\n".join(self.out) + "\n"
+
+
+FORMATS = {
+    "ip": "IPv4 or IPv6 address",
+    "ipv4": "IPv4 address",
+    "ipv6": "IPv6 address",
+    "mac": "MAC address `xx:xx:xx:xx:xx:xx`",
+}
+
+
+def type_name(v):
+    return ("null" if v is None else "boolean" if isinstance(v, bool)
+            else "integer" if isinstance(v, int) else "number"
+            if isinstance(v, float) else "string" if isinstance(v, str)
+            else "array" if isinstance(v, list) else "object")
+
+
+def cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def anchor(method, path):
+    return (method + path).lower().replace("/", "-").replace(
+        "{", "").replace("}", "")
+
+
+def or_list(words):
+    words = [str(w) for w in words]
+    return (", ".join(words[:-1]) + " or " if len(words) > 1 else "") \
+        + words[-1]
+
+
+def pretty(v, indent=0, used=0, width=76):
+    """JSON that keeps what fits on a line on one line.  'used': columns
+    already taken on the value's first line."""
+    flat = json.dumps(v, separators=(", ", ": "))
+    if used + len(flat) <= width or not isinstance(v, (dict, list)) \
+            or not v:
+        return flat
+    pad = " " * (indent + 2)
+    if isinstance(v, dict):
+        items = []
+        for k, x in v.items():
+            head = "%s%s: " % (pad, json.dumps(k))
+            items.append(head + pretty(x, indent + 2, len(head), width))
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    items = [pad + pretty(x, indent + 2, len(pad), width) for x in v]
+    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+
+def build_examples(schemas):
+    def ex(name, i=0):
+        return copy.deepcopy(schemas[name]["examples"][i])
+
+    web = ex("service")
+    s1, s2 = web["backends"]
+    s3 = ex("backend")
+    s2_drained = dict(s2, state="drain")
+    web_replaced = copy.deepcopy(web)
+    web_replaced["backends"][1]["weight"] = 10
+    bridge = ex("bridge")
+    return {
+        ("GET", "/v1/health"): dict(
+            url="/v1/health", status=200, response=ex("health")),
+        ("GET", "/v1/services"): dict(
+            url="/v1/services", status=200, response=ex("service-list")),
+        ("POST", "/v1/services"): dict(
+            url="/v1/services", request=web, status=201,
+            response={"generation": 7, "installed": True, "service": web}),
+        ("GET", "/v1/services/{name}"): dict(
+            url="/v1/services/web", status=200, response=web),
+        ("PUT", "/v1/services/{name}"): dict(
+            url="/v1/services/web?wait=10", request=web_replaced, status=200,
+            response={"generation": 8, "installed": True,
+                      "service": web_replaced}),
+        ("DELETE", "/v1/services/{name}"): dict(
+            url="/v1/services/web?wait=0", status=200,
+            response={"generation": 12, "installed": False}),
+        ("POST", "/v1/services/{name}/backends"): dict(
+            url="/v1/services/web/backends", request=s3, status=201,
+            response={"generation": 9, "installed": True, "backend": s3}),
+        ("GET", "/v1/services/{name}/backends/{backend}"): dict(
+            url="/v1/services/web/backends/s1", status=200, response=s1),
+        ("PATCH", "/v1/services/{name}/backends/{backend}"): dict(
+            url="/v1/services/web/backends/s2", request={"state": "drain"},
+            status=200, response={"generation": 10, "installed": True,
+                                  "backend": s2_drained}),
+        ("DELETE", "/v1/services/{name}/backends/{backend}"): dict(
+            url="/v1/services/web/backends/s2", status=200,
+            response={"generation": 11, "installed": True}),
+        ("GET", "/v1/bridges"): dict(
+            url="/v1/bridges", status=200, response=ex("bridge-list")),
+        ("GET", "/v1/bridges/{name}"): dict(
+            url="/v1/bridges/br-lb", status=200,
+            response=ex("bridge-status")),
+        ("PUT", "/v1/bridges/{name}"): dict(
+            url="/v1/bridges/br-lb", request=bridge, status=201,
+            response={"generation": 1, "installed": False,
+                      "bridge": bridge}),
+        ("DELETE", "/v1/bridges/{name}"): dict(
+            url="/v1/bridges/br-lb", status=200,
+            response={"generation": 14, "installed": True},
+            more_when="while services still name the bridge",
+            more=[(409, {"error": {
+                "code": "conflict",
+                "message": "bridge \"br-lb\" is used by service \"dns\"",
+                "path": None}})]),
+        ("GET", "/v1/stats"): dict(
+            url="/v1/stats", status=200, response=ex("stats")),
+        ("GET", "/metrics"): dict(
+            url="/metrics", status=200, response=METRICS_EXAMPLE),
+    }
+
+
+METRICS_EXAMPLE = """\
+# HELP mslb_generation The current model's generation.
+# TYPE mslb_generation gauge
+mslb_generation 8
+# HELP mslb_bridge_connected 1 while the bridge is connected over OpenFlow.
+# TYPE mslb_bridge_connected gauge
+mslb_bridge_connected{bridge="br-lb"} 1
+# HELP mslb_backend_packets_total Packets forwarded to the backend.
+# TYPE mslb_backend_packets_total counter
+mslb_backend_packets_total{service="web",backend="s1"} 80611
+mslb_backend_packets_total{service="web",backend="s2"} 40323
+"""
+
+
+def main():
+    global EXAMPLES
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output", "-o",
+                        default=os.path.join(TOP, "docs", "api.md"),
+                        help="file to write, - for standard output")
+    args = parser.parse_args()
+    schemas = load_schemas()
+    EXAMPLES = build_examples(schemas)
+    text = Doc(schemas).render()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w") as f:
+            f.write(text)
+
+
+EXAMPLES = {}
+
+if __name__ == "__main__":
+    main()
