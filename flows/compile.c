@@ -49,8 +49,13 @@ compare_strings(const void *a, const void *b)
 void
 compile_out_sort(struct compile_out *out)
 {
-    qsort(out->flows, out->n_flows, sizeof *out->flows, compare_strings);
-    qsort(out->groups, out->n_groups, sizeof *out->groups, compare_strings);
+    if (out->n_flows) {
+        qsort(out->flows, out->n_flows, sizeof *out->flows, compare_strings);
+    }
+    if (out->n_groups) {
+        qsort(out->groups, out->n_groups, sizeof *out->groups,
+              compare_strings);
+    }
 }
 
 static void

@@ -268,7 +268,8 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
         subpath(sub, sizeof sub, path, "datapath_id");
         errno = 0;
         br->dpid = strtoull(s, &end, 16);
-        if (!s[0] || *end || errno || strlen(s) > 18 || !br->dpid) {
+        if (!s[0] || *end || errno || strlen(s) > 16 || !br->dpid
+            || strspn(s, "0123456789abcdefABCDEF") != strlen(s)) {
             return verr(sub, "must be a nonzero hexadecimal string of up "
                         "to 16 digits");
         }
@@ -678,8 +679,10 @@ assign_service_ids(struct model *m)
     uint8_t *used = xzalloc_((SERVICE_ID_MASK + 1) / 8 + 1);
 
     /* Key order makes the probing deterministic. */
-    qsort(m->services, m->n_services, sizeof *m->services,
-          compare_services_by_key);
+    if (m->n_services) {
+        qsort(m->services, m->n_services, sizeof *m->services,
+              compare_services_by_key);
+    }
     for (size_t i = 0; i < m->n_services; i++) {
         uint32_t id = service_key_hash(&m->services[i]) % SERVICE_ID_MASK + 1;
 

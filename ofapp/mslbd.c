@@ -53,8 +53,9 @@ mslbd_remove_conn(struct mslbd *d, struct ofconn *c)
 static int
 save_state(const struct mslbd *d, const struct model *m)
 {
-    char *tmp, *dir_copy;
+    char *tmp, *dir_copy, *text;
     json_t *j;
+    size_t len;
     int fd, err = 0;
 
     if (!d->state_file) {
@@ -62,15 +63,27 @@ save_state(const struct mslbd *d, const struct model *m)
     }
     tmp = xasprintf("%s.tmp", d->state_file);
     j = model_to_json(m);
+    /* One buffer, one write: json_dumpfd() would write token by token. */
+    text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    len = strlen(text);
+    text[len++] = '\n';    /* Replaces the NUL; 'len' bytes go out. */
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || json_dumpfd(j, fd, JSON_INDENT(1) | JSON_PRESERVE_ORDER)
-        || write(fd, "\n", 1) != 1 || fsync(fd)) {
+    for (size_t ofs = 0; fd >= 0 && ofs < len && !err; ) {
+        ssize_t n = write(fd, text + ofs, len - ofs);
+        if (n < 0 && errno != EINTR) {
+            err = errno;
+        } else if (n > 0) {
+            ofs += n;
+        }
+    }
+    if (fd < 0 || (!err && fsync(fd))) {
         err = errno ? errno : EIO;
     }
     if (fd >= 0 && close(fd) && !err) {
         err = errno;
     }
-    json_decref(j);
+    free(text);
     if (!err && rename(tmp, d->state_file)) {
         err = errno;
     }

@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -101,8 +100,8 @@ xasprintf_(const char *fmt, ...)
     return s;
 }
 
-/* A growing string: the instance path while validating, the JSON pointer
- * while loading. */
+/* A growing string: a message, or the JSON pointer to a schema node while
+ * loading. */
 struct jbuf {
     char *s;
     size_t len, cap;
@@ -215,13 +214,23 @@ list_index(const char *s, const char *const *list, size_t n)
     return -1;
 }
 
-#define IN_LIST(S, LIST) (list_index(S, LIST, sizeof LIST / sizeof *LIST) >= 0)
+#define ARRAY_SIZE(A) (sizeof (A) / sizeof *(A))
+#define IN_LIST(S, LIST) (list_index(S, LIST, ARRAY_SIZE(LIST)) >= 0)
+
+/* A "$ref" to resolve once every schema node is known. */
+struct pending_ref {
+    const json_t *schema;       /* The node that holds it. */
+    size_t file;
+    char *ptr;                  /* JSON pointer to the node, for errors. */
+};
 
 struct loadctx {
     struct jschema *set;
     const char *dir;
     size_t file;                /* The file being checked. */
     struct jbuf ptr;            /* JSON pointer to the node being checked. */
+    struct pending_ref *refs;
+    size_t n_refs;
 };
 
 static char * __attribute__((format(printf, 2, 3)))
@@ -317,7 +326,8 @@ resolve_ref(const struct jschema *set, size_t file, const char *ref,
         token[k] = '\0';
         if (json_is_object(node)) {
             node = json_object_get(node, token);
-        } else if (json_is_array(node) && k && strspn(token, "0123456789") == k) {
+        } else if (json_is_array(node) && k
+                   && strspn(token, "0123456789") == k) {
             node = json_array_get(node, strtoul(token, NULL, 10));
         } else {
             node = NULL;
@@ -479,13 +489,11 @@ check_keyword(struct loadctx *ctx, const json_t *schema, const char *key,
         }
     }
     if (kind == KW_REF) {
-        node->ref = resolve_ref(ctx->set, ctx->file,
-                                json_string_value(value), &error);
-        if (!node->ref) {
-            char *msg = lerr(ctx, "%s", error);
-            free(error);
-            return msg;
-        }
+        ctx->refs = xrealloc_(ctx->refs,
+                              (ctx->n_refs + 1) * sizeof *ctx->refs);
+        ctx->refs[ctx->n_refs++] = (struct pending_ref) {
+            schema, ctx->file, xstrdup_(ctx->ptr.len ? ctx->ptr.s : "")
+        };
     }
     return NULL;
 }
@@ -510,15 +518,18 @@ compile_node(struct jschema_node *node)
     node->type = json_object_get(s, "type");
     if (json_is_string(node->type)) {
         node->types = 1u << list_index(json_string_value(node->type),
-                                       type_names, 7);
+                                       type_names, ARRAY_SIZE(type_names));
     }
     json_array_foreach (node->type, i, t) {
-        node->types |= 1u << list_index(json_string_value(t), type_names, 7);
+        node->types |= 1u << list_index(json_string_value(t), type_names,
+                                        ARRAY_SIZE(type_names));
     }
     node->enm = json_object_get(s, "enum");
     node->cnst = json_object_get(s, "const");
     node->format = format ? 1 + list_index(json_string_value(format),
-                                           format_names, 4) : F_NONE;
+                                           format_names,
+                                           ARRAY_SIZE(format_names))
+                          : F_NONE;
     node->min_length = count_or_absent(s, "minLength");
     node->max_length = count_or_absent(s, "maxLength");
     node->pattern = json_object_get(s, "pattern");
@@ -539,6 +550,17 @@ compile_node(struct jschema_node *node)
     node->xerror = json_string_value(json_object_get(s, "x-error"));
 }
 
+static void
+add_node(struct jschema *set, const struct jschema_node *node)
+{
+    if (set->n_nodes == set->allocated_nodes) {
+        set->allocated_nodes = 2 * set->allocated_nodes + 16;
+        set->nodes = xrealloc_(set->nodes,
+                               set->allocated_nodes * sizeof *set->nodes);
+    }
+    set->nodes[set->n_nodes++] = *node;
+}
+
 static char *
 check_schema(struct loadctx *ctx, const json_t *schema)
 {
@@ -556,12 +578,12 @@ check_schema(struct loadctx *ctx, const json_t *schema)
         size_t i;
         char *error;
 
-        for (i = 0; i < sizeof keywords / sizeof *keywords; i++) {
+        for (i = 0; i < ARRAY_SIZE(keywords); i++) {
             if (!strcmp(keywords[i].name, key)) {
                 break;
             }
         }
-        if (i == sizeof keywords / sizeof *keywords) {
+        if (i == ARRAY_SIZE(keywords)) {
             if (!strncmp(key, "x-", 2)) {
                 continue;       /* Other tools' vendor keywords. */
             }
@@ -579,16 +601,7 @@ check_schema(struct loadctx *ctx, const json_t *schema)
         }
     }
     compile_node(&node);
-    {
-        struct jschema *set = ctx->set;
-
-        if (set->n_nodes == set->allocated_nodes) {
-            set->allocated_nodes = 2 * set->allocated_nodes + 16;
-            set->nodes = xrealloc_(set->nodes, set->allocated_nodes
-                                   * sizeof *set->nodes);
-        }
-        set->nodes[set->n_nodes++] = node;
-    }
+    add_node(ctx->set, &node);
     return NULL;
 }
 
@@ -607,6 +620,57 @@ compare_files(const void *a_, const void *b_)
     const struct jschema_file *a = a_, *b = b_;
 
     return strcmp(a->name, b->name);
+}
+
+static struct jschema_node *
+find_node(const struct jschema *set, const json_t *schema)
+{
+    struct jschema_node key = { .schema = schema };
+
+    return bsearch(&key, set->nodes, set->n_nodes, sizeof *set->nodes,
+                   compare_nodes);
+}
+
+/* A "$ref" must lead to a schema node, not merely to some JSON value (an
+ * example, a "properties" map), since validation finds the target's
+ * compiled node. */
+static char *
+resolve_refs(struct loadctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_refs; i++) {
+        const struct pending_ref *p = &ctx->refs[i];
+        const char *ref = json_string_value(json_object_get(p->schema,
+                                                            "$ref"));
+        char *reason = NULL;
+        const json_t *target = resolve_ref(ctx->set, p->file, ref, &reason);
+
+        if (target && json_is_object(target)
+            && !find_node(ctx->set, target)) {
+            reason = xasprintf_("$ref \"%s\" is not a schema", ref);
+        }
+        if (reason) {
+            char *msg;
+
+            ctx->file = p->file;
+            jbuf_truncate(&ctx->ptr, 0);
+            jbuf_puts(&ctx->ptr, p->ptr);
+            msg = lerr(ctx, "%s", reason);
+            free(reason);
+            return msg;
+        }
+        find_node(ctx->set, p->schema)->ref = target;
+    }
+    return NULL;
+}
+
+static void
+free_load_ctx(struct loadctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_refs; i++) {
+        free(ctx->refs[i].ptr);
+    }
+    free(ctx->refs);
+    free(ctx->ptr.s);
 }
 
 static bool
@@ -673,12 +737,16 @@ jschema_load_dir(const char *dir, struct jschema **setp)
         }
     }
     qsort(set->nodes, set->n_nodes, sizeof *set->nodes, compare_nodes);
-    free(ctx.ptr.s);
+    error = resolve_refs(&ctx);
+    if (error) {
+        goto fail;
+    }
+    free_load_ctx(&ctx);
     *setp = set;
     return NULL;
 
 fail:
-    free(ctx.ptr.s);
+    free_load_ctx(&ctx);
     jschema_destroy(set);
     return error;
 }
@@ -710,3 +778,719 @@ jschema_has(const struct jschema *set, const char *name)
     return find_file(set, name, strlen(name)) != NULL;
 }
 
+/* Validation. */
+
+/* The first failure: where, and why. */
+struct verror {
+    char *path;
+    char *reason;
+};
+
+/* One step of the path from the instance's root: a key, or an index. */
+struct vstep {
+    const char *key;            /* NULL: 'index'. */
+    size_t index;
+};
+
+struct vctx {
+    const struct jschema *set;
+    struct vstep *steps;        /* The path, built into text only for an */
+    size_t n_steps, allocated;  /* error, since most values are valid. */
+    int depth;
+};
+
+static void
+verror_destroy(struct verror *e)
+{
+    if (e) {
+        free(e->path);
+        free(e->reason);
+        free(e);
+    }
+}
+
+static void
+path_push(struct vctx *ctx, const char *key, size_t index)
+{
+    if (ctx->n_steps == ctx->allocated) {
+        ctx->allocated = 2 * ctx->allocated + 16;
+        ctx->steps = xrealloc_(ctx->steps,
+                               ctx->allocated * sizeof *ctx->steps);
+    }
+    ctx->steps[ctx->n_steps++] = (struct vstep) { key, index };
+}
+
+static void
+path_pop(struct vctx *ctx)
+{
+    ctx->n_steps--;
+}
+
+/* The first 'n' steps as text, "services[0].backends[1].weight". */
+static void
+path_format(const struct vctx *ctx, size_t n, struct jbuf *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct vstep *s = &ctx->steps[i];
+
+        if (s->key) {
+            if (i) {
+                jbuf_puts(b, ".");
+            }
+            jbuf_puts(b, s->key);
+        } else {
+            jbuf_printf(b, "[%zu]", s->index);
+        }
+    }
+}
+
+static char *
+path_string(const struct vctx *ctx)
+{
+    struct jbuf b = { NULL, 0, 0 };
+
+    path_format(ctx, ctx->n_steps, &b);
+    return b.s ? b.s : xstrdup_("(top level)");
+}
+
+static struct verror * __attribute__((format(printf, 2, 3)))
+vfail(const struct vctx *ctx, const char *fmt, ...)
+{
+    struct verror *e = xrealloc_(NULL, sizeof *e);
+    va_list args;
+
+    va_start(args, fmt);
+    if (vasprintf(&e->reason, fmt, args) < 0) {
+        abort();
+    }
+    va_end(args);
+    e->path = path_string(ctx);
+    return e;
+}
+
+/* A JSON value for a message: JSON-quoted so that it cannot break a log
+ * line, and cut short (on a character boundary: the REST layer puts the
+ * message in a JSON string, which must be valid UTF-8). */
+static char *
+quote_value(const json_t *v)
+{
+    enum { MAX = 64 };
+    json_t *copy = NULL;
+    char *s;
+
+    if (json_is_string(v) && json_string_length(v) > MAX) {
+        const char *str = json_string_value(v);
+        size_t n = MAX;
+        char buf[MAX + 4];
+
+        while (n && (str[n] & 0xc0) == 0x80) {
+            n--;
+        }
+        memcpy(buf, str, n);
+        memcpy(buf + n, "...", 4);
+        v = copy = json_string(buf);
+    }
+    s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(copy);
+    if (!s) {
+        abort();
+    }
+    return s;
+}
+
+static void
+format_number(struct jbuf *b, const json_t *n)
+{
+    if (json_is_integer(n)) {
+        jbuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(n));
+    } else {
+        jbuf_printf(b, "%g", json_number_value(n));
+    }
+}
+
+static void
+range_phrase(struct jbuf *b, const struct jschema_node *node)
+{
+    if (node->minimum && node->maximum) {
+        jbuf_puts(b, " from ");
+        format_number(b, node->minimum);
+        jbuf_puts(b, " to ");
+        format_number(b, node->maximum);
+    } else if (node->minimum) {
+        jbuf_puts(b, " of at least ");
+        format_number(b, node->minimum);
+    } else if (node->maximum) {
+        jbuf_puts(b, " of at most ");
+        format_number(b, node->maximum);
+    }
+}
+
+/* "must be a string", "must be an integer from 1 to 65535", "must be a
+ * string or null"...: the types in the order the schema lists them. */
+static struct verror *
+type_fail(const struct vctx *ctx, const struct jschema_node *node)
+{
+    static const char *const phrases[] = {
+        "a string", "an integer", "a number", "true or false", "an object",
+        "an array", "null",
+    };
+    size_t n = json_is_array(node->type) ? json_array_size(node->type) : 1;
+    struct jbuf b = { NULL, 0, 0 };
+    struct verror *e;
+
+    jbuf_puts(&b, "must be ");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *t = json_is_array(node->type)
+                          ? json_array_get(node->type, i) : node->type;
+        int k = list_index(json_string_value(t), type_names,
+                           ARRAY_SIZE(type_names));
+
+        if (i) {
+            jbuf_puts(&b, i == n - 1 ? " or " : ", ");
+        }
+        jbuf_puts(&b, phrases[k]);
+        if ((1u << k) & (T_INTEGER | T_NUMBER)) {
+            range_phrase(&b, node);
+        }
+    }
+    e = vfail(ctx, "%s", b.s);
+    free(b.s);
+    return e;
+}
+
+static unsigned
+instance_type(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return T_OBJECT;
+    case JSON_ARRAY: return T_ARRAY;
+    case JSON_STRING: return T_STRING;
+    case JSON_INTEGER: return T_INTEGER | T_NUMBER;
+    case JSON_REAL: return T_NUMBER;
+    case JSON_TRUE: case JSON_FALSE: return T_BOOLEAN;
+    case JSON_NULL: default: return T_NULL;
+    }
+}
+
+/* "must be \"a\"", "must be \"a\" or \"b\"", "must be \"a\", \"b\" or
+ * \"c\"", as in flows/model.c. */
+static struct verror *
+enum_fail(const struct vctx *ctx, const json_t *values)
+{
+    struct jbuf b = { NULL, 0, 0 };
+    struct verror *e;
+    size_t n = json_array_size(values);
+
+    jbuf_puts(&b, "must be ");
+    for (size_t i = 0; i < n; i++) {
+        char *s = quote_value(json_array_get(values, i));
+
+        if (i) {
+            jbuf_puts(&b, i == n - 1 ? " or " : ", ");
+        }
+        jbuf_puts(&b, s);
+        free(s);
+    }
+    e = vfail(ctx, "%s", b.s);
+    free(b.s);
+    return e;
+}
+
+static bool
+is_mac(const char *s)
+{
+    static const char hex[] = "0123456789abcdefABCDEF";
+
+    if (strlen(s) != 17) {
+        return false;
+    }
+    for (int i = 0; i < 17; i++) {
+        bool ok = i % 3 == 2 ? s[i] == ':' : strchr(hex, s[i]) != NULL;
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static struct verror *
+check_format(const struct vctx *ctx, enum jformat format, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    unsigned char buf[sizeof(struct in6_addr)];
+    const char *what;
+    bool ok;
+
+    switch (format) {
+    case F_IP:
+        ok = inet_pton(AF_INET, s, buf) == 1
+             || inet_pton(AF_INET6, s, buf) == 1;
+        what = "is not an IPv4 or IPv6 address";
+        break;
+    case F_IPV4:
+        ok = inet_pton(AF_INET, s, buf) == 1;
+        what = "is not an IPv4 address";
+        break;
+    case F_IPV6:
+        ok = inet_pton(AF_INET6, s, buf) == 1;
+        what = "is not an IPv6 address";
+        break;
+    case F_MAC:
+    default:
+        ok = is_mac(s);
+        what = "is not a MAC address (xx:xx:xx:xx:xx:xx)";
+        break;
+    }
+    /* The checks above stop at a NUL that the JSON text may carry. */
+    if (!ok || strlen(s) != json_string_length(v)) {
+        char *q = quote_value(v);
+        struct verror *e = vfail(ctx, "%s %s", q, what);
+        free(q);
+        return e;
+    }
+    return NULL;
+}
+
+static size_t
+utf8_length(const char *s, size_t n)
+{
+    size_t chars = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        chars += ((unsigned char) s[i] & 0xc0) != 0x80;
+    }
+    return chars;
+}
+
+/* Numbers compare exactly when both are integers. */
+static int
+compare_numbers(const json_t *a, const json_t *b)
+{
+    if (json_is_integer(a) && json_is_integer(b)) {
+        json_int_t x = json_integer_value(a), y = json_integer_value(b);
+        return (x > y) - (x < y);
+    } else {
+        double x = json_number_value(a), y = json_number_value(b);
+        return (x > y) - (x < y);
+    }
+}
+
+/* A size out of "min"/"max" bounds: "x-error" if there is one, else e.g.
+ * "must have at least 1 item". */
+static struct verror *
+size_fail(const struct vctx *ctx, const char *xerror, const char *verb,
+          json_int_t min, json_int_t max, const char *one, const char *many)
+{
+    if (xerror) {
+        return vfail(ctx, "%s", xerror);
+    } else if (min >= 0 && max >= 0) {
+        return vfail(ctx, "must %s %" JSON_INTEGER_FORMAT " to %"
+                     JSON_INTEGER_FORMAT " %s", verb, min, max, many);
+    } else if (min >= 0) {
+        return vfail(ctx, "must %s at least %" JSON_INTEGER_FORMAT " %s",
+                     verb, min, min == 1 ? one : many);
+    } else {
+        return vfail(ctx, "must %s at most %" JSON_INTEGER_FORMAT " %s",
+                     verb, max, max == 1 ? one : many);
+    }
+}
+
+static bool
+out_of(size_t n, json_int_t min, json_int_t max)
+{
+    return (min >= 0 && n < (size_t) min) || (max >= 0 && n > (size_t) max);
+}
+
+static struct verror *validate(struct vctx *, const json_t *schema,
+                               const json_t *v, const char *xerror);
+
+static struct verror *
+validate_string(struct vctx *ctx, const struct jschema_node *node,
+                const json_t *v, const char *xerror)
+{
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    struct verror *e;
+
+    if (node->format && (e = check_format(ctx, node->format, v))) {
+        return e;
+    }
+    if ((node->min_length >= 0 || node->max_length >= 0)
+        && out_of(utf8_length(s, n), node->min_length, node->max_length)) {
+        return size_fail(ctx, xerror, "be", node->min_length,
+                         node->max_length, "character", "characters");
+    }
+    if (node->re && (regexec(node->re, s, 0, NULL, 0) || strlen(s) != n)) {
+        return xerror ? vfail(ctx, "%s", xerror)
+               : vfail(ctx, "does not match pattern %s",
+                       json_string_value(node->pattern));
+    }
+    return NULL;
+}
+
+static struct verror *
+validate_object(struct vctx *ctx, const struct jschema_node *node,
+                const json_t *v, const char *xerror)
+{
+    const char *key;
+    json_t *value;
+    size_t i;
+
+    json_array_foreach (node->required, i, value) {
+        const char *name = json_string_value(value);
+
+        if (!json_object_get(v, name)) {
+            struct verror *e;
+
+            path_push(ctx, name, 0);
+            e = vfail(ctx, "is required");
+            path_pop(ctx);
+            return e;
+        }
+    }
+    if (out_of(json_object_size(v), node->min_properties,
+               node->max_properties)) {
+        return size_fail(ctx, xerror, "have", node->min_properties,
+                         node->max_properties, "key", "keys");
+    }
+    /* jansson keeps members in document order. */
+    json_object_foreach ((json_t *) v, key, value) {
+        const json_t *sub = json_object_get(node->properties, key);
+        struct verror *e = NULL;
+
+        path_push(ctx, key, 0);
+        if (sub) {
+            e = validate(ctx, sub, value, NULL);
+        } else if (json_is_false(node->additional)) {
+            e = vfail(ctx, "unknown key");
+        } else if (node->additional) {
+            e = validate(ctx, node->additional, value, NULL);
+        }
+        path_pop(ctx);
+        if (e) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+struct canon {
+    char *text;
+    size_t index;
+};
+
+static int
+compare_canon(const void *a_, const void *b_)
+{
+    const struct canon *a = a_, *b = b_;
+    int c = strcmp(a->text, b->text);
+
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+/* The first item (in array order) equal to an earlier one: stores its
+ * index in '*dupp' and the earlier one's in '*origp', or returns false.
+ * Sorting canonical texts, not comparing all pairs, so that a 1 MiB body
+ * cannot make this quadratic. */
+static bool
+find_duplicate(const json_t *array, size_t *dupp, size_t *origp)
+{
+    size_t n = json_array_size(array);
+    struct canon *c = xrealloc_(NULL, n * sizeof *c);
+    bool found = false;
+
+    for (size_t i = 0; i < n; i++) {
+        c[i].text = json_dumps(json_array_get(array, i),
+                               JSON_ENCODE_ANY | JSON_COMPACT
+                               | JSON_SORT_KEYS);
+        if (!c[i].text) {
+            abort();
+        }
+        c[i].index = i;
+    }
+    qsort(c, n, sizeof *c, compare_canon);
+    for (size_t i = 1; i < n; i++) {
+        /* Only the second of a run of equal items counts: the others come
+         * later in the array. */
+        if (!strcmp(c[i].text, c[i - 1].text)
+            && (i < 2 || strcmp(c[i - 1].text, c[i - 2].text))
+            && (!found || c[i].index < *dupp)) {
+            *dupp = c[i].index;
+            *origp = c[i - 1].index;
+            found = true;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].text);
+    }
+    free(c);
+    return found;
+}
+
+/* "duplicate of bridges[0]": the earlier item named as the array's own
+ * last key names it. */
+static struct verror *
+duplicate_fail(struct vctx *ctx, size_t orig)
+{
+    struct jbuf b = { NULL, 0, 0 };
+    struct verror *e;
+    const char *dot;
+
+    path_format(ctx, ctx->n_steps - 1, &b);
+    jbuf_printf(&b, "[%zu]", orig);
+    dot = strrchr(b.s, '.');
+    e = vfail(ctx, "duplicate of %s", dot ? dot + 1 : b.s);
+    free(b.s);
+    return e;
+}
+
+static struct verror *
+validate_array(struct vctx *ctx, const struct jschema_node *node,
+               const json_t *v, const char *xerror)
+{
+    size_t dup = SIZE_MAX, orig = 0;
+    json_t *item;
+    size_t i;
+
+    if (out_of(json_array_size(v), node->min_items, node->max_items)) {
+        return size_fail(ctx, xerror, "have", node->min_items,
+                         node->max_items, "item", "items");
+    }
+    if (node->unique_items) {
+        find_duplicate(v, &dup, &orig);
+    }
+    json_array_foreach (v, i, item) {
+        struct verror *e;
+
+        path_push(ctx, NULL, i);
+        e = node->items ? validate(ctx, node->items, item, NULL) : NULL;
+        if (!e && i == dup) {
+            e = duplicate_fail(ctx, orig);
+        }
+        path_pop(ctx);
+        if (e) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Of failed alternatives, the one that got deepest into the instance tells
+ * most; if none got past this node, all their reasons together do. */
+static struct verror *
+alternatives_fail(const struct vctx *ctx, struct verror **errors, size_t n)
+{
+    char *here = path_string(ctx);
+    struct verror *best = NULL;
+    size_t best_len = 0;
+
+    /* Every path is 'here' or below it. */
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(errors[i]->path, here)
+            && strlen(errors[i]->path) > best_len) {
+            best = errors[i];
+            best_len = strlen(best->path);
+        }
+    }
+    free(here);
+    if (best) {
+        for (size_t i = 0; i < n; i++) {
+            if (errors[i] != best) {
+                verror_destroy(errors[i]);
+            }
+        }
+        return best;
+    } else {
+        struct jbuf b = { NULL, 0, 0 };
+        struct verror *e;
+
+        for (size_t i = 0; i < n; i++) {
+            if (i) {
+                jbuf_puts(&b, ", or ");
+            }
+            jbuf_puts(&b, errors[i]->reason);
+            verror_destroy(errors[i]);
+        }
+        e = vfail(ctx, "%s", b.s);
+        free(b.s);
+        return e;
+    }
+}
+
+static struct verror *
+validate_alternatives(struct vctx *ctx, const json_t *list, bool one,
+                      const json_t *v, const char *xerror)
+{
+    size_t n = json_array_size(list);
+    struct verror **errors = calloc(n, sizeof *errors);
+    size_t n_ok = 0, first_ok = 0;
+    struct verror *e = NULL;
+
+    if (!errors) {
+        abort();
+    }
+    for (size_t i = 0; i < n; i++) {
+        errors[i] = validate(ctx, json_array_get(list, i), v, xerror);
+        if (errors[i]) {
+            continue;
+        }
+        if (!n_ok++) {
+            first_ok = i;
+            if (!one) {
+                break;
+            }
+        } else {
+            e = vfail(ctx, "matches more than one alternative (%zu and %zu "
+                      "of oneOf)", first_ok, i);
+            break;
+        }
+    }
+    if (!n_ok) {
+        e = alternatives_fail(ctx, errors, n);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            verror_destroy(errors[i]);
+        }
+    }
+    free(errors);
+    return e;
+}
+
+static struct verror *
+validate_node(struct vctx *ctx, const struct jschema_node *node,
+              const json_t *v, const char *xerror)
+{
+    unsigned type = instance_type(v);
+    struct verror *e;
+
+    /* The use site words failures: see jschema.h. */
+    if (!xerror) {
+        xerror = node->xerror;
+    }
+    if (node->ref && (e = validate(ctx, node->ref, v, xerror))) {
+        return e;
+    }
+    if (node->types && !(node->types & type)) {
+        return type_fail(ctx, node);
+    }
+    if (node->cnst && !json_equal((json_t *) node->cnst, (json_t *) v)) {
+        char *q = quote_value(node->cnst);
+        e = vfail(ctx, "must be %s", q);
+        free(q);
+        return e;
+    }
+    if (node->enm) {
+        size_t i;
+        json_t *x;
+
+        json_array_foreach (node->enm, i, x) {
+            if (json_equal(x, (json_t *) v)) {
+                break;
+            }
+        }
+        if (i == json_array_size(node->enm)) {
+            return enum_fail(ctx, node->enm);
+        }
+    }
+
+    e = NULL;
+    if (type & T_STRING) {
+        e = validate_string(ctx, node, v, xerror);
+    } else if (type & T_NUMBER) {
+        if ((node->minimum && compare_numbers(v, node->minimum) < 0)
+            || (node->maximum && compare_numbers(v, node->maximum) > 0)) {
+            /* Name the type the schema asks for. */
+            bool integer = (node->types & T_INTEGER)
+                           && !(node->types & T_NUMBER);
+            struct jbuf b = { NULL, 0, 0 };
+
+            jbuf_puts(&b, integer ? "an integer" : "a number");
+            range_phrase(&b, node);
+            e = vfail(ctx, "must be %s", b.s);
+            free(b.s);
+        }
+    } else if (type & T_OBJECT) {
+        e = validate_object(ctx, node, v, xerror);
+    } else if (type & T_ARRAY) {
+        e = validate_array(ctx, node, v, xerror);
+    }
+    if (e) {
+        return e;
+    }
+
+    if (node->all_of) {
+        size_t i;
+        json_t *sub;
+
+        json_array_foreach (node->all_of, i, sub) {
+            if ((e = validate(ctx, sub, v, xerror))) {
+                return e;
+            }
+        }
+    }
+    if (node->any_of
+        && (e = validate_alternatives(ctx, node->any_of, false, v, xerror))) {
+        return e;
+    }
+    if (node->one_of) {
+        return validate_alternatives(ctx, node->one_of, true, v, xerror);
+    }
+    return NULL;
+}
+
+/* Validates 'v' against 'schema'.  'xerror' is the "x-error" of the node
+ * whose "$ref" (or allOf, anyOf, oneOf) led here. */
+static struct verror *
+validate(struct vctx *ctx, const json_t *schema, const json_t *v,
+         const char *xerror)
+{
+    struct verror *e;
+
+    if (json_is_boolean(schema)) {
+        return json_is_true(schema) ? NULL : vfail(ctx, "is not allowed");
+    }
+    if (ctx->depth >= JSCHEMA_MAX_DEPTH) {
+        return vfail(ctx, "is nested too deeply for the schema");
+    }
+    ctx->depth++;
+    e = validate_node(ctx, find_node(ctx->set, schema), v, xerror);
+    ctx->depth--;
+    return e;
+}
+
+char *
+jschema_validate_path(const struct jschema *set, const char *name,
+                      const json_t *instance, char **pathp)
+{
+    const struct jschema_file *f = find_file(set, name, strlen(name));
+    struct vctx ctx = { .set = set };
+    struct verror *e;
+    char *msg;
+
+    if (!f) {
+        e = vfail(&ctx, "no schema named \"%s\"", name);
+    } else {
+        e = validate(&ctx, f->root, instance, NULL);
+    }
+    free(ctx.steps);
+    if (pathp) {
+        *pathp = NULL;
+    }
+    if (!e) {
+        return NULL;
+    }
+    msg = xasprintf_("%s: %s", e->path, e->reason);
+    if (pathp) {
+        *pathp = e->path;
+        e->path = NULL;
+    }
+    verror_destroy(e);
+    return msg;
+}
+
+char *
+jschema_validate(const struct jschema *set, const char *name,
+                 const json_t *instance)
+{
+    return jschema_validate_path(set, name, instance, NULL);
+}

@@ -365,7 +365,7 @@ commit(struct request *r, json_t *doc, int status, const char *prefix,
         if (m) {
             model_destroy(m);
         }
-        respond_error(r, MHD_HTTP_BAD_REQUEST, "invalid",
+        respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
                       "wait: must be an integer from 0 to 300", "wait");
         return;
     }
@@ -736,8 +736,20 @@ delete_bridge(struct request *r, const char *name)
         not_found(r, "bridge", name);
         return;
     }
+    /* A bridge services still name cannot go. */
+    const struct model *m = r->srv->d->model;
+    for (size_t i = 0; i < m->n_services; i++) {
+        if (model_service_on_bridge(&m->services[i], name)) {
+            char *msg = xasprintf("bridge \"%s\" is used by service "
+                                  "\"%s\"", name, m->services[i].name);
+            respond_error(r, MHD_HTTP_CONFLICT, "conflict", msg, NULL);
+            free(msg);
+            json_decref(doc);
+            return;
+        }
+    }
     json_array_remove(bridges, idx);
-    commit(r, doc, MHD_HTTP_OK, NULL, true, RESULT_NONE, NULL, NULL);
+    commit(r, doc, MHD_HTTP_OK, NULL, false, RESULT_NONE, NULL, NULL);
 }
 
 static void

@@ -108,7 +108,7 @@ ENDPOINTS = [
     ("GET", "/metrics", None,
      [(200, None, "Prometheus text exposition format, `Content-Type: "
        "text/plain; version=0.0.4`")],
-     "The counters of `/v1/stats` and the bridges' state, for Prometheus."),
+     "Counters of `/v1/stats` and the bridges' state, for Prometheus."),
 ]
 
 GROUPS = [
@@ -136,9 +136,9 @@ ERROR_CODES = [
      "`application/json`"),
     ("invalid", 422, "the body breaks its schema or a rule of the model; "
      "`path` names the field"),
-    ("internal", 500, "a bug in mslbd: please report it"),
-    ("unavailable", 503, "mslbd cannot take the change now (e.g. it cannot "
-     "write its state file); retry later"),
+    ("internal", 500, "mslbd failed, e.g. it could not write its state "
+     "file; nothing changed"),
+    ("unavailable", 503, "mslbd cannot serve the request now; retry later"),
 ]
 
 COMMON_ERRORS = [401, 405, 500, 503]
@@ -152,23 +152,20 @@ REASONS = {
     503: "Service Unavailable",
 }
 
+# name, type, labels, meaning: what restapi/rest.c serves.
 METRICS = [
     ("mslb_generation", "gauge", "", "the current model's generation"),
-    ("mslb_uptime_seconds", "gauge", "", "seconds since mslbd started"),
+    ("mslb_services", "gauge", "", "virtual services in the model"),
     ("mslb_bridge_connected", "gauge", "bridge",
      "1 while the bridge is connected over OpenFlow, else 0"),
-    ("mslb_bridge_in_step", "gauge", "bridge",
-     "1 while the bridge's installed generation is the desired one, else 0"),
-    ("mslb_bridge_flows", "gauge", "bridge",
-     "flows mslb has on the bridge"),
+    ("mslb_bridge_installed_generation", "gauge", "bridge",
+     "the last generation the bridge confirmed (0: none yet)"),
     ("mslb_service_packets_total", "counter", "service",
      "packets clients sent to the service"),
     ("mslb_service_bytes_total", "counter", "service",
      "bytes clients sent to the service"),
     ("mslb_backend_packets_total", "counter", "service, backend",
      "packets forwarded to the backend"),
-    ("mslb_backend_bytes_total", "counter", "service, backend",
-     "bytes forwarded to the backend"),
     ("mslb_backend_sessions_total", "counter", "service, backend",
      "sessions assigned to the backend"),
 ]
@@ -188,8 +185,9 @@ def load_schemas():
 
 
 class Doc:
-    def __init__(self, schemas):
+    def __init__(self, schemas, examples):
         self.schemas = schemas
+        self.examples = examples
         self.out = []
 
     def w(self, text=""):
@@ -353,7 +351,8 @@ class Doc:
         self.w("## Conventions")
         self.w()
         self.w("**Requests.** A request with a body must say "
-               "`Content-Type: application/json` (else 415) and send at "
+               "`Content-Type: application/json` (a `charset=utf-8` "
+               "parameter is fine; else 415) and send at "
                "most 1 MiB (else 413).  Bodies are validated whole before "
                "anything changes: a request is applied entirely or not at "
                "all.  Unknown keys are errors, as in the configuration file.  "
@@ -373,8 +372,9 @@ class Doc:
                "time, `installed: false` otherwise; either way the change is "
                "committed and will be installed, and its `generation` is "
                "the one to poll for: `GET /v1/bridges` shows each bridge's "
-               "`installed_generation`.  A `wait` that is not a whole number "
-               "of seconds is a 422 `invalid` whose `path` is `wait`.")
+               "`installed_generation`.  `wait` is an integer from 0 to 300; "
+               "any other value is an `invalid` error whose `path` is "
+               "`wait`.")
         self.w()
         self.w("**Errors** have a status code and an [error](#body-error) "
                "body whose `code` is one of:")
@@ -409,7 +409,7 @@ class Doc:
         self.w()
         self.example("error", {"error": {
             "code": "method_not_allowed",
-            "message": "DELETE is not allowed on /v1/services",
+            "message": "method not allowed on this resource",
             "path": None}})
         self.w()
 
@@ -431,7 +431,7 @@ class Doc:
                 status, REASONS[status],
                 self.body_link(rbody) if rbody else "text", cell(when)))
         self.w()
-        ex = EXAMPLES.get((method, path))
+        ex = self.examples.get((method, path))
         if not ex:
             fail("no example for %s %s" % (method, path))
         self.w("Example:")
@@ -622,13 +622,13 @@ def build_examples(schemas):
 
 
 METRICS_EXAMPLE = """\
-# HELP mslb_generation The current model's generation.
+# HELP mslb_generation Current model generation.
 # TYPE mslb_generation gauge
 mslb_generation 8
-# HELP mslb_bridge_connected 1 while the bridge is connected over OpenFlow.
+# HELP mslb_bridge_connected 1 if the bridge is connected.
 # TYPE mslb_bridge_connected gauge
 mslb_bridge_connected{bridge="br-lb"} 1
-# HELP mslb_backend_packets_total Packets forwarded to the backend.
+# HELP mslb_backend_packets_total Packets sent to the backend.
 # TYPE mslb_backend_packets_total counter
 mslb_backend_packets_total{service="web",backend="s1"} 80611
 mslb_backend_packets_total{service="web",backend="s2"} 40323
@@ -636,23 +636,19 @@ mslb_backend_packets_total{service="web",backend="s2"} 40323
 
 
 def main():
-    global EXAMPLES
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", "-o",
                         default=os.path.join(TOP, "docs", "api.md"),
                         help="file to write, - for standard output")
     args = parser.parse_args()
     schemas = load_schemas()
-    EXAMPLES = build_examples(schemas)
-    text = Doc(schemas).render()
+    text = Doc(schemas, build_examples(schemas)).render()
     if args.output == "-":
         sys.stdout.write(text)
     else:
         with open(args.output, "w") as f:
             f.write(text)
 
-
-EXAMPLES = {}
 
 if __name__ == "__main__":
     main()

@@ -113,7 +113,7 @@ T "wrong method"            405 method_not_allowed - DELETE /v1/services
 T "wrong method on health"  405 method_not_allowed - POST /v1/health '{}'
 T "text/plain body"         415 unsupported_media_type - POST /v1/services "$(svc)" text/plain
 T "delete a used bridge"    409 conflict -           DELETE /v1/bridges/br-lb
-T "bad wait"                400 invalid wait         DELETE '/v1/services/web?wait=abc'
+T "bad wait"                422 invalid wait         DELETE '/v1/services/web?wait=abc'
 big=$(head -c 1100000 /dev/zero | tr '\0' ' ')
 T "oversize body"           413 payload_too_large -  POST /v1/services "{$big}"
 REST_AUTH=()

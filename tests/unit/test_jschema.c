@@ -2,7 +2,7 @@
  * bad ones with the documented "path: reason"; every example in the docs
  * and the golden configurations validate.
  *
- * Usage: test_jschema [SOURCE_DIR] (default: the source tree built from). */
+ * Usage: test_jschema [SOURCE_DIR]   (default: the current directory) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -94,11 +94,14 @@ src_path(const char *rel)
 
 /* Bodies and their failures. */
 
-#define BE1 "{\"name\":\"s1\",\"ip\":\"198.18.1.11\",\"mac\":\"02:00:00:00:01:11\"}"
+#define BE1 "{\"name\":\"s1\",\"ip\":\"198.18.1.11\"," \
+    "\"mac\":\"02:00:00:00:01:11\"}"
 #define BE2 "{\"name\":\"s2\",\"ip\":\"198.18.1.12\",\"port\":8080," \
     "\"mac\":\"02:00:00:00:01:12\",\"weight\":10000,\"state\":\"drain\"}"
 #define SVC_HEAD "\"name\":\"web\",\"vip\":\"198.18.0.100\"," \
     "\"protocol\":\"tcp\",\"port\":80,\"bridges\":[\"br-lb\"]"
+/* A bridge's start, up to its ports. */
+#define BR_HEAD "{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\","
 #define BRIDGE "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\"," \
     "\"frontend_port\":\"front\"}"
 #define STATUS_TAIL "\"role\":\"first\",\"ports\":[]," \
@@ -246,9 +249,10 @@ test_errors(void **state)
           "bogus: unknown key" },
         /* Long values are cut short in messages. */
         { "backend.schema.json", "{\"name\":\"s1\",\"ip\":\""
-          "11111111112222222222333333333344444444445555555555666666666677777777"
-          "77\",\"mac\":\"y\"}", "ip: \"111111111122222222223333333333444444"
-          "4444555555555566666666667777...\" is not an IPv4 or IPv6 address" },
+          "1111111111222222222233333333334444444444"
+          "555555555566666666667777777777\",\"mac\":\"y\"}",
+          "ip: \"1111111111222222222233333333334444444444555555555566666666"
+          "667777...\" is not an IPv4 or IPv6 address" },
 
         /* Backend change. */
         { "backend-patch.schema.json", "{}",
@@ -293,17 +297,18 @@ test_errors(void **state)
           ",{\"name\":\"s3\",\"ip\":\"198.18.1.13\",\"mac\":\"zz\"}]}",
           "backends[2].mac: \"zz\" is not a MAC address (xx:xx:xx:xx:xx:xx)" },
         { "service.schema.json", "{" SVC_HEAD ",\"backends\":[" BE1
-          ",{\"name\":\"s2\",\"ip\":\"198.18.1.12\",\"mac\":\"02:00:00:00:01:12\","
+          ",{\"name\":\"s2\",\"ip\":\"198.18.1.12\","
+          "\"mac\":\"02:00:00:00:01:12\","
           "\"weight\":-1}]}",
           "backends[1].weight: must be an integer from 1 to 10000" },
         { "service.schema.json", "{" SVC_HEAD ",\"backends\":[" BE1
           ",{\"ip\":\"198.18.1.12\"}]}", "backends[1].name: is required" },
 
         /* Bridge. */
-        { "bridge.schema.json", "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\","
-          "\"frontend_port\":\"front\",\"color\":\"red\"}",
+        { "bridge.schema.json", BR_HEAD "\"frontend_port\":\"front\","
+          "\"color\":\"red\"}",
           "color: unknown key" },
-        { "bridge.schema.json", "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\"}",
+        { "bridge.schema.json", BR_HEAD "\"ct_zone\":1}",
           "frontend_port: is required" },
         { "bridge.schema.json", "{\"name\":\"0123456789abcdef\","
           "\"mac\":\"0a:00:00:00:00:01\",\"frontend_port\":\"front\"}",
@@ -325,29 +330,30 @@ test_errors(void **state)
           "\"mac\":\"0a:00:00:00:00:01\",\"frontend_port\":\"f\"}",
           "datapath_id: must be a nonzero hexadecimal string of up to 16 "
           "digits" },
-        { "bridge.schema.json", "{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\","
+        { "bridge.schema.json", BR_HEAD
           "\"frontend_port\":\"\"}",
           "frontend_port: must be a port name of 1 to 15 characters" },
-        { "bridge.schema.json", "{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\","
+        { "bridge.schema.json", BR_HEAD
           "\"frontend_port\":\"f\",\"backend_port\":\"b/1\"}",
           "backend_port: must be a port name of 1 to 15 characters" },
-        { "bridge.schema.json", "{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\","
+        { "bridge.schema.json", BR_HEAD
           "\"frontend_port\":\"f\",\"gateways\":[\"10.0.0.1\",\"::1\"]}",
           "gateways[1]: \"::1\" is not an IPv4 address" },
-        { "bridge.schema.json", "{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\","
+        { "bridge.schema.json", BR_HEAD
           "\"frontend_port\":\"f\",\"gateways\":[1]}",
           "gateways[0]: must be a string" },
-        { "bridge.schema.json", "{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\","
+        { "bridge.schema.json", BR_HEAD
           "\"frontend_port\":\"f\",\"gateways\":[\"10.0.0.1\",\"10.0.0.1\"]}",
           "gateways[1]: duplicate of gateways[0]" },
-        { "bridge.schema.json", "{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\","
+        { "bridge.schema.json", BR_HEAD
           "\"frontend_port\":\"f\",\"ct_zone\":0}",
           "ct_zone: must be an integer from 1 to 65535" },
 
         /* The model, through two levels of $ref. */
         { "model.schema.json", "\"x\"", "(top level): must be an object" },
         { "model.schema.json", "{\"services\":[]}", "bridges: is required" },
-        { "model.schema.json", "{\"bridges\":{}}", "bridges: must be an array" },
+        { "model.schema.json", "{\"bridges\":{}}",
+          "bridges: must be an array" },
         { "model.schema.json", "{\"bridges\":[" BRIDGE ",{\"name\":\"b\","
           "\"mac\":\"0a:00:00:00:00:01\",\"frontend_port\":\"f\","
           "\"color\":1}]}", "bridges[1].color: unknown key" },
@@ -371,7 +377,8 @@ test_errors(void **state)
           "\"message\":\"m\"}}", "error.path: is required" },
         { "write-result.schema.json", "{\"generation\":0,\"installed\":true}",
           "generation: must be an integer of at least 1" },
-        { "write-result.schema.json", "{\"generation\":1,\"installed\":\"yes\"}",
+        { "write-result.schema.json",
+          "{\"generation\":1,\"installed\":\"yes\"}",
           "installed: must be true or false" },
         { "write-result.schema.json", "{\"generation\":1,\"installed\":true,"
           "\"service\":{" SVC_HEAD ",\"backends\":[{\"name\":\"s1\","
@@ -724,6 +731,9 @@ test_keywords(void **state)
         "  \"no\":false,"
         "  \"u\":{\"type\":\"array\",\"uniqueItems\":true,\"minItems\":1,"
         "        \"maxItems\":3},"
+        "  \"few\":{\"type\":\"array\",\"minItems\":2},"
+        "  \"many\":{\"type\":\"array\",\"maxItems\":1},"
+        "  \"obj\":{\"type\":\"object\",\"minProperties\":1},"
         "  \"six\":{\"type\":\"string\",\"format\":\"ipv6\"},"
         "  \"local\":{\"$ref\":\"#/$defs/small\"},"
         "  \"dot\":{\"$ref\":\"./other.schema.json#/$defs/word\"},"
@@ -775,11 +785,15 @@ test_keywords(void **state)
         { "{\"extra\":\"1\"}", "extra: must be an integer" },
         { "{\"a\":1,\"b\":2,\"c2\":3,\"d\":4}",
           "(top level): must have at most 3 keys" },
-        { "{\"u\":[]}", "u: must have at least 1 item" },
-        { "{\"u\":[1,2,3,4]}", "u: must have at most 3 items" },
+        { "{\"u\":[]}", "u: must have 1 to 3 items" },
+        { "{\"u\":[1,2,3,4]}", "u: must have 1 to 3 items" },
         { "{\"u\":[{\"a\":1,\"b\":2},{\"b\":2,\"a\":1}]}",
           "u[1]: duplicate of u[0]" },
         { "{\"u\":[1,\"1\",[1]]}", NULL },
+        { "{\"few\":[1]}", "few: must have at least 2 items" },
+        { "{\"many\":[1,2]}", "many: must have at most 1 item" },
+        { "{\"obj\":{}}", "obj: must have at least 1 key" },
+        { "{\"obj\":[]}", "obj: must be an object" },
         { "{\"six\":\"::ffff:1.2.3.4\"}", NULL },
         { "{\"six\":\"1.2.3.4\"}", "six: \"1.2.3.4\" is not an IPv6 address" },
         { "{\"local\":10}", "local: must be an integer of at most 9" },
@@ -805,7 +819,8 @@ static void
 test_load_errors(void **state)
 {
     static const struct {
-        const char *a, *b, *expected;   /* Files a.schema.json, b.schema.json */
+        /* Files a.schema.json and b.schema.json; NULL: no such file. */
+        const char *a, *b, *expected;
     } cases[] = {
         { "{\"type\":\"object\",\"properties\":{\"port\":{\"minimun\":1}}}",
           NULL, "a.schema.json#/properties/port: unknown keyword "
@@ -823,6 +838,12 @@ test_load_errors(void **state)
           "\"b.schema.json#/$defs/y\" does not resolve" },
         { "{\"$ref\":\"#/title\",\"title\":\"t\"}", NULL,
           "a.schema.json: $ref \"#/title\" is not a schema" },
+        { "{\"properties\":{\"a\":{\"$ref\":\"#/properties\"}}}", NULL,
+          "a.schema.json#/properties/a: $ref \"#/properties\" is not a "
+          "schema" },
+        { "{\"items\":{\"$ref\":\"b.schema.json#/examples/0\"}}",
+          "{\"examples\":[{\"type\":\"string\"}]}", "a.schema.json#/items: "
+          "$ref \"b.schema.json#/examples/0\" is not a schema" },
         { "{\"$ref\":\"#x\"}", NULL, "a.schema.json: $ref \"#x\": only JSON "
           "pointer fragments are supported" },
         { "{}", "{\"$defs\":{\"p\":{\"pattern\":\"(\"}}}", NULL },
@@ -1040,6 +1061,67 @@ test_golden_configs(void **state)
     free(pattern);
 }
 
+/* What mslbd writes (its state file, GET bodies) passes its own schemas:
+ * models back through flows/model.c's serializers. */
+static void
+check_round_trip(const char *what, const struct model *m)
+{
+    json_t *j = model_to_json(m);
+    char *error = jschema_validate(schemas, "model.schema.json", j);
+
+    json_decref(j);
+    for (size_t k = 0; !error && k < m->n_services; k++) {
+        const struct model_service *svc = &m->services[k];
+
+        j = model_service_to_json(svc);
+        error = jschema_validate(schemas, "service.schema.json", j);
+        json_decref(j);
+        for (size_t b = 0; !error && b < svc->n_backends; b++) {
+            j = model_backend_to_json(&svc->backends[b]);
+            error = jschema_validate(schemas, "backend.schema.json", j);
+            json_decref(j);
+        }
+    }
+    for (size_t k = 0; !error && k < m->n_bridges; k++) {
+        j = model_bridge_to_json(&m->bridges[k]);
+        error = jschema_validate(schemas, "bridge.schema.json", j);
+        json_decref(j);
+    }
+    if (error) {
+        print_error("%s: %s\n", what, error);
+        fail();
+    }
+}
+
+static void
+test_model_round_trip(void **state)
+{
+    char *pattern = src_path("tests/golden/*.json");
+    json_t *j = parse("{\"bridges\":[{\"name\":\"br-d\",\"datapath_id\":"
+                      "\"d1\",\"mac\":\"0a:00:00:00:00:01\",\"frontend_port\":"
+                      "\"f\",\"ct_zone\":9,\"gateways\":[\"10.0.0.1\"]}]}");
+    struct model *m;
+    char *error;
+    glob_t g;
+
+    (void) state;
+    assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        error = model_from_file(g.gl_pathv[i], &m);
+        assert_null(error);
+        check_round_trip(g.gl_pathv[i], m);
+        model_destroy(m);
+    }
+    globfree(&g);
+    free(pattern);
+
+    error = model_from_json(j, &m);
+    assert_null(error);
+    check_round_trip("a bridge with a datapath_id", m);
+    model_destroy(m);
+    json_decref(j);
+}
+
 static int
 setup(void **state)
 {
@@ -1079,6 +1161,7 @@ main(int argc, char *argv[])
         cmocka_unit_test(test_schema_examples),
         cmocka_unit_test(test_doc_examples),
         cmocka_unit_test(test_golden_configs),
+        cmocka_unit_test(test_model_round_trip),
     };
 
     src_dir = argc > 1 ? argv[1] : ".";
