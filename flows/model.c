@@ -238,9 +238,10 @@ static char *
 parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
 {
     static const char *const keys[] = {
-        "name", "datapath_id", "mac", "frontend_port", "backend_port",
-        "gateways", "ct_zone", NULL
+        "name", "role", "datapath_id", "mac", "frontend_port",
+        "backend_port", "gateways", "ct_zone", "tunnel_ports", NULL
     };
+    json_t *tports;
     char sub[512];
     const char *s;
     json_t *gws;
@@ -259,6 +260,17 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
         return verr(sub, "must be 1 to 15 characters of A-Z a-z 0-9 . _ -");
     }
     br->name = xstrdup_(s);
+    if ((error = get_string(j, path, "role", false, &s))) {
+        return error;
+    }
+    if (!s || !strcmp(s, "first")) {
+        br->role = MODEL_ROLE_FIRST;
+    } else if (!strcmp(s, "final")) {
+        br->role = MODEL_ROLE_FINAL;
+    } else {
+        subpath(sub, sizeof sub, path, "role");
+        return verr(sub, "must be \"first\" or \"final\"");
+    }
 
     if ((error = get_string(j, path, "datapath_id", false, &s))) {
         return error;
@@ -275,17 +287,20 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
         }
         br->has_dpid = true;
     }
-    if ((error = get_mac(j, path, "mac", &br->mac))) {
+    if (br->role == MODEL_ROLE_FIRST || json_object_get(j, "mac")) {
+        if ((error = get_mac(j, path, "mac", &br->mac))) {
+            return error;
+        }
+    }
+    if ((error = get_string(j, path, "frontend_port",
+                            br->role == MODEL_ROLE_FIRST, &s))) {
         return error;
     }
-    if ((error = get_string(j, path, "frontend_port", true, &s))) {
-        return error;
-    }
-    if (!name_ok(s, 15)) {
+    if (s && !name_ok(s, 15)) {
         subpath(sub, sizeof sub, path, "frontend_port");
         return verr(sub, "must be a port name of 1 to 15 characters");
     }
-    br->frontend_port = xstrdup_(s);
+    br->frontend_port = xstrdup_(s ? s : "");
     if ((error = get_string(j, path, "backend_port", false, &s))) {
         return error;
     }
@@ -294,6 +309,36 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
         return verr(sub, "must be a port name of 1 to 15 characters");
     }
     br->backend_port = xstrdup_(s ? s : br->frontend_port);
+
+    tports = json_object_get(j, "tunnel_ports");
+    if (tports) {
+        const char *key;
+        json_t *v;
+
+        subpath(sub, sizeof sub, path, "tunnel_ports");
+        if (!json_is_object(tports)) {
+            return verr(sub, "must be an object");
+        }
+        json_object_foreach (tports, key, v) {
+            char sub2[600];
+            int t;
+
+            snprintf(sub2, sizeof sub2, "%s.%s", sub, key);
+            for (t = 0; t < MODEL_N_TUNNELS; t++) {
+                if (!strcmp(key, model_tunnel_name(t))) {
+                    break;
+                }
+            }
+            if (t == MODEL_N_TUNNELS) {
+                return verr(sub2, "unknown key");
+            }
+            if (!json_is_string(v) || !name_ok(json_string_value(v), 15)) {
+                return verr(sub2, "must be a port name of 1 to 15 "
+                            "characters");
+            }
+            br->tunnel_ports[t] = xstrdup_(json_string_value(v));
+        }
+    }
 
     if ((error = get_array(j, path, "gateways", false, &gws))) {
         return error;
@@ -329,12 +374,14 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
 }
 
 static char *
-parse_backend(const json_t *j, const char *path, const struct model_service *svc,
-              struct model_backend *be)
+parse_backend(const json_t *j, const char *path, const struct model *m,
+              const struct model_service *svc, struct model_backend *be)
 {
     static const char *const keys[] = {
-        "name", "ip", "port", "mac", "weight", "state", NULL
+        "name", "ip", "port", "mac", "weight", "state", "host",
+        "host_bridge", NULL
     };
+    const char *mode = model_mode_name(svc->mode);
     char sub[512];
     const char *s;
     long long n;
@@ -360,14 +407,60 @@ parse_backend(const json_t *j, const char *path, const struct model_service *svc
         return verr(sub, "address family differs from the service's vip");
     }
     if (mslb_addr_equal(&be->ip, &svc->vip)) {
-        return verr(sub, "must differ from the service's vip in mode nat");
+        return verr(sub, "must differ from the service's vip");
     }
     if ((error = get_int(j, path, "port", false, 1, 65535, svc->port, &n))) {
         return error;
     }
     be->port = n;
+    if (svc->mode != MODEL_MODE_NAT && be->port != svc->port) {
+        subpath(sub, sizeof sub, path, "port");
+        return verr(sub, svc->port
+                    ? "must equal the service's port in mode %s (only nat "
+                      "translates ports)"
+                    : "must be absent when the service covers every port",
+                    mode);
+    }
     if ((error = get_mac(j, path, "mac", &be->mac))) {
         return error;
+    }
+    be->has_mac = true;
+    if (json_object_get(j, "host")) {
+        if (svc->mode != MODEL_MODE_TUN && svc->mode != MODEL_MODE_MSLB) {
+            subpath(sub, sizeof sub, path, "host");
+            return verr(sub, "only for modes tun and mslb");
+        }
+        if ((error = get_addr(j, path, "host", &be->host))) {
+            return error;
+        }
+    } else if (svc->mode == MODEL_MODE_MSLB) {
+        subpath(sub, sizeof sub, path, "host");
+        return verr(sub, "is required in mode mslb (the final-stage "
+                    "bridge's tunnel address)");
+    }
+    if ((error = get_string(j, path, "host_bridge",
+                            svc->mode == MODEL_MODE_MSLB, &s))) {
+        return error;
+    }
+    if (s) {
+        const struct model_bridge *hb = model_find_bridge(m, s);
+
+        subpath(sub, sizeof sub, path, "host_bridge");
+        if (svc->mode != MODEL_MODE_MSLB && svc->mode != MODEL_MODE_L3DSR) {
+            return verr(sub, "only for modes mslb and l3dsr");
+        }
+        if (!hb) {
+            return verr(sub, "no bridge named \"%s\"", s);
+        }
+        if (hb->role != MODEL_ROLE_FINAL) {
+            return verr(sub, "bridge \"%s\" is not a final-stage bridge",
+                        s);
+        }
+        if (svc->mode == MODEL_MODE_MSLB && !hb->tunnel_ports[svc->tunnel]) {
+            return verr(sub, "bridge \"%s\" has no %s tunnel port", s,
+                        model_tunnel_name(svc->tunnel));
+        }
+        be->host_bridge = xstrdup_(s);
     }
     if ((error = get_int(j, path, "weight", false, 1, MODEL_MAX_WEIGHT, 1,
                          &n))) {
@@ -387,6 +480,17 @@ parse_backend(const json_t *j, const char *path, const struct model_service *svc
         subpath(sub, sizeof sub, path, "state");
         return verr(sub, "must be \"up\", \"drain\" or \"down\"");
     }
+    {
+        uint8_t key[18];
+        size_t kn = be->ip.family == AF_INET ? 4 : 16;
+        memcpy(key, &be->ip.v6, kn);
+        key[kn] = be->port >> 8;
+        key[kn + 1] = be->port & 0xff;
+        be->key = mslb_hash_bytes(key, kn + 2, 0x6d736c62);
+        if (!be->key) {
+            be->key = 1;
+        }
+    }
     return NULL;
 }
 
@@ -396,7 +500,7 @@ parse_service(const json_t *j, const char *path, const struct model *m,
 {
     static const char *const keys[] = {
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
-        NULL
+        "idle_timeout", "persistence", "tunnel", "dscp", NULL
     };
     char sub[512];
     const char *s;
@@ -424,6 +528,28 @@ parse_service(const json_t *j, const char *path, const struct model *m,
         subpath(sub, sizeof sub, path, "vip");
         return verr(sub, "IPv6 virtual services are not supported yet");
     }
+    if ((error = get_string(j, path, "mode", false, &s))) {
+        return error;
+    }
+    svc->mode = MODEL_MODE_NAT;
+    if (s) {
+        int k;
+        for (k = 0; k < MODEL_N_MODES; k++) {
+            if (!strcmp(s, model_mode_name(k))) {
+                break;
+            }
+        }
+        if (k == MODEL_N_MODES) {
+            subpath(sub, sizeof sub, path, "mode");
+            return verr(sub, "must be \"nat\", \"dr\", \"tun\", "
+                        "\"l3dsr\", \"mslb\" or \"local\"");
+        }
+        svc->mode = k;
+    }
+    if (svc->vip.family != AF_INET) {
+        subpath(sub, sizeof sub, path, "vip");
+        return verr(sub, "IPv6 virtual services are not supported yet");
+    }
     if ((error = get_string(j, path, "protocol", true, &s))) {
         return error;
     }
@@ -431,23 +557,66 @@ parse_service(const json_t *j, const char *path, const struct model *m,
         svc->proto = IPPROTO_TCP;
     } else if (!strcmp(s, "udp")) {
         svc->proto = IPPROTO_UDP;
+    } else if (!strcmp(s, "any")) {
+        svc->proto = 0;
+        if (svc->mode == MODEL_MODE_NAT) {
+            subpath(sub, sizeof sub, path, "protocol");
+            return verr(sub, "\"any\" is not available in mode nat");
+        }
     } else {
         subpath(sub, sizeof sub, path, "protocol");
-        return verr(sub, "must be \"tcp\" or \"udp\"");
+        return verr(sub, "must be \"tcp\", \"udp\" or \"any\"");
     }
-    if ((error = get_int(j, path, "port", true, 1, 65535, 0, &n))) {
+    if ((error = get_int(j, path, "port",
+                         svc->mode == MODEL_MODE_NAT, 1, 65535, 0, &n))) {
         return error;
     }
     svc->port = n;
-    if ((error = get_string(j, path, "mode", false, &s))) {
+    if (!svc->proto && svc->port) {
+        subpath(sub, sizeof sub, path, "port");
+        return verr(sub, "must be absent when protocol is \"any\"");
+    }
+    if ((error = get_int(j, path, "idle_timeout", false, 1, 86400, 300, &n))) {
         return error;
     }
-    if (s && strcmp(s, "nat")) {
-        subpath(sub, sizeof sub, path, "mode");
-        return verr(sub, "\"%s\" is not a supported mode (supported: "
-                    "\"nat\")", s);
+    svc->idle_timeout = n;
+    if ((error = get_int(j, path, "persistence", false, 0, 86400, 0, &n))) {
+        return error;
     }
-    svc->mode = MODEL_MODE_NAT;
+    svc->persistence = n;
+    if (svc->mode == MODEL_MODE_NAT && svc->persistence) {
+        subpath(sub, sizeof sub, path, "persistence");
+        return verr(sub, "not available in mode nat");
+    }
+    if ((error = get_string(j, path, "tunnel", false, &s))) {
+        return error;
+    }
+    svc->tunnel = MODEL_TUNNEL_VXLAN;
+    if (s) {
+        int k;
+        subpath(sub, sizeof sub, path, "tunnel");
+        if (svc->mode != MODEL_MODE_TUN && svc->mode != MODEL_MODE_MSLB) {
+            return verr(sub, "only for modes tun and mslb");
+        }
+        for (k = 0; k < MODEL_N_TUNNELS; k++) {
+            if (!strcmp(s, model_tunnel_name(k))) {
+                break;
+            }
+        }
+        if (k == MODEL_N_TUNNELS) {
+            return verr(sub, "must be \"vxlan\", \"gre\" or \"geneve\"");
+        }
+        svc->tunnel = k;
+    }
+    if ((error = get_int(j, path, "dscp", svc->mode == MODEL_MODE_L3DSR, 1,
+                         63, 0, &n))) {
+        return error;
+    }
+    svc->dscp = n;
+    if (svc->dscp && svc->mode != MODEL_MODE_L3DSR) {
+        subpath(sub, sizeof sub, path, "dscp");
+        return verr(sub, "only for mode l3dsr");
+    }
 
     if ((error = get_array(j, path, "bridges", true, &arr))) {
         return error;
@@ -462,8 +631,19 @@ parse_service(const json_t *j, const char *path, const struct model *m,
         if (!json_is_string(v)) {
             return verr(sub, "must be a string");
         }
-        if (!model_find_bridge(m, json_string_value(v))) {
+        const struct model_bridge *br = model_find_bridge(
+            m, json_string_value(v));
+        if (!br) {
             return verr(sub, "no bridge named \"%s\"", json_string_value(v));
+        }
+        if (br->role != MODEL_ROLE_FIRST) {
+            return verr(sub, "bridge \"%s\" is not a first-stage bridge",
+                        br->name);
+        }
+        if ((svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB)
+            && !br->tunnel_ports[svc->tunnel]) {
+            return verr(sub, "bridge \"%s\" has no %s tunnel port",
+                        br->name, model_tunnel_name(svc->tunnel));
         }
         for (size_t k = 0; k < i; k++) {
             if (!strcmp(svc->bridges[k], json_string_value(v))) {
@@ -480,13 +660,18 @@ parse_service(const json_t *j, const char *path, const struct model *m,
         subpath(sub, sizeof sub, path, "backends");
         return verr(sub, "at most %d backends", MODEL_MAX_BACKENDS);
     }
+    if (svc->mode == MODEL_MODE_LOCAL && json_array_size(arr)) {
+        subpath(sub, sizeof sub, path, "backends");
+        return verr(sub, "must be empty in mode local (the bridge's own "
+                    "host serves the VIP)");
+    }
     svc->backends = xzalloc_(json_array_size(arr) * sizeof *svc->backends);
     json_array_foreach (arr, i, v) {
         struct model_backend *be = &svc->backends[i];
 
         indexpath(sub, sizeof sub, path, "backends", i);
         svc->n_backends++;
-        if ((error = parse_backend(v, sub, svc, be))) {
+        if ((error = parse_backend(v, sub, m, svc, be))) {
             return error;
         }
         for (size_t k = 0; k < i; k++) {
@@ -497,6 +682,10 @@ parse_service(const json_t *j, const char *path, const struct model *m,
             if (mslb_addr_equal(&o->ip, &be->ip) && o->port == be->port) {
                 return verr(sub, "duplicate backend address and port "
                             "(same as backends[%zu])", k);
+            }
+            if (o->key == be->key) {
+                return verr(sub, "backend id collides with backends[%zu]'s; "
+                            "change its port or address", k);
             }
         }
     }
@@ -648,6 +837,10 @@ check_backend_macs(const struct model *m)
     refs = xzalloc_(n * sizeof *refs);
     n = 0;
     for (size_t i = 0; i < m->n_services; i++) {
+        enum model_mode mode = m->services[i].mode;
+        if (mode == MODEL_MODE_TUN || mode == MODEL_MODE_MSLB) {
+            continue;           /* Inner MACs, not the address's. */
+        }
         for (size_t k = 0; k < m->services[i].n_backends; k++) {
             refs[n++] = (struct backend_ref) {
                 &m->services[i].backends[k], i, k
@@ -807,6 +1000,9 @@ model_destroy(struct model *m)
         free(br->frontend_port);
         free(br->backend_port);
         free(br->gateways);
+        for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+            free(br->tunnel_ports[t]);
+        }
     }
     free(m->bridges);
     for (size_t i = 0; i < m->n_services; i++) {
@@ -818,6 +1014,7 @@ model_destroy(struct model *m)
         free(svc->bridges);
         for (size_t k = 0; k < svc->n_backends; k++) {
             free(svc->backends[k].name);
+            free(svc->backends[k].host_bridge);
         }
         free(svc->backends);
     }
@@ -862,6 +1059,30 @@ const char *
 model_proto_name(uint8_t proto)
 {
     return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "ip";
+}
+
+const char *
+model_mode_name(enum model_mode mode)
+{
+    static const char *const names[MODEL_N_MODES] = {
+        "nat", "dr", "tun", "l3dsr", "mslb", "local",
+    };
+    return names[mode];
+}
+
+const char *
+model_tunnel_name(enum model_tunnel t)
+{
+    static const char *const names[MODEL_N_TUNNELS] = {
+        "vxlan", "gre", "geneve",
+    };
+    return names[t];
+}
+
+bool
+model_mode_is_dsr(enum model_mode mode)
+{
+    return mode != MODEL_MODE_NAT && mode != MODEL_MODE_LOCAL;
 }
 
 void
@@ -910,6 +1131,10 @@ model_service_hash(const struct model_service *svc)
     h = mslb_hash_bytes(&svc->port, sizeof svc->port, h);
     h = mslb_hash_bytes(&svc->mode, sizeof svc->mode, h);
     h = mslb_hash_bytes(&svc->id, sizeof svc->id, h);
+    h = mslb_hash_bytes(&svc->idle_timeout, sizeof svc->idle_timeout, h);
+    h = mslb_hash_bytes(&svc->persistence, sizeof svc->persistence, h);
+    h = mslb_hash_bytes(&svc->tunnel, sizeof svc->tunnel, h);
+    h = mslb_hash_bytes(&svc->dscp, sizeof svc->dscp, h);
     for (size_t i = 0; i < svc->n_bridges; i++) {
         h = hash_str(svc->bridges[i], h);
     }
@@ -921,6 +1146,8 @@ model_service_hash(const struct model_service *svc)
         h = mslb_hash_bytes(&be->mac, sizeof be->mac, h);
         h = mslb_hash_bytes(&be->weight, sizeof be->weight, h);
         h = mslb_hash_bytes(&be->state, sizeof be->state, h);
+        h = hash_addr(&be->host, h);
+        h = hash_str(be->host_bridge ? be->host_bridge : "", h);
     }
     return h;
 }
@@ -934,6 +1161,10 @@ model_bridge_hash(const struct model_bridge *br)
     h = hash_str(br->frontend_port, h);
     h = hash_str(br->backend_port, h);
     h = mslb_hash_bytes(&br->ct_zone, sizeof br->ct_zone, h);
+    h = mslb_hash_bytes(&br->role, sizeof br->role, h);
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        h = hash_str(br->tunnel_ports[t] ? br->tunnel_ports[t] : "", h);
+    }
     for (size_t i = 0; i < br->n_gateways; i++) {
         h = hash_addr(&br->gateways[i], h);
     }
@@ -961,11 +1192,24 @@ model_backend_to_json(const struct model_backend *be)
 {
     static const char *const states[] = { "up", "drain", "down" };
 
-    return json_pack("{s:s, s:o, s:i, s:o, s:i, s:s}",
-                     "name", be->name, "ip", addr_json(&be->ip),
-                     "port", (int) be->port, "mac", mac_json(&be->mac),
-                     "weight", (int) be->weight,
-                     "state", states[be->state]);
+    json_t *j = json_pack("{s:s, s:o, s:i}", "name", be->name,
+                          "ip", addr_json(&be->ip), "port", (int) be->port);
+
+    if (!be->port) {
+        json_object_del(j, "port");
+    }
+    if (be->has_mac) {
+        json_object_set_new(j, "mac", mac_json(&be->mac));
+    }
+    json_object_set_new(j, "weight", json_integer(be->weight));
+    json_object_set_new(j, "state", json_string(states[be->state]));
+    if (be->host.family) {
+        json_object_set_new(j, "host", addr_json(&be->host));
+    }
+    if (be->host_bridge) {
+        json_object_set_new(j, "host_bridge", json_string(be->host_bridge));
+    }
+    return j;
 }
 
 json_t *
@@ -980,22 +1224,62 @@ model_service_to_json(const struct model_service *svc)
         json_array_append_new(backends,
                               model_backend_to_json(&svc->backends[i]));
     }
-    return json_pack("{s:s, s:o, s:s, s:i, s:s, s:o, s:o}",
-                     "name", svc->name, "vip", addr_json(&svc->vip),
-                     "protocol", model_proto_name(svc->proto),
-                     "port", (int) svc->port, "mode", "nat",
-                     "bridges", bridges, "backends", backends);
+    json_t *j = json_pack("{s:s, s:o, s:s}", "name", svc->name,
+                          "vip", addr_json(&svc->vip), "protocol",
+                          svc->proto ? model_proto_name(svc->proto) : "any");
+
+    if (svc->port) {
+        json_object_set_new(j, "port", json_integer(svc->port));
+    }
+    json_object_set_new(j, "mode", json_string(model_mode_name(svc->mode)));
+    if (svc->mode != MODEL_MODE_NAT) {
+        json_object_set_new(j, "idle_timeout",
+                            json_integer(svc->idle_timeout));
+    }
+    if (svc->persistence) {
+        json_object_set_new(j, "persistence",
+                            json_integer(svc->persistence));
+    }
+    if (svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB) {
+        json_object_set_new(j, "tunnel",
+                            json_string(model_tunnel_name(svc->tunnel)));
+    }
+    if (svc->dscp) {
+        json_object_set_new(j, "dscp", json_integer(svc->dscp));
+    }
+    json_object_set_new(j, "bridges", bridges);
+    json_object_set_new(j, "backends", backends);
+    return j;
 }
 
 json_t *
 model_bridge_to_json(const struct model_bridge *br)
 {
-    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i}",
-                          "name", br->name, "mac", mac_json(&br->mac),
-                          "frontend_port", br->frontend_port,
-                          "backend_port", br->backend_port,
-                          "ct_zone", (int) br->ct_zone);
+    json_t *j = json_pack("{s:s, s:s}", "name", br->name, "role",
+                          br->role == MODEL_ROLE_FIRST ? "first" : "final");
     json_t *gws = json_array();
+
+    if (br->role == MODEL_ROLE_FIRST || memcmp(&br->mac, "\0\0\0\0\0\0", 6)) {
+        json_object_set_new(j, "mac", mac_json(&br->mac));
+    }
+    if (br->frontend_port[0]) {
+        json_object_set_new(j, "frontend_port",
+                            json_string(br->frontend_port));
+        json_object_set_new(j, "backend_port", json_string(br->backend_port));
+    }
+    json_object_set_new(j, "ct_zone", json_integer(br->ct_zone));
+    json_t *tp = json_object();
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        if (br->tunnel_ports[t]) {
+            json_object_set_new(tp, model_tunnel_name(t),
+                                json_string(br->tunnel_ports[t]));
+        }
+    }
+    if (json_object_size(tp)) {
+        json_object_set_new(j, "tunnel_ports", tp);
+    } else {
+        json_decref(tp);
+    }
 
     for (size_t i = 0; i < br->n_gateways; i++) {
         json_array_append_new(gws, addr_json(&br->gateways[i]));

@@ -28,6 +28,25 @@ struct mslb_mac {
 
 enum model_mode {
     MODEL_MODE_NAT,             /* Reverse proxy: DNAT in, SNAT back. */
+    MODEL_MODE_DR,              /* L2 DSR: only the destination MAC. */
+    MODEL_MODE_TUN,             /* L3 DSR: encapsulated to the server. */
+    MODEL_MODE_L3DSR,           /* DSCP names the VIP, dst = server. */
+    MODEL_MODE_MSLB,            /* Encapsulated to the final stage, which
+                                 * hands the server the original packet. */
+    MODEL_MODE_LOCAL,           /* Served by the first stage's own host. */
+};
+#define MODEL_N_MODES (MODEL_MODE_LOCAL + 1)
+
+enum model_tunnel {
+    MODEL_TUNNEL_VXLAN,
+    MODEL_TUNNEL_GRE,
+    MODEL_TUNNEL_GENEVE,
+};
+#define MODEL_N_TUNNELS (MODEL_TUNNEL_GENEVE + 1)
+
+enum model_role {
+    MODEL_ROLE_FIRST,           /* Owns VIPs, picks backends. */
+    MODEL_ROLE_FINAL,           /* On a server's host: restores. */
 };
 
 enum model_backend_state {
@@ -40,9 +59,15 @@ struct model_backend {
     char *name;
     struct mslb_addr ip;
     uint16_t port;
+    bool has_mac;
     struct mslb_mac mac;
     uint32_t weight;            /* 1 .. MODEL_MAX_WEIGHT. */
     enum model_backend_state state;
+    struct mslb_addr host;      /* Tunnel endpoint (tun, mslb); family 0 if
+                                 * none given (tun: the server itself). */
+    char *host_bridge;          /* Final-stage bridge (mslb, l3dsr), or
+                                 * NULL. */
+    uint32_t key;               /* Nonzero id, stable: from ip and port. */
 };
 
 #define MODEL_MAX_WEIGHT 10000
@@ -51,9 +76,16 @@ struct model_backend {
 struct model_service {
     char *name;
     struct mslb_addr vip;
-    uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP. */
-    uint16_t port;
+    uint8_t proto;              /* IPPROTO_TCP, IPPROTO_UDP, or 0: every IP
+                                 * protocol (not in mode nat). */
+    uint16_t port;              /* 0: every port (not in mode nat). */
     enum model_mode mode;
+    uint32_t idle_timeout;      /* Seconds an idle session keeps its
+                                 * backend (DSR modes; nat: conntrack's). */
+    uint32_t persistence;       /* Seconds of source-IP persistence, 0 =
+                                 * per session. */
+    enum model_tunnel tunnel;   /* tun, mslb. */
+    uint8_t dscp;               /* l3dsr: the code that names the VIP. */
     char **bridges;             /* Names of first-stage bridges. */
     size_t n_bridges;
     struct model_backend *backends;
@@ -63,11 +95,13 @@ struct model_service {
 
 struct model_bridge {
     char *name;
+    enum model_role role;
     bool has_dpid;
     uint64_t dpid;
     struct mslb_mac mac;        /* Answers ARP for VIPs and gateways. */
-    char *frontend_port;        /* Clients' side. */
+    char *frontend_port;        /* Clients' side (first stage). */
     char *backend_port;         /* Servers' side; equal: one-armed. */
+    char *tunnel_ports[MODEL_N_TUNNELS];  /* Port names, or NULL. */
     struct mslb_addr *gateways; /* Addresses the bridge answers for. */
     size_t n_gateways;
     uint16_t ct_zone;
@@ -114,6 +148,9 @@ uint32_t model_bridge_hash(const struct model_bridge *);
 
 /* Helpers shared with the compiler and tests. */
 const char *model_proto_name(uint8_t proto);
+const char *model_mode_name(enum model_mode);
+const char *model_tunnel_name(enum model_tunnel);
+bool model_mode_is_dsr(enum model_mode);
 void mslb_addr_format(const struct mslb_addr *, char *buf, size_t size);
 void mslb_mac_format(const struct mslb_mac *, char *buf, size_t size);
 bool mslb_addr_equal(const struct mslb_addr *, const struct mslb_addr *);

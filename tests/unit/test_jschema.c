@@ -273,9 +273,10 @@ test_errors(void **state)
           "x: unknown key" },
         { "service.schema.json", "{\"name\":\"web\",\"vip\":\"198.18.0.100\","
           "\"protocol\":\"sctp\",\"port\":80,\"bridges\":[\"br-lb\"],"
-          "\"backends\":[]}", "protocol: must be \"tcp\" or \"udp\"" },
+          "\"backends\":[]}", "protocol: must be \"tcp\", \"udp\" or \"any\"" },
         { "service.schema.json", "{" SVC_HEAD ",\"mode\":\"dsr\","
-          "\"backends\":[]}", "mode: must be \"nat\"" },
+          "\"backends\":[]}", "mode: must be \"nat\", \"dr\", \"tun\", \"l3dsr\", "
+          "\"mslb\" or \"local\"" },
         { "service.schema.json", "{\"name\":\"web\",\"vip\":\"198.18.0.100\","
           "\"protocol\":\"tcp\",\"port\":80,\"bridges\":[],"
           "\"backends\":[]}", "bridges: must name at least one bridge" },
@@ -308,8 +309,10 @@ test_errors(void **state)
         { "bridge.schema.json", BR_HEAD "\"frontend_port\":\"front\","
           "\"color\":\"red\"}",
           "color: unknown key" },
-        { "bridge.schema.json", BR_HEAD "\"ct_zone\":1}",
-          "frontend_port: is required" },
+        { "bridge.schema.json", BR_HEAD "\"role\":\"middle\"}",
+          "role: must be \"first\" or \"final\"" },
+        { "bridge.schema.json", BR_HEAD "\"tunnel_ports\":{\"ipip\":\"t0\"}}",
+          "tunnel_ports.ipip: unknown key" },
         { "bridge.schema.json", "{\"name\":\"0123456789abcdef\","
           "\"mac\":\"0a:00:00:00:00:01\",\"frontend_port\":\"front\"}",
           "name: must be 1 to 15 characters of A-Z a-z 0-9 . _ -" },
@@ -471,7 +474,6 @@ test_model_agreement(void **state)
         "\"mac\":\"0a:00:00:00:00:01\",\"frontend_port\":\"front\"}]}",
         "{\"bridges\":[{\"name\":\"b\",\"mac\":\"0a:00:00:00:00\","
         "\"frontend_port\":\"front\"}]}",
-        "{\"bridges\":[{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\"}]}",
         M_SERVICE(",\"x\":1", ""),
         M_SVC("web", "1.2.3.4", "tcp", "0", "[\"br-lb\"]"),
         M_SVC("a b", "1.2.3.4", "tcp", "80", "[\"br-lb\"]"),
