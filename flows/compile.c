@@ -376,10 +376,11 @@ add_endpoint(const struct model_backend *be, uint8_t proto,
              back);
 }
 
-void
-compile_service(const struct model_service *svc,
-                const struct model_bridge *br,
-                const struct compile_ports *ports, struct compile_out *out)
+static void
+compile_nat_service(const struct model_service *svc,
+                    const struct model_bridge *br,
+                    const struct compile_ports *ports,
+                    struct compile_out *out)
 {
     uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
     const char *proto = model_proto_name(svc->proto);
@@ -417,6 +418,257 @@ compile_service(const struct model_service *svc,
     }
 }
 
+
+/* The match of a service's requests: protocol, VIP and port, as far as the
+ * service names them.  More specific services win: port, then protocol. */
+static void
+service_match(const struct model_service *svc, char *buf, size_t size,
+              int *priority)
+{
+    struct addr_str vip = addr_str(&svc->vip);
+
+    if (svc->port) {
+        snprintf(buf, size, "%s,nw_dst=%s,tp_dst=%u",
+                 model_proto_name(svc->proto), vip.s, svc->port);
+        *priority = 200;
+    } else if (svc->proto) {
+        snprintf(buf, size, "%s,nw_dst=%s", model_proto_name(svc->proto),
+                 vip.s);
+        *priority = 195;
+    } else {
+        snprintf(buf, size, "ip,nw_dst=%s", vip.s);
+        *priority = 190;
+    }
+}
+
+/* What identifies a session in DSR_AFFINITY: the client address alone
+ * (source-IP persistence), or the 5-tuple (3-tuple for other protocols). */
+static void
+learn_key(const struct model_service *svc, char *buf, size_t size)
+{
+    if (svc->persistence) {
+        snprintf(buf, size, "NXM_OF_IP_SRC[]");
+    } else if (svc->proto == IPPROTO_TCP) {
+        snprintf(buf, size, "nw_proto=6,NXM_OF_IP_SRC[],NXM_OF_IP_DST[],"
+                 "NXM_OF_TCP_SRC[],NXM_OF_TCP_DST[]");
+    } else if (svc->proto == IPPROTO_UDP) {
+        snprintf(buf, size, "nw_proto=17,NXM_OF_IP_SRC[],NXM_OF_IP_DST[],"
+                 "NXM_OF_UDP_SRC[],NXM_OF_UDP_DST[]");
+    } else {
+        snprintf(buf, size, "NXM_OF_IP_SRC[],NXM_OF_IP_DST[],"
+                 "NXM_OF_IP_PROTO[]");
+    }
+}
+
+/* The mode's rewrite and output towards backend 'be'. */
+static void
+dsr_forward(const struct model_service *svc, const struct model_backend *be,
+            const struct model_bridge *br, const struct compile_ports *ports,
+            char *buf, size_t size)
+{
+    struct mac_str rmac = mac_str(&be->mac);
+    char back[32];
+
+    output_action(ports, ports->backend, back, sizeof back);
+    switch (svc->mode) {
+    case MODEL_MODE_DR:
+        snprintf(buf, size, "set_field:%s->eth_dst,%s", rmac.s, back);
+        break;
+    case MODEL_MODE_L3DSR:
+        snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,"
+                 "set_field:%s->nw_dst,set_field:%u->ip_dscp,%s",
+                 mac_str(&br->mac).s, rmac.s, addr_str(&be->ip).s, svc->dscp,
+                 back);
+        break;
+    case MODEL_MODE_TUN:
+    case MODEL_MODE_MSLB: {
+        const struct mslb_addr *dst = be->host.family ? &be->host : &be->ip;
+        snprintf(buf, size, "set_field:%s->eth_dst,set_field:%s->tun_dst,"
+                 "set_field:%"PRIu32"->tun_id,output:%"PRIu32, rmac.s,
+                 addr_str(dst).s, svc->id, ports->tunnel[svc->tunnel]);
+        break;
+    }
+    case MODEL_MODE_NAT:
+    case MODEL_MODE_LOCAL:
+        buf[0] = '\0';
+        break;
+    }
+}
+
+static void
+compile_dsr_service(const struct model_service *svc,
+                    const struct model_bridge *br,
+                    const struct compile_ports *ports,
+                    struct compile_out *out)
+{
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+    uint32_t group_id = MSLB_GROUP_ID(svc->id);
+    char match[128], key[160], fwd[256];
+    int priority;
+
+    service_match(svc, match, sizeof match, &priority);
+    learn_key(svc, key, sizeof key);
+    add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
+                   &br->mac);
+    add_flow(out, cookie, MSLB_T_CLASSIFY, priority,
+             "%s,actions=set_field:%"PRIu32"->reg0,set_field:0->reg1,"
+             "resubmit(,%d),resubmit(,%d)", match, svc->id,
+             MSLB_T_DSR_AFFINITY, MSLB_T_DSR_FORWARD);
+
+    /* A miss in DSR_AFFINITY: choose (the bucket forwards; the resubmit
+     * to DSR_FORWARD that follows in CLASSIFY then finds reg1 = 0). */
+    if (n_usable(svc)) {
+        uint32_t slots[MSLB_GROUP_SLOTS];
+        size_t n_up = n_usable(svc);
+        char *group;
+        size_t len;
+        FILE *f = open_memstream(&group, &len);
+
+        fprintf(f, "group_id=%"PRIu32",type=select", group_id);
+        if (ports->of15) {
+            fprintf(f, ",selection_method=dp_hash");
+        }
+        if (n_up <= MSLB_GROUP_SLOTS) {
+            compile_assign_slots(svc->backends, svc->n_backends, slots,
+                                 MSLB_GROUP_SLOTS);
+            for (size_t i = 0; i < MSLB_GROUP_SLOTS; i++) {
+                fprintf(f, ",bucket=weight:1,actions=set_field:%"PRIu32
+                        "->reg1,resubmit(,%d)", svc->backends[slots[i]].key,
+                        MSLB_T_DSR_LEARN);
+            }
+        } else {
+            for (size_t i = 0; i < svc->n_backends; i++) {
+                const struct model_backend *be = &svc->backends[i];
+                if (be->state == MODEL_BACKEND_UP) {
+                    fprintf(f, ",bucket=weight:%"PRIu32",actions=set_field:"
+                            "%"PRIu32"->reg1,resubmit(,%d)", be->weight,
+                            be->key, MSLB_T_DSR_LEARN);
+                }
+            }
+        }
+        fclose(f);
+        push(&out->groups, &out->n_groups, &out->allocated_groups, group);
+        add_flow(out, cookie, MSLB_T_DSR_AFFINITY, 1,
+                 "reg0=%"PRIu32",actions=group:%"PRIu32, svc->id, group_id);
+    } else {
+        add_flow(out, cookie, MSLB_T_DSR_AFFINITY, 1,
+                 "reg0=%"PRIu32",actions=drop", svc->id);
+    }
+
+    add_flow(out, cookie, MSLB_T_DSR_LEARN, 100,
+             "reg0=%"PRIu32",%s,actions=learn(table=%d,idle_timeout=%"PRIu32
+             ",priority=100,cookie=%#"PRIx64",NXM_NX_REG0[],eth_type=0x800,"
+             "%s,load:NXM_NX_REG1[]->NXM_NX_REG1[]),resubmit(,%d)",
+             svc->id, svc->proto ? model_proto_name(svc->proto) : "ip",
+             MSLB_T_DSR_AFFINITY,
+             svc->persistence ? svc->persistence : svc->idle_timeout,
+             (uint64_t) (MSLB_LEARNED_COOKIE | svc->id), key,
+             MSLB_T_DSR_FORWARD);
+
+    /* Drained backends keep forwarding for the sessions they have. */
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        const struct model_backend *be = &svc->backends[i];
+        if (be->state == MODEL_BACKEND_DOWN) {
+            continue;
+        }
+        dsr_forward(svc, be, br, ports, fwd, sizeof fwd);
+        add_flow(out, cookie, MSLB_T_DSR_FORWARD, 100,
+                 "ip,reg0=%"PRIu32",reg1=%"PRIu32",actions=%s", svc->id,
+                 be->key, fwd);
+    }
+}
+
+static void
+compile_local_service(const struct model_service *svc,
+                      const struct model_bridge *br,
+                      const struct compile_ports *ports,
+                      struct compile_out *out)
+{
+    char match[128];
+    int priority;
+
+    service_match(svc, match, sizeof match, &priority);
+    add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
+                   &br->mac);
+    add_flow(out, mslb_cookie(MSLB_COOKIE_SERVICE, svc->id), MSLB_T_CLASSIFY,
+             priority, "%s,actions=set_field:%s->eth_dst,LOCAL", match,
+             mac_str(&ports->local_mac).s);
+}
+
+void
+compile_service(const struct model_service *svc,
+                const struct model_bridge *br,
+                const struct compile_ports *ports, struct compile_out *out)
+{
+    switch (svc->mode) {
+    case MODEL_MODE_NAT:
+        compile_nat_service(svc, br, ports, out);
+        break;
+    case MODEL_MODE_LOCAL:
+        compile_local_service(svc, br, ports, out);
+        break;
+    case MODEL_MODE_DR:
+    case MODEL_MODE_TUN:
+    case MODEL_MODE_L3DSR:
+    case MODEL_MODE_MSLB:
+        compile_dsr_service(svc, br, ports, out);
+        break;
+    }
+}
+
+void
+compile_final_bridge(const struct model *m, const struct model_bridge *br,
+                     const struct compile_ports *ports,
+                     struct compile_out *out)
+{
+    uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
+    size_t n = 0;
+
+    add_flow(out, base, MSLB_T_CLASSIFY, 0, "actions=NORMAL");
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        if (ports->tunnel[t]) {
+            /* Tunnelled packets of no known service go nowhere. */
+            add_flow(out, base, MSLB_T_CLASSIFY, 100,
+                     "in_port=%"PRIu32",actions=drop", ports->tunnel[t]);
+        }
+    }
+    for (size_t i = 0; i < m->n_services; i++) {
+        const struct model_service *svc = &m->services[i];
+        uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+
+        for (size_t k = 0; k < svc->n_backends; k++) {
+            const struct model_backend *be = &svc->backends[k];
+
+            if (!be->host_bridge || strcmp(be->host_bridge, br->name)) {
+                continue;
+            }
+            if (svc->mode == MODEL_MODE_MSLB && ports->tunnel[svc->tunnel]) {
+                /* The inner packet is the client's, untouched, with the
+                 * server's MAC: switch it to the server. */
+                add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
+                         "in_port=%"PRIu32",tun_id=%"PRIu32",actions=NORMAL",
+                         ports->tunnel[svc->tunnel], svc->id);
+            } else if (svc->mode == MODEL_MODE_L3DSR) {
+                add_flow(out, mslb_cookie(MSLB_COOKIE_VIP, 0),
+                         MSLB_T_CLASSIFY, 200,
+                         "ip,nw_dst=%s,ip_dscp=%u,actions=set_field:%s->"
+                         "nw_dst,set_field:0->ip_dscp,NORMAL",
+                         addr_str(&be->ip).s, svc->dscp,
+                         addr_str(&svc->vip).s);
+            }
+        }
+    }
+    compile_out_sort(out);
+    for (size_t i = 0; i < out->n_flows; i++) {
+        if (n && !strcmp(out->flows[n - 1], out->flows[i])) {
+            free(out->flows[i]);
+        } else {
+            out->flows[n++] = out->flows[i];
+        }
+    }
+    out->n_flows = n;
+}
+
 void
 compile_bridge_base(const struct model_bridge *br,
                     const struct compile_ports *ports,
@@ -432,6 +684,9 @@ compile_bridge_base(const struct model_bridge *br,
              "ct_state=-inv+trk,actions=goto_table:%d", MSLB_T_NAT_OUT);
     add_flow(out, base, MSLB_T_NAT_OUT, 0, "actions=drop");
     add_flow(out, base, MSLB_T_NAT_REPLY, 0, "actions=NORMAL");
+    add_flow(out, base, MSLB_T_DSR_AFFINITY, 0, "actions=drop");
+    add_flow(out, base, MSLB_T_DSR_LEARN, 0, "actions=drop");
+    add_flow(out, base, MSLB_T_DSR_FORWARD, 0, "actions=drop");
     for (size_t i = 0; i < br->n_gateways; i++) {
         add_responders(out, base, &br->gateways[i], &br->mac);
     }
@@ -443,6 +698,10 @@ compile_bridge(const struct model *m, const struct model_bridge *br,
 {
     size_t n = 0;
 
+    if (br->role == MODEL_ROLE_FINAL) {
+        compile_final_bridge(m, br, ports, out);
+        return;
+    }
     compile_bridge_base(br, ports, out);
     for (size_t i = 0; i < m->n_services; i++) {
         if (model_service_on_bridge(&m->services[i], br->name)) {

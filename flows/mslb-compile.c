@@ -16,7 +16,13 @@
 int
 main(int argc, char *argv[])
 {
-    struct compile_ports ports = { 1, 2, false };
+    /* Tunnel ports are numbered 100 (vxlan), 101 (gre), 102 (geneve) and
+     * the LOCAL port's MAC is 0a:00:00:00:00:fe, for golden tests. */
+    struct compile_ports ports = {
+        .frontend = 1, .backend = 2, .of15 = false,
+        .tunnel = { 100, 101, 102 },
+        .local_mac = { { 0x0a, 0, 0, 0, 0, 0xfe } },
+    };
     const struct model_bridge *br;
     struct compile_out out;
     struct model *m;
@@ -66,6 +72,11 @@ main(int argc, char *argv[])
     if (!br) {
         fprintf(stderr, "%s: no bridge named \"%s\"\n", argv[1], argv[2]);
         return 1;
+    }
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        if (!br->tunnel_ports[t]) {
+            ports.tunnel[t] = 0;
+        }
     }
     compile_out_init(&out);
     compile_bridge(m, br, &ports, &out);

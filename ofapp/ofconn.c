@@ -40,6 +40,7 @@
 #define RECONNECT_MIN_MS 500
 #define RECONNECT_MAX_MS 8000
 #define WRITE_CHUNK (256 * 1024)
+#define OFPP_LOCAL_NO 0xfffe          /* OFPP_LOCAL as a 16-bit number. */
 
 /* Versions offered: 1.3 to 1.5; the highest the switch shares wins.  The
  * pipeline works with 1.3; with 1.5 select groups also get an explicit
@@ -58,6 +59,7 @@ enum ofconn_state {
 struct port {
     char name[16];
     uint32_t no;
+    struct eth_addr mac;
 };
 
 /* A target we connect to actively; outlives its connections. */
@@ -311,6 +313,35 @@ update_want(struct ofconn *c, const struct model_bridge *br)
         c->ctx_hash = 0;
         return true;
     }
+    memset(&ports, 0, sizeof ports);
+    ports.of15 = c->version >= OFP15_VERSION;
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        const struct port *tp = br->tunnel_ports[t]
+                                ? find_port(c, br->tunnel_ports[t]) : NULL;
+        if (tp) {
+            ports.tunnel[t] = tp->no;
+        } else if (br->tunnel_ports[t]) {
+            LOG_WARN("bridge %s: tunnel port \"%s\" not found; waiting for "
+                     "it", c->name, br->tunnel_ports[t]);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < c->n_ports; i++) {
+        if (c->ports[i].no == OFPP_LOCAL_NO) {
+            memcpy(ports.local_mac.b, c->ports[i].mac.ea, 6);
+        }
+    }
+    if (br->role == MODEL_ROLE_FINAL) {
+        /* Few services reach a final stage: rebuild it whole. */
+        drop_units(c);
+        compile_out_init(&out);
+        compile_final_bridge(m, br, &ports, &out);
+        c->base = parse_unit(c, &out);
+        compile_out_uninit(&out);
+        merge_unit(c, c->base);
+        c->ctx_hash = 0;
+        return true;
+    }
     front = find_port(c, br->frontend_port);
     back = find_port(c, br->backend_port);
     if (!front || !back) {
@@ -320,7 +351,6 @@ update_want(struct ofconn *c, const struct model_bridge *br)
     }
     ports.frontend = front->no;
     ports.backend = back->no;
-    ports.of15 = c->version >= OFP15_VERSION;
 
     /* Anything bridge-wide changed: rebuild every unit. */
     ctx = model_bridge_hash(br);
@@ -570,6 +600,7 @@ put_port(struct ofconn *c, const struct ofputil_phy_port *pp)
         ovs_strlcpy(p->name, pp->name, sizeof p->name);
     }
     p->no = ofp_to_u16(pp->port_no);
+    p->mac = pp->hw_addr;
 }
 
 static void

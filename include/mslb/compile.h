@@ -26,6 +26,8 @@ struct compile_ports {
     uint32_t frontend;
     uint32_t backend;
     bool of15;
+    uint32_t tunnel[MODEL_N_TUNNELS];   /* Port numbers; 0: no such port. */
+    struct mslb_mac local_mac;          /* The bridge's LOCAL port. */
 };
 
 void compile_out_init(struct compile_out *);
@@ -42,6 +44,12 @@ void compile_bridge(const struct model *m, const struct model_bridge *br,
  * (identical text: a flow set counts them once). */
 void compile_service(const struct model_service *, const struct model_bridge *,
                      const struct compile_ports *, struct compile_out *out);
+
+/* Appends the flows of a final-stage bridge: the restore flows for every
+ * backend that names it as its host bridge, and NORMAL for the rest. */
+void compile_final_bridge(const struct model *, const struct model_bridge *,
+                          const struct compile_ports *,
+                          struct compile_out *out);
 
 /* Appends the flows every first-stage bridge has whatever its services:
  * defaults and gateway responders. */

@@ -22,7 +22,18 @@
     MSLB_TABLE(NAT_REPLY, 12,                                              \
                "reply after conntrack restored VIP:port as source: set "  \
                "the client's MAC kept in ct_label, out of the frontend "  \
-               "port; a packet of no session is switched unchanged")
+               "port; a packet of no session is switched unchanged")      \
+    MSLB_TABLE(DSR_AFFINITY, 20,                                           \
+               "DSR modes: a session's learned backend (reg1), keyed by "  \
+               "service (reg0) and 5-tuple, 3-tuple or client address; "   \
+               "a miss goes to the service's select group")                \
+    MSLB_TABLE(DSR_LEARN, 21,                                              \
+               "DSR modes: the chosen backend is learned into "           \
+               "DSR_AFFINITY with the service's idle timeout, then "      \
+               "forwarded")                                                \
+    MSLB_TABLE(DSR_FORWARD, 22,                                            \
+               "DSR modes: per backend (reg0, reg1), the mode's rewrite "  \
+               "(MAC; destination and DSCP; or tunnel) and output")
 
 enum mslb_table {
 #define MSLB_TABLE(NAME, NUMBER, PURPOSE) MSLB_T_##NAME = NUMBER,
@@ -43,6 +54,14 @@ enum mslb_cookie_kind {
     MSLB_COOKIE_BACKEND = 3,    /* Per backend address, shared. */
     MSLB_COOKIE_SERVICE = 4,    /* One virtual service. */
 };
+
+/* Entries learned into DSR_AFFINITY carry this cookie | service id: not
+ * mslb's tag, so reconciling never touches them, but countable. */
+#define MSLB_LEARNED_COOKIE 0x4c45000000000000ULL   /* "LE" */
+
+/* Registers of the DSR pipeline. */
+#define MSLB_REG_SERVICE "reg0"
+#define MSLB_REG_BACKEND "reg1"
 
 static inline uint64_t
 mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
