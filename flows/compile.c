@@ -472,7 +472,12 @@ dsr_forward(const struct model_service *svc, const struct model_backend *be,
     output_action(ports, ports->backend, back, sizeof back);
     switch (svc->mode) {
     case MODEL_MODE_DR:
-        snprintf(buf, size, "set_field:%s->eth_dst,%s", rmac.s, back);
+        /* The source MAC too: a one-armed balancer on the clients' own
+         * segment would otherwise teach the switch that the client lives
+         * behind the balancer, and the servers' direct replies would come
+         * back to it. */
+        snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,%s",
+                 mac_str(&br->mac).s, rmac.s, back);
         break;
     case MODEL_MODE_L3DSR:
         snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,"
@@ -526,7 +531,18 @@ compile_dsr_service(const struct model_service *svc,
 
         fprintf(f, "group_id=%"PRIu32",type=select", group_id);
         if (ports->of15) {
-            fprintf(f, ",selection_method=dp_hash");
+            /* Hash the session key in the slow path, where every DSR
+             * session goes anyway to be learned: unlike dp_hash, which
+             * uses the NIC's (or the software's) receive hash once a
+             * datapath flow exists, every packet of a session hashes the
+             * same before its learned entry becomes visible. */
+            fprintf(f, ",selection_method=hash,fields(%s)",
+                    svc->persistence ? "ip_src"
+                    : svc->proto == IPPROTO_TCP
+                    ? "ip_src,ip_dst,tcp_src,tcp_dst"
+                    : svc->proto == IPPROTO_UDP
+                    ? "ip_src,ip_dst,udp_src,udp_dst"
+                    : "ip_src,ip_dst,nw_proto");
         }
         if (n_up <= MSLB_GROUP_SLOTS) {
             compile_assign_slots(svc->backends, svc->n_backends, slots,

@@ -8,6 +8,8 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/match.h"
+#include "openvswitch/meta-flow.h"
+#include "bitmap.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
@@ -259,6 +261,17 @@ format_group_body(uint8_t type, const struct ofputil_group_props *props,
         if (props->selection_method_param) {
             ds_put_format(&s, ",selection_method_param=%"PRIu64,
                           props->selection_method_param);
+        }
+        if (!bitmap_is_all_zeros(props->fields.used.bm, MFF_N_IDS)) {
+            const char *sep = "";
+            size_t i;
+
+            ds_put_cstr(&s, ",fields(");
+            BITMAP_FOR_EACH_1 (i, MFF_N_IDS, props->fields.used.bm) {
+                ds_put_format(&s, "%s%s", sep, mf_from_id(i)->name);
+                sep = ",";
+            }
+            ds_put_char(&s, ')');
         }
     }
     LIST_FOR_EACH (b, list_node, buckets) {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Mode dr (L2 direct server return) end to end: only the destination MAC
+# changes; TCP and UDP spread by weight; replies go from the servers to the
+# client directly (br-lb sees none); sessions keep their backend (learned
+# affinity) while backends change; idle entries age out; source-IP
+# persistence; ping and ARP for the VIP.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dsr_topo.sh"
+
+dsr_topo_up
+config() {   # config WEB_BACKENDS
+    cat >"$D/mslb.json" <<JSON
+{"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm"}],
+ "services": [
+  {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "dr",
+   "idle_timeout": 5, "bridges": ["br-lb"], "backends": [$1]},
+  {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "dr",
+   "bridges": ["br-lb"], "backends": [$(dsr_backend 1),$(dsr_backend 2),$(dsr_backend 3)]},
+  {"name": "sticky", "vip": "$VIP", "protocol": "tcp", "port": 8080, "mode": "dr",
+   "persistence": 60, "bridges": ["br-lb"], "backends": [$(dsr_backend 1),$(dsr_backend 2),$(dsr_backend 3)]}
+ ]}
+JSON
+}
+config "$(dsr_backend 1 2),$(dsr_backend 2 1)"
+mslbd_start "$D/mslb.json"
+wait_generation 1
+
+check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
+check "ARP for the VIP answers the balancer" \
+    sh -c "ip netns exec $(ns_of c1) ip neigh show $VIP | grep -q $LBMAC"
+
+capture_start 25
+check "1000 TCP connections split 2:1 by weight" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 1000 \
+    --concurrency 8 --expect S1:2,S2:1 --tolerance 0.0667
+check "300 UDP sessions over three backends" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 300 \
+    --concurrency 4 --expect S1:1,S2:1,S3:1 --tolerance 0.1
+check "servers saw the VIP as destination" \
+    sh -c "grep -q 'to $VIP' $D/logs/srv-S1.log"
+sessions=$(ofctl dump-flows br-lb table=20 | grep -c 'cookie=0x4c45' || true)
+check "sessions learned in table 20 ($sessions)" test "$sessions" -gt 100
+
+spawn_in c1 stream "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 --seconds 15 \
+    --max-stall 3 --name-file "$D/stream.backend"
+wait_for 10 test -s "$D/stream.backend"
+keep=$(tr -dc 'S0-9' <"$D/stream.backend")
+n=${keep#S}
+# Keep only the stream's backend and add s3: new sessions move, the
+# stream stays.
+config "$(dsr_backend "$n" 1),$(dsr_backend 3 1)"
+kill -HUP "$(mslbd_pid)"
+wait_generation 2
+check "after the change new connections go to $keep and S3" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 300 \
+    --concurrency 8 --expect "$keep:1,S3:1" --tolerance 0.12
+stream_rc=0
+spawn_wait stream 40 || stream_rc=$?
+check "the long-lived connection kept its backend" test "$stream_rc" -eq 0
+
+n_from_servers=$(capture_count "$FROM_SERVERS")
+n_from_client=$(capture_count "src host 198.18.0.10")
+check "br-lb saw the client's requests ($n_from_client packets)" \
+    test "$n_from_client" -gt 3000
+check "br-lb saw no packet from the servers ($n_from_servers)" \
+    test "$n_from_servers" -eq 0
+
+check "source-IP persistence: one client, one backend" sh -c "
+    ip netns exec $(ns_of c1) $PYTHON $TOOLS/lbclient.py tcp $VIP 8080 --count 60 >$D/sticky.json
+    $PYTHON -c 'import json,sys; d=json.load(open(\"$D/sticky.json\")); sys.exit(not (d[\"errors\"] == 0 and len([k for k in d if k != \"errors\"]) == 1))'"
+
+idle_gone() { ! ofctl dump-flows br-lb table=20 | grep 'cookie=0x4c45' | grep -q 'tp_dst=80'; }
+check "idle sessions age out (idle_timeout 5 s)" wait_for 20 idle_gone
