@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Mode l3dsr end to end: the first stage rewrites the destination to the
+# real server and marks the VIP in the DSCP; the final-stage bridge in front
+# of the server (programmed by the same mslbd) restores both, so the server
+# receives exactly the packet the client sent, for TCP, UDP and another IP
+# protocol; it answers from the VIP, directly.
+#
+#   c1 198.18.0.10 --+-- br-sw ==veth== arm [br-lb]   (first stage)
+#                    |
+#                    +==veth== hostup [br-host] -- s1 198.18.1.21 (VIP on lo)
+#                              (final stage)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+VIP=198.18.0.100
+LBMAC=0a:00:00:00:00:01
+ovs_start
+add_switch_bridge br-sw
+add_lb_bridge br-lb "$MSLBD_TARGET"
+add_lb_bridge br-host "$MSLBD_TARGET"
+link_bridges br-lb arm br-sw sw-lb veth
+link_bridges br-host hostup br-sw sw-host veth
+add_host c1 br-sw 198.18.0.10/24 - 0a:00:00:00:00:10
+add_host s1 br-host 198.18.1.21/24 - 02:00:00:00:01:21
+nsx s1 ip addr add "$VIP/32" dev lo
+host_route s1 198.18.0.0/24 dev eth0               # the client, directly
+nsx s1 sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+start_server s1 S1 --tcp 80 --udp 53
+
+cat >"$D/mslb.json" <<JSON
+{"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm"},
+             {"name": "br-host", "role": "final"}],
+ "services": [
+  {"name": "all", "vip": "$VIP", "protocol": "any", "mode": "l3dsr",
+   "dscp": 10, "bridges": ["br-lb"],
+   "backends": [{"name": "s1", "ip": "198.18.1.21", "mac": "02:00:00:00:01:21",
+                 "host_bridge": "br-host"}]}]}
+JSON
+mslbd_start "$D/mslb.json"
+wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
+wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
+
+# Captures at both ends while the client sends TCP, UDP and IP protocol 253.
+spawn cap_c ip netns exec "$(ns_of c1)" timeout 12 tcpdump -nn -p -U -i eth0 \
+    -w "$D/client.pcap" "ip and dst host $VIP and not icmp"
+spawn cap_s ip netns exec "$(ns_of s1)" timeout 12 tcpdump -nn -p -U -i eth0 \
+    -w "$D/server.pcap" "ip and dst host $VIP and not icmp"
+sleep 1.5
+check "TCP through the VIP" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 \
+    --count 20 --expect S1:1 --tolerance 0
+check "UDP through the VIP" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 \
+    --count 20 --expect S1:1 --tolerance 0
+nsx c1 "$PYTHON" - "$VIP" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253)
+for i in range(5):
+    s.sendto(b"mslb-proto-253-%d" % i, (sys.argv[1], 0))
+PY
+sleep 1
+spawn_wait cap_c 20 || true
+spawn_wait cap_s 20 || true
+
+# Every IP packet the client sent must reach the server byte for byte.
+compare() {
+    "$PYTHON" - "$D/client.pcap" "$D/server.pcap" "$1" <<'PY'
+import struct, sys
+def packets(path):
+    data = open(path, "rb").read()
+    magic = struct.unpack("<I", data[:4])[0]
+    end = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    linktype = struct.unpack(end + "I", data[20:24])[0]
+    off, out = 24, []
+    while off + 16 <= len(data):
+        _, _, incl, _ = struct.unpack(end + "IIII", data[off:off + 16])
+        frame = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        ip = frame[14:] if linktype == 1 else frame
+        total = struct.unpack("!H", ip[2:4])[0]
+        out.append(ip[:total])
+    return out
+proto = int(sys.argv[3])
+client = [p for p in packets(sys.argv[1]) if p[9] == proto]
+server = [p for p in packets(sys.argv[2]) if p[9] == proto]
+missing = [p for p in client if p not in server]
+print("proto %d: client sent %d, server got %d, not identical %d"
+      % (proto, len(client), len(server), len(missing)))
+sys.exit(not client or bool(missing))
+PY
+}
+check "server got the client's TCP packets unchanged (dst VIP, DSCP 0)" compare 6
+check "server got the client's UDP packets unchanged" compare 17
+check "server got protocol 253 packets unchanged" compare 253
+check "the first stage rewrote toward the server with DSCP 10" sh -c \
+    "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-lb.mgmt table=22 | grep -q 'set_field:10->ip_dscp'"
+check "the final stage restored (its flow counted packets)" sh -c \
+    "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-host.mgmt | grep 'nw_tos=40' | grep -vq 'n_packets=0,'"
