@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Mode local (LVS local node): the VIP is served by the first stage's own
+# host: requests go out of the bridge's LOCAL port to the host's stack.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+VIP=198.18.0.100
+ovs_start
+add_lb_bridge br-lb "$MSLBD_TARGET"
+add_host c1 br-lb 198.18.0.10/24 - 0a:00:00:00:00:10
+# The host: br-lb's own interface in the switch's namespace, with the VIP.
+in_ovs ip addr add "$VIP/32" dev br-lb
+in_ovs ip route add 198.18.0.0/24 dev br-lb
+spawn local_srv ip netns exec "$OVS_NS" "$PYTHON" "$TOOLS/lbserver.py" \
+    --name HOST --tcp 80 --udp 53 --pidfile "$D/pids/local.ready"
+wait_for 10 test -s "$D/pids/local.ready"
+
+cat >"$D/mslb.json" <<JSON
+{"bridges": [{"name": "br-lb", "mac": "0a:00:00:00:00:01", "frontend_port": "c1"}],
+ "services": [
+  {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "local",
+   "bridges": ["br-lb"], "backends": []},
+  {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "local",
+   "bridges": ["br-lb"], "backends": []}]}
+JSON
+mslbd_start "$D/mslb.json"
+wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
+
+check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
+check "TCP to the VIP is served by the host" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" \
+    tcp "$VIP" 80 --count 50 --expect HOST:1 --tolerance 0
+check "UDP to the VIP is served by the host" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" \
+    udp "$VIP" 53 --count 50 --expect HOST:1 --tolerance 0
+check "through the service's flow to LOCAL" sh -c \
+    "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-lb.mgmt | grep 'actions=.*LOCAL' | grep -vq 'n_packets=0,'"
