@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Mode tun (L3 DSR, LVS-TUN) end to end: the first stage encapsulates to
+# servers in another IP network (VXLAN); each server terminates the tunnel
+# itself, holds the VIP on lo and answers the client directly.
+#
+#   c1 198.18.0.10 --+-- br-sw ==veth== arm [br-lb] vx0 (vxlan, key=flow)
+#                    |                        |
+#                    +==veth== [br-ul] 198.18.2.1 (underlay, routes tunnels)
+#                                 |
+#                 s1 198.18.2.21, s2 198.18.2.22 (vxlan0 external, VIP on lo)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+VIP=198.18.0.100
+LBMAC=0a:00:00:00:00:01
+ovs_start
+add_switch_bridge br-sw
+add_switch_bridge br-ul
+add_lb_bridge br-lb "$MSLBD_TARGET"
+link_bridges br-lb arm br-sw sw-lb veth
+link_bridges br-ul ul-sw br-sw sw-ul veth
+vsctl add-port br-lb vx0 -- set interface vx0 type=vxlan \
+    options:remote_ip=flow options:key=flow
+in_ovs ip addr add 198.18.2.1/24 dev br-ul
+in_ovs ip link set br-ul up
+add_host c1 br-sw 198.18.0.10/24 - 0a:00:00:00:00:10
+host_route c1 198.18.2.0/24 dev eth0
+for i in 1 2; do
+    add_host "s$i" br-ul "198.18.2.2$i/24" - "02:00:00:00:02:2$i"
+    host_route "s$i" 198.18.0.0/24 dev eth0
+    nsx "s$i" ip link add vxlan0 address "02:00:00:00:03:2$i" type vxlan \
+        external dstport 4789
+    nsx "s$i" ip link set vxlan0 up
+    nsx "s$i" ip addr add "$VIP/32" dev lo
+    nsx "s$i" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+        net.ipv4.conf.vxlan0.rp_filter=0 net.ipv4.conf.all.arp_ignore=1 \
+        net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 \
+        net.ipv4.conf.eth0.arp_announce=2 net.ipv4.conf.vxlan0.arp_ignore=1
+    start_server "s$i" "S$i" --tcp 80 --udp 53
+    # OVS routes the tunnel itself: tell it the server's MAC up front.
+    appctl tnl/neigh/set br-ul "198.18.2.2$i" "02:00:00:00:02:2$i" >/dev/null
+done
+
+tb() { printf '{"name":"s%s","ip":"198.18.2.2%s","mac":"02:00:00:00:03:2%s"}' "$1" "$1" "$1"; }
+cat >"$D/mslb.json" <<JSON
+{"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm",
+              "tunnel_ports": {"vxlan": "vx0"}}],
+ "services": [
+  {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "tun",
+   "bridges": ["br-lb"], "backends": [$(tb 1),$(tb 2)]},
+  {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "tun",
+   "bridges": ["br-lb"], "backends": [$(tb 1),$(tb 2)]}]}
+JSON
+mslbd_start "$D/mslb.json"
+wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
+
+spawn capture ip netns exec "$OVS_NS" timeout 15 tcpdump -nn -p -i arm \
+    -w "$D/arm.pcap" ip
+sleep 1
+check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
+check "ARP for the VIP answers the balancer" \
+    sh -c "ip netns exec $(ns_of c1) ip neigh show $VIP | grep -q $LBMAC"
+check "300 TCP connections over two tunnelled servers" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 300 \
+    --concurrency 8 --expect S1:1,S2:1 --tolerance 0.12
+check "200 UDP sessions over two tunnelled servers" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 200 \
+    --concurrency 4 --expect S1:1,S2:1 --tolerance 0.15
+check "servers got the VIP as destination, through vxlan0" \
+    sh -c "grep -q 'to $VIP' $D/logs/srv-S1.log"
+spawn_wait capture 30 || true
+from_servers=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.2.21 or src host 198.18.2.22 or (src host 198.18.0.100 and (tcp or udp))' 2>/dev/null | wc -l)
+from_client=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.0.10' 2>/dev/null | wc -l)
+check "br-lb saw the requests ($from_client packets)" test "$from_client" -gt 500
+check "br-lb saw no replies ($from_servers)" test "$from_servers" -eq 0
