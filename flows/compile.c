@@ -487,9 +487,13 @@ dsr_forward(const struct model_service *svc, const struct model_backend *be,
         break;
     case MODEL_MODE_TUN:
     case MODEL_MODE_MSLB: {
+        /* The inner source MAC becomes the balancer's, for the reason
+         * given for dr: the final stage's switch must not learn the
+         * client's MAC behind its tunnel port. */
         const struct mslb_addr *dst = be->host.family ? &be->host : &be->ip;
-        snprintf(buf, size, "set_field:%s->eth_dst,set_field:%s->tun_dst,"
-                 "set_field:%"PRIu32"->tun_id,output:%"PRIu32, rmac.s,
+        snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,"
+                 "set_field:%s->tun_dst,set_field:%"PRIu32"->tun_id,"
+                 "output:%"PRIu32, mac_str(&br->mac).s, rmac.s,
                  addr_str(dst).s, svc->id, ports->tunnel[svc->tunnel]);
         break;
     }

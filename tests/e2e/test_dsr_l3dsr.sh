@@ -62,30 +62,7 @@ spawn_wait cap_s 20 || true
 
 # Every IP packet the client sent must reach the server byte for byte.
 compare() {
-    "$PYTHON" - "$D/client.pcap" "$D/server.pcap" "$1" <<'PY'
-import struct, sys
-def packets(path):
-    data = open(path, "rb").read()
-    magic = struct.unpack("<I", data[:4])[0]
-    end = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
-    linktype = struct.unpack(end + "I", data[20:24])[0]
-    off, out = 24, []
-    while off + 16 <= len(data):
-        _, _, incl, _ = struct.unpack(end + "IIII", data[off:off + 16])
-        frame = data[off + 16:off + 16 + incl]
-        off += 16 + incl
-        ip = frame[14:] if linktype == 1 else frame
-        total = struct.unpack("!H", ip[2:4])[0]
-        out.append(ip[:total])
-    return out
-proto = int(sys.argv[3])
-client = [p for p in packets(sys.argv[1]) if p[9] == proto]
-server = [p for p in packets(sys.argv[2]) if p[9] == proto]
-missing = [p for p in client if p not in server]
-print("proto %d: client sent %d, server got %d, not identical %d"
-      % (proto, len(client), len(server), len(missing)))
-sys.exit(not client or bool(missing))
-PY
+    "$PYTHON" "$TOOLS/pcap_same.py" "$D/client.pcap" "$D/server.pcap" "$1"
 }
 check "server got the client's TCP packets unchanged (dst VIP, DSCP 0)" compare 6
 check "server got the client's UDP packets unchanged" compare 17
