@@ -111,6 +111,49 @@ mac_str(const struct mslb_mac *m)
     return r;
 }
 
+/* What differs between IPv4 and IPv6 in the flows' text. */
+struct family {
+    const char *ip, *tcp, *udp;         /* Match keywords. */
+    const char *src, *dst;              /* Address fields. */
+    const char *nxm_src, *nxm_dst;      /* Address fields in learn(). */
+    const char *eth_type;
+};
+
+static const struct family fam4 = {
+    "ip", "tcp", "udp", "nw_src", "nw_dst",
+    "NXM_OF_IP_SRC[]", "NXM_OF_IP_DST[]", "0x800",
+};
+static const struct family fam6 = {
+    "ipv6", "tcp6", "udp6", "ipv6_src", "ipv6_dst",
+    "NXM_NX_IPV6_SRC[]", "NXM_NX_IPV6_DST[]", "0x86dd",
+};
+
+static const struct family *
+family_of(const struct mslb_addr *a)
+{
+    return a->family == AF_INET6 ? &fam6 : &fam4;
+}
+
+/* The match keyword for 'proto' (0: every IP protocol). */
+static const char *
+proto_match(const struct family *f, uint8_t proto)
+{
+    return proto == IPPROTO_TCP ? f->tcp : proto == IPPROTO_UDP ? f->udp
+           : f->ip;
+}
+
+/* An address as ct(nat()) wants it: IPv6 in brackets. */
+static struct addr_str
+nat_addr(const struct mslb_addr *a)
+{
+    struct addr_str r;
+    char buf[64];
+
+    mslb_addr_format(a, buf, sizeof buf);
+    snprintf(r.s, sizeof r.s, a->family == AF_INET6 ? "[%s]" : "%s", buf);
+    return r;
+}
+
 /* Where a packet for the given side leaves: one-armed bridges send it back
  * out of the port it came in by. */
 static void
@@ -132,6 +175,30 @@ add_responders(struct compile_out *out, uint64_t cookie,
     struct addr_str as = addr_str(ip);
     struct mac_str ms = mac_str(mac);
 
+    if (ip->family == AF_INET6) {
+        /* Neighbour solicitation -> advertisement (solicited, override);
+         * ND_ADVERT then writes our MAC as the target link-layer address,
+         * which OVS lets a flow set only once the packet is an
+         * advertisement.  (Its option-type change is committed before
+         * the address, so the address lands in the new TLL option.) */
+        add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
+                 "icmp6,icmp_type=135,icmp_code=0,nd_target=%s,"
+                 "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                 "set_field:%s->eth_src,"
+                 "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
+                 "set_field:%s->ipv6_src,set_field:136->icmpv6_type,"
+                 "set_field:0x60000000->nd_reserved,"
+                 "set_field:2->nd_options_type,resubmit(,%d)",
+                 as.s, ms.s, as.s, MSLB_T_ND_ADVERT);
+        add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
+                 "icmp6,ipv6_dst=%s,icmp_type=128,icmp_code=0,"
+                 "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                 "set_field:%s->eth_src,"
+                 "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
+                 "set_field:%s->ipv6_src,set_field:129->icmpv6_type,"
+                 "IN_PORT", as.s, ms.s, as.s);
+        return;
+    }
     add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
              "arp,arp_tpa=%s,arp_op=1,"
              "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
@@ -324,7 +391,7 @@ add_nat_group(const struct model_service *svc, const struct model_bridge *br,
             fprintf(f, ",bucket=weight:1,actions=ct(commit,zone=%u,"
                     "table=%d,nat(dst=%s:%u),exec(move:NXM_OF_ETH_SRC[]->"
                     "NXM_NX_CT_LABEL[0..47]))", br->ct_zone, MSLB_T_NAT_OUT,
-                    addr_str(&be->ip).s, be->port);
+                    nat_addr(&be->ip).s, be->port);
         }
     } else {
         /* More backends than slots: OVS's own weighted selection. */
@@ -336,7 +403,7 @@ add_nat_group(const struct model_service *svc, const struct model_bridge *br,
             fprintf(f, ",bucket=weight:%"PRIu32",actions=ct(commit,zone=%u,"
                     "table=%d,nat(dst=%s:%u),exec(move:NXM_OF_ETH_SRC[]->"
                     "NXM_NX_CT_LABEL[0..47]))", be->weight, br->ct_zone,
-                    MSLB_T_NAT_OUT, addr_str(&be->ip).s, be->port);
+                    MSLB_T_NAT_OUT, nat_addr(&be->ip).s, be->port);
         }
     }
     fclose(f);
@@ -363,17 +430,18 @@ add_endpoint(const struct model_backend *be, uint8_t proto,
              struct compile_out *out)
 {
     uint64_t cookie = mslb_cookie(MSLB_COOKIE_BACKEND, 0);
-    const char *p = model_proto_name(proto);
+    const struct family *f = family_of(&be->ip);
+    const char *p = proto_match(f, proto);
     struct addr_str ip = addr_str(&be->ip);
 
     add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
-             "%s,nw_src=%s,tp_src=%u,actions=ct(zone=%u,table=%d,nat)",
-             p, ip.s, be->port, br->ct_zone, MSLB_T_NAT_REPLY);
+             "%s,%s=%s,tp_src=%u,actions=ct(zone=%u,table=%d,nat)",
+             p, f->src, ip.s, be->port, br->ct_zone, MSLB_T_NAT_REPLY);
     add_flow(out, cookie, MSLB_T_NAT_OUT, 100,
-             "%s,nw_dst=%s,tp_dst=%u,actions=set_field:%s->eth_src,"
+             "%s,%s=%s,tp_dst=%u,actions=set_field:%s->eth_src,"
              "set_field:%s->eth_dst,%s",
-             p, ip.s, be->port, mac_str(&br->mac).s, mac_str(&be->mac).s,
-             back);
+             p, f->dst, ip.s, be->port, mac_str(&br->mac).s,
+             mac_str(&be->mac).s, back);
 }
 
 static void
@@ -383,7 +451,8 @@ compile_nat_service(const struct model_service *svc,
                     struct compile_out *out)
 {
     uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
-    const char *proto = model_proto_name(svc->proto);
+    const struct family *fam = family_of(&svc->vip);
+    const char *proto = proto_match(fam, svc->proto);
     struct addr_str vip = addr_str(&svc->vip);
     struct mac_str mac = mac_str(&br->mac);
     char front[32], back[32];
@@ -393,24 +462,25 @@ compile_nat_service(const struct model_service *svc,
     add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
                    &br->mac);
     add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
-             "%s,nw_dst=%s,tp_dst=%u,actions=ct(zone=%u,table=%d,nat)",
-             proto, vip.s, svc->port, br->ct_zone, MSLB_T_NAT_REQUEST);
+             "%s,%s=%s,tp_dst=%u,actions=ct(zone=%u,table=%d,nat)",
+             proto, fam->dst, vip.s, svc->port, br->ct_zone,
+             MSLB_T_NAT_REQUEST);
     if (n_usable(svc)) {
         add_nat_group(svc, br, ports, out);
         add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
-                 "ct_state=+new+trk,%s,nw_dst=%s,tp_dst=%u,"
-                 "actions=group:%"PRIu32, proto, vip.s, svc->port,
+                 "ct_state=+new+trk,%s,%s=%s,tp_dst=%u,"
+                 "actions=group:%"PRIu32, proto, fam->dst, vip.s, svc->port,
                  MSLB_GROUP_ID(svc->id));
     } else {
         add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
-                 "ct_state=+new+trk,%s,nw_dst=%s,tp_dst=%u,actions=drop",
-                 proto, vip.s, svc->port);
+                 "ct_state=+new+trk,%s,%s=%s,tp_dst=%u,actions=drop",
+                 proto, fam->dst, vip.s, svc->port);
     }
     add_flow(out, cookie, MSLB_T_NAT_REPLY, 100,
-             "ct_state=+rpl+trk,%s,nw_src=%s,tp_src=%u,"
+             "ct_state=+rpl+trk,%s,%s=%s,tp_src=%u,"
              "actions=move:NXM_NX_CT_LABEL[0..47]->NXM_OF_ETH_DST[],"
              "set_field:%s->eth_src,%s",
-             proto, vip.s, svc->port, mac.s, front);
+             proto, fam->src, vip.s, svc->port, mac.s, front);
     for (size_t i = 0; i < svc->n_backends; i++) {
         if (svc->backends[i].state != MODEL_BACKEND_DOWN) {
             add_endpoint(&svc->backends[i], svc->proto, br, back, out);
@@ -425,19 +495,17 @@ static void
 service_match(const struct model_service *svc, char *buf, size_t size,
               int *priority)
 {
+    const struct family *f = family_of(&svc->vip);
     struct addr_str vip = addr_str(&svc->vip);
+    const char *p = proto_match(f, svc->proto);
 
     if (svc->port) {
-        snprintf(buf, size, "%s,nw_dst=%s,tp_dst=%u",
-                 model_proto_name(svc->proto), vip.s, svc->port);
+        snprintf(buf, size, "%s,%s=%s,tp_dst=%u", p, f->dst, vip.s,
+                 svc->port);
         *priority = 200;
-    } else if (svc->proto) {
-        snprintf(buf, size, "%s,nw_dst=%s", model_proto_name(svc->proto),
-                 vip.s);
-        *priority = 195;
     } else {
-        snprintf(buf, size, "ip,nw_dst=%s", vip.s);
-        *priority = 190;
+        snprintf(buf, size, "%s,%s=%s", p, f->dst, vip.s);
+        *priority = svc->proto ? 195 : 190;
     }
 }
 
@@ -446,17 +514,19 @@ service_match(const struct model_service *svc, char *buf, size_t size,
 static void
 learn_key(const struct model_service *svc, char *buf, size_t size)
 {
+    const struct family *f = family_of(&svc->vip);
+
     if (svc->persistence) {
-        snprintf(buf, size, "NXM_OF_IP_SRC[]");
+        snprintf(buf, size, "eth_type=%s,%s", f->eth_type, f->nxm_src);
     } else if (svc->proto == IPPROTO_TCP) {
-        snprintf(buf, size, "nw_proto=6,NXM_OF_IP_SRC[],NXM_OF_IP_DST[],"
-                 "NXM_OF_TCP_SRC[],NXM_OF_TCP_DST[]");
+        snprintf(buf, size, "eth_type=%s,nw_proto=6,%s,%s,NXM_OF_TCP_SRC[],"
+                 "NXM_OF_TCP_DST[]", f->eth_type, f->nxm_src, f->nxm_dst);
     } else if (svc->proto == IPPROTO_UDP) {
-        snprintf(buf, size, "nw_proto=17,NXM_OF_IP_SRC[],NXM_OF_IP_DST[],"
-                 "NXM_OF_UDP_SRC[],NXM_OF_UDP_DST[]");
+        snprintf(buf, size, "eth_type=%s,nw_proto=17,%s,%s,NXM_OF_UDP_SRC[],"
+                 "NXM_OF_UDP_DST[]", f->eth_type, f->nxm_src, f->nxm_dst);
     } else {
-        snprintf(buf, size, "NXM_OF_IP_SRC[],NXM_OF_IP_DST[],"
-                 "NXM_OF_IP_PROTO[]");
+        snprintf(buf, size, "eth_type=%s,%s,%s,NXM_OF_IP_PROTO[]",
+                 f->eth_type, f->nxm_src, f->nxm_dst);
     }
 }
 
@@ -481,9 +551,9 @@ dsr_forward(const struct model_service *svc, const struct model_backend *be,
         break;
     case MODEL_MODE_L3DSR:
         snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,"
-                 "set_field:%s->nw_dst,set_field:%u->ip_dscp,%s",
-                 mac_str(&br->mac).s, rmac.s, addr_str(&be->ip).s, svc->dscp,
-                 back);
+                 "set_field:%s->%s,set_field:%u->ip_dscp,%s",
+                 mac_str(&br->mac).s, rmac.s, addr_str(&be->ip).s,
+                 family_of(&be->ip)->dst, svc->dscp, back);
         break;
     case MODEL_MODE_TUN:
     case MODEL_MODE_MSLB: {
@@ -492,9 +562,11 @@ dsr_forward(const struct model_service *svc, const struct model_backend *be,
          * client's MAC behind its tunnel port. */
         const struct mslb_addr *dst = be->host.family ? &be->host : &be->ip;
         snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,"
-                 "set_field:%s->tun_dst,set_field:%"PRIu32"->tun_id,"
+                 "set_field:%s->%s,set_field:%"PRIu32"->tun_id,"
                  "output:%"PRIu32, mac_str(&br->mac).s, rmac.s,
-                 addr_str(dst).s, svc->id, ports->tunnel[svc->tunnel]);
+                 addr_str(dst).s,
+                 dst->family == AF_INET6 ? "tun_ipv6_dst" : "tun_dst",
+                 svc->id, ports->tunnel[svc->tunnel]);
         break;
     }
     case MODEL_MODE_NAT:
@@ -512,7 +584,9 @@ compile_dsr_service(const struct model_service *svc,
 {
     uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
     uint32_t group_id = MSLB_GROUP_ID(svc->id);
-    char match[128], key[160], fwd[256];
+    const struct family *fam = family_of(&svc->vip);
+    bool v6 = svc->vip.family == AF_INET6;
+    char match[160], key[200], fwd[320];
     int priority;
 
     service_match(svc, match, sizeof match, &priority);
@@ -540,13 +614,16 @@ compile_dsr_service(const struct model_service *svc,
              * uses the NIC's (or the software's) receive hash once a
              * datapath flow exists, every packet of a session hashes the
              * same before its learned entry becomes visible. */
-            fprintf(f, ",selection_method=hash,fields(%s)",
-                    svc->persistence ? "ip_src"
-                    : svc->proto == IPPROTO_TCP
-                    ? "ip_src,ip_dst,tcp_src,tcp_dst"
-                    : svc->proto == IPPROTO_UDP
-                    ? "ip_src,ip_dst,udp_src,udp_dst"
-                    : "ip_src,ip_dst,nw_proto");
+            const char *src = v6 ? "ipv6_src" : "ip_src";
+            const char *dst = v6 ? "ipv6_dst" : "ip_dst";
+            fprintf(f, ",selection_method=hash,fields(%s", src);
+            if (!svc->persistence) {
+                fprintf(f, ",%s,%s", dst,
+                        svc->proto == IPPROTO_TCP ? "tcp_src,tcp_dst"
+                        : svc->proto == IPPROTO_UDP ? "udp_src,udp_dst"
+                        : "nw_proto");
+            }
+            fprintf(f, ")");
         }
         if (n_up <= MSLB_GROUP_SLOTS) {
             compile_assign_slots(svc->backends, svc->n_backends, slots,
@@ -577,9 +654,9 @@ compile_dsr_service(const struct model_service *svc,
 
     add_flow(out, cookie, MSLB_T_DSR_LEARN, 100,
              "reg0=%"PRIu32",%s,actions=learn(table=%d,idle_timeout=%"PRIu32
-             ",priority=100,cookie=%#"PRIx64",NXM_NX_REG0[],eth_type=0x800,"
+             ",priority=100,cookie=%#"PRIx64",NXM_NX_REG0[],"
              "%s,load:NXM_NX_REG1[]->NXM_NX_REG1[]),resubmit(,%d)",
-             svc->id, svc->proto ? model_proto_name(svc->proto) : "ip",
+             svc->id, proto_match(fam, svc->proto),
              MSLB_T_DSR_AFFINITY,
              svc->persistence ? svc->persistence : svc->idle_timeout,
              (uint64_t) (MSLB_LEARNED_COOKIE | svc->id), key,
@@ -593,8 +670,8 @@ compile_dsr_service(const struct model_service *svc,
         }
         dsr_forward(svc, be, br, ports, fwd, sizeof fwd);
         add_flow(out, cookie, MSLB_T_DSR_FORWARD, 100,
-                 "ip,reg0=%"PRIu32",reg1=%"PRIu32",actions=%s", svc->id,
-                 be->key, fwd);
+                 "%s,reg0=%"PRIu32",reg1=%"PRIu32",actions=%s", fam->ip,
+                 svc->id, be->key, fwd);
     }
 }
 
@@ -669,12 +746,13 @@ compile_final_bridge(const struct model *m, const struct model_bridge *br,
                          "in_port=%"PRIu32",tun_id=%"PRIu32",actions=NORMAL",
                          ports->tunnel[svc->tunnel], svc->id);
             } else if (svc->mode == MODEL_MODE_L3DSR) {
+                const struct family *f = family_of(&be->ip);
                 add_flow(out, mslb_cookie(MSLB_COOKIE_VIP, 0),
                          MSLB_T_CLASSIFY, 200,
-                         "ip,nw_dst=%s,ip_dscp=%u,actions=set_field:%s->"
-                         "nw_dst,set_field:0->ip_dscp,NORMAL",
+                         "%s,%s=%s,ip_dscp=%u,actions=set_field:%s->%s,"
+                         "set_field:0->ip_dscp,NORMAL", f->ip, f->dst,
                          addr_str(&be->ip).s, svc->dscp,
-                         addr_str(&svc->vip).s);
+                         addr_str(&svc->vip).s, f->dst);
             }
         }
     }
@@ -699,6 +777,10 @@ compile_bridge_base(const struct model_bridge *br,
     (void) ports;
     /* Defaults: switch what is not ours; drop what fell out of a session. */
     add_flow(out, base, MSLB_T_CLASSIFY, 0, "actions=NORMAL");
+    add_flow(out, base, MSLB_T_ND_ADVERT, 100,
+             "icmp6,icmp_type=136,icmp_code=0,actions=set_field:%s->nd_tll,"
+             "IN_PORT", mac_str(&br->mac).s);
+    add_flow(out, base, MSLB_T_ND_ADVERT, 0, "actions=drop");
     add_flow(out, base, MSLB_T_NAT_REQUEST, 0, "actions=drop");
     add_flow(out, base, MSLB_T_NAT_REQUEST, 100,
              "ct_state=-inv+trk,actions=goto_table:%d", MSLB_T_NAT_OUT);

@@ -355,9 +355,6 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
                 || !parse_addr(json_string_value(g), &br->gateways[i])) {
                 return verr(sub, "must be an IPv4 or IPv6 address string");
             }
-            if (br->gateways[i].family != AF_INET) {
-                return verr(sub, "IPv6 gateways are not supported yet");
-            }
             for (size_t k = 0; k < i; k++) {
                 if (mslb_addr_equal(&br->gateways[k], &br->gateways[i])) {
                     return verr(sub, "duplicate gateway address");
@@ -524,10 +521,6 @@ parse_service(const json_t *j, const char *path, const struct model *m,
     if ((error = get_addr(j, path, "vip", &svc->vip))) {
         return error;
     }
-    if (svc->vip.family != AF_INET) {
-        subpath(sub, sizeof sub, path, "vip");
-        return verr(sub, "IPv6 virtual services are not supported yet");
-    }
     if ((error = get_string(j, path, "mode", false, &s))) {
         return error;
     }
@@ -545,10 +538,6 @@ parse_service(const json_t *j, const char *path, const struct model *m,
                         "\"l3dsr\", \"mslb\" or \"local\"");
         }
         svc->mode = k;
-    }
-    if (svc->vip.family != AF_INET) {
-        subpath(sub, sizeof sub, path, "vip");
-        return verr(sub, "IPv6 virtual services are not supported yet");
     }
     if ((error = get_string(j, path, "protocol", true, &s))) {
         return error;

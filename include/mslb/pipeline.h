@@ -12,6 +12,11 @@
                "ARP and ICMP echo for VIPs and gateways; requests to a "  \
                "VIP and replies from a backend go to conntrack; anything " \
                "else is switched unchanged (NORMAL)")                      \
+    MSLB_TABLE(ND_ADVERT, 1,                                               \
+               "IPv6: a neighbour solicitation for a VIP or gateway, "    \
+               "already turned into an advertisement by CLASSIFY, gets "   \
+               "the bridge's MAC as target link-layer address (settable "  \
+               "only once the packet matches as an advertisement)")        \
     MSLB_TABLE(NAT_REQUEST, 10,                                            \
                "request after conntrack: a new session goes to the "      \
                "service's select group, a known one (already translated) " \

@@ -340,8 +340,8 @@ test_errors(void **state)
           "\"frontend_port\":\"f\",\"backend_port\":\"b/1\"}",
           "backend_port: must be a port name of 1 to 15 characters" },
         { "bridge.schema.json", BR_HEAD
-          "\"frontend_port\":\"f\",\"gateways\":[\"10.0.0.1\",\"::1\"]}",
-          "gateways[1]: \"::1\" is not an IPv4 address" },
+          "\"frontend_port\":\"f\",\"gateways\":[\"10.0.0.1\",\"198.18.0.300\"]}",
+          "gateways[1]: \"198.18.0.300\" is not an IPv4 or IPv6 address" },
         { "bridge.schema.json", BR_HEAD
           "\"frontend_port\":\"f\",\"gateways\":[1]}",
           "gateways[0]: must be a string" },
@@ -630,7 +630,7 @@ test_strings(void **state)
     expect_error_in(schemas, "bridge.schema.json",
                     "{\"name\":\"b\",\"mac\":\"0a:00:00:00:00:01\","
                     "\"frontend_port\":\"f\",\"gateways\":[\"a\\n\"]}",
-                    "gateways[0]: \"a\\n\" is not an IPv4 address");
+                    "gateways[0]: \"a\\n\" is not an IPv4 or IPv6 address");
 }
 
 /* A long array with its only duplicate at the end, quickly. */
