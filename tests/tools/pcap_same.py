@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Checks that every IP packet of protocol PROTO in the first capture is in
-the second one byte for byte (IP header and payload; the link-layer header
-is ignored).  Exit 1 if the first has none or any is missing or different.
+"""Checks that every IPv4 or IPv6 packet of protocol PROTO in the first
+capture is in the second one byte for byte (IP header and payload; the
+link-layer header is ignored).  Exit 1 if the first has none or any is missing or different.
 
     pcap_same.py SENT.pcap RECEIVED.pcap PROTO
 """
@@ -20,17 +20,25 @@ def packets(path):
         frame = data[off + 16:off + 16 + incl]
         off += 16 + incl
         ip = frame[14:] if linktype == 1 else frame
-        if len(ip) < 20:
+        if len(ip) < 40 and (len(ip) < 20 or ip[0] >> 4 != 4):
             continue
-        total = struct.unpack("!H", ip[2:4])[0]
+        if ip[0] >> 4 == 6:
+            total = 40 + struct.unpack("!H", ip[4:6])[0]
+        else:
+            total = struct.unpack("!H", ip[2:4])[0]
         out.append(ip[:total])
     return out
 
 
+def proto_of(ip):
+    """The IPv4 protocol, or the IPv6 next header (no extension headers)."""
+    return ip[6] if ip[0] >> 4 == 6 else ip[9]
+
+
 def main():
     proto = int(sys.argv[3])
-    sent = [p for p in packets(sys.argv[1]) if p[9] == proto]
-    got = [p for p in packets(sys.argv[2]) if p[9] == proto]
+    sent = [p for p in packets(sys.argv[1]) if proto_of(p) == proto]
+    got = [p for p in packets(sys.argv[2]) if proto_of(p) == proto]
     missing = [p for p in sent if p not in got]
     print("protocol %d: sent %d, received %d, missing or changed %d"
           % (proto, len(sent), len(got), len(missing)))
