@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-bundle.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
@@ -121,12 +123,13 @@ struct ofconn {
     struct stats_req *stats;    /* Collections under way. */
 };
 
-/* A statistics collection: three requests, one callback. */
+/* A statistics collection: four requests, one callback. */
 struct stats_req {
     struct stats_req *next;
-    uint32_t xids[3];           /* Service flows, backend flows, groups. */
+    uint32_t xids[4];           /* Service flows, backend flows, groups,
+                                 * learned affinity entries. */
     int pending;
-    json_t *flows, *groups;
+    json_t *flows, *groups, *learned;
     ofconn_stats_cb *cb;
     void *aux;
 };
@@ -651,6 +654,7 @@ ofconn_collect_stats(struct ofconn *c, ofconn_stats_cb *cb, void *aux)
     r = xzalloc(sizeof *r);
     r->flows = json_array();
     r->groups = json_array();
+    r->learned = json_array();
     r->cb = cb;
     r->aux = aux;
     for (int i = 0; i < 2; i++) {
@@ -669,7 +673,20 @@ ofconn_collect_stats(struct ofconn *c, ofconn_stats_cb *cb, void *aux)
     }
     r->xids[2] = send_msg(c, ofputil_encode_group_stats_request(c->version,
                                                                 OFPG_ALL));
-    r->pending = 3;
+    {
+        struct ofputil_flow_stats_request fsr;
+
+        memset(&fsr, 0, sizeof fsr);
+        match_init_catchall(&fsr.match);
+        fsr.cookie = htonll(MSLB_LEARNED_COOKIE);
+        fsr.cookie_mask = htonll(MSLB_COOKIE_TAG_MASK);
+        fsr.out_port = OFPP_ANY;
+        fsr.out_group = OFPG_ANY;
+        fsr.table_id = MSLB_T_DSR_AFFINITY;
+        r->xids[3] = send_msg(c, ofputil_encode_flow_stats_request(&fsr,
+                                                                   proto));
+    }
+    r->pending = 4;
     r->next = c->stats;
     c->stats = r;
     flush_tx(c);
@@ -687,11 +704,12 @@ stats_finish(struct ofconn *c, struct stats_req *r, bool ok)
         }
     }
     if (ok) {
-        r->cb(r->aux, json_pack("{s:o, s:o}", "flows", r->flows,
-                                "groups", r->groups));
+        r->cb(r->aux, json_pack("{s:o, s:o, s:o}", "flows", r->flows,
+                                "groups", r->groups, "learned", r->learned));
     } else {
         json_decref(r->flows);
         json_decref(r->groups);
+        json_decref(r->learned);
         r->cb(r->aux, NULL);
     }
     free(r);
@@ -707,7 +725,7 @@ stats_reply(struct ofconn *c, const struct ofp_header *oh,
     int which = -1;
 
     for (r = c->stats; r; r = r->next) {
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             if (r->xids[i] == xid) {
                 which = i;
                 break;
@@ -720,7 +738,34 @@ stats_reply(struct ofconn *c, const struct ofp_header *oh,
     if (!r) {
         return false;
     }
-    if (type == OFPTYPE_FLOW_STATS_REPLY) {
+    if (type == OFPTYPE_FLOW_STATS_REPLY && which == 3) {
+        struct ofputil_flow_stats fs;
+        uint64_t stub[1024 / 8];
+        struct ofpbuf ofpacts;
+
+        /* A learned entry: its cookie names the service, the reg1 it
+         * loads names the backend. */
+        ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+        while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
+            const struct ofpact *a;
+            uint32_t backend = 0;
+
+            OFPACT_FOR_EACH (a, fs.ofpacts, fs.ofpacts_len) {
+                if (a->type == OFPACT_SET_FIELD) {
+                    const struct ofpact_set_field *sf
+                        = ofpact_get_SET_FIELD(a);
+                    if (sf->field->id == MFF_REG1) {
+                        backend = ntohl(sf->value->be32);
+                    }
+                }
+            }
+            json_array_append_new(r->learned, json_pack(
+                "{s:I, s:I}", "service",
+                (json_int_t) (ntohll(fs.cookie) & 0xffffff),
+                "backend", (json_int_t) backend));
+        }
+        ofpbuf_uninit(&ofpacts);
+    } else if (type == OFPTYPE_FLOW_STATS_REPLY) {
         struct ofputil_flow_stats fs;
         uint64_t stub[1024 / 8];
         struct ofpbuf ofpacts;

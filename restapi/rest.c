@@ -777,8 +777,33 @@ get_health(struct request *r)
 /* ---- Statistics. ---- */
 
 struct counters {
-    uint64_t packets, bytes, sessions;
+    uint64_t packets, bytes, sessions, affinity;
 };
+
+/* Learned affinity entries (DSR modes) of service 'svc', per backend. */
+static void
+add_affinity(const json_t *bridge_stats, const struct model_service *svc,
+             struct counters *total, struct counters *per_backend)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (json_object_get(bridge_stats, "learned"), i, e) {
+        uint32_t key;
+
+        if ((uint32_t) json_integer_value(json_object_get(e, "service"))
+            != svc->id) {
+            continue;
+        }
+        total->affinity++;
+        key = json_integer_value(json_object_get(e, "backend"));
+        for (size_t b = 0; b < svc->n_backends; b++) {
+            if (svc->backends[b].key == key) {
+                per_backend[b].affinity++;
+            }
+        }
+    }
+}
 
 static void
 add_flow_counters(const json_t *bridge_stats, uint64_t cookie, int table,
@@ -860,7 +885,8 @@ aggregate_stats(struct rest_server *srv, const json_t *per_bridge)
 
     for (size_t i = 0; i < m->n_services; i++) {
         const struct model_service *svc = &m->services[i];
-        struct counters total = { 0, 0, 0 };
+        struct counters total = { 0, 0, 0, 0 };
+        bool dsr = model_mode_is_dsr(svc->mode);
         struct counters *be = xcalloc(svc->n_backends + 1, sizeof *be);
         json_t *backends = json_array();
         size_t k;
@@ -876,19 +902,33 @@ aggregate_stats(struct rest_server *srv, const json_t *per_bridge)
                                   svc->backends[b].port, &be[b]);
             }
             add_sessions(bs, svc, be);
+            if (dsr) {
+                add_affinity(bs, svc, &total, be);
+            }
         }
         for (size_t b = 0; b < svc->n_backends; b++) {
-            json_array_append_new(backends, json_pack(
+            json_t *jb = json_pack(
                 "{s:s, s:I, s:I, s:I}", "name", svc->backends[b].name,
                 "packets", (json_int_t) be[b].packets,
                 "bytes", (json_int_t) be[b].bytes,
-                "sessions", (json_int_t) be[b].sessions));
+                "sessions", (json_int_t) be[b].sessions);
+            if (dsr) {
+                json_object_set_new(jb, "affinity_entries",
+                                    json_integer(be[b].affinity));
+            }
+            json_array_append_new(backends, jb);
         }
         free(be);
-        json_array_append_new(services, json_pack(
-            "{s:s, s:I, s:I, s:o}", "name", svc->name,
+        json_t *js = json_pack(
+            "{s:s, s:I, s:I}", "name", svc->name,
             "packets", (json_int_t) total.packets,
-            "bytes", (json_int_t) total.bytes, "backends", backends));
+            "bytes", (json_int_t) total.bytes);
+        if (dsr) {
+            json_object_set_new(js, "affinity_entries",
+                                json_integer(total.affinity));
+        }
+        json_object_set_new(js, "backends", backends);
+        json_array_append_new(services, js);
     }
     return json_pack("{s:I, s:o}", "generation",
                      (json_int_t) srv->d->generation, "services", services);

@@ -7,6 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dsr_topo.sh"
+. "$(dirname "$0")/rest_lib.sh"
 
 dsr_topo_up
 config() {   # config WEB_BACKENDS
@@ -23,7 +24,7 @@ config() {   # config WEB_BACKENDS
 JSON
 }
 config "$(dsr_backend 1 2),$(dsr_backend 2 1)"
-mslbd_start "$D/mslb.json"
+mslbd_start "$D/mslb.json" --rest "$REST_PORT"
 wait_generation 1
 
 check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
@@ -41,6 +42,14 @@ check "servers saw the VIP as destination" \
     sh -c "grep -q 'to $VIP' $D/logs/srv-S1.log"
 sessions=$(ofctl dump-flows br-lb table=20 | grep -c 'cookie=0x4c45' || true)
 check "sessions learned in table 20 ($sessions)" test "$sessions" -gt 100
+affinity_reported() {
+    expect_api 200 GET /v1/stats
+    test "$(json_get '[s["affinity_entries"] for s in j["services"] if s["name"] == "web"][0]')" -gt 100
+    test "$(json_get 'sum(b["affinity_entries"] for s in j["services"] if s["name"] == "web" for b in s["backends"])')" \
+        = "$(json_get '[s["affinity_entries"] for s in j["services"] if s["name"] == "web"][0]')"
+}
+check "REST stats report the active affinity entries per service and backend" \
+    affinity_reported
 
 spawn_in c1 stream "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 --seconds 15 \
     --max-stall 3 --name-file "$D/stream.backend"
