@@ -46,6 +46,26 @@ compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+void compile_out_sort(struct compile_out *);
+
+/* Sorts 'out' and keeps one of each flow: services share VIP and endpoint
+ * flows. */
+static void
+compile_out_dedupe(struct compile_out *out)
+{
+    size_t n = 0;
+
+    compile_out_sort(out);
+    for (size_t i = 0; i < out->n_flows; i++) {
+        if (n && !strcmp(out->flows[n - 1], out->flows[i])) {
+            free(out->flows[i]);
+        } else {
+            out->flows[n++] = out->flows[i];
+        }
+    }
+    out->n_flows = n;
+}
+
 void
 compile_out_sort(struct compile_out *out)
 {
@@ -719,7 +739,6 @@ compile_final_bridge(const struct model *m, const struct model_bridge *br,
                      struct compile_out *out)
 {
     uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
-    size_t n = 0;
 
     add_flow(out, base, MSLB_T_CLASSIFY, 0, "actions=NORMAL");
     for (int t = 0; t < MODEL_N_TUNNELS; t++) {
@@ -756,15 +775,7 @@ compile_final_bridge(const struct model *m, const struct model_bridge *br,
             }
         }
     }
-    compile_out_sort(out);
-    for (size_t i = 0; i < out->n_flows; i++) {
-        if (n && !strcmp(out->flows[n - 1], out->flows[i])) {
-            free(out->flows[i]);
-        } else {
-            out->flows[n++] = out->flows[i];
-        }
-    }
-    out->n_flows = n;
+    compile_out_dedupe(out);
 }
 
 void
@@ -798,8 +809,6 @@ void
 compile_bridge(const struct model *m, const struct model_bridge *br,
                const struct compile_ports *ports, struct compile_out *out)
 {
-    size_t n = 0;
-
     if (br->role == MODEL_ROLE_FINAL) {
         compile_final_bridge(m, br, ports, out);
         return;
@@ -811,14 +820,5 @@ compile_bridge(const struct model *m, const struct model_bridge *br,
         }
     }
 
-    /* Services share VIP and endpoint flows: keep one of each. */
-    compile_out_sort(out);
-    for (size_t i = 0; i < out->n_flows; i++) {
-        if (n && !strcmp(out->flows[n - 1], out->flows[i])) {
-            free(out->flows[i]);
-        } else {
-            out->flows[n++] = out->flows[i];
-        }
-    }
-    out->n_flows = n;
+    compile_out_dedupe(out);
 }

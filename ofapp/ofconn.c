@@ -557,24 +557,32 @@ sync_done(struct ofconn *c)
 
 /* ---- Input. ---- */
 
-static void
-request_dumps(struct ofconn *c)
+/* Asks for the flows of 'table' (0xff: all) whose cookie matches
+ * 'cookie'/'mask'; returns the request's xid. */
+static uint32_t
+request_flows(struct ofconn *c, uint8_t table, uint64_t cookie,
+              uint64_t mask)
 {
-    enum ofputil_protocol proto = ofputil_protocol_from_ofp_version(
-        c->version);
     struct ofputil_flow_stats_request fsr;
 
     memset(&fsr, 0, sizeof fsr);
     match_init_catchall(&fsr.match);
-    fsr.cookie = htonll(MSLB_COOKIE_TAG);
-    fsr.cookie_mask = htonll(MSLB_COOKIE_TAG_MASK);
+    fsr.cookie = htonll(cookie);
+    fsr.cookie_mask = htonll(mask);
     fsr.out_port = OFPP_ANY;
     fsr.out_group = OFPG_ANY;
-    fsr.table_id = 0xff;
+    fsr.table_id = table;
+    return send_msg(c, ofputil_encode_flow_stats_request(
+                        &fsr, ofputil_protocol_from_ofp_version(c->version)));
+}
+
+static void
+request_dumps(struct ofconn *c)
+{
     flowset_destroy(c->have);
     c->have = flowset_create();
-    c->flows_xid = send_msg(c, ofputil_encode_flow_stats_request(&fsr,
-                                                                 proto));
+    c->flows_xid = request_flows(c, 0xff, MSLB_COOKIE_TAG,
+                                 MSLB_COOKIE_TAG_MASK);
     c->groups_xid = send_msg(c, ofputil_encode_group_desc_request(c->version,
                                                                   OFPG_ALL));
     c->state = S_DUMP;
@@ -636,10 +644,12 @@ handle_error(struct ofconn *c, const struct ofp_header *oh)
 
 /* ---- Statistics. ---- */
 
+static uint32_t request_flows(struct ofconn *, uint8_t table,
+                              uint64_t cookie, uint64_t mask);
+
 void
 ofconn_collect_stats(struct ofconn *c, ofconn_stats_cb *cb, void *aux)
 {
-    enum ofputil_protocol proto;
     struct stats_req *r;
     static const struct { int table; int kind; } reqs[2] = {
         { MSLB_T_CLASSIFY, MSLB_COOKIE_SERVICE },
@@ -650,7 +660,6 @@ ofconn_collect_stats(struct ofconn *c, ofconn_stats_cb *cb, void *aux)
         cb(aux, NULL);
         return;
     }
-    proto = ofputil_protocol_from_ofp_version(c->version);
     r = xzalloc(sizeof *r);
     r->flows = json_array();
     r->groups = json_array();
@@ -658,34 +667,15 @@ ofconn_collect_stats(struct ofconn *c, ofconn_stats_cb *cb, void *aux)
     r->cb = cb;
     r->aux = aux;
     for (int i = 0; i < 2; i++) {
-        struct ofputil_flow_stats_request fsr;
-
-        memset(&fsr, 0, sizeof fsr);
-        match_init_catchall(&fsr.match);
-        fsr.cookie = htonll(mslb_cookie(reqs[i].kind, 0));
-        fsr.cookie_mask = htonll(MSLB_COOKIE_TAG_MASK
-                                 | (0xffULL << MSLB_COOKIE_KIND_SHIFT));
-        fsr.out_port = OFPP_ANY;
-        fsr.out_group = OFPG_ANY;
-        fsr.table_id = reqs[i].table;
-        r->xids[i] = send_msg(c, ofputil_encode_flow_stats_request(&fsr,
-                                                                   proto));
+        r->xids[i] = request_flows(c, reqs[i].table,
+                                   mslb_cookie(reqs[i].kind, 0),
+                                   MSLB_COOKIE_TAG_MASK
+                                   | (0xffULL << MSLB_COOKIE_KIND_SHIFT));
     }
     r->xids[2] = send_msg(c, ofputil_encode_group_stats_request(c->version,
                                                                 OFPG_ALL));
-    {
-        struct ofputil_flow_stats_request fsr;
-
-        memset(&fsr, 0, sizeof fsr);
-        match_init_catchall(&fsr.match);
-        fsr.cookie = htonll(MSLB_LEARNED_COOKIE);
-        fsr.cookie_mask = htonll(MSLB_COOKIE_TAG_MASK);
-        fsr.out_port = OFPP_ANY;
-        fsr.out_group = OFPG_ANY;
-        fsr.table_id = MSLB_T_DSR_AFFINITY;
-        r->xids[3] = send_msg(c, ofputil_encode_flow_stats_request(&fsr,
-                                                                   proto));
-    }
+    r->xids[3] = request_flows(c, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
+                               MSLB_COOKIE_TAG_MASK);
     r->pending = 4;
     r->next = c->stats;
     c->stats = r;
