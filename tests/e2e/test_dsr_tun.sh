@@ -12,6 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VIP=198.18.0.100
+VIP6=2001:db8::100
 LBMAC=0a:00:00:00:00:01
 ovs_start
 add_switch_bridge br-sw
@@ -23,15 +24,18 @@ vsctl add-port br-lb vx0 -- set interface vx0 type=vxlan \
     options:remote_ip=flow options:key=flow
 in_ovs ip addr add 198.18.2.1/24 dev br-ul
 in_ovs ip link set br-ul up
-add_host c1 br-sw 198.18.0.10/24 - 0a:00:00:00:00:10
+add_host c1 br-sw 198.18.0.10/24 2001:db8::10/64 0a:00:00:00:00:10
 host_route c1 198.18.2.0/24 dev eth0
+host_route c1 2001:db8:2::/64 dev eth0
 for i in 1 2; do
-    add_host "s$i" br-ul "198.18.2.2$i/24" - "02:00:00:00:02:2$i"
+    add_host "s$i" br-ul "198.18.2.2$i/24" "2001:db8:2::2$i/64" "02:00:00:00:02:2$i"
     host_route "s$i" 198.18.0.0/24 dev eth0
+    host_route "s$i" 2001:db8::/64 dev eth0
     nsx "s$i" ip link add vxlan0 address "02:00:00:00:03:2$i" type vxlan \
         external dstport 4789
     nsx "s$i" ip link set vxlan0 up
     nsx "s$i" ip addr add "$VIP/32" dev lo
+    nsx "s$i" ip -6 addr add "$VIP6/128" dev lo nodad
     nsx "s$i" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
         net.ipv4.conf.vxlan0.rp_filter=0 net.ipv4.conf.all.arp_ignore=1 \
         net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 \
@@ -42,6 +46,9 @@ for i in 1 2; do
 done
 
 tb() { printf '{"name":"s%s","ip":"198.18.2.2%s","mac":"02:00:00:00:03:2%s"}' "$1" "$1" "$1"; }
+# IPv6 inside, over the IPv4 underlay: the tunnel goes to the server's host
+# address.
+tb6() { printf '{"name":"s%s","ip":"2001:db8:2::2%s","host":"198.18.2.2%s","mac":"02:00:00:00:03:2%s"}' "$1" "$1" "$1" "$1"; }
 cat >"$D/mslb.json" <<JSON
 {"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm",
               "tunnel_ports": {"vxlan": "vx0"}}],
@@ -49,13 +56,15 @@ cat >"$D/mslb.json" <<JSON
   {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "tun",
    "bridges": ["br-lb"], "backends": [$(tb 1),$(tb 2)]},
   {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "tun",
-   "bridges": ["br-lb"], "backends": [$(tb 1),$(tb 2)]}]}
+   "bridges": ["br-lb"], "backends": [$(tb 1),$(tb 2)]},
+  {"name": "web6", "vip": "$VIP6", "protocol": "tcp", "port": 80, "mode": "tun",
+   "bridges": ["br-lb"], "backends": [$(tb6 1),$(tb6 2)]}]}
 JSON
 mslbd_start "$D/mslb.json"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 
-spawn capture ip netns exec "$OVS_NS" timeout 15 tcpdump -nn -p -i arm \
-    -w "$D/arm.pcap" ip
+spawn capture ip netns exec "$OVS_NS" timeout 18 tcpdump -nn -p -i arm \
+    -w "$D/arm.pcap" "ip or ip6"
 sleep 1
 check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
 check "ARP for the VIP answers the balancer" \
@@ -66,10 +75,14 @@ check "300 TCP connections over two tunnelled servers" \
 check "200 UDP sessions over two tunnelled servers" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 200 \
     --concurrency 4 --expect S1:1,S2:1 --tolerance 0.15
+check "ping6 the IPv6 VIP" nsx c1 ping -6 -c 2 -i 0.2 -W 2 "$VIP6"
+check "200 TCP connections over IPv6, tunnelled over IPv4" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP6" 80 --count 200 \
+    --concurrency 8 --expect S1:1,S2:1 --tolerance 0.15
 check "servers got the VIP as destination, through vxlan0" \
     sh -c "grep -q 'to $VIP' $D/logs/srv-S1.log"
 spawn_wait capture 30 || true
-from_servers=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.2.21 or src host 198.18.2.22 or (src host 198.18.0.100 and (tcp or udp))' 2>/dev/null | wc -l)
+from_servers=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.2.21 or src host 198.18.2.22 or ((src host 198.18.0.100 or src host 2001:db8::100) and (tcp or udp))' 2>/dev/null | wc -l)
 from_client=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.0.10' 2>/dev/null | wc -l)
 check "br-lb saw the requests ($from_client packets)" test "$from_client" -gt 500
 check "br-lb saw no replies ($from_servers)" test "$from_servers" -eq 0

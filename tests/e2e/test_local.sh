@@ -7,10 +7,14 @@ set -euo pipefail
 VIP=198.18.0.100
 ovs_start
 add_lb_bridge br-lb "$MSLBD_TARGET"
-add_host c1 br-lb 198.18.0.10/24 - 0a:00:00:00:00:10
+VIP6=2001:db8::100
+add_host c1 br-lb 198.18.0.10/24 2001:db8::10/64 0a:00:00:00:00:10
 # The host: br-lb's own interface in the switch's namespace, with the VIP.
 in_ovs ip addr add "$VIP/32" dev br-lb
 in_ovs ip route add 198.18.0.0/24 dev br-lb
+in_ovs sysctl -qw net.ipv6.conf.br-lb.disable_ipv6=0
+in_ovs ip -6 addr add "$VIP6/128" dev br-lb nodad
+in_ovs ip -6 route add 2001:db8::/64 dev br-lb
 spawn local_srv ip netns exec "$OVS_NS" "$PYTHON" "$TOOLS/lbserver.py" \
     --name HOST --tcp 80 --udp 53 --pidfile "$D/pids/local.ready"
 wait_for 10 test -s "$D/pids/local.ready"
@@ -21,6 +25,8 @@ cat >"$D/mslb.json" <<JSON
   {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "local",
    "bridges": ["br-lb"], "backends": []},
   {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "local",
+   "bridges": ["br-lb"], "backends": []},
+  {"name": "web6", "vip": "$VIP6", "protocol": "tcp", "port": 80, "mode": "local",
    "bridges": ["br-lb"], "backends": []}]}
 JSON
 mslbd_start "$D/mslb.json"
@@ -31,5 +37,8 @@ check "TCP to the VIP is served by the host" nsx c1 "$PYTHON" "$TOOLS/lbclient.p
     tcp "$VIP" 80 --count 50 --expect HOST:1 --tolerance 0
 check "UDP to the VIP is served by the host" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" \
     udp "$VIP" 53 --count 50 --expect HOST:1 --tolerance 0
+check "ping6 the IPv6 VIP" nsx c1 ping -6 -c 2 -i 0.2 -W 2 "$VIP6"
+check "TCP over IPv6 to the VIP is served by the host" nsx c1 "$PYTHON" \
+    "$TOOLS/lbclient.py" tcp "$VIP6" 80 --count 50 --expect HOST:1 --tolerance 0
 check "through the service's flow to LOCAL" sh -c \
     "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-lb.mgmt | grep 'actions=.*LOCAL' | grep -vq 'n_packets=0,'"

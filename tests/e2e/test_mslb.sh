@@ -16,6 +16,7 @@ set -euo pipefail
 
 VIP=198.18.0.100
 VIP2=198.18.0.101
+VIP6=2001:db8::100
 LBMAC=0a:00:00:00:00:01
 S1MAC=02:00:00:00:00:31
 
@@ -25,7 +26,7 @@ add_switch_bridge br-sw
 add_switch_bridge br-ul
 add_lb_bridge br-lb "$MSLBD_TARGET"
 link_bridges br-lb arm br-sw sw-lb veth
-add_host c1 br-sw 198.18.0.10/24 - 0a:00:00:00:00:10
+add_host c1 br-sw 198.18.0.10/24 2001:db8::10/64 0a:00:00:00:00:10
 in_ovs ip addr add 198.18.2.1/24 dev br-ul
 in_ovs ip link set br-ul up
 tunnels() {   # tunnels VSCTL BRIDGE SUFFIX
@@ -92,8 +93,12 @@ ip netns exec "$NS2" ethtool -K s1 tx off rx off >/dev/null
 ip -n "$NS2" link set s1 up
 vsctl2 add-port br-host s1
 ip -n "$NSS" addr add 198.18.0.31/24 dev eth0
+ip netns exec "$NSS" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+    net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.eth0.accept_dad=0
+ip -n "$NSS" -6 addr add 2001:db8::31/64 dev eth0 nodad
 ip -n "$NSS" link set eth0 up
 for v in "$VIP" "$VIP2"; do ip -n "$NSS" addr add "$v/32" dev lo; done
+ip -n "$NSS" -6 addr add "$VIP6/128" dev lo nodad
 nsx s1 sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
     net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
 start_server s1 S1 --tcp 80 --udp 53
@@ -103,6 +108,7 @@ ul2mac=$(ip -n "$NS2" link show br-ul2 | awk '/link\/ether/ { print $2 }')
 appctl tnl/neigh/set br-ul 198.18.2.2 "$ul2mac" >/dev/null
 
 be='{"name":"s1","ip":"198.18.0.31","mac":"'$S1MAC'","host":"198.18.2.2","host_bridge":"br-host"}'
+be6='{"name":"s1","ip":"2001:db8::31","mac":"'$S1MAC'","host":"198.18.2.2","host_bridge":"br-host"}'
 cat >"$D/mslb.json" <<JSON
 {"bridges": [
   {"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm",
@@ -115,18 +121,20 @@ cat >"$D/mslb.json" <<JSON
   {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "mslb",
    "tunnel": "gre", "bridges": ["br-lb"], "backends": [$be]},
   {"name": "raw", "vip": "$VIP2", "protocol": "any", "mode": "mslb",
-   "tunnel": "geneve", "bridges": ["br-lb"], "backends": [$be]}]}
+   "tunnel": "geneve", "bridges": ["br-lb"], "backends": [$be]},
+  {"name": "all6", "vip": "$VIP6", "protocol": "any", "mode": "mslb",
+   "tunnel": "vxlan", "bridges": ["br-lb"], "backends": [$be6]}]}
 JSON
 mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
 
 spawn cap_c ip netns exec "$(ns_of c1)" timeout 14 tcpdump -nn -p -U -i eth0 \
-    -w "$D/client.pcap" "ip and (dst host $VIP or dst host $VIP2) and not icmp"
+    -w "$D/client.pcap" "(dst host $VIP or dst host $VIP2 or dst host $VIP6) and not icmp and not icmp6"
 spawn cap_s ip netns exec "$NSS" timeout 14 tcpdump -nn -p -U -i eth0 \
-    -w "$D/server.pcap" "ip and (dst host $VIP or dst host $VIP2) and not icmp"
+    -w "$D/server.pcap" "(dst host $VIP or dst host $VIP2 or dst host $VIP6) and not icmp and not icmp6"
 spawn cap_lb ip netns exec "$OVS_NS" timeout 14 tcpdump -nn -p -i arm \
-    -w "$D/arm.pcap" ip
+    -w "$D/arm.pcap" "ip or ip6"
 sleep 1.5
 check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
 check "TCP through the VIP (VXLAN to the final stage)" \
@@ -135,11 +143,16 @@ check "TCP through the VIP (VXLAN to the final stage)" \
 check "UDP through the VIP (GRE to the final stage)" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 50 \
     --expect S1:1 --tolerance 0
-nsx c1 "$PYTHON" - "$VIP2" <<'PY'
+check "TCP over IPv6 through the VIP (every protocol, VXLAN)" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP6" 80 --count 30 \
+    --expect S1:1 --tolerance 0
+nsx c1 "$PYTHON" - "$VIP2" "$VIP6" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253)
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 253)
 for i in range(5):
     s.sendto(b"mslb-proto-253-%d" % i, (sys.argv[1], 0))
+    s6.sendto(b"mslb6-proto-253-%d" % i, (sys.argv[2], 0))
 PY
 sleep 1
 spawn_wait cap_c 20 || true
@@ -151,8 +164,8 @@ compare() {
 }
 check "server got the client's TCP packets unchanged" compare 6
 check "server got the client's UDP packets unchanged" compare 17
-check "server got protocol 253 packets unchanged (Geneve)" compare 253
-from_client=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.0.10' 2>/dev/null | wc -l)
-replies=$(tcpdump -nn -r "$D/arm.pcap" "(src host $VIP or src host $VIP2 or src host 198.18.0.31) and not icmp" 2>/dev/null | wc -l)
+check "server got protocol 253 packets unchanged (Geneve; IPv6 over VXLAN)" compare 253
+from_client=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.0.10 or src host 2001:db8::10' 2>/dev/null | wc -l)
+replies=$(tcpdump -nn -r "$D/arm.pcap" "(src host $VIP or src host $VIP2 or src host $VIP6 or src host 198.18.0.31 or src host 2001:db8::31) and (tcp or udp)" 2>/dev/null | wc -l)
 check "br-lb saw the requests ($from_client packets)" test "$from_client" -gt 100
 check "br-lb saw no replies ($replies)" test "$replies" -eq 0
