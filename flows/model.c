@@ -1,5 +1,6 @@
 /* Building and validating the service model from JSON. */
 #include "mslb/model.h"
+#include "mslb/xalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,26 +26,6 @@ verr(const char *path, const char *fmt, ...)
         abort();
     }
     return msg;
-}
-
-static void *
-xzalloc_(size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
-static char *
-xstrdup_(const char *s)
-{
-    char *p = strdup(s);
-    if (!p) {
-        abort();
-    }
-    return p;
 }
 
 /* Each object's allowed keys; anything else is an error. */
@@ -259,7 +240,7 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
         subpath(sub, sizeof sub, path, "name");
         return verr(sub, "must be 1 to 15 characters of A-Z a-z 0-9 . _ -");
     }
-    br->name = xstrdup_(s);
+    br->name = mslb_xstrdup(s);
     if ((error = get_string(j, path, "role", false, &s))) {
         return error;
     }
@@ -300,7 +281,7 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
         subpath(sub, sizeof sub, path, "frontend_port");
         return verr(sub, "must be a port name of 1 to 15 characters");
     }
-    br->frontend_port = xstrdup_(s ? s : "");
+    br->frontend_port = mslb_xstrdup(s ? s : "");
     if ((error = get_string(j, path, "backend_port", false, &s))) {
         return error;
     }
@@ -308,7 +289,7 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
         subpath(sub, sizeof sub, path, "backend_port");
         return verr(sub, "must be a port name of 1 to 15 characters");
     }
-    br->backend_port = xstrdup_(s ? s : br->frontend_port);
+    br->backend_port = mslb_xstrdup(s ? s : br->frontend_port);
 
     tports = json_object_get(j, "tunnel_ports");
     if (tports) {
@@ -336,7 +317,7 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
                 return verr(sub2, "must be a port name of 1 to 15 "
                             "characters");
             }
-            br->tunnel_ports[t] = xstrdup_(json_string_value(v));
+            br->tunnel_ports[t] = mslb_xstrdup(json_string_value(v));
         }
     }
 
@@ -347,7 +328,7 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
         size_t i;
         json_t *g;
 
-        br->gateways = xzalloc_(json_array_size(gws)
+        br->gateways = mslb_xzalloc(json_array_size(gws)
                                 * sizeof *br->gateways);
         json_array_foreach (gws, i, g) {
             indexpath(sub, sizeof sub, path, "gateways", i);
@@ -395,7 +376,7 @@ parse_backend(const json_t *j, const char *path, const struct model *m,
         subpath(sub, sizeof sub, path, "name");
         return verr(sub, "must be 1 to 63 characters of A-Z a-z 0-9 . _ -");
     }
-    be->name = xstrdup_(s);
+    be->name = mslb_xstrdup(s);
     if ((error = get_addr(j, path, "ip", &be->ip))) {
         return error;
     }
@@ -457,7 +438,7 @@ parse_backend(const json_t *j, const char *path, const struct model *m,
             return verr(sub, "bridge \"%s\" has no %s tunnel port", s,
                         model_tunnel_name(svc->tunnel));
         }
-        be->host_bridge = xstrdup_(s);
+        be->host_bridge = mslb_xstrdup(s);
     }
     if ((error = get_int(j, path, "weight", false, 1, MODEL_MAX_WEIGHT, 1,
                          &n))) {
@@ -517,7 +498,7 @@ parse_service(const json_t *j, const char *path, const struct model *m,
         subpath(sub, sizeof sub, path, "name");
         return verr(sub, "must be 1 to 63 characters of A-Z a-z 0-9 . _ -");
     }
-    svc->name = xstrdup_(s);
+    svc->name = mslb_xstrdup(s);
     if ((error = get_addr(j, path, "vip", &svc->vip))) {
         return error;
     }
@@ -614,7 +595,7 @@ parse_service(const json_t *j, const char *path, const struct model *m,
     if (!json_array_size(arr)) {
         return verr(sub, "must name at least one bridge");
     }
-    svc->bridges = xzalloc_(json_array_size(arr) * sizeof *svc->bridges);
+    svc->bridges = mslb_xzalloc(json_array_size(arr) * sizeof *svc->bridges);
     json_array_foreach (arr, i, v) {
         indexpath(sub, sizeof sub, path, "bridges", i);
         if (!json_is_string(v)) {
@@ -639,7 +620,7 @@ parse_service(const json_t *j, const char *path, const struct model *m,
                 return verr(sub, "bridge named twice");
             }
         }
-        svc->bridges[svc->n_bridges++] = xstrdup_(json_string_value(v));
+        svc->bridges[svc->n_bridges++] = mslb_xstrdup(json_string_value(v));
     }
 
     if ((error = get_array(j, path, "backends", true, &arr))) {
@@ -654,7 +635,7 @@ parse_service(const json_t *j, const char *path, const struct model *m,
         return verr(sub, "must be empty in mode local (the bridge's own "
                     "host serves the VIP)");
     }
-    svc->backends = xzalloc_(json_array_size(arr) * sizeof *svc->backends);
+    svc->backends = mslb_xzalloc(json_array_size(arr) * sizeof *svc->backends);
     json_array_foreach (arr, i, v) {
         struct model_backend *be = &svc->backends[i];
 
@@ -761,7 +742,7 @@ compare_service_keys(const void *a_, const void *b_)
 static char *
 check_services_unique(const struct model *m)
 {
-    size_t *idx = xzalloc_(m->n_services * sizeof *idx);
+    size_t *idx = mslb_xzalloc(m->n_services * sizeof *idx);
     char sub[64];
     char *error = NULL;
 
@@ -823,7 +804,7 @@ check_backend_macs(const struct model *m)
     for (size_t i = 0; i < m->n_services; i++) {
         n += m->services[i].n_backends;
     }
-    refs = xzalloc_(n * sizeof *refs);
+    refs = mslb_xzalloc(n * sizeof *refs);
     n = 0;
     for (size_t i = 0; i < m->n_services; i++) {
         enum model_mode mode = m->services[i].mode;
@@ -858,7 +839,7 @@ check_backend_macs(const struct model *m)
 static void
 assign_service_ids(struct model *m)
 {
-    uint8_t *used = xzalloc_((SERVICE_ID_MASK + 1) / 8 + 1);
+    uint8_t *used = mslb_xzalloc((SERVICE_ID_MASK + 1) / 8 + 1);
 
     /* Key order makes the probing deterministic. */
     if (m->n_services) {
@@ -881,7 +862,7 @@ char *
 model_from_json(const json_t *j, struct model **modelp)
 {
     static const char *const keys[] = { "bridges", "services", NULL };
-    struct model *m = xzalloc_(sizeof *m);
+    struct model *m = mslb_xzalloc(sizeof *m);
     char sub[512];
     json_t *arr, *v;
     size_t i;
@@ -896,7 +877,7 @@ model_from_json(const json_t *j, struct model **modelp)
         || (error = get_array(j, "", "bridges", true, &arr))) {
         goto fail;
     }
-    m->bridges = xzalloc_(json_array_size(arr) * sizeof *m->bridges);
+    m->bridges = mslb_xzalloc(json_array_size(arr) * sizeof *m->bridges);
     json_array_foreach (arr, i, v) {
         struct model_bridge *br = &m->bridges[i];
 
@@ -922,7 +903,7 @@ model_from_json(const json_t *j, struct model **modelp)
         goto fail;
     }
     if (arr) {
-        m->services = xzalloc_(json_array_size(arr) * sizeof *m->services);
+        m->services = mslb_xzalloc(json_array_size(arr) * sizeof *m->services);
         json_array_foreach (arr, i, v) {
             struct model_service *svc = &m->services[i];
 

@@ -6,33 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
-
-/* A command-line tool has nothing better to do when memory runs out. */
-static void *
-xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fputs("mslbctl: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
-static char * __attribute__((format(printf, 1, 2)))
-xasprintf(const char *fmt, ...)
-{
-    va_list args;
-    char *s;
-
-    va_start(args, fmt);
-    if (vasprintf(&s, fmt, args) < 0) {
-        fputs("mslbctl: out of memory\n", stderr);
-        abort();
-    }
-    va_end(args);
-    return s;
-}
+#include "mslb/xalloc.h"
 
 int
 cli_http_global_init(void)
@@ -52,7 +26,7 @@ append_body(char *data, size_t size, size_t n, void *reply_)
     struct cli_http_reply *reply = reply_;
     size_t add = size * n;
 
-    reply->body = xrealloc(reply->body, reply->len + add + 1);
+    reply->body = mslb_xrealloc(reply->body, reply->len + add + 1);
     memcpy(reply->body + reply->len, data, add);
     reply->len += add;
     reply->body[reply->len] = '\0';
@@ -82,10 +56,10 @@ cli_http_request(const struct cli_http_conf *conf, const char *method,
     CURL *curl;
 
     memset(reply, 0, sizeof *reply);
-    url = xasprintf("%s%s", conf->base_url, path);
+    url = mslb_xasprintf("%s%s", conf->base_url, path);
     curl = curl_easy_init();
     if (!curl) {
-        error = xasprintf("%s %s: cannot initialize libcurl", method, url);
+        error = mslb_xasprintf("%s %s: cannot initialize libcurl", method, url);
         free(url);
         return error;
     }
@@ -101,7 +75,7 @@ cli_http_request(const struct cli_http_conf *conf, const char *method,
                          (curl_off_t) strlen(body));
     }
     if (conf->token) {
-        auth = xasprintf("Authorization: Bearer %s", conf->token);
+        auth = mslb_xasprintf("Authorization: Bearer %s", conf->token);
         headers = append_header(headers, auth);
     }
 
@@ -126,14 +100,14 @@ cli_http_request(const struct cli_http_conf *conf, const char *method,
 
     rc = curl_easy_perform(curl);
     if (rc != CURLE_OK) {
-        error = xasprintf("%s %s: %s", method, url,
+        error = mslb_xasprintf("%s %s: %s", method, url,
                           errbuf[0] ? errbuf : curl_easy_strerror(rc));
         free(reply->body);
         memset(reply, 0, sizeof *reply);
     } else {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
         if (!reply->body) {
-            reply->body = xrealloc(NULL, 1);
+            reply->body = mslb_xrealloc(NULL, 1);
             reply->body[0] = '\0';
         }
     }
@@ -160,7 +134,7 @@ cli_http_escape(const char *s)
 {
     static const char unreserved[] = "-._~";
     size_t n = strlen(s);
-    char *out = xrealloc(NULL, 3 * n + 1), *p = out;
+    char *out = mslb_xrealloc(NULL, 3 * n + 1), *p = out;
     /* "." and ".." are legal names but mean something else in a path. */
     bool dots = n && strspn(s, ".") == n;
 

@@ -1,5 +1,6 @@
 /* JSON Schema validation (a draft 2020-12 subset): see jschema.h. */
 #include "jschema.h"
+#include "mslb/xalloc.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -66,40 +67,6 @@ struct jschema {
     size_t n_nodes, allocated_nodes;
 };
 
-static void *
-xrealloc_(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
-static char *
-xstrdup_(const char *s)
-{
-    char *p = strdup(s);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
-static char * __attribute__((format(printf, 1, 2)))
-xasprintf_(const char *fmt, ...)
-{
-    va_list args;
-    char *s;
-
-    va_start(args, fmt);
-    if (vasprintf(&s, fmt, args) < 0) {
-        abort();
-    }
-    va_end(args);
-    return s;
-}
-
 /* A growing string: a message, or the JSON pointer to a schema node while
  * loading. */
 struct jbuf {
@@ -112,7 +79,7 @@ jbuf_put(struct jbuf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         b->cap = (b->len + n + 1) * 2;
-        b->s = xrealloc_(b->s, b->cap);
+        b->s = mslb_xrealloc(b->s, b->cap);
     }
     memcpy(b->s + b->len, s, n);
     b->len += n;
@@ -244,7 +211,7 @@ lerr(const struct loadctx *ctx, const char *fmt, ...)
         abort();
     }
     va_end(args);
-    msg = xasprintf_("%s/%s%s%s: %s", ctx->dir,
+    msg = mslb_xasprintf("%s/%s%s%s: %s", ctx->dir,
                      ctx->set->files[ctx->file].name,
                      ctx->ptr.len ? "#" : "", ctx->ptr.len ? ctx->ptr.s : "",
                      reason);
@@ -298,20 +265,20 @@ resolve_ref(const struct jschema *set, size_t file, const char *ref,
     }
     f = n ? find_file(set, fname, n) : &set->files[file];
     if (!f) {
-        *reasonp = xasprintf_("$ref \"%s\": no schema file \"%.*s\" in the "
+        *reasonp = mslb_xasprintf("$ref \"%s\": no schema file \"%.*s\" in the "
                               "directory", ref, (int) n, fname);
         return NULL;
     }
     node = f->root;
     if (*frag && *frag != '/') {
-        *reasonp = xasprintf_("$ref \"%s\": only JSON pointer fragments are "
+        *reasonp = mslb_xasprintf("$ref \"%s\": only JSON pointer fragments are "
                               "supported", ref);
         return NULL;
     }
     while (*frag == '/') {
         const char *end = strchr(frag + 1, '/');
         size_t len = end ? (size_t) (end - frag - 1) : strlen(frag + 1);
-        char *token = xrealloc_(NULL, len + 1);
+        char *token = mslb_xrealloc(NULL, len + 1);
         size_t k = 0;
 
         for (size_t i = 0; i < len; i++) {
@@ -334,13 +301,13 @@ resolve_ref(const struct jschema *set, size_t file, const char *ref,
         }
         free(token);
         if (!node) {
-            *reasonp = xasprintf_("$ref \"%s\" does not resolve", ref);
+            *reasonp = mslb_xasprintf("$ref \"%s\" does not resolve", ref);
             return NULL;
         }
         frag += 1 + len;
     }
     if (!json_is_object(node) && !json_is_boolean(node)) {
-        *reasonp = xasprintf_("$ref \"%s\" is not a schema", ref);
+        *reasonp = mslb_xasprintf("$ref \"%s\" is not a schema", ref);
         return NULL;
     }
     return node;
@@ -475,7 +442,7 @@ check_keyword(struct loadctx *ctx, const json_t *schema, const char *key,
     if (kind == KW_PATTERN) {
         int rc;
 
-        node->re = xrealloc_(NULL, sizeof *node->re);
+        node->re = mslb_xrealloc(NULL, sizeof *node->re);
         rc = regcomp(node->re, json_string_value(value),
                      REG_EXTENDED | REG_NOSUB);
         if (rc) {
@@ -489,10 +456,10 @@ check_keyword(struct loadctx *ctx, const json_t *schema, const char *key,
         }
     }
     if (kind == KW_REF) {
-        ctx->refs = xrealloc_(ctx->refs,
+        ctx->refs = mslb_xrealloc(ctx->refs,
                               (ctx->n_refs + 1) * sizeof *ctx->refs);
         ctx->refs[ctx->n_refs++] = (struct pending_ref) {
-            schema, ctx->file, xstrdup_(ctx->ptr.len ? ctx->ptr.s : "")
+            schema, ctx->file, mslb_xstrdup(ctx->ptr.len ? ctx->ptr.s : "")
         };
     }
     return NULL;
@@ -555,7 +522,7 @@ add_node(struct jschema *set, const struct jschema_node *node)
 {
     if (set->n_nodes == set->allocated_nodes) {
         set->allocated_nodes = 2 * set->allocated_nodes + 16;
-        set->nodes = xrealloc_(set->nodes,
+        set->nodes = mslb_xrealloc(set->nodes,
                                set->allocated_nodes * sizeof *set->nodes);
     }
     set->nodes[set->n_nodes++] = *node;
@@ -646,7 +613,7 @@ resolve_refs(struct loadctx *ctx)
 
         if (target && json_is_object(target)
             && !find_node(ctx->set, target)) {
-            reason = xasprintf_("$ref \"%s\" is not a schema", ref);
+            reason = mslb_xasprintf("$ref \"%s\" is not a schema", ref);
         }
         if (reason) {
             char *msg;
@@ -684,7 +651,7 @@ has_suffix(const char *s, const char *suffix)
 char *
 jschema_load_dir(const char *dir, struct jschema **setp)
 {
-    struct jschema *set = xrealloc_(NULL, sizeof *set);
+    struct jschema *set = mslb_xrealloc(NULL, sizeof *set);
     struct loadctx ctx = { .set = set, .dir = dir };
     struct dirent *de;
     char *error = NULL;
@@ -694,34 +661,34 @@ jschema_load_dir(const char *dir, struct jschema **setp)
     memset(set, 0, sizeof *set);
     d = opendir(dir);
     if (!d) {
-        error = xasprintf_("%s: %s", dir, strerror(errno));
+        error = mslb_xasprintf("%s: %s", dir, strerror(errno));
         goto fail;
     }
     while ((de = readdir(d))) {
         if (has_suffix(de->d_name, JSCHEMA_SUFFIX)) {
-            set->files = xrealloc_(set->files,
+            set->files = mslb_xrealloc(set->files,
                                    (set->n_files + 1) * sizeof *set->files);
             set->files[set->n_files++] = (struct jschema_file) {
-                xstrdup_(de->d_name), NULL
+                mslb_xstrdup(de->d_name), NULL
             };
         }
     }
     closedir(d);
     if (!set->n_files) {
-        error = xasprintf_("%s: no *" JSCHEMA_SUFFIX " files", dir);
+        error = mslb_xasprintf("%s: no *" JSCHEMA_SUFFIX " files", dir);
         goto fail;
     }
     qsort(set->files, set->n_files, sizeof *set->files, compare_files);
 
     /* All files first: a "$ref" may point forward. */
     for (size_t i = 0; i < set->n_files; i++) {
-        char *path = xasprintf_("%s/%s", dir, set->files[i].name);
+        char *path = mslb_xasprintf("%s/%s", dir, set->files[i].name);
         json_error_t jerr;
 
         set->files[i].root = json_load_file(path, JSON_REJECT_DUPLICATES,
                                             &jerr);
         if (!set->files[i].root) {
-            error = xasprintf_("%s:%d:%d: %s", path, jerr.line, jerr.column,
+            error = mslb_xasprintf("%s:%d:%d: %s", path, jerr.line, jerr.column,
                                jerr.text);
         }
         free(path);
@@ -814,7 +781,7 @@ path_push(struct vctx *ctx, const char *key, size_t index)
 {
     if (ctx->n_steps == ctx->allocated) {
         ctx->allocated = 2 * ctx->allocated + 16;
-        ctx->steps = xrealloc_(ctx->steps,
+        ctx->steps = mslb_xrealloc(ctx->steps,
                                ctx->allocated * sizeof *ctx->steps);
     }
     ctx->steps[ctx->n_steps++] = (struct vstep) { key, index };
@@ -850,13 +817,13 @@ path_string(const struct vctx *ctx)
     struct jbuf b = { NULL, 0, 0 };
 
     path_format(ctx, ctx->n_steps, &b);
-    return b.s ? b.s : xstrdup_("(top level)");
+    return b.s ? b.s : mslb_xstrdup("(top level)");
 }
 
 static struct verror * __attribute__((format(printf, 2, 3)))
 vfail(const struct vctx *ctx, const char *fmt, ...)
 {
-    struct verror *e = xrealloc_(NULL, sizeof *e);
+    struct verror *e = mslb_xrealloc(NULL, sizeof *e);
     va_list args;
 
     va_start(args, fmt);
@@ -1196,7 +1163,7 @@ static bool
 find_duplicate(const json_t *array, size_t *dupp, size_t *origp)
 {
     size_t n = json_array_size(array);
-    struct canon *c = xrealloc_(NULL, n * sizeof *c);
+    struct canon *c = mslb_xrealloc(NULL, n * sizeof *c);
     bool found = false;
 
     for (size_t i = 0; i < n; i++) {
@@ -1479,7 +1446,7 @@ jschema_validate_path(const struct jschema *set, const char *name,
     if (!e) {
         return NULL;
     }
-    msg = xasprintf_("%s: %s", e->path, e->reason);
+    msg = mslb_xasprintf("%s: %s", e->path, e->reason);
     if (pathp) {
         *pathp = e->path;
         e->path = NULL;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mslb/xalloc.h"
 #include <strings.h>
 #include <jansson.h>
 #include "cli_http.h"
@@ -161,32 +162,6 @@ usage(FILE *stream)
         stream);
 }
 
-static void * __attribute__((malloc))
-xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fputs("mslbctl: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
-static char * __attribute__((format(printf, 1, 2)))
-xasprintf(const char *fmt, ...)
-{
-    va_list args;
-    char *s;
-
-    va_start(args, fmt);
-    if (vasprintf(&s, fmt, args) < 0) {
-        fputs("mslbctl: out of memory\n", stderr);
-        abort();
-    }
-    va_end(args);
-    return s;
-}
-
 /* Reports a usage error; returns CTL_EXIT_USAGE for the caller to return. */
 static int __attribute__((format(printf, 1, 2)))
 usage_error(const char *fmt, ...)
@@ -256,15 +231,15 @@ value_text(const json_t *v)
 {
     switch (v ? json_typeof(v) : JSON_NULL) {
     case JSON_STRING:
-        return xasprintf("%s", json_string_value(v));
+        return mslb_xasprintf("%s", json_string_value(v));
     case JSON_INTEGER:
-        return xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return mslb_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:
-        return xasprintf("%g", json_real_value(v));
+        return mslb_xasprintf("%g", json_real_value(v));
     case JSON_TRUE:
-        return xasprintf("yes");
+        return mslb_xasprintf("yes");
     case JSON_FALSE:
-        return xasprintf("no");
+        return mslb_xasprintf("no");
     case JSON_ARRAY: {
         /* Lists of names (a service's bridges) read best joined. */
         size_t len = 1, i;
@@ -276,7 +251,7 @@ value_text(const json_t *v)
             len += strlen(t) + 2;
             free(t);
         }
-        s = xmalloc(len);
+        s = mslb_xmalloc(len);
         s[0] = '\0';
         json_array_foreach (v, i, e) {
             char *t = value_text(e);
@@ -290,11 +265,11 @@ value_text(const json_t *v)
     }
     case JSON_OBJECT: {
         char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        return s ? s : xasprintf("?");
+        return s ? s : mslb_xasprintf("?");
     }
     case JSON_NULL:
     default:
-        return xasprintf("-");
+        return mslb_xasprintf("-");
     }
 }
 
@@ -391,8 +366,8 @@ call(const struct ctl *ctl, const char *method, const char *path,
 
     *answer = NULL;
     full_path = (write && ctl->wait
-                 ? xasprintf("%s?wait=%s", path, ctl->wait)
-                 : xasprintf("%s", path));
+                 ? mslb_xasprintf("%s?wait=%s", path, ctl->wait)
+                 : mslb_xasprintf("%s", path));
     if (body) {
         text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     }
@@ -450,7 +425,7 @@ static char *
 service_path(const char *service, const char *rest)
 {
     char *name = cli_http_escape(service);
-    char *path = xasprintf("/v1/services/%s%s", name, rest);
+    char *path = mslb_xasprintf("/v1/services/%s%s", name, rest);
     free(name);
     return path;
 }
@@ -459,7 +434,7 @@ static char *
 backend_path(const char *service, const char *backend)
 {
     char *name = cli_http_escape(backend);
-    char *rest = xasprintf("/backends/%s", name);
+    char *rest = mslb_xasprintf("/backends/%s", name);
     char *path = service_path(service, rest);
     free(rest);
     free(name);
@@ -489,7 +464,7 @@ parse_backend_spec(const char *spec, json_t **backend)
 {
     static const char *const keys[] = { "name", "ip", "port", "mac",
                                         "weight", "state" };
-    char *copy = xasprintf("%s", spec), *save = NULL;
+    char *copy = mslb_xasprintf("%s", spec), *save = NULL;
     json_t *b = json_object();
     int code = CTL_EXIT_OK;
 
@@ -768,7 +743,7 @@ cmd_create(struct ctl *ctl, char **args, size_t n_args)
         if (!json_is_string(name)) {
             name = json_object_get(service, "name");
         }
-        what = xasprintf("service %s created", json_is_string(name)
+        what = mslb_xasprintf("service %s created", json_is_string(name)
                          ? json_string_value(name) : "(unnamed)");
         print_write_result(ctl, answer, what);
         free(what);
@@ -805,7 +780,7 @@ cmd_replace(struct ctl *ctl, char **args, size_t n_args)
     code = call(ctl, "PUT", path, service, &answer, &status);
     free(path);
     if (!code) {
-        what = xasprintf("service %s %s", json_string_value(name),
+        what = mslb_xasprintf("service %s %s", json_string_value(name),
                          status == 201 ? "created" : "replaced");
         print_write_result(ctl, answer, what);
         free(what);
@@ -825,7 +800,7 @@ cmd_delete(struct ctl *ctl, char **args, size_t n_args)
     code = call(ctl, "DELETE", path, NULL, &answer, NULL);
     free(path);
     if (!code) {
-        what = xasprintf("service %s deleted", args[0]);
+        what = mslb_xasprintf("service %s deleted", args[0]);
         print_write_result(ctl, answer, what);
         free(what);
         json_decref(answer);
@@ -863,7 +838,7 @@ cmd_backend_add(struct ctl *ctl, char **args, size_t n_args)
     code = call(ctl, "POST", path, backend, &answer, NULL);
     free(path);
     if (!code) {
-        what = xasprintf("backend %s added to service %s", ctl->name, args[0]);
+        what = mslb_xasprintf("backend %s added to service %s", ctl->name, args[0]);
         print_write_result(ctl, answer, what);
         free(what);
         json_decref(answer);
@@ -882,7 +857,7 @@ cmd_backend_remove(struct ctl *ctl, char **args, size_t n_args)
     code = call(ctl, "DELETE", path, NULL, &answer, NULL);
     free(path);
     if (!code) {
-        what = xasprintf("backend %s removed from service %s",
+        what = mslb_xasprintf("backend %s removed from service %s",
                          args[1], args[0]);
         print_write_result(ctl, answer, what);
         free(what);
@@ -903,7 +878,7 @@ patch_backend(struct ctl *ctl, char **args, json_t *patch, const char *what)
     free(path);
     json_decref(patch);
     if (!code) {
-        line = xasprintf("backend %s of service %s set to %s",
+        line = mslb_xasprintf("backend %s of service %s set to %s",
                          args[1], args[0], what);
         print_write_result(ctl, answer, line);
         free(line);
@@ -932,7 +907,7 @@ cmd_backend_weight(struct ctl *ctl, char **args, size_t n_args)
         json_decref(patch);
         return usage_error("weight \"%s\" is not an integer", args[2]);
     }
-    what = xasprintf("weight %s", args[2]);
+    what = mslb_xasprintf("weight %s", args[2]);
     code = patch_backend(ctl, args, patch, what);
     free(what);
     return code;
@@ -1222,7 +1197,7 @@ parse_options(struct ctl *ctl, int argc, char *argv[])
     }
     {
         /* "http://h:1/" + "/v1/..." would make "//v1". */
-        char *base = xasprintf("%s", url);
+        char *base = mslb_xasprintf("%s", url);
         size_t len = strlen(base);
         while (len && base[len - 1] == '/') {
             base[--len] = '\0';
@@ -1287,9 +1262,9 @@ find_command(struct ctl *ctl, const struct ctl_command **cmdp,
                                "drain, up, down or weight");
         }
         words = 2;
-        name = xasprintf("backend %s", ctl->args[1]);
+        name = mslb_xasprintf("backend %s", ctl->args[1]);
     } else {
-        name = xasprintf("%s", ctl->args[0]);
+        name = mslb_xasprintf("%s", ctl->args[0]);
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
         if (!strcmp(commands[i].name, name)) {
