@@ -760,10 +760,16 @@ compile_final_bridge(const struct model *m, const struct model_bridge *br,
             }
             if (svc->mode == MODEL_MODE_MSLB && ports->tunnel[svc->tunnel]) {
                 /* The inner packet is the client's, untouched, with the
-                 * server's MAC: switch it to the server. */
+                 * server's MAC: switch it to the server.  Its source MAC
+                 * becomes this bridge's own first: NORMAL learns it on the
+                 * tunnel port and may flood the frame to the network, and
+                 * neither may teach anyone that the first stage's MAC lives
+                 * behind this host. */
                 add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
-                         "in_port=%"PRIu32",tun_id=%"PRIu32",actions=NORMAL",
-                         ports->tunnel[svc->tunnel], svc->id);
+                         "in_port=%"PRIu32",tun_id=%"PRIu32",actions="
+                         "set_field:%s->eth_src,NORMAL",
+                         ports->tunnel[svc->tunnel], svc->id,
+                         mac_str(&ports->local_mac).s);
             } else if (svc->mode == MODEL_MODE_L3DSR) {
                 const struct family *f = family_of(&be->ip);
                 add_flow(out, mslb_cookie(MSLB_COOKIE_VIP, 0),

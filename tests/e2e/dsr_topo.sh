@@ -42,12 +42,13 @@ wait_generation() {
 capture_start() {
     spawn capture ip netns exec "$OVS_NS" timeout "$1" tcpdump -nn -p -i arm \
         -w "$D/arm.pcap" ip
-    sleep 1
+    capture_ready capture
 }
-# capture_count FILTER: packets of the finished capture that match FILTER.
+# capture_count FILTER: packets of the capture (stopped first) that match
+# FILTER.
 capture_count() {
     if [ -e "$D/pids/capture.pid" ]; then
-        spawn_wait capture 60 || true
+        capture_stop capture
     fi
     tcpdump -nn -r "$D/arm.pcap" "$1" 2>/dev/null | wc -l
 }

@@ -565,3 +565,24 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# ------------------------------------------------------------- captures
+
+# capture_ready TAG...: waits until each spawned tcpdump (logs in
+# $D/logs/TAG.log) says it is listening, so no packet is missed.
+capture_ready() {
+    local tag
+    for tag in "$@"; do
+        wait_for 20 grep -q "listening on" "$D/logs/$tag.log"
+    done
+}
+
+# capture_stop TAG...: stops spawned captures; tcpdump writes out what it
+# has on SIGTERM.
+capture_stop() {
+    local tag
+    sleep 0.5       # let the last packets land
+    for tag in "$@"; do
+        spawn_stop "$tag" 10 || true
+    done
+}

@@ -31,7 +31,7 @@ check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
 check "ARP for the VIP answers the balancer" \
     sh -c "ip netns exec $(ns_of c1) ip neigh show $VIP | grep -q $LBMAC"
 
-capture_start 25
+capture_start 120
 check "1000 TCP connections split 2:1 by weight" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 1000 \
     --concurrency 8 --expect S1:2,S2:1 --tolerance 0.0667

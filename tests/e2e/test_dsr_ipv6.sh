@@ -46,12 +46,12 @@ wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
 check "ping6 the dr VIP" nsx c1 ping -6 -c 2 -i 0.2 -W 2 "$VIP6"
 check "neighbour entry of the VIP is the balancer" \
     sh -c "ip netns exec $(ns_of c1) ip -6 neigh show $VIP6 | grep -q $LBMAC"
-spawn cap_lb ip netns exec "$OVS_NS" timeout 12 tcpdump -nn -p -i arm -w "$D/arm.pcap" ip6
-spawn cap_c ip netns exec "$(ns_of c1)" timeout 12 tcpdump -nn -p -U -i eth0 \
+spawn cap_lb ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -i arm -w "$D/arm.pcap" ip6
+spawn cap_c ip netns exec "$(ns_of c1)" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/client.pcap" "ip6 and dst host $VIP6B"
-spawn cap_s ip netns exec "$(ns_of s3)" timeout 12 tcpdump -nn -p -U -i eth0 \
+spawn cap_s ip netns exec "$(ns_of s3)" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/server.pcap" "ip6 and dst host $VIP6B"
-sleep 1.5
+capture_ready cap_lb cap_c cap_s
 check "dr over IPv6: 200 TCP connections over two servers" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP6" 80 --count 200 \
     --concurrency 8 --expect S1:1,S2:1 --tolerance 0.15
@@ -62,10 +62,7 @@ check "l3dsr over IPv6: TCP" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP6B" 
     --count 20 --expect S3:1 --tolerance 0
 check "l3dsr over IPv6: UDP" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP6B" 53 \
     --count 20 --expect S3:1 --tolerance 0
-sleep 1
-spawn_wait cap_lb 20 || true
-spawn_wait cap_c 20 || true
-spawn_wait cap_s 20 || true
+capture_stop cap_lb cap_c cap_s
 replies=$(tcpdump -nn -r "$D/arm.pcap" "(src host $VIP6 or src host $VIP6B) and (tcp or udp)" 2>/dev/null | wc -l)
 requests=$(tcpdump -nn -r "$D/arm.pcap" "src host 2001:db8::10 and (tcp or udp)" 2>/dev/null | wc -l)
 check "br-lb saw the requests ($requests)" test "$requests" -gt 500

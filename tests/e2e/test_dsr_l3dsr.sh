@@ -41,11 +41,11 @@ wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
 
 # Captures at both ends while the client sends TCP, UDP and IP protocol 253.
-spawn cap_c ip netns exec "$(ns_of c1)" timeout 12 tcpdump -nn -p -U -i eth0 \
+spawn cap_c ip netns exec "$(ns_of c1)" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/client.pcap" "ip and dst host $VIP and not icmp"
-spawn cap_s ip netns exec "$(ns_of s1)" timeout 12 tcpdump -nn -p -U -i eth0 \
+spawn cap_s ip netns exec "$(ns_of s1)" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/server.pcap" "ip and dst host $VIP and not icmp"
-sleep 1.5
+capture_ready cap_c cap_s
 check "TCP through the VIP" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 \
     --count 20 --expect S1:1 --tolerance 0
 check "UDP through the VIP" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 \
@@ -56,9 +56,13 @@ s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253)
 for i in range(5):
     s.sendto(b"mslb-proto-253-%d" % i, (sys.argv[1], 0))
 PY
-sleep 1
-spawn_wait cap_c 20 || true
-spawn_wait cap_s 20 || true
+# The raw packets wait for ARP: let them arrive before the captures stop.
+raw_arrived() {
+    test "$(tcpdump -nn -r "$D/server.pcap" 'ip proto 253' 2>/dev/null \
+            | wc -l)" -ge 5
+}
+wait_for 20 raw_arrived || true
+capture_stop cap_c cap_s
 
 # Every IP packet the client sent must reach the server byte for byte.
 compare() {

@@ -63,9 +63,9 @@ JSON
 mslbd_start "$D/mslb.json"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 
-spawn capture ip netns exec "$OVS_NS" timeout 18 tcpdump -nn -p -i arm \
+spawn capture ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -i arm \
     -w "$D/arm.pcap" "ip or ip6"
-sleep 1
+capture_ready capture
 check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
 check "ARP for the VIP answers the balancer" \
     sh -c "ip netns exec $(ns_of c1) ip neigh show $VIP | grep -q $LBMAC"
@@ -81,7 +81,7 @@ check "200 TCP connections over IPv6, tunnelled over IPv4" \
     --concurrency 8 --expect S1:1,S2:1 --tolerance 0.15
 check "servers got the VIP as destination, through vxlan0" \
     sh -c "grep -q 'to $VIP' $D/logs/srv-S1.log"
-spawn_wait capture 30 || true
+capture_stop capture
 from_servers=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.2.21 or src host 198.18.2.22 or ((src host 198.18.0.100 or src host 2001:db8::100) and (tcp or udp))' 2>/dev/null | wc -l)
 from_client=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.0.10' 2>/dev/null | wc -l)
 check "br-lb saw the requests ($from_client packets)" test "$from_client" -gt 500

@@ -129,16 +129,16 @@ mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
 
-spawn cap_c ip netns exec "$(ns_of c1)" timeout 14 tcpdump -nn -p -U -i eth0 \
+spawn cap_c ip netns exec "$(ns_of c1)" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/client.pcap" "(dst host $VIP or dst host $VIP2 or dst host $VIP6) and not icmp and not icmp6"
-spawn cap_s ip netns exec "$NSS" timeout 14 tcpdump -nn -p -U -i eth0 \
+spawn cap_s ip netns exec "$NSS" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/server.pcap" "(dst host $VIP or dst host $VIP2 or dst host $VIP6) and not icmp and not icmp6"
-spawn cap_lb ip netns exec "$OVS_NS" timeout 14 tcpdump -nn -p -i arm \
+spawn cap_lb ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -i arm \
     -w "$D/arm.pcap" "ip or ip6"
-sleep 1.5
+capture_ready cap_c cap_s cap_lb
 check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
 check "TCP through the VIP (VXLAN to the final stage)" \
-    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 50 \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 50 --timeout 5 \
     --expect S1:1 --tolerance 0
 check "UDP through the VIP (GRE to the final stage)" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 50 \
@@ -154,10 +154,13 @@ for i in range(5):
     s.sendto(b"mslb-proto-253-%d" % i, (sys.argv[1], 0))
     s6.sendto(b"mslb6-proto-253-%d" % i, (sys.argv[2], 0))
 PY
-sleep 1
-spawn_wait cap_c 20 || true
-spawn_wait cap_s 20 || true
-spawn_wait cap_lb 20 || true
+# The raw packets wait for ARP: let them arrive before the captures stop.
+raw_arrived() {
+    test "$(tcpdump -nn -r "$D/server.pcap" 'ip proto 253 or ip6 proto 253' \
+            2>/dev/null | wc -l)" -ge 10
+}
+wait_for 20 raw_arrived || true
+capture_stop cap_c cap_s cap_lb
 
 compare() {
     "$PYTHON" "$TOOLS/pcap_same.py" "$D/client.pcap" "$D/server.pcap" "$1"
