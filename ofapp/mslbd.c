@@ -354,9 +354,9 @@ main(int argc, char *argv[])
         }
     }
 
+    char *token = NULL, *listen = NULL;
     if (rest_listen) {
-        char *token = NULL;
-        char *listen = strchr(rest_listen, ':')
+        listen = strchr(rest_listen, ':')
                        ? xstrdup(rest_listen)
                        : xasprintf("127.0.0.1:%s", rest_listen);
         if (token_file) {
@@ -401,5 +401,8 @@ main(int argc, char *argv[])
     }
     uv_run(d.loop, UV_RUN_DEFAULT);
     model_destroy(d.model);
+    free(d.conns);
+    free(token);
+    free(listen);
     return 0;
 }
