@@ -40,7 +40,7 @@ wait_generation() {
 # capture_start SECONDS: records, on br-lb's own port, every IPv4 packet
 # that reaches br-lb, in the background.
 capture_start() {
-    spawn capture ip netns exec "$OVS_NS" timeout "$1" tcpdump -nn -p -i arm \
+    spawn capture ip netns exec "$OVS_NS" timeout "$1" tcpdump -nn -p -U -i arm \
         -w "$D/arm.pcap" ip
     capture_ready capture
 }

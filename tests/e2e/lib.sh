@@ -577,11 +577,24 @@ capture_ready() {
     done
 }
 
-# capture_stop TAG...: stops spawned captures; tcpdump writes out what it
-# has on SIGTERM.
+# capture_stop TAG...: stops spawned captures (started with -U and -w
+# $D/TAG.pcap-like files named in their command lines).  tcpdump may lag
+# behind the kernel, and on SIGTERM it drops what it has not read yet, so
+# first wait until every capture file has stopped growing for a second.
 capture_stop() {
-    local tag
-    sleep 0.5       # let the last packets land
+    local tag f sizes prev="" i
+    local files=()
+    for tag in "$@"; do
+        f=$(tr '\0' '\n' <"/proc/$(cat "$D/pids/$tag.pid")/cmdline" 2>/dev/null \
+            | grep -A1 '^-w$' | tail -n 1 || true)
+        [ -n "$f" ] && files+=("$f")
+    done
+    for ((i = 0; i < 30; i++)); do
+        sizes=$(stat -c %s ${files[@]+"${files[@]}"} 2>/dev/null | tr '\n' ' ')
+        [ "$sizes" = "$prev" ] && break
+        prev=$sizes
+        sleep 1
+    done
     for tag in "$@"; do
         spawn_stop "$tag" 10 || true
     done

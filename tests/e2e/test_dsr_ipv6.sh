@@ -46,7 +46,7 @@ wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
 check "ping6 the dr VIP" nsx c1 ping -6 -c 2 -i 0.2 -W 2 "$VIP6"
 check "neighbour entry of the VIP is the balancer" \
     sh -c "ip netns exec $(ns_of c1) ip -6 neigh show $VIP6 | grep -q $LBMAC"
-spawn cap_lb ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -i arm -w "$D/arm.pcap" ip6
+spawn cap_lb ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -U -i arm -w "$D/arm.pcap" ip6
 spawn cap_c ip netns exec "$(ns_of c1)" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/client.pcap" "ip6 and dst host $VIP6B"
 spawn cap_s ip netns exec "$(ns_of s3)" timeout 120 tcpdump -nn -p -U -i eth0 \

@@ -63,7 +63,7 @@ JSON
 mslbd_start "$D/mslb.json"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 
-spawn capture ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -i arm \
+spawn capture ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -U -i arm \
     -w "$D/arm.pcap" "ip or ip6"
 capture_ready capture
 check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"

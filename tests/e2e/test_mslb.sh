@@ -133,7 +133,7 @@ spawn cap_c ip netns exec "$(ns_of c1)" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/client.pcap" "(dst host $VIP or dst host $VIP2 or dst host $VIP6) and not icmp and not icmp6"
 spawn cap_s ip netns exec "$NSS" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/server.pcap" "(dst host $VIP or dst host $VIP2 or dst host $VIP6) and not icmp and not icmp6"
-spawn cap_lb ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -i arm \
+spawn cap_lb ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -U -i arm \
     -w "$D/arm.pcap" "ip or ip6"
 capture_ready cap_c cap_s cap_lb
 check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
