@@ -21,11 +21,16 @@ add_lb_bridge br-host "$MSLBD_TARGET"
 link_bridges br-lb arm br-sw sw-lb veth
 link_bridges br-host hostup br-sw sw-host veth
 add_host c1 br-sw 198.18.0.10/24 - 0a:00:00:00:00:10
-add_host s1 br-host 198.18.1.21/24 - 02:00:00:00:01:21
-nsx s1 ip addr add "$VIP/32" dev lo
-host_route s1 198.18.0.0/24 dev eth0               # the client, directly
-nsx s1 sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
-start_server s1 S1 --tcp 80 --udp 53
+VIP2=198.18.0.102
+for i in 1 2; do
+    add_host "s$i" br-host "198.18.1.2$i/24" - "02:00:00:00:01:2$i"
+    nsx "s$i" ip addr add "$VIP/32" dev lo
+    nsx "s$i" ip addr add "$VIP2/32" dev lo
+    host_route "s$i" 198.18.0.0/24 dev eth0        # the client, directly
+    nsx "s$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+        net.ipv4.conf.all.arp_announce=2
+    start_server "s$i" "S$i" --tcp 80 --udp 53
+done
 
 cat >"$D/mslb.json" <<JSON
 {"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm"},
@@ -34,7 +39,13 @@ cat >"$D/mslb.json" <<JSON
   {"name": "all", "vip": "$VIP", "protocol": "any", "mode": "l3dsr",
    "dscp": 10, "bridges": ["br-lb"],
    "backends": [{"name": "s1", "ip": "198.18.1.21", "mac": "02:00:00:00:01:21",
-                 "host_bridge": "br-host"}]}]}
+                 "host_bridge": "br-host"}]},
+  {"name": "web", "vip": "$VIP2", "protocol": "tcp", "port": 80, "mode": "l3dsr",
+   "dscp": 11, "bridges": ["br-lb"],
+   "backends": [{"name": "s1", "ip": "198.18.1.21", "mac": "02:00:00:00:01:21",
+                 "host_bridge": "br-host", "weight": 2},
+                {"name": "s2", "ip": "198.18.1.22", "mac": "02:00:00:00:01:22",
+                 "host_bridge": "br-host", "weight": 1}]}]}
 JSON
 mslbd_start "$D/mslb.json"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
@@ -71,6 +82,9 @@ compare() {
 check "server got the client's TCP packets unchanged (dst VIP, DSCP 0)" compare 6
 check "server got the client's UDP packets unchanged" compare 17
 check "server got protocol 253 packets unchanged" compare 253
+check "300 TCP connections spread 2:1 by weight over two servers" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP2" 80 --count 300 \
+    --concurrency 8 --expect S1:2,S2:1 --tolerance 0.1
 check "the first stage rewrote toward the server with DSCP 10" sh -c \
     "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-lb.mgmt table=22 | grep -q 'set_field:10->ip_dscp'"
 check "the final stage restored (its flow counted packets)" sh -c \

@@ -82,26 +82,35 @@ cross_link() {   # cross_link NAME1 BRIDGE1(host 1) NAME2 BRIDGE2(host 2)
 cross_link ul1 br-ul ul2 br-ul2
 cross_link rl1 br-sw rl2 br-host
 
-# The server, behind br-host.
+# The servers, behind br-host: s1 (every service) and s2 (the weighted
+# one).
+VIP3=198.18.0.102
+h2_server() {   # h2_server N MAC
+    local ns
+    ns=$(ns_of "s$1")
+    _e2e_netns_add "$ns"
+    ip -n "$ns" link set lo up
+    ip link add eth0 netns "$ns" type veth peer name "s$1" netns "$NS2"
+    ip -n "$ns" link set eth0 address "$2"
+    ip netns exec "$ns" ethtool -K eth0 tx off rx off >/dev/null
+    ip netns exec "$NS2" ethtool -K "s$1" tx off rx off >/dev/null
+    ip -n "$NS2" link set "s$1" up
+    vsctl2 add-port br-host "s$1"
+    ip -n "$ns" addr add "198.18.0.3$1/24" dev eth0
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+        net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.eth0.accept_dad=0
+    ip -n "$ns" -6 addr add "2001:db8::3$1/64" dev eth0 nodad
+    ip -n "$ns" link set eth0 up
+    for v in "$VIP" "$VIP2" "$VIP3"; do ip -n "$ns" addr add "$v/32" dev lo; done
+    ip -n "$ns" -6 addr add "$VIP6/128" dev lo nodad
+    nsx "s$1" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+        net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 \
+        net.ipv4.conf.eth0.arp_announce=2
+    start_server "s$1" "S$1" --tcp 80 --udp 53
+}
+h2_server 1 "$S1MAC"
+h2_server 2 02:00:00:00:00:32
 NSS=$(ns_of s1)
-_e2e_netns_add "$NSS"
-ip -n "$NSS" link set lo up
-ip link add eth0 netns "$NSS" type veth peer name s1 netns "$NS2"
-ip -n "$NSS" link set eth0 address "$S1MAC"
-ip netns exec "$NSS" ethtool -K eth0 tx off rx off >/dev/null
-ip netns exec "$NS2" ethtool -K s1 tx off rx off >/dev/null
-ip -n "$NS2" link set s1 up
-vsctl2 add-port br-host s1
-ip -n "$NSS" addr add 198.18.0.31/24 dev eth0
-ip netns exec "$NSS" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
-    net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.eth0.accept_dad=0
-ip -n "$NSS" -6 addr add 2001:db8::31/64 dev eth0 nodad
-ip -n "$NSS" link set eth0 up
-for v in "$VIP" "$VIP2"; do ip -n "$NSS" addr add "$v/32" dev lo; done
-ip -n "$NSS" -6 addr add "$VIP6/128" dev lo nodad
-nsx s1 sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
-    net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
-start_server s1 S1 --tcp 80 --udp 53
 
 # Host 1 routes tunnels itself: it needs host 2's underlay MAC.
 ul2mac=$(ip -n "$NS2" link show br-ul2 | awk '/link\/ether/ { print $2 }')
@@ -109,6 +118,7 @@ appctl tnl/neigh/set br-ul 198.18.2.2 "$ul2mac" >/dev/null
 
 be='{"name":"s1","ip":"198.18.0.31","mac":"'$S1MAC'","host":"198.18.2.2","host_bridge":"br-host"}'
 be6='{"name":"s1","ip":"2001:db8::31","mac":"'$S1MAC'","host":"198.18.2.2","host_bridge":"br-host"}'
+be_w='{"name":"s1","ip":"198.18.0.31","mac":"'$S1MAC'","host":"198.18.2.2","host_bridge":"br-host","weight":3},{"name":"s2","ip":"198.18.0.32","mac":"02:00:00:00:00:32","host":"198.18.2.2","host_bridge":"br-host","weight":1}'
 cat >"$D/mslb.json" <<JSON
 {"bridges": [
   {"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm",
@@ -123,7 +133,10 @@ cat >"$D/mslb.json" <<JSON
   {"name": "raw", "vip": "$VIP2", "protocol": "any", "mode": "mslb",
    "tunnel": "geneve", "bridges": ["br-lb"], "backends": [$be]},
   {"name": "all6", "vip": "$VIP6", "protocol": "any", "mode": "mslb",
-   "tunnel": "vxlan", "bridges": ["br-lb"], "backends": [$be6]}]}
+   "tunnel": "vxlan", "bridges": ["br-lb"], "backends": [$be6]},
+  {"name": "weighted", "vip": "$VIP3", "protocol": "tcp", "port": 80,
+   "mode": "mslb", "tunnel": "geneve", "bridges": ["br-lb"],
+   "backends": [$be_w]}]}
 JSON
 mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
@@ -143,6 +156,9 @@ check "TCP through the VIP (VXLAN to the final stage)" \
 check "UDP through the VIP (GRE to the final stage)" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 50 \
     --expect S1:1 --tolerance 0
+check "400 TCP connections spread 3:1 by weight over two servers (Geneve)" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP3" 80 --count 400 \
+    --concurrency 8 --timeout 5 --expect S1:3,S2:1 --tolerance 0.1
 check "TCP over IPv6 through the VIP (every protocol, VXLAN)" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP6" 80 --count 30 \
     --expect S1:1 --tolerance 0
