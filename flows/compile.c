@@ -196,6 +196,11 @@ add_responders(struct compile_out *out, uint64_t cookie,
     struct mac_str ms = mac_str(mac);
 
     if (ip->family == AF_INET6) {
+        /* A solicitation from :: is duplicate address detection: staying
+         * silent is the right answer. */
+        add_flow(out, cookie, MSLB_T_CLASSIFY, 301,
+                 "icmp6,icmp_type=135,icmp_code=0,nd_target=%s,ipv6_src=::,"
+                 "actions=drop", as.s);
         /* Neighbour solicitation -> advertisement (solicited, override);
          * ND_ADVERT then writes our MAC as the target link-layer address,
          * which OVS lets a flow set only once the packet is an
@@ -666,17 +671,24 @@ compile_dsr_service(const struct model_service *svc,
         fclose(f);
         push(&out->groups, &out->n_groups, &out->allocated_groups, group);
         add_flow(out, cookie, MSLB_T_DSR_AFFINITY, 1,
-                 "reg0=%"PRIu32",actions=group:%"PRIu32, svc->id, group_id);
+                 "reg0=%"PRIu32",reg1=0,actions=group:%"PRIu32, svc->id,
+                 group_id);
     } else {
         add_flow(out, cookie, MSLB_T_DSR_AFFINITY, 1,
-                 "reg0=%"PRIu32",actions=drop", svc->id);
+                 "reg0=%"PRIu32",reg1=0,actions=drop", svc->id);
     }
 
+    /* Look the session up again before learning: a packet can still take
+     * the group's cached datapath flow after its entry was learned, and
+     * after a group change the revalidator would then re-learn the session
+     * to the new bucket's backend.  The lookup puts the entry's backend
+     * back in reg1 (and cannot recurse: the miss flow wants reg1 = 0). */
     add_flow(out, cookie, MSLB_T_DSR_LEARN, 100,
-             "reg0=%"PRIu32",%s,actions=learn(table=%d,idle_timeout=%"PRIu32
-             ",priority=100,cookie=%#"PRIx64",NXM_NX_REG0[],"
-             "%s,load:NXM_NX_REG1[]->NXM_NX_REG1[]),resubmit(,%d)",
-             svc->id, proto_match(fam, svc->proto),
+             "reg0=%"PRIu32",%s,actions=resubmit(,%d),learn(table=%d,"
+             "idle_timeout=%"PRIu32",priority=100,cookie=%#"PRIx64","
+             "NXM_NX_REG0[],%s,load:NXM_NX_REG1[]->NXM_NX_REG1[]),"
+             "resubmit(,%d)",
+             svc->id, proto_match(fam, svc->proto), MSLB_T_DSR_AFFINITY,
              MSLB_T_DSR_AFFINITY,
              svc->persistence ? svc->persistence : svc->idle_timeout,
              (uint64_t) (MSLB_LEARNED_COOKIE | svc->id), key,
