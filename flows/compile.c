@@ -388,53 +388,6 @@ compile_assign_slots(const struct model_backend *backends, size_t n_backends,
     return n_slots;
 }
 
-static void
-add_nat_group(const struct model_service *svc, const struct model_bridge *br,
-              const struct compile_ports *ports, struct compile_out *out)
-{
-    size_t n_up = 0;
-    char *group;
-    size_t len;
-    FILE *f;
-
-    for (size_t i = 0; i < svc->n_backends; i++) {
-        n_up += svc->backends[i].state == MODEL_BACKEND_UP;
-    }
-    f = open_memstream(&group, &len);
-    fprintf(f, "group_id=%"PRIu32",type=select", MSLB_GROUP_ID(svc->id));
-    if (ports->of15) {
-        /* dp_hash over the 5-tuple (algorithm 0, basis 0). */
-        fprintf(f, ",selection_method=dp_hash");
-    }
-
-    if (n_up <= MSLB_GROUP_SLOTS) {
-        uint32_t slots[MSLB_GROUP_SLOTS];
-        compile_assign_slots(svc->backends, svc->n_backends, slots,
-                             MSLB_GROUP_SLOTS);
-        for (size_t s = 0; s < MSLB_GROUP_SLOTS; s++) {
-            const struct model_backend *be = &svc->backends[slots[s]];
-            fprintf(f, ",bucket=weight:1,actions=ct(commit,zone=%u,"
-                    "table=%d,nat(dst=%s:%u),exec(move:NXM_OF_ETH_SRC[]->"
-                    "NXM_NX_CT_LABEL[0..47]))", br->ct_zone, MSLB_T_NAT_OUT,
-                    nat_addr(&be->ip).s, be->port);
-        }
-    } else {
-        /* More backends than slots: OVS's own weighted selection. */
-        for (size_t i = 0; i < svc->n_backends; i++) {
-            const struct model_backend *be = &svc->backends[i];
-            if (be->state != MODEL_BACKEND_UP) {
-                continue;
-            }
-            fprintf(f, ",bucket=weight:%"PRIu32",actions=ct(commit,zone=%u,"
-                    "table=%d,nat(dst=%s:%u),exec(move:NXM_OF_ETH_SRC[]->"
-                    "NXM_NX_CT_LABEL[0..47]))", be->weight, br->ct_zone,
-                    MSLB_T_NAT_OUT, nat_addr(&be->ip).s, be->port);
-        }
-    }
-    fclose(f);
-    push(&out->groups, &out->n_groups, &out->allocated_groups, group);
-}
-
 static size_t
 n_usable(const struct model_service *svc)
 {
@@ -443,6 +396,75 @@ n_usable(const struct model_service *svc)
         n += svc->backends[i].state == MODEL_BACKEND_UP;
     }
     return n;
+}
+
+size_t
+compile_group_buckets(const struct model_service *svc, uint32_t *buckets,
+                      bool *weighted)
+{
+    size_t n = 0;
+
+    *weighted = n_usable(svc) > MSLB_GROUP_SLOTS;
+    if (!*weighted) {
+        return compile_assign_slots(svc->backends, svc->n_backends, buckets,
+                                    MSLB_GROUP_SLOTS);
+    }
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        if (svc->backends[i].state == MODEL_BACKEND_UP) {
+            buckets[n++] = i;
+        }
+    }
+    return n;
+}
+
+/* Appends the service's select group: 'selection' (may be empty) after its
+ * type, then one bucket for each of compile_group_buckets()'s entries,
+ * whose actions 'bucket' writes. */
+static void
+add_select_group(const struct model_service *svc, const char *selection,
+                 void (*bucket)(FILE *, const struct model_backend *,
+                                const void *aux),
+                 const void *aux, struct compile_out *out)
+{
+    uint32_t buckets[MODEL_MAX_BACKENDS + MSLB_GROUP_SLOTS];
+    size_t n;
+    bool weighted;
+    char *group;
+    size_t len;
+    FILE *f = open_memstream(&group, &len);
+
+    fprintf(f, "group_id=%"PRIu32",type=select%s", MSLB_GROUP_ID(svc->id),
+            selection);
+    n = compile_group_buckets(svc, buckets, &weighted);
+    for (size_t i = 0; i < n; i++) {
+        const struct model_backend *be = &svc->backends[buckets[i]];
+        fprintf(f, ",bucket=weight:%"PRIu32",actions=",
+                weighted ? be->weight : 1);
+        bucket(f, be, aux);
+    }
+    fclose(f);
+    push(&out->groups, &out->n_groups, &out->allocated_groups, group);
+}
+
+/* NAT: commit the session, translated to the backend. */
+static void
+nat_bucket(FILE *f, const struct model_backend *be, const void *br_)
+{
+    const struct model_bridge *br = br_;
+
+    fprintf(f, "ct(commit,zone=%u,table=%d,nat(dst=%s:%u),exec(move:"
+            "NXM_OF_ETH_SRC[]->NXM_NX_CT_LABEL[0..47]))", br->ct_zone,
+            MSLB_T_NAT_OUT, nat_addr(&be->ip).s, be->port);
+}
+
+static void
+add_nat_group(const struct model_service *svc, const struct model_bridge *br,
+              const struct compile_ports *ports, struct compile_out *out)
+{
+    /* With OpenFlow 1.5: dp_hash over the 5-tuple (algorithm 0, basis 0).
+     * Conntrack pins each session, so the hash only places new ones. */
+    add_select_group(svc, ports->of15 ? ",selection_method=dp_hash" : "",
+                     nat_bucket, br, out);
 }
 
 /* The flows of one backend endpoint (protocol, address, port) on a bridge:
@@ -601,6 +623,15 @@ dsr_forward(const struct model_service *svc, const struct model_backend *be,
     }
 }
 
+/* DSR: name the backend in reg1 and learn the session. */
+static void
+dsr_bucket(FILE *f, const struct model_backend *be, const void *aux)
+{
+    (void) aux;
+    fprintf(f, "set_field:%"PRIu32"->reg1,resubmit(,%d)", be->key,
+            MSLB_T_DSR_LEARN);
+}
+
 static void
 compile_dsr_service(const struct model_service *svc,
                     const struct model_bridge *br,
@@ -626,50 +657,24 @@ compile_dsr_service(const struct model_service *svc,
     /* A miss in DSR_AFFINITY: choose (the bucket forwards; the resubmit
      * to DSR_FORWARD that follows in CLASSIFY then finds reg1 = 0). */
     if (n_usable(svc)) {
-        uint32_t slots[MSLB_GROUP_SLOTS];
-        size_t n_up = n_usable(svc);
-        char *group;
-        size_t len;
-        FILE *f = open_memstream(&group, &len);
+        char selection[96] = "";
 
-        fprintf(f, "group_id=%"PRIu32",type=select", group_id);
         if (ports->of15) {
             /* Hash the session key in the slow path, where every DSR
              * session goes anyway to be learned: unlike dp_hash, which
              * uses the NIC's (or the software's) receive hash once a
              * datapath flow exists, every packet of a session hashes the
              * same before its learned entry becomes visible. */
-            const char *src = v6 ? "ipv6_src" : "ip_src";
-            const char *dst = v6 ? "ipv6_dst" : "ip_dst";
-            fprintf(f, ",selection_method=hash,fields(%s", src);
-            if (!svc->persistence) {
-                fprintf(f, ",%s,%s", dst,
-                        svc->proto == IPPROTO_TCP ? "tcp_src,tcp_dst"
-                        : svc->proto == IPPROTO_UDP ? "udp_src,udp_dst"
-                        : "nw_proto");
-            }
-            fprintf(f, ")");
+            snprintf(selection, sizeof selection,
+                     ",selection_method=hash,fields(%s%s%s)",
+                     v6 ? "ipv6_src" : "ip_src",
+                     svc->persistence ? "" : v6 ? ",ipv6_dst," : ",ip_dst,",
+                     svc->persistence ? ""
+                     : svc->proto == IPPROTO_TCP ? "tcp_src,tcp_dst"
+                     : svc->proto == IPPROTO_UDP ? "udp_src,udp_dst"
+                     : "nw_proto");
         }
-        if (n_up <= MSLB_GROUP_SLOTS) {
-            compile_assign_slots(svc->backends, svc->n_backends, slots,
-                                 MSLB_GROUP_SLOTS);
-            for (size_t i = 0; i < MSLB_GROUP_SLOTS; i++) {
-                fprintf(f, ",bucket=weight:1,actions=set_field:%"PRIu32
-                        "->reg1,resubmit(,%d)", svc->backends[slots[i]].key,
-                        MSLB_T_DSR_LEARN);
-            }
-        } else {
-            for (size_t i = 0; i < svc->n_backends; i++) {
-                const struct model_backend *be = &svc->backends[i];
-                if (be->state == MODEL_BACKEND_UP) {
-                    fprintf(f, ",bucket=weight:%"PRIu32",actions=set_field:"
-                            "%"PRIu32"->reg1,resubmit(,%d)", be->weight,
-                            be->key, MSLB_T_DSR_LEARN);
-                }
-            }
-        }
-        fclose(f);
-        push(&out->groups, &out->n_groups, &out->allocated_groups, group);
+        add_select_group(svc, selection, dsr_bucket, NULL, out);
         add_flow(out, cookie, MSLB_T_DSR_AFFINITY, 1,
                  "reg0=%"PRIu32",reg1=0,actions=group:%"PRIu32, svc->id,
                  group_id);

@@ -834,44 +834,22 @@ static void
 add_sessions(const json_t *bridge_stats, const struct model_service *svc,
              struct counters *per_backend)
 {
-    uint32_t slots[MSLB_GROUP_SLOTS];
-    size_t n_up = 0, i;
+    uint32_t backend[MODEL_MAX_BACKENDS + MSLB_GROUP_SLOTS];
+    bool weighted;
+    size_t n = compile_group_buckets(svc, backend, &weighted), i;
     json_t *g;
 
-    for (size_t k = 0; k < svc->n_backends; k++) {
-        n_up += svc->backends[k].state == MODEL_BACKEND_UP;
-    }
-    bool slotted = n_up && n_up <= MSLB_GROUP_SLOTS;
-    if (slotted) {
-        compile_assign_slots(svc->backends, svc->n_backends, slots,
-                             MSLB_GROUP_SLOTS);
-    }
     json_array_foreach (json_object_get(bridge_stats, "groups"), i, g) {
-        json_t *buckets = json_object_get(g, "buckets");
-        size_t b, up = 0;
+        size_t b;
         json_t *v;
 
         if ((uint32_t) json_integer_value(json_object_get(g, "group_id"))
             != MSLB_GROUP_ID(svc->id)) {
             continue;
         }
-        json_array_foreach (buckets, b, v) {
-            size_t backend = SIZE_MAX;
-            if (slotted && b < MSLB_GROUP_SLOTS) {
-                backend = slots[b];
-            } else if (!slotted) {
-                /* One bucket per usable backend, in order. */
-                for (size_t k = 0; k < svc->n_backends; k++) {
-                    if (svc->backends[k].state == MODEL_BACKEND_UP
-                        && up++ == b) {
-                        backend = k;
-                        break;
-                    }
-                }
-                up = 0;
-            }
-            if (backend < svc->n_backends) {
-                per_backend[backend].sessions += json_integer_value(v);
+        json_array_foreach (json_object_get(g, "buckets"), b, v) {
+            if (b < n) {
+                per_backend[backend[b]].sessions += json_integer_value(v);
             }
         }
     }

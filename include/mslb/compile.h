@@ -66,4 +66,12 @@ size_t compile_assign_slots(const struct model_backend *backends,
                             size_t n_backends, uint32_t *slots,
                             size_t n_slots);
 
+/* The backend (an index into svc->backends) each bucket of the service's
+ * select group leads to, in bucket order; returns how many buckets there
+ * are (0: no usable backend).  'buckets' must hold MODEL_MAX_BACKENDS +
+ * MSLB_GROUP_SLOTS entries.  '*weighted': the buckets carry the backends'
+ * weights (more usable backends than slots) rather than 1 each. */
+size_t compile_group_buckets(const struct model_service *, uint32_t *buckets,
+                             bool *weighted);
+
 #endif /* compile.h */
