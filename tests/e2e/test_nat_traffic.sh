@@ -32,8 +32,8 @@ check "servers see the client's address; replies come from VIP:80" \
 check "per-protocol backends: tcp/81 only S3" \
     nsx c2 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 81 --count 50 \
     --expect S3:1.0 --tolerance 0
-check "300 UDP sessions spread over three equal backends" \
-    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 300 \
+check "1200 UDP sessions spread over three equal backends" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 1200 \
     --concurrency 4 --expect S1:1,S2:1,S3:1 --tolerance 0.1
 
 check_fails "no answer on a port with no service" \
