@@ -1,5 +1,7 @@
 /* Building and validating the service model from JSON. */
 #include "mslb/model.h"
+
+#include <jansson.h>
 #include "mslb/xalloc.h"
 
 #include <arpa/inet.h>
@@ -352,8 +354,9 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
 }
 
 static char *
-parse_backend(const json_t *j, const char *path, const struct model *m,
-              const struct model_service *svc, struct model_backend *be)
+parse_backend(const json_t *j, const char *path,
+              const struct model_lookup *lk, const struct model_service *svc,
+              struct model_backend *be)
 {
     static const char *const keys[] = {
         "name", "ip", "port", "mac", "weight", "state", "host",
@@ -421,7 +424,7 @@ parse_backend(const json_t *j, const char *path, const struct model *m,
         return error;
     }
     if (s) {
-        const struct model_bridge *hb = model_find_bridge(m, s);
+        const struct model_bridge *hb = lk->find_bridge(lk->aux, s);
 
         subpath(sub, sizeof sub, path, "host_bridge");
         if (svc->mode != MODEL_MODE_MSLB && svc->mode != MODEL_MODE_L3DSR) {
@@ -473,8 +476,8 @@ parse_backend(const json_t *j, const char *path, const struct model *m,
 }
 
 static char *
-parse_service(const json_t *j, const char *path, const struct model *m,
-              struct model_service *svc)
+parse_service(const json_t *j, const char *path,
+              const struct model_lookup *lk, struct model_service *svc)
 {
     static const char *const keys[] = {
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
@@ -601,8 +604,8 @@ parse_service(const json_t *j, const char *path, const struct model *m,
         if (!json_is_string(v)) {
             return verr(sub, "must be a string");
         }
-        const struct model_bridge *br = model_find_bridge(
-            m, json_string_value(v));
+        const struct model_bridge *br = lk->find_bridge(
+            lk->aux, json_string_value(v));
         if (!br) {
             return verr(sub, "no bridge named \"%s\"", json_string_value(v));
         }
@@ -641,7 +644,7 @@ parse_service(const json_t *j, const char *path, const struct model *m,
 
         indexpath(sub, sizeof sub, path, "backends", i);
         svc->n_backends++;
-        if ((error = parse_backend(v, sub, m, svc, be))) {
+        if ((error = parse_backend(v, sub, lk, svc, be))) {
             return error;
         }
         for (size_t k = 0; k < i; k++) {
@@ -678,8 +681,8 @@ mslb_hash_bytes(const void *p_, size_t n, uint32_t basis)
  * derived from the service's key (vip, protocol, port) alone, so it stays
  * the same across restarts and unrelated model changes; collisions are
  * resolved by probing in key order. */
-static uint32_t
-service_key_hash(const struct model_service *svc)
+uint32_t
+model_service_key_hash(const struct model_service *svc)
 {
     uint8_t key[16 + 1 + 2];
     size_t n = svc->vip.family == AF_INET ? 4 : 16;
@@ -692,11 +695,11 @@ service_key_hash(const struct model_service *svc)
     return mslb_hash_bytes(key, n + 3, 0);
 }
 
-static int
-compare_services_by_key(const void *a_, const void *b_)
+int
+model_service_key_compare(const void *a_, const void *b_)
 {
     const struct model_service *a = a_, *b = b_;
-    uint32_t ha = service_key_hash(a), hb = service_key_hash(b);
+    uint32_t ha = model_service_key_hash(a), hb = model_service_key_hash(b);
     int c;
 
     if (ha != hb) {
@@ -734,7 +737,7 @@ static int
 compare_service_keys(const void *a_, const void *b_)
 {
     const size_t *a = a_, *b = b_;
-    int c = compare_services_by_key(&sort_model->services[*a],
+    int c = model_service_key_compare(&sort_model->services[*a],
                                     &sort_model->services[*b]);
     return c ? c : (*a > *b) - (*a < *b);
 }
@@ -761,7 +764,7 @@ check_services_unique(const struct model *m)
     }
     qsort(idx, m->n_services, sizeof *idx, compare_service_keys);
     for (size_t i = 1; i < m->n_services && !error; i++) {
-        if (!compare_services_by_key(&m->services[idx[i - 1]],
+        if (!model_service_key_compare(&m->services[idx[i - 1]],
                                      &m->services[idx[i]])) {
             snprintf(sub, sizeof sub, "services[%zu]", idx[i]);
             error = verr(sub, "duplicate virtual service (same vip, protocol "
@@ -844,10 +847,10 @@ assign_service_ids(struct model *m)
     /* Key order makes the probing deterministic. */
     if (m->n_services) {
         qsort(m->services, m->n_services, sizeof *m->services,
-              compare_services_by_key);
+              model_service_key_compare);
     }
     for (size_t i = 0; i < m->n_services; i++) {
-        uint32_t id = service_key_hash(&m->services[i]) % SERVICE_ID_MASK + 1;
+        uint32_t id = model_service_key_hash(&m->services[i]) % SERVICE_ID_MASK + 1;
 
         while (used[id / 8] & (1u << (id % 8))) {
             id = id % SERVICE_ID_MASK + 1;
@@ -858,9 +861,60 @@ assign_service_ids(struct model *m)
     free(used);
 }
 
+static const struct model_bridge *
+find_in_model(const void *m, const char *name)
+{
+    return model_find_bridge(m, name);
+}
+
+char *
+model_service_from_json(const json_t *j, const char *path,
+                        const struct model_lookup *lk,
+                        struct model_service **svcp)
+{
+    struct model_service *svc = mslb_xzalloc(sizeof *svc);
+    char *error = parse_service(j, path, lk, svc);
+
+    if (error) {
+        model_service_destroy(svc);
+        svc = NULL;
+    }
+    *svcp = svc;
+    return error;
+}
+
+char *
+model_bridge_from_json(const json_t *j, const char *path,
+                       struct model_bridge **brp)
+{
+    struct model_bridge *br = mslb_xzalloc(sizeof *br);
+    char *error = parse_bridge(j, path, br);
+
+    if (error) {
+        model_bridge_destroy(br);
+        br = NULL;
+    }
+    *brp = br;
+    return error;
+}
+
+char *
+model_check_vip_gateways(const struct model_service *svc,
+                         const struct model_bridge *br, const char *path)
+{
+    for (size_t g = 0; g < br->n_gateways; g++) {
+        if (mslb_addr_equal(&br->gateways[g], &svc->vip)) {
+            return verr(path, "vip is also a gateway address of bridge "
+                        "\"%s\"", br->name);
+        }
+    }
+    return NULL;
+}
+
 char *
 model_from_json(const json_t *j, struct model **modelp)
 {
+    struct model_lookup lk;
     static const char *const keys[] = { "bridges", "services", NULL };
     struct model *m = mslb_xzalloc(sizeof *m);
     char sub[512];
@@ -899,6 +953,7 @@ model_from_json(const json_t *j, struct model **modelp)
         }
     }
 
+    lk = (struct model_lookup) { find_in_model, m };
     if ((error = get_array(j, "", "services", false, &arr))) {
         goto fail;
     }
@@ -909,17 +964,13 @@ model_from_json(const json_t *j, struct model **modelp)
 
             indexpath(sub, sizeof sub, "", "services", i);
             m->n_services++;
-            if ((error = parse_service(v, sub, m, svc))) {
+            if ((error = parse_service(v, sub, &lk, svc))) {
                 goto fail;
             }
             for (size_t b = 0; b < m->n_bridges; b++) {
-                const struct model_bridge *br = &m->bridges[b];
-                for (size_t g = 0; g < br->n_gateways; g++) {
-                    if (mslb_addr_equal(&br->gateways[g], &svc->vip)) {
-                        error = verr(sub, "vip is also a gateway address of "
-                                     "bridge \"%s\"", br->name);
-                        goto fail;
-                    }
+                error = model_check_vip_gateways(svc, &m->bridges[b], sub);
+                if (error) {
+                    goto fail;
                 }
             }
         }
@@ -959,34 +1010,62 @@ model_from_file(const char *file_name, struct model **modelp)
 }
 
 void
+model_bridge_uninit(struct model_bridge *br)
+{
+    free(br->name);
+    free(br->frontend_port);
+    free(br->backend_port);
+    free(br->gateways);
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        free(br->tunnel_ports[t]);
+    }
+}
+
+void
+model_bridge_destroy(struct model_bridge *br)
+{
+    if (br) {
+        model_bridge_uninit(br);
+        free(br);
+    }
+}
+
+void
+model_service_uninit(struct model_service *svc)
+{
+    free(svc->name);
+    for (size_t k = 0; k < svc->n_bridges; k++) {
+        free(svc->bridges[k]);
+    }
+    free(svc->bridges);
+    for (size_t k = 0; k < svc->n_backends; k++) {
+        free(svc->backends[k].name);
+        free(svc->backends[k].host_bridge);
+    }
+    free(svc->backends);
+}
+
+void
+model_service_destroy(struct model_service *svc)
+{
+    if (svc) {
+        model_service_uninit(svc);
+        free(svc);
+    }
+}
+
+void
 model_destroy(struct model *m)
 {
     if (!m) {
         return;
     }
     for (size_t i = 0; i < m->n_bridges; i++) {
-        struct model_bridge *br = &m->bridges[i];
-        free(br->name);
-        free(br->frontend_port);
-        free(br->backend_port);
-        free(br->gateways);
-        for (int t = 0; t < MODEL_N_TUNNELS; t++) {
-            free(br->tunnel_ports[t]);
-        }
+        model_bridge_uninit(&m->bridges[i]);
     }
     free(m->bridges);
     for (size_t i = 0; i < m->n_services; i++) {
-        struct model_service *svc = &m->services[i];
-        free(svc->name);
-        for (size_t k = 0; k < svc->n_bridges; k++) {
-            free(svc->bridges[k]);
-        }
-        free(svc->bridges);
-        for (size_t k = 0; k < svc->n_backends; k++) {
-            free(svc->backends[k].name);
-            free(svc->backends[k].host_bridge);
-        }
-        free(svc->backends);
+        model_service_uninit(&m->services[i]);
     }
     free(m->services);
     free(m);

@@ -7,6 +7,7 @@
  * only then does the model change.  The answer waits (suspended) until
  * the connected bridges have confirmed the new generation, or ?wait=
  * seconds have passed. */
+#include <jansson.h>
 #include <config.h>
 #include "rest.h"
 

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
-#include <jansson.h>
+/* jansson's type, declared without jansson.h so that files using OVS's own
+ * JSON (the database glue) can include this header. */
+typedef struct json_t json_t;
 
 #define MSLB_WARN_UNUSED __attribute__((warn_unused_result))
 
@@ -124,6 +126,37 @@ char *model_from_json(const json_t *json, struct model **modelp)
 char *model_from_file(const char *file_name, struct model **modelp)
     MSLB_WARN_UNUSED;
 void model_destroy(struct model *);
+
+/* One object at a time, for a model kept elsewhere (mslbd keeps it in its
+ * database, see modeldb.h).  The same rules as model_from_json(), except
+ * those that look across services (names, keys, backend MACs, VIPs against
+ * gateways): the caller checks those against its own indexes.  Error paths
+ * start with 'path' ("" for a request body). */
+struct model_lookup {
+    /* The bridge named 'name', or NULL. */
+    const struct model_bridge *(*find_bridge)(const void *aux,
+                                              const char *name);
+    const void *aux;
+};
+char *model_service_from_json(const json_t *, const char *path,
+                              const struct model_lookup *,
+                              struct model_service **) MSLB_WARN_UNUSED;
+char *model_bridge_from_json(const json_t *, const char *path,
+                             struct model_bridge **) MSLB_WARN_UNUSED;
+void model_service_uninit(struct model_service *);
+void model_service_destroy(struct model_service *);
+void model_bridge_uninit(struct model_bridge *);
+void model_bridge_destroy(struct model_bridge *);
+
+/* "PATH: vip is also a gateway address of bridge ..." or NULL. */
+char *model_check_vip_gateways(const struct model_service *,
+                               const struct model_bridge *, const char *path)
+    MSLB_WARN_UNUSED;
+
+/* A service's key is (vip, protocol, port): its hash, and a qsort()-style
+ * comparison of two 'struct model_service's by key. */
+uint32_t model_service_key_hash(const struct model_service *);
+int model_service_key_compare(const void *, const void *);
 
 const struct model_bridge *model_find_bridge(const struct model *,
                                              const char *name);

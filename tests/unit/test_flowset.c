@@ -1,4 +1,5 @@
 /* Canonical sets and the reconciler's difference. */
+#include <jansson.h>
 #include <config.h>
 #include <stdarg.h>
 #include <stddef.h>

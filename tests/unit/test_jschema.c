@@ -17,6 +17,8 @@
 #include "jschema.h"
 #include "mslb/model.h"
 
+#include <jansson.h>
+
 static const char *src_dir;
 static struct jschema *schemas;
 

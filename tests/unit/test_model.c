@@ -8,6 +8,8 @@
 #include <string.h>
 #include "mslb/model.h"
 
+#include <jansson.h>
+
 #define BRIDGE "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\"," \
     "\"frontend_port\":\"front\",\"backend_port\":\"back\"}"
 #define BACKEND(IP, MAC) "{\"name\":\"" IP "\",\"ip\":\"" IP "\"," \
