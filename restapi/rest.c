@@ -7,9 +7,10 @@
  * only then does the model change.  The answer waits (suspended) until
  * the connected bridges have confirmed the new generation, or ?wait=
  * seconds have passed. */
-#include <jansson.h>
 #include <config.h>
 #include "rest.h"
+
+#include <jansson.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
