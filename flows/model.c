@@ -1054,6 +1054,48 @@ model_service_destroy(struct model_service *svc)
     }
 }
 
+static char *
+strdup_or_null(const char *s)
+{
+    return s ? mslb_xstrdup(s) : NULL;
+}
+
+void
+model_service_clone(struct model_service *dst,
+                    const struct model_service *src)
+{
+    *dst = *src;
+    dst->name = mslb_xstrdup(src->name);
+    dst->bridges = mslb_xzalloc((src->n_bridges + 1) * sizeof *dst->bridges);
+    for (size_t i = 0; i < src->n_bridges; i++) {
+        dst->bridges[i] = mslb_xstrdup(src->bridges[i]);
+    }
+    dst->backends = mslb_xzalloc((src->n_backends + 1)
+                                 * sizeof *dst->backends);
+    for (size_t i = 0; i < src->n_backends; i++) {
+        dst->backends[i] = src->backends[i];
+        dst->backends[i].name = mslb_xstrdup(src->backends[i].name);
+        dst->backends[i].host_bridge
+            = strdup_or_null(src->backends[i].host_bridge);
+    }
+}
+
+void
+model_bridge_clone(struct model_bridge *dst, const struct model_bridge *src)
+{
+    *dst = *src;
+    dst->name = mslb_xstrdup(src->name);
+    dst->frontend_port = mslb_xstrdup(src->frontend_port);
+    dst->backend_port = mslb_xstrdup(src->backend_port);
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        dst->tunnel_ports[t] = strdup_or_null(src->tunnel_ports[t]);
+    }
+    dst->gateways = mslb_xzalloc((src->n_gateways + 1)
+                                 * sizeof *dst->gateways);
+    memcpy(dst->gateways, src->gateways,
+           src->n_gateways * sizeof *dst->gateways);
+}
+
 void
 model_destroy(struct model *m)
 {

@@ -147,6 +147,11 @@ void model_service_uninit(struct model_service *);
 void model_service_destroy(struct model_service *);
 void model_bridge_uninit(struct model_bridge *);
 void model_bridge_destroy(struct model_bridge *);
+/* Deep copies into uninitialised 'dst'. */
+void model_service_clone(struct model_service *dst,
+                         const struct model_service *src);
+void model_bridge_clone(struct model_bridge *dst,
+                        const struct model_bridge *src);
 
 /* "PATH: vip is also a gateway address of bridge ..." or NULL. */
 char *model_check_vip_gateways(const struct model_service *,
