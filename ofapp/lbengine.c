@@ -1,0 +1,705 @@
+/* mslb's incremental engine: see lbengine.h. */
+#include <config.h>
+#include "lbengine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "hash.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "sset.h"
+#include "util.h"
+
+#include "mslb/compile.h"
+#include "mslb/flowset.h"
+#include "mslb/modeldb.h"
+
+VLOG_DEFINE_THIS_MODULE(lbengine);
+
+#define OFPP_LOCAL_NO 0xfffe
+
+/* ---- Switch facts. ---- */
+
+struct swfacts_bridge {
+    int version;
+    struct shash ports;         /* Name -> port number + 1 (as a pointer). */
+    struct mslb_mac local_mac;
+};
+
+struct swfacts {
+    struct shash bridges;       /* Bridge name -> struct swfacts_bridge. */
+    struct sset changed;
+};
+
+struct swfacts *
+swfacts_create(void)
+{
+    struct swfacts *sw = xzalloc(sizeof *sw);
+    shash_init(&sw->bridges);
+    sset_init(&sw->changed);
+    return sw;
+}
+
+static void
+swfacts_bridge_destroy(struct swfacts_bridge *b)
+{
+    if (b) {
+        shash_destroy(&b->ports);
+        free(b);
+    }
+}
+
+void
+swfacts_destroy(struct swfacts *sw)
+{
+    struct shash_node *node;
+
+    if (!sw) {
+        return;
+    }
+    SHASH_FOR_EACH (node, &sw->bridges) {
+        swfacts_bridge_destroy(node->data);
+    }
+    shash_destroy(&sw->bridges);
+    sset_destroy(&sw->changed);
+    free(sw);
+}
+
+void
+swfacts_set(struct swfacts *sw, const char *bridge, int version,
+            const char *const *port_names, const uint32_t *port_nos,
+            size_t n, const struct mslb_mac *local_mac)
+{
+    struct swfacts_bridge *old = shash_find_data(&sw->bridges, bridge);
+    struct swfacts_bridge *b = xzalloc(sizeof *b);
+    bool same;
+
+    b->version = version;
+    b->local_mac = *local_mac;
+    shash_init(&b->ports);
+    for (size_t i = 0; i < n; i++) {
+        shash_replace(&b->ports, port_names[i],
+                      (void *) (uintptr_t) (port_nos[i] + 1));
+    }
+    same = old && old->version == b->version
+           && !memcmp(&old->local_mac, &b->local_mac, sizeof b->local_mac)
+           && shash_count(&old->ports) == shash_count(&b->ports);
+    if (same) {
+        struct shash_node *node;
+        SHASH_FOR_EACH (node, &b->ports) {
+            if (shash_find_data(&old->ports, node->name) != node->data) {
+                same = false;
+                break;
+            }
+        }
+    }
+    if (same) {
+        swfacts_bridge_destroy(b);
+        return;
+    }
+    swfacts_bridge_destroy(shash_replace(&sw->bridges, bridge, b));
+    sset_add(&sw->changed, bridge);
+}
+
+void
+swfacts_remove(struct swfacts *sw, const char *bridge)
+{
+    struct swfacts_bridge *b = shash_find_and_delete(&sw->bridges, bridge);
+    if (b) {
+        swfacts_bridge_destroy(b);
+        sset_add(&sw->changed, bridge);
+    }
+}
+
+bool
+swfacts_has_changes(const struct swfacts *sw)
+{
+    return !sset_is_empty(&sw->changed);
+}
+
+/* Port 'name''s number in 'b', or 0. */
+static uint32_t
+swfacts_port(const struct swfacts_bridge *b, const char *name)
+{
+    return (uintptr_t) shash_find_data(&b->ports, name);
+}
+
+/* ---- Runtime facts. ---- */
+
+struct rtfacts {
+    bool changed;
+};
+
+struct rtfacts *
+rtfacts_create(void)
+{
+    return xzalloc(sizeof(struct rtfacts));
+}
+
+void
+rtfacts_destroy(struct rtfacts *rt)
+{
+    free(rt);
+}
+
+void
+rtfacts_touch(struct rtfacts *rt)
+{
+    rt->changed = true;
+}
+
+/* ---- Desired tables. ---- */
+
+/* One service's share of a first-stage bridge's table. */
+struct unit {
+    struct hmap_node node;      /* In 'units', by name. */
+    char *name;
+    struct flowset *fs;
+};
+
+struct table {
+    char *name;
+    struct flowset *want;       /* NULL: cannot be built ('why'). */
+    char *why;
+    struct flowset *base;       /* Bridge-wide unit (or the whole final
+                                 * stage). */
+    struct hmap units;
+    int version;
+};
+
+struct lbengine {
+    struct engine engine;
+    struct engine_node n_model, n_switch, n_runtime, n_flows;
+    struct mdb *mdb;
+    struct swfacts *sw;
+    struct rtfacts *rt;
+    struct shash tables;        /* Bridge name -> struct table. */
+    struct sset changed;
+    struct lbengine_stats stats;
+};
+
+static struct flowset *
+unit_from_out(int version, const struct compile_out *out, const char *bridge)
+{
+    struct flowset *fs = flowset_create();
+    char *error = NULL;
+
+    flowset_set_version(fs, version);
+    for (size_t i = 0; i < out->n_flows && !error; i++) {
+        error = flowset_add_flow_text(fs, out->flows[i]);
+    }
+    for (size_t i = 0; i < out->n_groups && !error; i++) {
+        error = flowset_add_group_text(fs, out->groups[i]);
+    }
+    if (error) {
+        VLOG_ERR("bridge %s: internal error compiling the model: %s",
+                 bridge, error);
+        free(error);
+    }
+    return fs;
+}
+
+static void
+merge(struct table *t, const struct flowset *unit)
+{
+    char *error = flowset_merge(t->want, unit);
+    if (error) {
+        VLOG_ERR("bridge %s: internal error: conflicting flows: %s", t->name,
+                 error);
+        free(error);
+    }
+}
+
+static uint32_t
+name_hash(const char *s)
+{
+    return hash_string(s, 0);
+}
+
+static struct unit *
+find_unit(const struct table *t, const char *name)
+{
+    struct unit *u;
+
+    HMAP_FOR_EACH_WITH_HASH (u, node, name_hash(name), &t->units) {
+        if (!strcmp(u->name, name)) {
+            return u;
+        }
+    }
+    return NULL;
+}
+
+static void
+remove_unit(struct table *t, struct unit *u)
+{
+    flowset_unmerge(t->want, u->fs);
+    hmap_remove(&t->units, &u->node);
+    flowset_destroy(u->fs);
+    free(u->name);
+    free(u);
+}
+
+/* Drops every unit of 't' (leaving 'want' itself, emptied, with dirty
+ * marks for all it held). */
+static void
+clear_units(struct table *t)
+{
+    struct unit *u;
+
+    HMAP_FOR_EACH_SAFE (u, node, &t->units) {
+        remove_unit(t, u);
+    }
+    if (t->base) {
+        if (t->want) {
+            flowset_unmerge(t->want, t->base);
+        }
+        flowset_destroy(t->base);
+        t->base = NULL;
+    }
+}
+
+static void
+table_destroy(struct table *t)
+{
+    if (t) {
+        clear_units(t);
+        hmap_destroy(&t->units);
+        flowset_destroy(t->want);
+        free(t->why);
+        free(t->name);
+        free(t);
+    }
+}
+
+/* The compile_ports of model bridge 'br' on switch 'b', or a malloc'd
+ * reason why they are not all there. */
+static char *
+make_ports(const struct model_bridge *br, const struct swfacts_bridge *b,
+           struct compile_ports *ports)
+{
+    memset(ports, 0, sizeof *ports);
+    ports->of15 = b->version >= 6;      /* OFP15_VERSION. */
+    ports->local_mac = b->local_mac;
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        if (br->tunnel_ports[t]) {
+            ports->tunnel[t] = swfacts_port(b, br->tunnel_ports[t]);
+            if (!ports->tunnel[t]--) {
+                return xasprintf("tunnel port \"%s\" not found; waiting for "
+                                 "it", br->tunnel_ports[t]);
+            }
+        }
+    }
+    if (br->role == MODEL_ROLE_FINAL) {
+        return NULL;
+    }
+    ports->frontend = swfacts_port(b, br->frontend_port);
+    ports->backend = swfacts_port(b, br->backend_port);
+    if (!ports->frontend-- || !ports->backend--) {
+        return xasprintf("port \"%s\" not found; waiting for it",
+                         !swfacts_port(b, br->frontend_port)
+                         ? br->frontend_port : br->backend_port);
+    }
+    return NULL;
+}
+
+static struct flowset *
+compile_unit(const struct model_service *svc, const struct model_bridge *br,
+             const struct compile_ports *ports, int version)
+{
+    struct compile_out out;
+    struct flowset *fs;
+
+    compile_out_init(&out);
+    compile_service(svc, br, ports, &out);
+    fs = unit_from_out(version, &out, br->name);
+    compile_out_uninit(&out);
+    return fs;
+}
+
+/* The final stage of 'br': the restore flows of every service with a
+ * backend hosted there. */
+static struct flowset *
+compile_final(const struct mdb *mdb, const struct model_bridge *br,
+              const struct compile_ports *ports, int version)
+{
+    const struct model_service **svcs;
+    struct compile_out out;
+    struct model view;
+    struct flowset *fs;
+    size_t n;
+
+    /* A view that borrows the services: few reach one final stage. */
+    svcs = mdb_services_of_bridge(mdb, br->name, &n);
+    memset(&view, 0, sizeof view);
+    view.services = xzalloc((n + 1) * sizeof *view.services);
+    for (size_t i = 0; i < n; i++) {
+        view.services[i] = *svcs[i];
+    }
+    view.n_services = n;
+    compile_out_init(&out);
+    compile_final_bridge(&view, br, ports, &out);
+    fs = unit_from_out(version, &out, br->name);
+    compile_out_uninit(&out);
+    free(view.services);
+    free(svcs);
+    return fs;
+}
+
+/* Rebuilds table 'name' from the model and the switch facts. */
+static void
+rebuild(struct lbengine *e, const char *name)
+{
+    const struct model_bridge *br = mdb_find_bridge(e->mdb, name);
+    const struct swfacts_bridge *b = shash_find_data(&e->sw->bridges, name);
+    struct table *t = shash_find_data(&e->tables, name);
+    struct compile_ports ports;
+    char *why = NULL;
+
+    e->stats.bridges_rebuilt++;
+    sset_add(&e->changed, name);
+    if (!br && !b) {
+        table_destroy(shash_find_and_delete(&e->tables, name));
+        return;
+    }
+    if (!t) {
+        t = xzalloc(sizeof *t);
+        t->name = xstrdup(name);
+        hmap_init(&t->units);
+        shash_add(&e->tables, name, t);
+    }
+    clear_units(t);
+    free(t->why);
+    t->why = NULL;
+    if (!b) {
+        why = xstrdup("not connected");
+    } else if (br) {
+        why = make_ports(br, b, &ports);
+    }
+    if (why) {
+        flowset_destroy(t->want);
+        t->want = NULL;
+        t->why = why;
+        return;
+    }
+    if (!t->want || t->version != b->version) {
+        /* ADD messages are encoded for one version: a new set. */
+        flowset_destroy(t->want);
+        t->want = flowset_create();
+        flowset_set_version(t->want, b->version);
+        t->version = b->version;
+    }
+    if (!br) {
+        return;                 /* Not in the model: mslb's flows go. */
+    }
+    if (br->role == MODEL_ROLE_FINAL) {
+        t->base = compile_final(e->mdb, br, &ports, b->version);
+        merge(t, t->base);
+        return;
+    }
+
+    struct compile_out out;
+    compile_out_init(&out);
+    compile_bridge_base(br, &ports, &out);
+    t->base = unit_from_out(b->version, &out, name);
+    compile_out_uninit(&out);
+    merge(t, t->base);
+
+    const struct model_service **svcs;
+    size_t n;
+    svcs = mdb_services_of_bridge(e->mdb, name, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (model_service_on_bridge(svcs[i], name)) {
+            struct unit *u = xzalloc(sizeof *u);
+            u->name = xstrdup(svcs[i]->name);
+            u->fs = compile_unit(svcs[i], br, &ports, b->version);
+            hmap_insert(&t->units, &u->node, name_hash(u->name));
+            merge(t, u->fs);
+            e->stats.units_compiled++;
+        }
+    }
+    free(svcs);
+}
+
+/* Recompiles service 'name''s unit on first-stage table 't'. */
+static void
+update_unit(struct lbengine *e, struct table *t, const char *name)
+{
+    const struct model_service *svc = mdb_find_service(e->mdb, name);
+    const struct model_bridge *br = mdb_find_bridge(e->mdb, t->name);
+    const struct swfacts_bridge *b = shash_find_data(&e->sw->bridges,
+                                                     t->name);
+    struct unit *u = find_unit(t, name);
+    struct compile_ports ports;
+    char *why;
+
+    if (u) {
+        remove_unit(t, u);
+    }
+    if (!svc || !br || !b || !model_service_on_bridge(svc, t->name)) {
+        return;
+    }
+    why = make_ports(br, b, &ports);
+    if (why) {
+        free(why);              /* Cannot happen: the table was built. */
+        return;
+    }
+    u = xzalloc(sizeof *u);
+    u->name = xstrdup(name);
+    u->fs = compile_unit(svc, br, &ports, t->version);
+    hmap_insert(&t->units, &u->node, name_hash(u->name));
+    merge(t, u->fs);
+    e->stats.units_compiled++;
+}
+
+static void
+add_service_bridges(const struct model_service *svc, struct sset *first,
+                    struct sset *final)
+{
+    if (!svc) {
+        return;
+    }
+    for (size_t i = 0; i < svc->n_bridges; i++) {
+        sset_add(first, svc->bridges[i]);
+    }
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        if (svc->backends[i].host_bridge) {
+            sset_add(final, svc->backends[i].host_bridge);
+        }
+    }
+}
+
+/* ---- Nodes. ---- */
+
+static bool
+model_changed(struct engine_node *node OVS_UNUSED, void *e_)
+{
+    struct lbengine *e = e_;
+    return mdb_has_changes(e->mdb);
+}
+
+static bool
+switch_changed(struct engine_node *node OVS_UNUSED, void *e_)
+{
+    struct lbengine *e = e_;
+    return swfacts_has_changes(e->sw);
+}
+
+static bool
+runtime_changed(struct engine_node *node OVS_UNUSED, void *e_)
+{
+    struct lbengine *e = e_;
+    return e->rt->changed;
+}
+
+static bool
+flows_recompute(struct engine_node *node OVS_UNUSED, void *e_)
+{
+    struct lbengine *e = e_;
+    struct sset names = SSET_INITIALIZER(&names);
+    struct shash_node *sn;
+    const struct model_bridge **brs;
+    const char *name;
+    size_t n;
+
+    e->stats.recomputes++;
+    SHASH_FOR_EACH (sn, &e->tables) {
+        sset_add(&names, sn->name);
+    }
+    SHASH_FOR_EACH (sn, &e->sw->bridges) {
+        sset_add(&names, sn->name);
+    }
+    brs = mdb_bridges_sorted(e->mdb, &n);
+    for (size_t i = 0; i < n; i++) {
+        sset_add(&names, brs[i]->name);
+    }
+    free(brs);
+    SSET_FOR_EACH (name, &names) {
+        rebuild(e, name);
+    }
+    sset_destroy(&names);
+    return true;
+}
+
+static bool
+flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
+                   struct engine_node *input OVS_UNUSED)
+{
+    struct lbengine *e = e_;
+    struct sset rebuilt = SSET_INITIALIZER(&rebuilt);
+    struct sset first = SSET_INITIALIZER(&first);
+    struct sset final = SSET_INITIALIZER(&final);
+    struct shash_node *sn;
+    const char *name;
+
+    SHASH_FOR_EACH (sn, mdb_changed_bridges(e->mdb)) {
+        rebuild(e, sn->name);
+        sset_add(&rebuilt, sn->name);
+    }
+    SHASH_FOR_EACH (sn, mdb_changed_services(e->mdb)) {
+        sset_clear(&first);
+        add_service_bridges(sn->data, &first, &final);
+        add_service_bridges(mdb_find_service(e->mdb, sn->name), &first,
+                            &final);
+        SSET_FOR_EACH (name, &first) {
+            struct table *t = shash_find_data(&e->tables, name);
+            const struct model_bridge *br = mdb_find_bridge(e->mdb, name);
+
+            if (t && t->want && br && br->role == MODEL_ROLE_FIRST
+                && !sset_contains(&rebuilt, name)) {
+                update_unit(e, t, sn->name);
+                sset_add(&e->changed, name);
+            }
+        }
+    }
+    SSET_FOR_EACH (name, &final) {
+        if (!sset_contains(&rebuilt, name)) {
+            rebuild(e, name);
+        }
+    }
+    sset_destroy(&rebuilt);
+    sset_destroy(&first);
+    sset_destroy(&final);
+    e->stats.incremental++;
+    return true;
+}
+
+static bool
+flows_handle_switch(struct engine_node *node OVS_UNUSED, void *e_,
+                    struct engine_node *input OVS_UNUSED)
+{
+    struct lbengine *e = e_;
+    const char *name;
+
+    SSET_FOR_EACH (name, &e->sw->changed) {
+        rebuild(e, name);
+    }
+    e->stats.incremental++;
+    return true;
+}
+
+struct lbengine *
+lbengine_create(struct mdb *mdb, struct swfacts *sw, struct rtfacts *rt)
+{
+    struct lbengine *e = xzalloc(sizeof *e);
+
+    e->mdb = mdb;
+    e->sw = sw;
+    e->rt = rt;
+    shash_init(&e->tables);
+    sset_init(&e->changed);
+    engine_init(&e->engine);
+    engine_node_init(&e->n_model, "model", e, model_changed);
+    engine_node_init(&e->n_switch, "switch", e, switch_changed);
+    engine_node_init(&e->n_runtime, "runtime", e, runtime_changed);
+    engine_node_init(&e->n_flows, "flows", e, flows_recompute);
+    /* The model handler must see bridge changes before switch facts of a
+     * new bridge: both rebuild, so order does not matter for results. */
+    engine_add_input(&e->n_flows, &e->n_model, flows_handle_model);
+    engine_add_input(&e->n_flows, &e->n_switch, flows_handle_switch);
+    engine_add_input(&e->n_flows, &e->n_runtime, NULL);
+    engine_add_node(&e->engine, &e->n_model);
+    engine_add_node(&e->engine, &e->n_switch);
+    engine_add_node(&e->engine, &e->n_runtime);
+    engine_add_node(&e->engine, &e->n_flows);
+    return e;
+}
+
+void
+lbengine_destroy(struct lbengine *e)
+{
+    struct shash_node *sn;
+
+    if (!e) {
+        return;
+    }
+    SHASH_FOR_EACH (sn, &e->tables) {
+        table_destroy(sn->data);
+    }
+    shash_destroy(&e->tables);
+    sset_destroy(&e->changed);
+    free(e);
+}
+
+bool
+lbengine_run(struct lbengine *e)
+{
+    bool changed;
+
+    sset_clear(&e->changed);
+    changed = engine_run(&e->engine);
+    mdb_clear_tracked(e->mdb);
+    sset_clear(&e->sw->changed);
+    e->rt->changed = false;
+    return changed;
+}
+
+void
+lbengine_force_recompute(struct lbengine *e)
+{
+    engine_force_recompute(&e->engine);
+}
+
+struct flowset *
+lbengine_desired(const struct lbengine *e, const char *name,
+                 const char **why)
+{
+    const struct table *t = shash_find_data(&e->tables, name);
+
+    if (why) {
+        *why = !t ? "not in the model" : t->why;
+    }
+    return t ? t->want : NULL;
+}
+
+const struct sset *
+lbengine_changed_bridges(const struct lbengine *e)
+{
+    return &e->changed;
+}
+
+void
+lbengine_get_stats(const struct lbengine *e, struct lbengine_stats *s)
+{
+    *s = e->stats;
+}
+
+struct flowset *
+lbengine_compile_fresh(const struct lbengine *e_, const char *name)
+{
+    struct lbengine *e = CONST_CAST(struct lbengine *, e_);
+    struct shash saved = e->tables;
+    struct lbengine_stats stats = e->stats;
+    struct sset changed = e->changed;
+    struct flowset *fs = NULL;
+    struct table *t;
+
+    /* Build into an empty table set, then restore the engine. */
+    shash_init(&e->tables);
+    sset_init(&e->changed);
+    rebuild(e, name);
+    t = shash_find_data(&e->tables, name);
+    if (t && t->want) {
+        struct unit *u;
+
+        /* Keep the merged set; drop the units without unmerging them. */
+        fs = t->want;
+        t->want = NULL;
+        HMAP_FOR_EACH_POP (u, node, &t->units) {
+            flowset_destroy(u->fs);
+            free(u->name);
+            free(u);
+        }
+        flowset_destroy(t->base);
+        t->base = NULL;
+    }
+    table_destroy(shash_find_and_delete(&e->tables, name));
+    shash_destroy(&e->tables);
+    sset_destroy(&e->changed);
+    e->tables = saved;
+    e->changed = changed;
+    e->stats = stats;
+    return fs;
+}

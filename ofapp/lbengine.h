@@ -1,0 +1,77 @@
+/* mslb's incremental engine: from the model's tracked changes, the switch
+ * facts and the runtime facts to one desired flow table per bridge.
+ *
+ *     model (modeldb.h) ----\
+ *     switch facts ----------+--> flows: per bridge, per-service units
+ *     runtime facts ---------/    merged into one desired flowset
+ *
+ * Desired tables are keyed by bridge name, not by connection: a reconnect
+ * that brings the same facts recompiles nothing.  A service change
+ * recompiles that service's unit on the bridges it was or is on; a bridge
+ * change or new facts of a bridge rebuild that bridge; runtime facts (backend
+ * health, resolved MACs: later issues) recompute everything for now.
+ * Pure: no I/O, no clock. */
+#ifndef MSLB_LBENGINE_H
+#define MSLB_LBENGINE_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "mslb/model.h"
+
+struct mdb;
+struct flowset;
+struct sset;
+
+/* ---- Switch facts: what a bridge's switch told us. ---- */
+struct swfacts;
+
+struct swfacts *swfacts_create(void);
+void swfacts_destroy(struct swfacts *);
+/* Sets the facts of model bridge 'bridge': the OpenFlow version, its ports
+ * by name ('n' names and numbers), the LOCAL port's MAC.  Tracks a change
+ * only if something differs. */
+void swfacts_set(struct swfacts *, const char *bridge, int version,
+                 const char *const *port_names, const uint32_t *port_nos,
+                 size_t n, const struct mslb_mac *local_mac);
+void swfacts_remove(struct swfacts *, const char *bridge);
+bool swfacts_has_changes(const struct swfacts *);
+
+/* ---- Runtime facts (health, resolved MACs): placeholder input. ---- */
+struct rtfacts;
+struct rtfacts *rtfacts_create(void);
+void rtfacts_destroy(struct rtfacts *);
+void rtfacts_touch(struct rtfacts *);       /* Something changed. */
+
+/* ---- The engine. ---- */
+struct lbengine;
+
+struct lbengine *lbengine_create(struct mdb *, struct swfacts *,
+                                 struct rtfacts *);
+void lbengine_destroy(struct lbengine *);
+
+/* Brings every bridge's desired table in line with the inputs, then clears
+ * their tracked changes.  Returns true if any table may have changed. */
+bool lbengine_run(struct lbengine *);
+void lbengine_force_recompute(struct lbengine *);
+
+/* Bridge 'name''s desired table with its dirty marks, or NULL if it cannot
+ * be built (not in the model, no switch facts yet, a named port missing:
+ * '*why' says which, if 'why' is nonnull). */
+struct flowset *lbengine_desired(const struct lbengine *, const char *name,
+                                 const char **why);
+/* Names of the bridges whose desired table changed in the last run. */
+const struct sset *lbengine_changed_bridges(const struct lbengine *);
+
+/* Counters: recomputes, incremental runs, units compiled. */
+struct lbengine_stats {
+    uint64_t recomputes, incremental, units_compiled, bridges_rebuilt;
+};
+void lbengine_get_stats(const struct lbengine *, struct lbengine_stats *);
+
+/* Compiles bridge 'name' from scratch with the same facts (for tests: an
+ * incremental run must equal this).  Returns a new flowset or NULL. */
+struct flowset *lbengine_compile_fresh(const struct lbengine *,
+                                       const char *name);
+
+#endif /* lbengine.h */
