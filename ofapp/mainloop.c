@@ -51,7 +51,7 @@ mainloop_add_hook(struct mainloop *ml, const struct mainloop_hook *hook)
 /* One turn: libuv's ready work, the hooks, then sleep in poll_block() until
  * an OVS event, the libuv backend fd or libuv's next timer. */
 static void
-mainloop_turn(struct mainloop *ml)
+mainloop_turn(struct mainloop *ml, bool (*done)(void *aux), void *aux)
 {
     int timeout;
 
@@ -69,8 +69,8 @@ mainloop_turn(struct mainloop *ml)
             ml->hooks[i].wait(ml->hooks[i].aux);
         }
     }
-    if (ml->stop) {
-        poll_immediate_wake();
+    if (ml->stop || (done && done(aux))) {
+        poll_immediate_wake();      /* The caller returns right away. */
     }
     /* The hooks took time: libuv's next timer is measured from now. */
     uv_update_time(ml->loop);
@@ -88,7 +88,7 @@ mainloop_run(struct mainloop *ml)
     ml->stop = false;
     ml->running = true;
     while (!ml->stop) {
-        mainloop_turn(ml);
+        mainloop_turn(ml, NULL, NULL);
     }
     ml->running = false;
 }
@@ -103,7 +103,7 @@ mainloop_run_until(struct mainloop *ml, bool (*done)(void *aux), void *aux,
     ml->running = true;
     while (!ml->stop && !done(aux) && time_msec() < deadline) {
         poll_timer_wait_until(deadline);
-        mainloop_turn(ml);
+        mainloop_turn(ml, done, aux);
     }
     ml->running = false;
     ml->stop = false;

@@ -22,9 +22,14 @@
 #include <libgen.h>
 
 #include "util.h"
+#include "dbserver.h"
 #include "log.h"
+#include "mainloop.h"
+#include "nbdb.h"
 #include "ofconn.h"
 #include "rest.h"
+#include "openvswitch/vlog.h"
+#include "mslb/modeldb.h"
 
 void
 mslbd_add_conn(struct mslbd *d, struct ofconn *c)
@@ -47,81 +52,43 @@ mslbd_remove_conn(struct mslbd *d, struct ofconn *c)
     }
 }
 
-/* Writes the model to the state file: a temporary file, fsync, rename,
- * fsync of the directory.  A crash leaves the old or the new file, never a
- * mix.  Returns 0 or an errno value. */
-static int
-save_state(const struct mslbd *d, const struct model *m)
+/* The model changed in the database (or its generation moved): bring the
+ * bridges in step. */
+static void
+model_changed(struct mslbd *d)
 {
-    char *tmp, *dir_copy, *text;
-    json_t *j;
-    size_t len;
-    int fd, err = 0;
-
-    if (!d->state_file) {
-        return 0;
-    }
-    tmp = xasprintf("%s.tmp", d->state_file);
-    j = model_to_json(m);
-    /* One buffer, one write: json_dumpfd() would write token by token. */
-    text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    len = strlen(text);
-    text[len++] = '\n';    /* Replaces the NUL; 'len' bytes go out. */
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    for (size_t ofs = 0; fd >= 0 && ofs < len && !err; ) {
-        ssize_t n = write(fd, text + ofs, len - ofs);
-        if (n < 0 && errno != EINTR) {
-            err = errno;
-        } else if (n > 0) {
-            ofs += n;
-        }
-    }
-    if (fd < 0 || (!err && fsync(fd))) {
-        err = errno ? errno : EIO;
-    }
-    if (fd >= 0 && close(fd) && !err) {
-        err = errno;
-    }
-    free(text);
-    if (!err && rename(tmp, d->state_file)) {
-        err = errno;
-    }
-    if (err) {
-        unlink(tmp);
-    } else {
-        dir_copy = xstrdup(d->state_file);
-        fd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY);
-        if (fd >= 0) {
-            fsync(fd);
-            close(fd);
-        }
-        free(dir_copy);
-    }
-    free(tmp);
-    return err;
-}
-
-int
-mslbd_set_model(struct mslbd *d, struct model *m)
-{
-    int err = save_state(d, m);
-
-    if (err) {
-        LOG_ERR("cannot save state file %s: %s; change refused",
-                d->state_file, strerror(err));
-        model_destroy(m);
-        return err;
-    }
     model_destroy(d->model);
-    d->model = m;
-    d->generation++;
+    d->model = mdb_to_model(d->mdb);
+    mdb_clear_tracked(d->mdb);
+    d->generation = nbdb_generation(d->nbdb);
     LOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
-             "services", d->generation, m->n_bridges, m->n_services);
+             "services", d->generation, d->model->n_bridges,
+             d->model->n_services);
     for (size_t i = 0; i < d->n_conns; i++) {
         ofconn_sync(d->conns[i]);
     }
-    return 0;
+}
+
+static void
+db_run(void *d_)
+{
+    struct mslbd *d = d_;
+    bool changed = nbdb_run(d->nbdb);
+
+    if (!d->model_ready) {
+        return;
+    }
+    if (changed || nbdb_generation(d->nbdb) != d->generation) {
+        model_changed(d);
+    }
+    rest_server_poll_waiters(d->rest);
+}
+
+static void
+db_wait(void *d_)
+{
+    struct mslbd *d = d_;
+    nbdb_wait(d->nbdb);
 }
 
 void
@@ -130,6 +97,26 @@ mslbd_bridges_changed(struct mslbd *d)
     rest_server_poll_waiters(d->rest);
 }
 
+static void
+on_reloaded(void *d_, enum nbdb_status status, uint64_t gen,
+            const char *error)
+{
+    struct mslbd *d = d_;
+
+    if (status == NBDB_OK) {
+        LOG_INFO("config %s loaded: generation %"PRIu64, d->config_file,
+                 gen);
+    } else {
+        LOG_ERR("config %s refused by the database: %s; keeping "
+                "generation %"PRIu64, d->config_file,
+                error ? error : "the model changed meanwhile, send SIGHUP "
+                "again", d->generation);
+    }
+}
+
+/* SIGHUP: the config file becomes the model of the objects it names, and
+ * objects it named before but no longer does go; objects created or changed
+ * over REST are left as they are (see docs/config.md). */
 static void
 reload(struct mslbd *d)
 {
@@ -147,10 +134,8 @@ reload(struct mslbd *d)
         free(error);
         return;
     }
-    if (!mslbd_set_model(d, m)) {
-        LOG_INFO("config %s loaded: generation %"PRIu64, d->config_file,
-                 d->generation);
-    }
+    nbdb_import(d->nbdb, m, NBDB_SOURCE_CONFIG, on_reloaded, d);
+    model_destroy(m);
 }
 
 static void
@@ -164,7 +149,7 @@ on_signal(uv_signal_t *handle, int signum)
         LOG_INFO("signal %d: exiting; bridges keep their flows", signum);
         ofconn_close_listeners();
         rest_server_stop(d->rest);
-        uv_stop(d->loop);
+        mainloop_stop(d->mainloop);
     }
 }
 
@@ -200,24 +185,96 @@ static void
 usage(const char *name)
 {
     printf("%s: the mslb load balancer controller\n"
-           "usage: %s --config FILE [OPTIONS]\n"
-           "  -c, --config FILE     services and bridges (JSON)\n"
+           "usage: %s [--config FILE] [--db FILE | --db-remote REMOTE] "
+           "[OPTIONS]\n"
+           "  -c, --config FILE     bridges and services to load (JSON)\n"
+           "      --db FILE         the model's OVSDB database file, kept "
+           "across\n"
+           "                        restarts (mslbd runs ovsdb-server on it)\n"
+           "      --db-remote R     use the database at R (unix:PATH, "
+           "tcp:IP:PORT)\n"
+           "  -s, --state FILE      like --db FILE; an old JSON state file "
+           "there is\n"
+           "                        imported once\n"
            "  -l, --listen TARGET   ptcp:PORT[:IP] or punix:PATH "
            "(repeatable)\n"
            "  -C, --connect TARGET  tcp:IP:PORT or unix:PATH (repeatable)\n"
            "      --pidfile FILE    write the process id to FILE\n"
            "      --log-file FILE   also log to FILE\n"
            "      --check           validate the config and exit\n"
-           "  -s, --state FILE      keep the model in FILE across restarts\n"
            "      --rest [IP:]PORT  serve the REST API (IP default 127.0.0.1)\n"
            "      --rest-token-file FILE  require this bearer token\n"
            "      --rest-cert FILE, --rest-key FILE  serve HTTPS\n"
            "      --schemas DIR     JSON Schemas (default: %s)\n"
            "  -v, --verbose         debug logging\n"
            "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n"
-           "With --state, a saved state wins over --config, which then only\n"
-           "seeds a new state file; SIGHUP always reloads --config.\n",
+           "With no --db, --state or --db-remote, the model lives in a "
+           "database that\n"
+           "is thrown away at exit (next to --pidfile, or in /tmp) and is "
+           "loaded from\n"
+           "--config.  A database that already holds a model ignores "
+           "--config at\n"
+           "start; SIGHUP applies --config (docs/config.md).\n",
            name, name, MSLB_SCHEMA_DIR);
+}
+
+/* What the file at 'name' holds. */
+enum state_kind { STATE_NONE, STATE_OVSDB, STATE_JSON, STATE_DAMAGED };
+
+static enum state_kind
+state_kind(const char *name, struct model **mp, char **errorp)
+{
+    char head[16] = "";
+    FILE *f = fopen(name, "r");
+
+    *mp = NULL;
+    *errorp = NULL;
+    if (!f) {
+        return STATE_NONE;
+    }
+    if (!fgets(head, sizeof head, f)) {
+        head[0] = '\0';
+    }
+    fclose(f);
+    if (!strncmp(head, "OVSDB ", 6)) {
+        return STATE_OVSDB;
+    }
+    *errorp = model_from_file(name, mp);
+    return *errorp ? STATE_DAMAGED : STATE_JSON;
+}
+
+static void
+on_imported(void *d_, enum nbdb_status status, uint64_t gen,
+            const char *error)
+{
+    struct mslbd *d = d_;
+
+    if (status != NBDB_OK) {
+        LOG_ERR("cannot load the model into the database: %s",
+                error ? error : "it changed meanwhile");
+        d->exit_code = 1;
+        mainloop_stop(d->mainloop);
+        return;
+    }
+    LOG_INFO("model loaded into the database: generation %"PRIu64, gen);
+    d->import_gen = gen;
+    d->import_done = true;
+}
+
+static bool
+db_is_ready(void *d_)
+{
+    struct mslbd *d = d_;
+    return nbdb_is_ready(d->nbdb) || d->exit_code;
+}
+
+/* The import committed, and the database's news of it arrived. */
+static bool
+import_is_done(void *d_)
+{
+    struct mslbd *d = d_;
+    return (d->import_done && nbdb_generation(d->nbdb) >= d->import_gen)
+           || d->exit_code;
 }
 
 int
@@ -232,6 +289,8 @@ main(int argc, char *argv[])
         { "check", no_argument, NULL, 'k' },
         { "verbose", no_argument, NULL, 'v' },
         { "state", required_argument, NULL, 's' },
+        { "db", required_argument, NULL, 'D' },
+        { "db-remote", required_argument, NULL, 'B' },
         { "rest", required_argument, NULL, 'R' },
         { "rest-token-file", required_argument, NULL, 'T' },
         { "rest-cert", required_argument, NULL, 'E' },
@@ -242,16 +301,19 @@ main(int argc, char *argv[])
     };
     const char *listens[32], *connects[32], *log_file = NULL;
     size_t n_listens = 0, n_connects = 0;
-    struct mslbd d = { .generation = 1 };
+    struct mslbd d = { .generation = 0 };
     uv_signal_t sighup, sigterm, sigint;
     bool check = false;
     char *error;
     int opt;
     const char *rest_listen = NULL, *token_file = NULL;
+    const char *db_file = NULL, *db_remote = NULL;
+    char *tmp_dir = NULL;
     struct rest_options ro = {
         .schema_dir = MSLB_SCHEMA_DIR,
         .max_body = 1024 * 1024,
     };
+    struct model *config = NULL, *legacy = NULL;
 
     set_program_name(argv[0]);
     while ((opt = getopt_long(argc, argv, "c:l:C:s:vh", options, NULL))
@@ -273,6 +335,8 @@ main(int argc, char *argv[])
         case 'k': check = true; break;
         case 'v': mslb_log_set_level(MSLB_LOG_DBG); break;
         case 's': d.state_file = optarg; break;
+        case 'D': db_file = optarg; break;
+        case 'B': db_remote = optarg; break;
         case 'R': rest_listen = optarg; break;
         case 'T': token_file = optarg; break;
         case 'E': ro.cert_file = optarg; break;
@@ -282,62 +346,138 @@ main(int argc, char *argv[])
         default: usage(argv[0]); return 2;
         }
     }
-    if ((!d.config_file && !d.state_file) || optind != argc
-        || (check && !d.config_file)) {
+    if (optind != argc || (check && !d.config_file)
+        || (!!db_file + !!db_remote + !!d.state_file > 1)) {
         usage(argv[0]);
         return 2;
     }
 
-    bool from_state = d.state_file && !check && !access(d.state_file, F_OK);
-    if (from_state) {
-        error = model_from_file(d.state_file, &d.model);
-        if (error) {
-            fprintf(stderr, "mslbd: state file %s is damaged: %s; refusing "
-                    "to start and leaving the file untouched (fix it or "
-                    "move it away)\n", d.state_file, error);
-            free(error);
-            return 1;
-        }
-    } else if (d.config_file) {
-        error = model_from_file(d.config_file, &d.model);
+    if (d.config_file && strcmp(d.config_file, "/dev/null")) {
+        error = model_from_file(d.config_file, &config);
         if (error) {
             fprintf(stderr, "mslbd: config %s rejected: %s\n",
                     d.config_file, error);
             free(error);
             return 1;
         }
-    } else {
-        json_t *empty = json_pack("{s:[], s:[]}", "bridges", "services");
-        error = model_from_json(empty, &d.model);
-        json_decref(empty);
-        ovs_assert(!error);
     }
     if (check) {
         printf("mslbd: config %s is valid: %zu bridges, %zu services\n",
-               d.config_file, d.model->n_bridges, d.model->n_services);
-        model_destroy(d.model);
+               d.config_file, config->n_bridges, config->n_services);
+        model_destroy(config);
         return 0;
+    }
+    if (d.state_file) {
+        /* --state: the database file, or an old JSON state to import. */
+        enum state_kind k = state_kind(d.state_file, &legacy, &error);
+        if (k == STATE_DAMAGED) {
+            fprintf(stderr, "mslbd: state file %s is damaged: %s; refusing "
+                    "to start and leaving the file untouched (fix it or "
+                    "move it away)\n", d.state_file, error);
+            free(error);
+            return 1;
+        }
+        if (k == STATE_JSON) {
+            char *saved = xasprintf("%s.imported", d.state_file);
+            if (rename(d.state_file, saved)) {
+                fprintf(stderr, "mslbd: cannot move %s aside: %s\n",
+                        d.state_file, strerror(errno));
+                return 1;
+            }
+            fprintf(stderr, "mslbd: importing the old state file %s (kept "
+                    "as %s) into the database\n", d.state_file, saved);
+            free(saved);
+        }
+        db_file = d.state_file;
     }
     if (mslb_log_open(log_file)) {
         fprintf(stderr, "mslbd: %s: %s\n", log_file, strerror(errno));
         return 1;
     }
-
-    if (d.state_file && !from_state) {
-        int err = save_state(&d, d.model);
-        if (err) {
-            fprintf(stderr, "mslbd: cannot write state file %s: %s\n",
-                    d.state_file, strerror(err));
-            return 1;
-        }
+    if (log_file) {
+        vlog_set_log_file(log_file);
+        vlog_set_levels(NULL, VLF_FILE, VLL_INFO);
     }
 
     d.loop = uv_default_loop();
     d.started_ms = uv_hrtime() / 1000000;
+    /* Before any uv_signal: see mainloop.h. */
+    d.mainloop = mainloop_create(d.loop);
+
+    /* The database: ours on a file, or someone's remote. */
+    bool throwaway = !db_file && !db_remote;
+    char *owned_db = NULL;
+    if (throwaway) {
+        if (pidfile) {
+            char *copy = xstrdup(pidfile);
+            tmp_dir = xasprintf("%s/mslbd-db", dirname(copy));
+            free(copy);
+            mkdir(tmp_dir, 0700);
+        } else {
+            tmp_dir = xstrdup("/tmp/mslbd-db.XXXXXX");
+            if (!mkdtemp(tmp_dir)) {
+                fprintf(stderr, "mslbd: mkdtemp: %s\n", strerror(errno));
+                return 1;
+            }
+        }
+        owned_db = xasprintf("%s/mslb.db", tmp_dir);
+        unlink(owned_db);       /* A leftover of a killed mslbd. */
+        db_file = owned_db;
+    }
+    struct dbserver_options dbo = {
+        .db_file = db_remote ? NULL : db_file,
+        .remote = db_remote,
+    };
+    error = dbserver_start(d.loop, &dbo, &d.dbserver);
+    if (error) {
+        if (d.state_file) {
+            fprintf(stderr, "mslbd: state file %s is damaged: %s; refusing "
+                    "to start and leaving the file untouched (fix it or "
+                    "move it away)\n", d.state_file, error);
+        } else {
+            fprintf(stderr, "mslbd: database: %s\n", error);
+        }
+        free(error);
+        return 1;
+    }
+    d.mdb = mdb_create();
+    d.nbdb = nbdb_create(dbserver_remote(d.dbserver), d.mdb);
+    mainloop_add_hook(d.mainloop, &(struct mainloop_hook) {
+        db_run, db_wait, &d
+    });
+    if (!mainloop_run_until(d.mainloop, db_is_ready, &d, 30000)
+        || d.exit_code) {
+        LOG_ERR("the database at %s did not answer within 30 s",
+                dbserver_remote(d.dbserver));
+        return 1;
+    }
+
+    /* Seed: the old state, or the config into a new or throwaway database;
+     * a database that holds a model keeps it. */
+    struct model *seed = legacy ? legacy
+                         : config && (throwaway || nbdb_is_empty(d.nbdb))
+                         ? config : NULL;
+    if (seed) {
+        nbdb_import(d.nbdb, seed, legacy ? NBDB_SOURCE_API
+                    : NBDB_SOURCE_CONFIG, on_imported, &d);
+        if (!mainloop_run_until(d.mainloop, import_is_done, &d, 600000)
+            || d.exit_code) {
+            LOG_ERR("cannot load the model into the database");
+            return 1;
+        }
+    }
+    d.model_ready = true;
+    d.model = mdb_to_model(d.mdb);
+    mdb_clear_tracked(d.mdb);
+    d.generation = nbdb_generation(d.nbdb);
     LOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
-             "bridges, %zu services", from_state ? d.state_file
-             : d.config_file ? d.config_file : "(empty)", d.generation,
+             "bridges, %zu services", seed == legacy && legacy
+             ? d.state_file : seed ? d.config_file
+             : db_remote ? db_remote : db_file, d.generation,
              d.model->n_bridges, d.model->n_services);
+    model_destroy(config);
+    model_destroy(legacy);
+
     if (!n_listens && !n_connects) {
         listens[n_listens++] = "ptcp:6653:127.0.0.1";
     }
@@ -399,10 +539,22 @@ main(int argc, char *argv[])
         }
         atexit(remove_pidfile);
     }
-    uv_run(d.loop, UV_RUN_DEFAULT);
+    mainloop_run(d.mainloop);
+
+    nbdb_destroy(d.nbdb);
+    dbserver_destroy(d.dbserver);
+    uv_run(d.loop, UV_RUN_NOWAIT);      /* Close callbacks. */
+    if (throwaway) {
+        unlink(owned_db);
+        rmdir(tmp_dir);
+    }
+    mdb_destroy(d.mdb);
+    mainloop_destroy(d.mainloop);
     model_destroy(d.model);
     free(d.conns);
     free(token);
     free(listen);
-    return 0;
+    free(owned_db);
+    free(tmp_dir);
+    return d.exit_code;
 }

@@ -529,6 +529,10 @@ cleanup() {
         esac
     done
     mslbd_stop
+    # mslbd's own ovsdb-server outlives an mslbd killed with -9.
+    for f in "$D"/mslbd-db/mslb-db.pid "$D"/mslb-db.pid "$D"/*/mslb-db.pid; do
+        [ -f "$f" ] && kill_pidfile "$f" 5
+    done
     ovs_stop
     # Anything left in our own namespaces was started by this run.
     {

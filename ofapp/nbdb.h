@@ -1,0 +1,116 @@
+/* nbdb: the model's OVSDB database as mslbd sees it.
+ *
+ * Reading: the IDL replicates the MSLB database (schemas/mslb.ovsschema);
+ * nbdb_run() turns its tracked row changes into changes of the in-memory
+ * model (modeldb.h), one service or bridge at a time, validated by the
+ * model's own rules.  A row that breaks a rule (a writer that bypassed
+ * mslbd) is not taken: the model keeps what it had, and the problem is
+ * logged, kept in Global.problems and shown by nbdb_problems().
+ *
+ * Writing: a change is one object put or deleted, computed by the caller
+ * from the model as it stood ('base': the hash of the object it started
+ * from).  Changes are committed in OVSDB transactions, several unrelated
+ * ones per transaction; each transaction verifies every column it builds
+ * on and increments Global.generation, so two writers through any path
+ * can never commit a mix.  If the object moved since the caller read it,
+ * the change comes back NBDB_RETRY: recompute it from the model and submit
+ * again. */
+#ifndef MSLB_NBDB_H
+#define MSLB_NBDB_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "mslb/model.h"
+
+struct mdb;
+struct nbdb;
+
+struct nbdb *nbdb_create(const char *remote, struct mdb *);
+void nbdb_destroy(struct nbdb *);
+
+/* Processes the database's news into the model, and drives commits.
+ * Returns true if the model changed (see mdb_has_changes()). */
+bool nbdb_run(struct nbdb *);
+void nbdb_wait(struct nbdb *);
+
+/* True once the database's contents arrived (the model is the database's). */
+bool nbdb_is_ready(const struct nbdb *);
+bool nbdb_is_connected(const struct nbdb *);
+/* Global.generation as the model now reflects it. */
+uint64_t nbdb_generation(const struct nbdb *);
+/* True if the database has no bridge and no service (a seed may go in). */
+bool nbdb_is_empty(const struct nbdb *);
+
+enum nbdb_status {
+    NBDB_OK,                    /* Committed: 'generation' has it. */
+    NBDB_RETRY,                 /* The object moved: recompute, resubmit. */
+    NBDB_CONFLICT,              /* The database refused it (index,
+                                 * reference): 'error' says why. */
+    NBDB_ERROR,                 /* Anything else: 'error' says what. */
+};
+
+typedef void nbdb_done_func(void *aux, enum nbdb_status, uint64_t generation,
+                            const char *error);
+
+enum nbdb_change_type {
+    NBDB_PUT_SERVICE,           /* Create or replace service svc->name. */
+    NBDB_DEL_SERVICE,
+    NBDB_PUT_BRIDGE,
+    NBDB_DEL_BRIDGE,
+};
+
+/* Where an object came from, kept in its row's external_ids:mslb-source:
+ * a config reload changes and removes only what a config put there. */
+enum nbdb_source {
+    NBDB_SOURCE_API,            /* REST, an imported state, or unknown. */
+    NBDB_SOURCE_CONFIG,         /* --config at start or on SIGHUP. */
+};
+
+struct nbdb_change {
+    enum nbdb_change_type type;
+    enum nbdb_source source;
+    struct model_service *svc;  /* PUT_SERVICE (owned by the change). */
+    struct model_bridge *br;    /* PUT_BRIDGE (owned by the change). */
+    char *name;                 /* DEL_* (owned by the change). */
+    uint32_t base;              /* Hash of the object it was computed from
+                                 * (model_*_hash()), 0: it did not exist. */
+};
+
+/* Queues 'changes' (taking ownership of the array and its contents) to be
+ * committed together in one transaction; 'done' is called once.  A batch
+ * of one change may share a transaction with other batches. */
+void nbdb_submit(struct nbdb *, struct nbdb_change *changes, size_t n,
+                 nbdb_done_func *done, void *aux);
+/* Forgets 'aux''s callbacks (its requester went away). */
+void nbdb_forget(struct nbdb *, void *aux);
+
+/* Imports 'm' (a whole model) in one transaction.  NBDB_SOURCE_CONFIG (a
+ * --config file): every object of 'm' is put, except those changed over
+ * REST since (kept, with a warning), and objects a config put earlier that
+ * 'm' no longer names are deleted.  NBDB_SOURCE_API (an old state file):
+ * every object of 'm' is put, nothing is deleted. */
+void nbdb_import(struct nbdb *, const struct model *m, enum nbdb_source,
+                 nbdb_done_func *done, void *aux);
+
+/* Status rows written by mslbd (coalesced, at most a few per second). */
+struct nbdb_bridge_status {
+    bool connected;
+    uint64_t dpid;              /* 0: unknown. */
+    const char *openflow_version;
+    uint64_t installed_generation, desired_generation;
+    uint64_t flows, groups;
+    const char *error;          /* NULL: none. */
+};
+void nbdb_set_bridge_status(struct nbdb *, const char *bridge,
+                            const struct nbdb_bridge_status *);
+
+/* Rows refused by the model's rules: "Service NAME" -> reason. */
+const struct shash *nbdb_problems(const struct nbdb *);
+
+/* Counters for /metrics and the benches. */
+struct nbdb_stats {
+    uint64_t txns, changes, retries, conflicts, rows_refused;
+};
+void nbdb_get_stats(const struct nbdb *, struct nbdb_stats *);
+
+#endif /* nbdb.h */

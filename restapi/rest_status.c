@@ -1,0 +1,405 @@
+/* Bridge status, health, statistics and metrics over REST: what the
+ * switches report, read through the OpenFlow side, joined with the model. */
+#include <config.h>
+#include "rest-private.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mslbd.h"
+#include "nbdb.h"
+#include "ofconn.h"
+#include "mslb/compile.h"
+#include "mslb/modeldb.h"
+#include "mslb/pipeline.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
+#include "util.h"
+
+/* Whether every connected bridge of the model has installed 'gen'. */
+bool
+rest_installed(struct rest_server *srv, uint64_t gen, bool *any)
+{
+    struct mslbd *d = srv->d;
+    bool all = true;
+
+    *any = false;
+    for (size_t i = 0; i < d->n_conns; i++) {
+        const struct ofconn *c = d->conns[i];
+        const char *name = ofconn_bridge_name(c);
+
+        if (!ofconn_is_ready(c) || !name
+            || !mdb_find_bridge(d->mdb, name)) {
+            continue;
+        }
+        *any = true;
+        if (ofconn_installed_generation(c) < gen) {
+            all = false;
+        }
+    }
+    return all;
+}
+
+static json_t *
+bridge_status(struct rest_server *srv, const char *name,
+              const struct ofconn *c, bool configured)
+{
+    json_t *j;
+
+    if (c) {
+        j = ofconn_status_json(c);
+    } else {
+        j = json_pack("{s:s, s:n, s:n, s:b, s:n, s:i, s:i, s:[]}",
+                      "name", name, "datapath_id", "openflow_version",
+                      "connected", false, "installed_generation",
+                      "flows", 0, "groups", 0, "ports");
+    }
+    json_object_set_new(j, "configured", json_boolean(configured));
+    json_object_set_new(j, "role", json_string("first"));
+    json_object_set_new(j, "desired_generation",
+                        json_integer(nbdb_generation(srv->d->nbdb)));
+    return j;
+}
+
+static const struct ofconn *
+find_conn(struct rest_server *srv, const char *name)
+{
+    for (size_t i = 0; i < srv->d->n_conns; i++) {
+        const struct ofconn *c = srv->d->conns[i];
+        if (ofconn_is_ready(c) && ofconn_bridge_name(c)
+            && !strcmp(ofconn_bridge_name(c), name)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+json_t *
+rest_all_bridges(struct rest_server *srv)
+{
+    const struct mdb *db = srv->d->mdb;
+    size_t n;
+    const struct model_bridge **brs = mdb_bridges_sorted(db, &n);
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++) {
+        const char *name = brs[i]->name;
+        json_array_append_new(a, bridge_status(srv, name,
+                                               find_conn(srv, name), true));
+    }
+    for (size_t i = 0; i < srv->d->n_conns; i++) {
+        const struct ofconn *c = srv->d->conns[i];
+        const char *name = ofconn_bridge_name(c);
+        if (ofconn_is_ready(c) && name && !mdb_find_bridge(db, name)) {
+            json_array_append_new(a, bridge_status(srv, name, c, false));
+        }
+    }
+    free(brs);
+    return a;
+}
+
+void
+rest_get_bridge(struct request *r, const char *name)
+{
+    json_t *a = rest_all_bridges(r->srv);
+    size_t i;
+    json_t *b;
+
+    json_array_foreach (a, i, b) {
+        if (!strcmp(json_string_value(json_object_get(b, "name")), name)) {
+            respond_json(r, MHD_HTTP_OK, json_incref(b));
+            json_decref(a);
+            return;
+        }
+    }
+    json_decref(a);
+    rest_not_found(r, "bridge", name);
+}
+
+void
+rest_get_health(struct request *r)
+{
+    struct mslbd *d = r->srv->d;
+    size_t connected = 0, in_step = 0, n;
+    const struct model_bridge **brs = mdb_bridges_sorted(d->mdb, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct ofconn *c = find_conn(r->srv, brs[i]->name);
+        if (c) {
+            connected++;
+            in_step += ofconn_in_step(c);
+        }
+    }
+    free(brs);
+    respond_json(r, MHD_HTTP_OK, json_pack(
+        "{s:s, s:I, s:f, s:{s:i, s:i, s:i}}",
+        "status", in_step == n && nbdb_is_connected(d->nbdb)
+                  && shash_is_empty(nbdb_problems(d->nbdb))
+                  ? "ok" : "degraded",
+        "generation", (json_int_t) nbdb_generation(d->nbdb),
+        "uptime_seconds", (mono_ms() - d->started_ms) / 1000.0,
+        "bridges", "configured", (int) n,
+        "connected", (int) connected, "in_step", (int) in_step));
+}
+
+/* ---- Statistics. ---- */
+
+struct counters {
+    uint64_t packets, bytes, sessions, affinity;
+};
+
+/* Learned affinity entries (DSR modes) of service 'svc', per backend. */
+static void
+add_affinity(const json_t *bridge_stats, const struct model_service *svc,
+             struct counters *total, struct counters *per_backend)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (json_object_get(bridge_stats, "learned"), i, e) {
+        uint32_t key;
+
+        if ((uint32_t) json_integer_value(json_object_get(e, "service"))
+            != svc->id) {
+            continue;
+        }
+        total->affinity++;
+        key = json_integer_value(json_object_get(e, "backend"));
+        for (size_t b = 0; b < svc->n_backends; b++) {
+            if (svc->backends[b].key == key) {
+                per_backend[b].affinity++;
+            }
+        }
+    }
+}
+
+static void
+add_flow_counters(const json_t *bridge_stats, uint64_t cookie, int table,
+                  const char *ip, int proto, int port, struct counters *c)
+{
+    size_t i;
+    json_t *f;
+
+    json_array_foreach (json_object_get(bridge_stats, "flows"), i, f) {
+        if (json_integer_value(json_object_get(f, "table")) != table) {
+            continue;
+        }
+        if (cookie ? (uint64_t) json_integer_value(json_object_get(
+                          f, "cookie")) != cookie
+            : (strcmp(json_string_value(json_object_get(f, "nw_dst")), ip)
+               || json_integer_value(json_object_get(f, "nw_proto")) != proto
+               || json_integer_value(json_object_get(f, "tp_dst")) != port)) {
+            continue;
+        }
+        c->packets += json_integer_value(json_object_get(f, "packets"));
+        c->bytes += json_integer_value(json_object_get(f, "bytes"));
+    }
+}
+
+/* New sessions per backend: the packet counts of the group's buckets (a
+ * bucket sees only the first packet of each session). */
+static void
+add_sessions(const json_t *bridge_stats, const struct model_service *svc,
+             struct counters *per_backend)
+{
+    uint32_t backend[MODEL_MAX_BACKENDS + MSLB_GROUP_SLOTS];
+    bool weighted;
+    size_t n = compile_group_buckets(svc, backend, &weighted), i;
+    json_t *g;
+
+    json_array_foreach (json_object_get(bridge_stats, "groups"), i, g) {
+        size_t b;
+        json_t *v;
+
+        if ((uint32_t) json_integer_value(json_object_get(g, "group_id"))
+            != MSLB_GROUP_ID(svc->id)) {
+            continue;
+        }
+        json_array_foreach (json_object_get(g, "buckets"), b, v) {
+            if (b < n) {
+                per_backend[backend[b]].sessions += json_integer_value(v);
+            }
+        }
+    }
+}
+
+static json_t *
+aggregate_stats(struct rest_server *srv, const json_t *per_bridge)
+{
+    size_t n_services;
+    const struct model_service **svcs = mdb_services_sorted(srv->d->mdb,
+                                                            &n_services);
+    json_t *services = json_array();
+
+    for (size_t i = 0; i < n_services; i++) {
+        const struct model_service *svc = svcs[i];
+        struct counters total = { 0, 0, 0, 0 };
+        bool dsr = model_mode_is_dsr(svc->mode);
+        struct counters *be = xcalloc(svc->n_backends + 1, sizeof *be);
+        json_t *backends = json_array();
+        size_t k;
+        json_t *bs;
+
+        json_array_foreach (per_bridge, k, bs) {
+            add_flow_counters(bs, mslb_cookie(MSLB_COOKIE_SERVICE, svc->id),
+                              MSLB_T_CLASSIFY, NULL, 0, 0, &total);
+            for (size_t b = 0; b < svc->n_backends; b++) {
+                char ip[INET6_ADDRSTRLEN];
+                mslb_addr_format(&svc->backends[b].ip, ip, sizeof ip);
+                add_flow_counters(bs, 0, MSLB_T_NAT_OUT, ip, svc->proto,
+                                  svc->backends[b].port, &be[b]);
+            }
+            add_sessions(bs, svc, be);
+            if (dsr) {
+                add_affinity(bs, svc, &total, be);
+            }
+        }
+        for (size_t b = 0; b < svc->n_backends; b++) {
+            json_t *jb = json_pack(
+                "{s:s, s:I, s:I, s:I}", "name", svc->backends[b].name,
+                "packets", (json_int_t) be[b].packets,
+                "bytes", (json_int_t) be[b].bytes,
+                "sessions", (json_int_t) be[b].sessions);
+            if (dsr) {
+                json_object_set_new(jb, "affinity_entries",
+                                    json_integer(be[b].affinity));
+            }
+            json_array_append_new(backends, jb);
+        }
+        free(be);
+        json_t *js = json_pack(
+            "{s:s, s:I, s:I}", "name", svc->name,
+            "packets", (json_int_t) total.packets,
+            "bytes", (json_int_t) total.bytes);
+        if (dsr) {
+            json_object_set_new(js, "affinity_entries",
+                                json_integer(total.affinity));
+        }
+        json_object_set_new(js, "backends", backends);
+        json_array_append_new(services, js);
+    }
+    free(svcs);
+    return json_pack("{s:I, s:o}", "generation",
+                     (json_int_t) nbdb_generation(srv->d->nbdb),
+                     "services", services);
+}
+
+static void
+put_metric(struct ds *out, const char *name, const char *help,
+           const char *type)
+{
+    ds_put_format(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                  type);
+}
+
+static char *
+format_metrics(struct rest_server *srv, const json_t *stats)
+{
+    struct mslbd *d = srv->d;
+    struct ds out = DS_EMPTY_INITIALIZER;
+    size_t i, k;
+    json_t *s, *b;
+
+    put_metric(&out, "mslb_generation", "Current model generation.",
+               "gauge");
+    ds_put_format(&out, "mslb_generation %"PRIu64"\n",
+                  nbdb_generation(d->nbdb));
+    put_metric(&out, "mslb_services", "Virtual services in the model.",
+               "gauge");
+    ds_put_format(&out, "mslb_services %zu\n", mdb_n_services(d->mdb));
+    put_metric(&out, "mslb_bridge_connected",
+               "1 if the bridge is connected.", "gauge");
+    put_metric(&out, "mslb_bridge_installed_generation",
+               "Generation the bridge has confirmed.", "gauge");
+    size_t n_bridges;
+    const struct model_bridge **brs = mdb_bridges_sorted(d->mdb, &n_bridges);
+    for (i = 0; i < n_bridges; i++) {
+        const char *name = brs[i]->name;
+        const struct ofconn *c = find_conn(srv, name);
+        ds_put_format(&out, "mslb_bridge_connected{bridge=\"%s\"} %d\n",
+                      name, c != NULL);
+        ds_put_format(&out, "mslb_bridge_installed_generation{bridge=\"%s\"}"
+                      " %"PRIu64"\n", name,
+                      c ? ofconn_installed_generation(c) : 0);
+    }
+    free(brs);
+    put_metric(&out, "mslb_service_packets_total",
+               "Request packets to the service.", "counter");
+    put_metric(&out, "mslb_service_bytes_total",
+               "Request bytes to the service.", "counter");
+    put_metric(&out, "mslb_backend_packets_total",
+               "Packets sent to the backend.", "counter");
+    put_metric(&out, "mslb_backend_sessions_total",
+               "New sessions given to the backend.", "counter");
+    json_array_foreach (json_object_get(stats, "services"), i, s) {
+        const char *svc = json_string_value(json_object_get(s, "name"));
+        ds_put_format(&out, "mslb_service_packets_total{service=\"%s\"} %"
+                      JSON_INTEGER_FORMAT"\n", svc,
+                      json_integer_value(json_object_get(s, "packets")));
+        ds_put_format(&out, "mslb_service_bytes_total{service=\"%s\"} %"
+                      JSON_INTEGER_FORMAT"\n", svc,
+                      json_integer_value(json_object_get(s, "bytes")));
+        json_array_foreach (json_object_get(s, "backends"), k, b) {
+            const char *be = json_string_value(json_object_get(b, "name"));
+            ds_put_format(&out, "mslb_backend_packets_total{service=\"%s\","
+                          "backend=\"%s\"} %"JSON_INTEGER_FORMAT"\n", svc, be,
+                          json_integer_value(json_object_get(b, "packets")));
+            ds_put_format(&out, "mslb_backend_sessions_total{service=\"%s\","
+                          "backend=\"%s\"} %"JSON_INTEGER_FORMAT"\n", svc, be,
+                          json_integer_value(json_object_get(b, "sessions")));
+        }
+    }
+    return ds_steal_cstr(&out);
+}
+
+static void
+stats_done(struct request *r)
+{
+    json_t *agg = aggregate_stats(r->srv, r->stats);
+
+    json_decref(r->stats);
+    r->stats = NULL;
+    if (r->metrics) {
+        set_response(r, MHD_HTTP_OK, format_metrics(r->srv, agg),
+                     "text/plain; version=0.0.4");
+        json_decref(agg);
+    } else {
+        respond_json(r, MHD_HTTP_OK, agg);
+    }
+    resume(r);
+}
+
+static void
+on_bridge_stats(void *aux, json_t *stats)
+{
+    struct request *r = aux;
+
+    if (stats) {
+        json_array_append_new(r->stats, stats);
+    }
+    if (!--r->stats_pending) {
+        stats_done(r);
+    }
+}
+
+void
+rest_get_stats(struct request *r, bool metrics)
+{
+    struct mslbd *d = r->srv->d;
+
+    r->metrics = metrics;
+    r->stats = json_array();
+    r->stats_pending = 1;       /* Held until every request is out. */
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+    for (size_t i = 0; i < d->n_conns; i++) {
+        if (ofconn_is_ready(d->conns[i])) {
+            r->stats_pending++;
+            ofconn_collect_stats(d->conns[i], on_bridge_stats, r);
+        }
+    }
+    on_bridge_stats(r, NULL);
+}
+
