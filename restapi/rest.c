@@ -1323,10 +1323,9 @@ refuse_body(struct request *r)
 
     if (MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                     "Transfer-Encoding")) {
-        set_response(r, MHD_HTTP_LENGTH_REQUIRED, rest_gate_error_body(
-                         "length_required", "request bodies must have a "
-                         "Content-Length (no Transfer-Encoding)", NULL),
-                     "application/json");
+        respond_error(r, MHD_HTTP_LENGTH_REQUIRED, "length_required",
+                      "request bodies must have a Content-Length (no "
+                      "Transfer-Encoding)", NULL);
     } else if (cl && (strlen(cl) > 18 || strtoull(cl, NULL, 10)
                       > r->srv->max_body)) {
         char *msg = xasprintf("request body larger than %zu bytes",
