@@ -140,6 +140,29 @@ parse_addr(const char *s, struct mslb_addr *a)
     return false;
 }
 
+/* Why 'a' cannot be one host's address (a VIP, a backend, a gateway),
+ * or NULL.  IPv4 in IPv6 (mapped, compatible) would be a second spelling
+ * of an IPv4 address the pipeline matches as IPv6. */
+static const char *
+not_host_addr(const struct mslb_addr *a)
+{
+    if (a->family == AF_INET) {
+        uint32_t h = ntohl(a->v4.s_addr);
+        if (!h || (h >> 28) >= 0xe || (h >> 24) == 127 || (h >> 24) == 0) {
+            return "is not a unicast host address";
+        }
+    } else if (IN6_IS_ADDR_UNSPECIFIED(&a->v6)
+               || IN6_IS_ADDR_MULTICAST(&a->v6)
+               || IN6_IS_ADDR_LOOPBACK(&a->v6)) {
+        return "is not a unicast host address";
+    } else if (IN6_IS_ADDR_V4MAPPED(&a->v6)) {
+        return "is an IPv4-mapped IPv6 address: write the IPv4 address";
+    } else if (IN6_IS_ADDR_V4COMPAT(&a->v6)) {
+        return "is an IPv4-compatible IPv6 address (deprecated)";
+    }
+    return NULL;
+}
+
 static char *
 get_addr(const json_t *obj, const char *path, const char *key,
          struct mslb_addr *a)
@@ -155,17 +178,8 @@ get_addr(const json_t *obj, const char *path, const char *key,
     if (!parse_addr(s, a)) {
         return verr(sub, "\"%s\" is not an IPv4 or IPv6 address", s);
     }
-    if (a->family == AF_INET) {
-        uint32_t h = ntohl(a->v4.s_addr);
-        if (!h || h == 0xffffffff || (h >> 28) == 0xe || (h >> 24) == 127) {
-            return verr(sub, "\"%s\" is not a unicast host address", s);
-        }
-    } else if (IN6_IS_ADDR_UNSPECIFIED(&a->v6)
-               || IN6_IS_ADDR_MULTICAST(&a->v6)
-               || IN6_IS_ADDR_LOOPBACK(&a->v6)) {
-        return verr(sub, "\"%s\" is not a unicast host address", s);
-    }
-    return NULL;
+    const char *why = not_host_addr(a);
+    return why ? verr(sub, "\"%s\" %s", s, why) : NULL;
 }
 
 static char *
@@ -337,6 +351,10 @@ parse_bridge(const json_t *j, const char *path, struct model_bridge *br)
             if (!json_is_string(g)
                 || !parse_addr(json_string_value(g), &br->gateways[i])) {
                 return verr(sub, "must be an IPv4 or IPv6 address string");
+            }
+            const char *why = not_host_addr(&br->gateways[i]);
+            if (why) {
+                return verr(sub, "\"%s\" %s", json_string_value(g), why);
             }
             for (size_t k = 0; k < i; k++) {
                 if (mslb_addr_equal(&br->gateways[k], &br->gateways[i])) {

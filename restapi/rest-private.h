@@ -21,6 +21,7 @@ struct rest_write;
 struct rest_server {
     struct mslbd *d;
     struct MHD_Daemon *mhd;
+    struct rest_gate *gate;     /* Accepts, limits, checks heads. */
     uv_poll_t poll;
     uv_timer_t timer;
     struct jschema *schemas;

@@ -24,6 +24,7 @@
 
 #include "jschema.h"
 #include "rest-private.h"
+#include "rest_gate.h"
 #include "log.h"
 #include "mslbd.h"
 #include "ofconn.h"
@@ -31,6 +32,12 @@
 #include "mslb/pipeline.h"
 #include "openvswitch/dynamic-string.h"
 #include "util.h"
+
+/* Connection limits: one client address cannot take all the room. */
+#define PER_IP_LIMIT 32
+#define CONN_LIMIT 512
+#define HEAD_TIMEOUT_MS 10000   /* Whole request head, from connecting. */
+#define IDLE_TIMEOUT_S 30       /* Silence while a body is uploaded. */
 
 uint64_t
 mono_ms(void)
@@ -105,6 +112,8 @@ send_response(struct request *r)
 
     MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* One request per connection: every head passes rest_gate. */
+    MHD_add_response_header(resp, "Connection", "close");
     if (r->allow) {
         MHD_add_response_header(resp, "Allow", r->allow);
     }
@@ -136,24 +145,30 @@ resume(struct request *r)
     }
 }
 
-/* Parses ?wait=SECONDS. */
+/* Parses ?wait=SECONDS: 1 to 3 digits (the query is not decoded), at
+ * most MAX_WAIT_S; -1 if bad.  check_query() saw it is given once. */
 int
 wait_seconds(struct request *r)
 {
     const char *s = MHD_lookup_connection_value(r->conn,
                                                 MHD_GET_ARGUMENT_KIND,
                                                 "wait");
-    char *end;
-    long v;
+    int v = 0;
 
-    if (!s) {
+    if (!MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND,
+                                       "wait", 4, NULL, NULL)) {
         return DEFAULT_WAIT_S;
     }
-    v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0 || v > MAX_WAIT_S) {
+    if (!s || !*s || strlen(s) > 3) {
         return -1;
     }
-    return v;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') {
+            return -1;
+        }
+        v = v * 10 + (*s - '0');
+    }
+    return v <= MAX_WAIT_S ? v : -1;
 }
 
 /* ---- Routing. ---- */
@@ -172,10 +187,12 @@ method_not_allowed(struct request *r, const char *allow)
                   "method not allowed on this resource", NULL);
 }
 
+/* A raw (undecoded) path segment that can be a name: anything else, a
+ * percent-encoding included, names no resource. */
 static bool
 segment_ok(const char *s)
 {
-    if (!*s || strlen(s) > 63) {
+    if (!*s || strlen(s) > 63 || !strcmp(s, ".") || !strcmp(s, "..")) {
         return false;
     }
     for (; *s; s++) {
@@ -188,32 +205,101 @@ segment_ok(const char *s)
     return true;
 }
 
+struct query_check {
+    int n_wait;
+    char *error;                /* First unknown parameter, as an error. */
+    char *path;
+};
+
+static enum MHD_Result
+query_arg(void *aux, enum MHD_ValueKind kind, const char *key,
+          const char *value)
+{
+    struct query_check *q = aux;
+
+    (void) kind;
+    (void) value;
+    if (!strcmp(key, "wait")) {
+        q->n_wait++;
+    } else if (!q->error) {
+        q->error = xasprintf("%s: unknown query parameter (only wait)", key);
+        q->path = xstrdup(key);
+    }
+    return MHD_YES;
+}
+
+/* The query may only hold one valid 'wait'; answers 422 if not. */
+static bool
+query_ok(struct request *r)
+{
+    struct query_check q = { 0, NULL, NULL };
+
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+    if (q.error) {
+        respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", q.error,
+                      q.path);
+    } else if (q.n_wait > 1) {
+        respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
+                      "wait: given more than once", "wait");
+    } else if (wait_seconds(r) < 0) {
+        respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
+                      "wait: must be an integer from 0 to 300", "wait");
+    }
+    free(q.error);
+    free(q.path);
+    return !r->resp;
+}
+
+/* Splits the raw path at each '/' into at most 5 names. */
+static bool
+split_path(char *path, char *seg[5], size_t *n)
+{
+    *n = 0;
+    if (*path != '/') {
+        return false;
+    }
+    for (char *p = path + 1; ; ) {
+        char *slash = strchr(p, '/');
+        if (*n == 5) {
+            return false;
+        }
+        seg[(*n)++] = p;
+        if (!slash) {
+            break;
+        }
+        *slash = '\0';
+        p = slash + 1;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (!segment_ok(seg[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void
 route(struct request *r, const char *url, const char *method)
 {
-    char *copy = xstrdup(url), *save = NULL, *seg[6];
+    char *copy = xstrdup(url), *seg[5];
     size_t n = 0;
     bool write = method_is(method, "POST") || method_is(method, "PUT")
                  || method_is(method, "PATCH");
 
-    for (char *t = strtok_r(copy, "/", &save); t && n < 6;
-         t = strtok_r(NULL, "/", &save)) {
-        seg[n++] = t;
+    /* 'url' is raw: mslbd decodes nothing (see rest_server_start()). */
+    if (!split_path(copy, seg, &n)) {
+        goto not_found;
     }
-    if (write) {
-        const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                     "Content-Type");
-        if (!ct || strncasecmp(ct, "application/json", 16)) {
-            respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                          "unsupported_media_type",
-                          "request bodies must be application/json", NULL);
-            goto out;
-        }
+    if (!query_ok(r)) {
+        goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!segment_ok(seg[i])) {
-            goto not_found;
-        }
+    if (write && !rest_gate_is_json_type(MHD_lookup_connection_value(
+                                             r->conn, MHD_HEADER_KIND,
+                                             "Content-Type"))) {
+        respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                      "unsupported_media_type",
+                      "request bodies must be application/json", NULL);
+        goto out;
     }
 
     if (n == 1 && !strcmp(seg[0], "metrics")) {
@@ -326,6 +412,29 @@ authorized(struct request *r)
     return !diff;
 }
 
+/* rest_gate checks this for plain HTTP; under TLS it cannot. */
+static bool
+refuse_body(struct request *r)
+{
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 "Content-Length");
+
+    if (MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                    "Transfer-Encoding")) {
+        respond_error(r, MHD_HTTP_LENGTH_REQUIRED, "length_required",
+                      "request bodies must have a Content-Length (no "
+                      "Transfer-Encoding)", NULL);
+    } else if (cl && (strlen(cl) > 18 || strtoull(cl, NULL, 10)
+                      > r->srv->max_body)) {
+        char *msg = xasprintf("request body larger than %zu bytes",
+                              r->srv->max_body);
+        respond_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                      msg, NULL);
+        free(msg);
+    }
+    return r->resp != NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *upload,
@@ -340,6 +449,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         r->srv = srv;
         r->conn = conn;
         *con_cls = r;
+        /* Refused before any of the body is read. */
+        if (refuse_body(r)) {
+            return send_response(r);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -399,6 +512,50 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->resp);
     free(r);
     *con_cls = NULL;
+}
+
+/* ---- Connections. ---- */
+
+/* The path and query as sent: a name is never decoded into another. */
+static size_t
+keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void) cls;
+    (void) conn;
+    return strlen(s);
+}
+
+/* rest_gate counts a connection against its limits until it closes. */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode toe)
+{
+    struct rest_server *srv = cls;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+            conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        struct sockaddr_storage *ss = xzalloc(sizeof *ss);
+
+        memcpy(ss, info->client_addr, info->client_addr->sa_family == AF_INET6
+               ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+        rest_gate_hold(srv->gate, (struct sockaddr *) ss);
+        *socket_context = ss;
+    } else if (*socket_context) {
+        rest_gate_release(srv->gate, *socket_context);
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static void
+handoff(void *aux, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct rest_server *srv = aux;
+
+    /* On failure libmicrohttpd closes 'fd' itself. */
+    MHD_add_connection(srv->mhd, fd, addr, addrlen);
+    kick(srv);
 }
 
 /* ---- The loop. ---- */
@@ -494,7 +651,7 @@ rest_server_start(struct mslbd *d, const struct rest_options *o,
 {
     struct rest_server *srv = xzalloc(sizeof *srv);
     unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-                         | MHD_USE_ERROR_LOG;
+                         | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *info;
     bool v6;
@@ -511,6 +668,13 @@ rest_server_start(struct mslbd *d, const struct rest_options *o,
     if (v6) {
         flags |= MHD_USE_IPv6;
     }
+    struct rest_gate_options go = {
+        .max_body = o->max_body,
+        .per_ip_limit = PER_IP_LIMIT,
+        .limit = CONN_LIMIT,
+        .head_timeout_ms = HEAD_TIMEOUT_MS,
+        .inspect = !o->cert_file,
+    };
     if (o->cert_file || o->key_file) {
         if (!o->cert_file || !o->key_file) {
             error = xstrdup("HTTPS needs both a certificate and a key");
@@ -522,15 +686,30 @@ rest_server_start(struct mslbd *d, const struct rest_options *o,
         }
         flags |= MHD_USE_TLS;
     }
+    /* rest_gate listens and enforces the limits first; these are
+     * backstops a little above its own. */
     srv->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 256,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) CONN_LIMIT + 16,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) PER_IP_LIMIT + 8,
         srv->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->cert,
         MHD_OPTION_HTTPS_MEM_KEY, srv->key,
         MHD_OPTION_END);
+    if (srv->mhd
+        && (error = rest_gate_create(d->loop, (struct sockaddr *) &ss,
+                                     v6 ? sizeof(struct sockaddr_in6)
+                                     : sizeof(struct sockaddr_in),
+                                     &go, handoff, srv, &srv->gate))) {
+        char *e = xasprintf("REST API on %s: %s", o->listen, error);
+        free(error);
+        error = e;
+        MHD_stop_daemon(srv->mhd);
+        goto fail;
+    }
     if (!srv->mhd) {
         error = xasprintf("cannot serve HTTP%s on %s (address in use, or a "
                           "bad certificate or key?)", srv->cert ? "S" : "",
@@ -564,6 +743,7 @@ rest_server_stop(struct rest_server *srv)
     if (!srv) {
         return;
     }
+    rest_gate_destroy(srv->gate);
     uv_poll_stop(&srv->poll);
     uv_timer_stop(&srv->timer);
     MHD_stop_daemon(srv->mhd);

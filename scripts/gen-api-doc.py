@@ -123,6 +123,17 @@ GROUPS = [
 # code, status, when.
 ERROR_CODES = [
     ("malformed_json", 400, "the body is not JSON (or not UTF-8)"),
+    ("bad_request", 400, "malformed HTTP: a bad request line or header "
+     "line, a line not ended by CRLF, a target that is not a path, a bad "
+     "or repeated `Content-Length`, no `Host` (or two) in HTTP/1.1"),
+    ("timeout", 408, "the request head was not complete 10 seconds after "
+     "connecting"),
+    ("length_required", 411, "a body sent with `Transfer-Encoding` instead "
+     "of a `Content-Length`"),
+    ("uri_too_long", 414, "a request line over 2048 bytes"),
+    ("headers_too_large", 431, "a request head over 8192 bytes"),
+    ("http_version_not_supported", 505, "an HTTP version other than 1.0 "
+     "and 1.1"),
     ("unauthorized", 401, "mslbd has a token and the request does not carry "
      "it as `Authorization: Bearer TOKEN`; the answer has "
      "`WWW-Authenticate: Bearer`"),
@@ -131,25 +142,30 @@ ERROR_CODES = [
      "the `Allow` header lists those that do"),
     ("conflict", 409, "the change clashes with what exists: a duplicate "
      "name or key, or a bridge that services still use"),
-    ("payload_too_large", 413, "the body is over 1 MiB (1048576 bytes)"),
+    ("payload_too_large", 413, "the body is over 1 MiB (1048576 bytes), "
+     "as sent or as announced by `Content-Length` (then refused before it "
+     "is read)"),
     ("unsupported_media_type", 415, "a body whose `Content-Type` is not "
-     "`application/json`"),
+     "the media type `application/json`"),
     ("invalid", 422, "the body breaks its schema or a rule of the model; "
-     "`path` names the field"),
+     "`path` names the field (or the query parameter)"),
     ("internal", 500, "mslbd failed, e.g. it could not write its state "
      "file; nothing changed"),
-    ("unavailable", 503, "mslbd cannot serve the request now; retry later"),
+    ("unavailable", 503, "mslbd cannot serve the request now, e.g. too "
+     "many open connections (from this address); retry later"),
 ]
 
-COMMON_ERRORS = [401, 405, 500, 503]
-BODY_ERRORS = [400, 413, 415]
+COMMON_ERRORS = [400, 401, 405, 408, 414, 422, 431, 500, 503, 505]
+BODY_ERRORS = [411, 413, 415]
 
 REASONS = {
     200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
-    404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-    413: "Content Too Large", 415: "Unsupported Media Type",
-    422: "Unprocessable Content", 500: "Internal Server Error",
-    503: "Service Unavailable",
+    404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+    409: "Conflict", 411: "Length Required", 413: "Content Too Large",
+    414: "URI Too Long", 415: "Unsupported Media Type",
+    422: "Unprocessable Content", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
 }
 
 # name, type, labels, meaning: what restapi/rest.c serves.
@@ -351,13 +367,28 @@ class Doc:
         self.w("## Conventions")
         self.w()
         self.w("**Requests.** A request with a body must say "
-               "`Content-Type: application/json` (a `charset=utf-8` "
-               "parameter is fine; else 415) and send at "
-               "most 1 MiB (else 413).  Bodies are validated whole before "
+               "`Content-Type: application/json`, matched as a media type: "
+               "type and subtype in any case, optional parameters (a "
+               "`charset` must be `utf-8`); `application/jsonx`, "
+               "`text/json` and the like get 415.  The body must have a "
+               "`Content-Length` of at most 1 MiB (else 413, answered "
+               "before the body is read; `Transfer-Encoding`: 411).  Bodies "
+               "are validated whole before "
                "anything changes: a request is applied entirely or not at "
-               "all.  Unknown keys are errors, as in the configuration file.  "
-               "Path parameters are names as in the bodies (`A-Z a-z 0-9 . "
-               "_ -`).")
+               "all.  Unknown keys are errors, as in the configuration file.")
+        self.w()
+        self.w("**Paths** are matched on their raw segments, as sent: "
+               "mslbd decodes nothing.  Path parameters are names as in the "
+               "bodies (`A-Z a-z 0-9 . _ -`, at most 63 characters, not `.` "
+               "or `..`); a segment with anything else, a percent-encoding "
+               "included (`web%00x`, `%2F`, `%77eb`), an empty segment (`//`, "
+               "a trailing `/`) or `.`/`..` names no resource: 404 "
+               "`not_found`, never another resource.")
+        self.w()
+        self.w("**Query.** The only query parameter is `wait` (see "
+               "Writes), given at most once; any other parameter, on any "
+               "method, is a 422 `invalid` error whose `path` is its name "
+               "as sent.  The query is not decoded either.")
         self.w()
         self.w("**Authentication.** When mslbd is given a token, every "
                "request must carry it: `Authorization: Bearer TOKEN` "
@@ -372,9 +403,31 @@ class Doc:
                "time, `installed: false` otherwise; either way the change is "
                "committed and will be installed, and its `generation` is "
                "the one to poll for: `GET /v1/bridges` shows each bridge's "
-               "`installed_generation`.  `wait` is an integer from 0 to 300; "
-               "any other value is an `invalid` error whose `path` is "
-               "`wait`.")
+               "`installed_generation`.  `wait` is 1 to 3 decimal digits "
+               "with a value from 0 to 300 (reads accept and ignore it); "
+               "anything else (`wait=`, `wait`, `wait=+1`, `wait=01x`, "
+               "`wait=%31`, or `wait` twice) is a 422 `invalid` error whose "
+               "`path` is `wait`.")
+        self.w()
+        self.w("**The HTTP edge.** Every error, malformed HTTP included, is "
+               "answered with the [error](#body-error) body below.  Each "
+               "connection carries one request (answers say `Connection: "
+               "close`).  A client address may hold 32 connections at once "
+               "and all clients together 512; beyond that a new connection "
+               "is answered 503 `unavailable` at once and closed, so idle "
+               "connections from one address cannot lock others out.  The "
+               "request head (request line and headers) must be complete "
+               "within 10 seconds of connecting, however slowly it "
+               "trickles in (else 408 `timeout`), be at most 8192 bytes "
+               "(else 431), with a request line of at most 2048 bytes "
+               "(else 414); HTTP/1.0 and 1.1 only (else 505).  A body "
+               "upload that stalls for 30 seconds is dropped.  Methods are "
+               "case-sensitive: any other method gets 405 on a path that "
+               "exists.  Over HTTPS, mslbd cannot look at a request head "
+               "before libmicrohttpd does: the limits, `Content-Length` "
+               "(413) and `Transfer-Encoding` (411) checks hold, but a "
+               "malformed request line or header may get libmicrohttpd's "
+               "own answer.")
         self.w()
         self.w("**Errors** have a status code and an [error](#body-error) "
                "body whose `code` is one of:")

@@ -138,5 +138,22 @@ https_ok() {
         | grep -q '"vip": "198.18.0.101"'
 }
 check "HTTPS with the given certificate" wait_for 10 https_ok
+# Under TLS mslbd cannot peek at the head: these come from the handler.
+https_refused() {   # https_refused STATUS CODE CURL-ARGS...
+    local want="$1 $2" got
+    shift 2
+    got=$(curl -s --cacert "$D/cert.pem" --max-time 10 -o "$D/tls.body" \
+        -w '%{http_code}' -X POST -H 'Content-Type: application/json' "$@" \
+        "https://127.0.0.1:$REST_PORT/v1/services")
+    API_BODY=$(cat "$D/tls.body")
+    echo "$got $API_BODY"
+    [ "$got $(json_get 'j["error"]["code"]')" = "$want" ]
+}
+check "HTTPS: huge Content-Length -> 413 before the body" \
+    https_refused 413 payload_too_large -H 'Content-Length: 99999999999' --data-binary x
+check "HTTPS: chunked body -> 411" \
+    https_refused 411 length_required -H 'Transfer-Encoding: chunked' --data-binary '{}'
+check "HTTPS: NUL in a name -> 404" sh -c \
+    "curl -s --cacert $D/cert.pem -o /dev/null -w '%{http_code}' -X DELETE https://127.0.0.1:$REST_PORT/v1/services/api%00x | grep -qx 404 && curl -sf --cacert $D/cert.pem https://127.0.0.1:$REST_PORT/v1/services/api >/dev/null"
 check_fails "plain HTTP is refused on the HTTPS port" \
     curl -sf --max-time 5 "http://127.0.0.1:$REST_PORT/v1/health"

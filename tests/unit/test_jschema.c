@@ -374,7 +374,10 @@ test_errors(void **state)
           "\"m\",\"path\":null}}", "error.code: must be \"malformed_json\", "
           "\"invalid\", \"conflict\", \"not_found\", \"method_not_allowed\", "
           "\"payload_too_large\", \"unsupported_media_type\", "
-          "\"unauthorized\", \"unavailable\" or \"internal\"" },
+          "\"unauthorized\", \"unavailable\", \"internal\", "
+          "\"bad_request\", \"timeout\", \"length_required\", "
+          "\"uri_too_long\", \"headers_too_large\" or "
+          "\"http_version_not_supported\"" },
         { "error.schema.json", "{\"error\":{\"code\":\"invalid\","
           "\"message\":\"m\",\"path\":5}}",
           "error.path: must be a string or null" },

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mslb/model.h"
@@ -221,6 +222,80 @@ test_errors(void **state)
     }
 }
 
+/* Addresses of one host only: a VIP, a backend's ip and host, a gateway.
+ * IPv4 written inside IPv6 is refused too (a second spelling). */
+static void
+test_host_addresses(void **state)
+{
+#define GW_BRIDGE(GW) "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\"," \
+    "\"frontend_port\":\"front\",\"gateways\":[\"" GW "\"]}"
+#define TUN_BRIDGE "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\"," \
+    "\"frontend_port\":\"front\",\"tunnel_ports\":{\"vxlan\":\"vx\"}}"
+#define TUN_SERVICE(HOST) "{\"name\":\"t\",\"vip\":\"198.18.0.1\"," \
+    "\"protocol\":\"tcp\",\"port\":80,\"mode\":\"tun\"," \
+    "\"bridges\":[\"br-lb\"],\"backends\":[{\"name\":\"s1\"," \
+    "\"ip\":\"198.18.1.11\",\"mac\":\"02:00:00:00:01:11\"," \
+    "\"host\":\"" HOST "\"}]}"
+    static const char *const bad_vips[][2] = {
+        { "::ffff:198.18.0.1",
+          "is an IPv4-mapped IPv6 address: write the IPv4 address" },
+        { "::ffff:c612:1",
+          "is an IPv4-mapped IPv6 address: write the IPv4 address" },
+        { "::198.18.0.1", "is an IPv4-compatible IPv6 address (deprecated)" },
+        { "255.255.255.255", "is not a unicast host address" },
+        { "240.0.0.1", "is not a unicast host address" },
+        { "0.0.0.0", "is not a unicast host address" },
+        { "0.1.2.3", "is not a unicast host address" },
+        { "127.0.0.1", "is not a unicast host address" },
+        { "239.1.1.1", "is not a unicast host address" },
+        { "::", "is not a unicast host address" },
+        { "::1", "is not a unicast host address" },
+        { "ff02::1", "is not a unicast host address" },
+    };
+    char in[1024], out[256];
+
+    (void) state;
+    for (size_t i = 0; i < sizeof bad_vips / sizeof bad_vips[0]; i++) {
+        const char *a = bad_vips[i][0], *why = bad_vips[i][1];
+
+        snprintf(in, sizeof in, "{\"bridges\":[" BRIDGE "],\"services\":["
+                 SERVICE("a", "%s", "tcp", "80", "") "]}", a);
+        snprintf(out, sizeof out, "services[0].vip: \"%s\" %s", a, why);
+        expect_error(in, out);
+
+        snprintf(in, sizeof in, "{\"bridges\":[" GW_BRIDGE("%s") "]}", a);
+        snprintf(out, sizeof out, "bridges[0].gateways[0]: \"%s\" %s", a,
+                 why);
+        expect_error(in, out);
+
+        snprintf(in, sizeof in, "{\"bridges\":[" BRIDGE "],\"services\":["
+                 SERVICE("a", "198.18.0.1", "tcp", "80",
+                         "{\"name\":\"s\",\"ip\":\"%s\","
+                         "\"mac\":\"02:00:00:00:01:11\"}") "]}", a);
+        snprintf(out, sizeof out, "services[0].backends[0].ip: \"%s\" %s", a,
+                 why);
+        expect_error(in, out);
+
+        snprintf(in, sizeof in, "{\"bridges\":[" TUN_BRIDGE "],"
+                 "\"services\":[" TUN_SERVICE("%s") "]}", a);
+        snprintf(out, sizeof out, "services[0].backends[0].host: \"%s\" %s",
+                 a, why);
+        expect_error(in, out);
+    }
+
+    /* Still fine: unicast, link-local IPv6 gateways included. */
+    struct model *m;
+    char *error = try_parse("{\"bridges\":[" GW_BRIDGE("fe80::1") "],"
+                            "\"services\":[" SERVICE("v6", "2001:db8::1",
+                                                     "tcp", "80", "") "]}",
+                            &m);
+    assert_null(error);
+    model_destroy(m);
+#undef GW_BRIDGE
+#undef TUN_BRIDGE
+#undef TUN_SERVICE
+}
+
 static void
 test_file_errors(void **state)
 {
@@ -241,6 +316,7 @@ main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_stable_ids),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_host_addresses),
         cmocka_unit_test(test_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
