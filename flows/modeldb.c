@@ -344,6 +344,7 @@ mdb_check_service(const struct mdb *db, const struct model_service *svc,
             }
             if (m->refs > own) {
                 char mac[18];
+                *conflict = false;      /* A bad value, as before. */
                 mslb_mac_format(&m->mac, mac, sizeof mac);
                 return xasprintf("%s%sbackends[%zu].mac: differs from the "
                                  "MAC %s another service gives the same "
