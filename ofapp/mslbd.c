@@ -8,7 +8,6 @@
  * an invalid one is logged and changes nothing.  SIGTERM/SIGINT stop the
  * daemon and leave every bridge's flows in place. */
 #include <config.h>
-#include "mslbd.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,31 +20,34 @@
 #include <fcntl.h>
 #include <libgen.h>
 
+#include <uv.h>
+
+#include "openvswitch/vlog.h"
 #include "util.h"
-#include "log.h"
-#include "ofconn.h"
+#include "bridges.h"
+#include "mslb/model.h"
 #include "rest.h"
 
-void
-mslbd_add_conn(struct mslbd *d, struct ofconn *c)
-{
-    if (d->n_conns >= d->allocated_conns) {
-        d->conns = x2nrealloc(d->conns, &d->allocated_conns,
-                              sizeof *d->conns);
-    }
-    d->conns[d->n_conns++] = c;
-}
+VLOG_DEFINE_THIS_MODULE(mslbd);
 
-void
-mslbd_remove_conn(struct mslbd *d, struct ofconn *c)
-{
-    for (size_t i = 0; i < d->n_conns; i++) {
-        if (d->conns[i] == c) {
-            d->conns[i] = d->conns[--d->n_conns];
-            return;
-        }
-    }
-}
+/* The daemon: the top of the call graph.  It owns the loop, the model,
+ * the bridge table and the REST server; the modules below get what they
+ * need as arguments and answer through callbacks. */
+struct mslbd {
+    uv_loop_t *loop;
+    struct model *model;        /* Current model, never NULL once running. */
+    uint64_t generation;        /* Bumped by every accepted model change. */
+    char *config_file;
+    char *state_file;           /* Saved on every accepted change, or NULL. */
+    struct bridges *bridges;
+    struct rest_server *rest;
+    struct rest_env rest_env;   /* What the REST server sees. */
+};
+
+/* Log modules of mslbd's own, for --verbose. */
+static const char *const mslb_modules[] = {
+    "mslbd", "bridges", "desired", "reconciler", "ofsession", "rest",
+};
 
 /* Writes the model to the state file: a temporary file, fsync, rename,
  * fsync of the directory.  A crash leaves the old or the new file, never a
@@ -102,32 +104,76 @@ save_state(const struct mslbd *d, const struct model *m)
     return err;
 }
 
-int
-mslbd_set_model(struct mslbd *d, struct model *m)
+/* Tells the bridges and the REST server about the current model. */
+static void
+publish_model(struct mslbd *d)
+{
+    d->rest_env.model = d->model;
+    d->rest_env.generation = d->generation;
+    bridges_set_model(d->bridges, d->model, d->generation);
+}
+
+/* Replaces the model (taking ownership), bumps the generation, saves the
+ * state file and brings every bridge in step.  Returns 0, or an errno value
+ * if the state could not be saved (then nothing changed). */
+static int
+set_model(struct mslbd *d, struct model *m)
 {
     int err = save_state(d, m);
+    struct model *old = d->model;
 
     if (err) {
-        LOG_ERR("cannot save state file %s: %s; change refused",
-                d->state_file, strerror(err));
+        VLOG_ERR("cannot save state file %s: %s; change refused",
+                 d->state_file, strerror(err));
         model_destroy(m);
         return err;
     }
-    model_destroy(d->model);
     d->model = m;
     d->generation++;
-    LOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
-             "services", d->generation, m->n_bridges, m->n_services);
-    for (size_t i = 0; i < d->n_conns; i++) {
-        ofconn_sync(d->conns[i]);
-    }
+    VLOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
+              "services", d->generation, m->n_bridges, m->n_services);
+    publish_model(d);
+    model_destroy(old);         /* Only once nothing points to it. */
     return 0;
 }
 
-void
-mslbd_bridges_changed(struct mslbd *d)
+static int
+rest_set_model(void *d, struct model *m)
 {
-    rest_server_poll_waiters(d->rest);
+    return set_model(d, m);
+}
+
+/* A bridge installed a generation, connected or went away. */
+static void
+on_bridges_changed(void *d_)
+{
+    struct mslbd *d = d_;
+    if (d->rest) {
+        rest_server_poll_waiters(d->rest);
+    }
+}
+
+static const struct bridges_cbs bridges_cbs = {
+    .changed = on_bridges_changed,
+};
+
+/* Logs go to stderr and, with --log-file, to that file, as
+ * TIME|LEVEL|MODULE|message; never to syslog. */
+static int
+setup_logging(const char *log_file, bool verbose)
+{
+    static const char pattern[] = "%D{%Y-%m-%dT%H:%M:%S.###Z}|%p|%c|%m";
+
+    vlog_set_levels(NULL, VLF_SYSLOG, VLL_OFF);
+    vlog_set_pattern(VLF_CONSOLE, pattern);
+    vlog_set_pattern(VLF_FILE, pattern);
+    if (verbose) {
+        for (size_t i = 0; i < ARRAY_SIZE(mslb_modules); i++) {
+            vlog_set_levels(vlog_module_from_name(mslb_modules[i]),
+                            VLF_ANY_DESTINATION, VLL_DBG);
+        }
+    }
+    return log_file ? vlog_set_log_file(log_file) : 0;
 }
 
 static void
@@ -137,19 +183,19 @@ reload(struct mslbd *d)
     char *error;
 
     if (!d->config_file) {
-        LOG_WARN("SIGHUP: no config file to reload");
+        VLOG_WARN("SIGHUP: no config file to reload");
         return;
     }
     error = model_from_file(d->config_file, &m);
     if (error) {
-        LOG_ERR("config %s rejected: %s; keeping generation %"PRIu64,
-                d->config_file, error, d->generation);
+        VLOG_ERR("config %s rejected: %s; keeping generation %"PRIu64,
+                 d->config_file, error, d->generation);
         free(error);
         return;
     }
-    if (!mslbd_set_model(d, m)) {
-        LOG_INFO("config %s loaded: generation %"PRIu64, d->config_file,
-                 d->generation);
+    if (!set_model(d, m)) {
+        VLOG_INFO("config %s loaded: generation %"PRIu64, d->config_file,
+                  d->generation);
     }
 }
 
@@ -161,9 +207,10 @@ on_signal(uv_signal_t *handle, int signum)
     if (signum == SIGHUP) {
         reload(d);
     } else {
-        LOG_INFO("signal %d: exiting; bridges keep their flows", signum);
-        ofconn_close_listeners();
+        VLOG_INFO("signal %d: exiting; bridges keep their flows", signum);
+        bridges_close_listeners(d->bridges);
         rest_server_stop(d->rest);
+        d->rest = NULL;
         uv_stop(d->loop);
     }
 }
@@ -244,7 +291,7 @@ main(int argc, char *argv[])
     size_t n_listens = 0, n_connects = 0;
     struct mslbd d = { .generation = 1 };
     uv_signal_t sighup, sigterm, sigint;
-    bool check = false;
+    bool check = false, verbose = false;
     char *error;
     int opt;
     const char *rest_listen = NULL, *token_file = NULL;
@@ -271,7 +318,7 @@ main(int argc, char *argv[])
         case 'p': pidfile = optarg; break;
         case 'L': log_file = optarg; break;
         case 'k': check = true; break;
-        case 'v': mslb_log_set_level(MSLB_LOG_DBG); break;
+        case 'v': verbose = true; break;
         case 's': d.state_file = optarg; break;
         case 'R': rest_listen = optarg; break;
         case 'T': token_file = optarg; break;
@@ -318,8 +365,9 @@ main(int argc, char *argv[])
         model_destroy(d.model);
         return 0;
     }
-    if (mslb_log_open(log_file)) {
-        fprintf(stderr, "mslbd: %s: %s\n", log_file, strerror(errno));
+    int log_err = setup_logging(log_file, verbose);
+    if (log_err) {
+        fprintf(stderr, "mslbd: %s: %s\n", log_file, strerror(log_err));
         return 1;
     }
 
@@ -333,23 +381,31 @@ main(int argc, char *argv[])
     }
 
     d.loop = uv_default_loop();
-    d.started_ms = uv_hrtime() / 1000000;
-    LOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
-             "bridges, %zu services", from_state ? d.state_file
-             : d.config_file ? d.config_file : "(empty)", d.generation,
-             d.model->n_bridges, d.model->n_services);
+    d.bridges = bridges_create(d.loop, &bridges_cbs, &d);
+    d.rest_env = (struct rest_env) {
+        .loop = d.loop,
+        .started_ms = uv_hrtime() / 1000000,
+        .bridges = d.bridges,
+        .set_model = rest_set_model,
+        .aux = &d,
+    };
+    publish_model(&d);
+    VLOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
+              "bridges, %zu services", from_state ? d.state_file
+              : d.config_file ? d.config_file : "(empty)", d.generation,
+              d.model->n_bridges, d.model->n_services);
     if (!n_listens && !n_connects) {
         listens[n_listens++] = "ptcp:6653:127.0.0.1";
     }
     for (size_t i = 0; i < n_listens; i++) {
-        if ((error = ofconn_listen(&d, listens[i]))) {
-            LOG_ERR("cannot listen: %s", error);
+        if ((error = bridges_listen(d.bridges, listens[i]))) {
+            VLOG_ERR("cannot listen: %s", error);
             return 1;
         }
     }
     for (size_t i = 0; i < n_connects; i++) {
-        if ((error = ofconn_connect(&d, connects[i]))) {
-            LOG_ERR("cannot connect: %s", error);
+        if ((error = bridges_connect(d.bridges, connects[i]))) {
+            VLOG_ERR("cannot connect: %s", error);
             return 1;
         }
     }
@@ -363,21 +419,21 @@ main(int argc, char *argv[])
             FILE *f = fopen(token_file, "r");
             char buf[512];
             if (!f || !fgets(buf, sizeof buf, f)) {
-                LOG_ERR("cannot read token file %s", token_file);
+                VLOG_ERR("cannot read token file %s", token_file);
                 return 1;
             }
             fclose(f);
             buf[strcspn(buf, "\r\n")] = '\0';
             if (!buf[0]) {
-                LOG_ERR("token file %s is empty", token_file);
+                VLOG_ERR("token file %s is empty", token_file);
                 return 1;
             }
             token = xstrdup(buf);
         }
         ro.listen = listen;
         ro.token = token;
-        if ((error = rest_server_start(&d, &ro, &d.rest))) {
-            LOG_ERR("cannot start the REST API: %s", error);
+        if ((error = rest_server_start(&d.rest_env, &ro, &d.rest))) {
+            VLOG_ERR("cannot start the REST API: %s", error);
             return 1;
         }
     }
@@ -394,14 +450,14 @@ main(int argc, char *argv[])
     if (pidfile) {
         int err = write_pidfile(pidfile);
         if (err) {
-            LOG_ERR("%s: %s", pidfile, strerror(err));
+            VLOG_ERR("%s: %s", pidfile, strerror(err));
             return 1;
         }
         atexit(remove_pidfile);
     }
     uv_run(d.loop, UV_RUN_DEFAULT);
+    bridges_destroy(d.bridges);
     model_destroy(d.model);
-    free(d.conns);
     free(token);
     free(listen);
     return 0;

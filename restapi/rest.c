@@ -21,13 +21,14 @@
 #include <uv.h>
 
 #include "jschema.h"
-#include "log.h"
-#include "mslbd.h"
-#include "ofconn.h"
+#include "bridges.h"
 #include "mslb/compile.h"
 #include "mslb/pipeline.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/vlog.h"
 #include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(rest);
 
 #define DEFAULT_WAIT_S 5
 #define MAX_WAIT_S 300
@@ -35,7 +36,7 @@
 struct request;
 
 struct rest_server {
-    struct mslbd *d;
+    const struct rest_env *d;
     struct MHD_Daemon *mhd;
     uv_poll_t poll;
     uv_timer_t timer;
@@ -229,20 +230,19 @@ remove_waiter(struct request *r)
 static bool
 installed(struct rest_server *srv, uint64_t gen, bool *any)
 {
-    struct mslbd *d = srv->d;
+    const struct rest_env *d = srv->d;
     bool all = true;
 
     *any = false;
-    for (size_t i = 0; i < d->n_conns; i++) {
-        const struct ofconn *c = d->conns[i];
-        const char *name = ofconn_bridge_name(c);
+    for (size_t i = 0; i < bridges_count(d->bridges); i++) {
+        const struct bridge *c = bridges_at(d->bridges, i);
+        const char *name = bridge_name(c);
 
-        if (!ofconn_is_ready(c) || !name
-            || !model_find_bridge(d->model, name)) {
+        if (!bridge_is_connected(c) || !model_find_bridge(d->model, name)) {
             continue;
         }
         *any = true;
-        if (ofconn_installed_generation(c) < gen) {
+        if (bridge_installed_generation(c) < gen) {
             all = false;
         }
     }
@@ -378,7 +378,7 @@ commit(struct request *r, json_t *doc, int status, const char *prefix,
         free(error);
         return;
     }
-    err = mslbd_set_model(srv->d, m);
+    err = srv->d->set_model(srv->d->aux, m);
     if (err) {
         char *msg = xasprintf("cannot save the state file: %s; nothing "
                               "changed", strerror(err));
@@ -626,12 +626,12 @@ change_backend(struct request *r, const char *sname, const char *bname,
 
 static json_t *
 bridge_status(struct rest_server *srv, const char *name,
-              const struct ofconn *c, bool configured)
+              const struct bridge *c, bool configured)
 {
     json_t *j;
 
     if (c) {
-        j = ofconn_status_json(c);
+        j = bridge_status_json(c);
     } else {
         j = json_pack("{s:s, s:n, s:n, s:b, s:n, s:i, s:i, s:[]}",
                       "name", name, "datapath_id", "openflow_version",
@@ -645,17 +645,10 @@ bridge_status(struct rest_server *srv, const char *name,
     return j;
 }
 
-static const struct ofconn *
+static const struct bridge *
 find_conn(struct rest_server *srv, const char *name)
 {
-    for (size_t i = 0; i < srv->d->n_conns; i++) {
-        const struct ofconn *c = srv->d->conns[i];
-        if (ofconn_is_ready(c) && ofconn_bridge_name(c)
-            && !strcmp(ofconn_bridge_name(c), name)) {
-            return c;
-        }
-    }
-    return NULL;
+    return bridges_find(srv->d->bridges, name);
 }
 
 static json_t *
@@ -669,10 +662,10 @@ all_bridges(struct rest_server *srv)
         json_array_append_new(a, bridge_status(srv, name,
                                                find_conn(srv, name), true));
     }
-    for (size_t i = 0; i < srv->d->n_conns; i++) {
-        const struct ofconn *c = srv->d->conns[i];
-        const char *name = ofconn_bridge_name(c);
-        if (ofconn_is_ready(c) && name && !model_find_bridge(m, name)) {
+    for (size_t i = 0; i < bridges_count(srv->d->bridges); i++) {
+        const struct bridge *c = bridges_at(srv->d->bridges, i);
+        const char *name = bridge_name(c);
+        if (bridge_is_connected(c) && !model_find_bridge(m, name)) {
             json_array_append_new(a, bridge_status(srv, name, c, false));
         }
     }
@@ -755,14 +748,14 @@ delete_bridge(struct request *r, const char *name)
 static void
 get_health(struct request *r)
 {
-    struct mslbd *d = r->srv->d;
+    const struct rest_env *d = r->srv->d;
     size_t connected = 0, in_step = 0;
 
     for (size_t i = 0; i < d->model->n_bridges; i++) {
-        const struct ofconn *c = find_conn(r->srv, d->model->bridges[i].name);
+        const struct bridge *c = find_conn(r->srv, d->model->bridges[i].name);
         if (c) {
             connected++;
-            in_step += ofconn_in_step(c);
+            in_step += bridge_in_step(c);
         }
     }
     respond_json(r, MHD_HTTP_OK, json_pack(
@@ -923,7 +916,7 @@ put_metric(struct ds *out, const char *name, const char *help,
 static char *
 format_metrics(struct rest_server *srv, const json_t *stats)
 {
-    struct mslbd *d = srv->d;
+    const struct rest_env *d = srv->d;
     struct ds out = DS_EMPTY_INITIALIZER;
     size_t i, k;
     json_t *s, *b;
@@ -940,12 +933,12 @@ format_metrics(struct rest_server *srv, const json_t *stats)
                "Generation the bridge has confirmed.", "gauge");
     for (i = 0; i < d->model->n_bridges; i++) {
         const char *name = d->model->bridges[i].name;
-        const struct ofconn *c = find_conn(srv, name);
+        const struct bridge *c = find_conn(srv, name);
         ds_put_format(&out, "mslb_bridge_connected{bridge=\"%s\"} %d\n",
                       name, c != NULL);
         ds_put_format(&out, "mslb_bridge_installed_generation{bridge=\"%s\"}"
                       " %"PRIu64"\n", name,
-                      c ? ofconn_installed_generation(c) : 0);
+                      c ? bridge_installed_generation(c) : 0);
     }
     put_metric(&out, "mslb_service_packets_total",
                "Request packets to the service.", "counter");
@@ -1009,17 +1002,18 @@ on_bridge_stats(void *aux, json_t *stats)
 static void
 get_stats(struct request *r, bool metrics)
 {
-    struct mslbd *d = r->srv->d;
+    const struct rest_env *d = r->srv->d;
 
     r->metrics = metrics;
     r->stats = json_array();
     r->stats_pending = 1;       /* Held until every request is out. */
     r->suspended = true;
     MHD_suspend_connection(r->conn);
-    for (size_t i = 0; i < d->n_conns; i++) {
-        if (ofconn_is_ready(d->conns[i])) {
+    for (size_t i = 0; i < bridges_count(d->bridges); i++) {
+        struct bridge *b = bridges_at(d->bridges, i);
+        if (bridge_is_connected(b)) {
             r->stats_pending++;
-            ofconn_collect_stats(d->conns[i], on_bridge_stats, r);
+            bridge_collect_stats(b, on_bridge_stats, r);
         }
     }
     on_bridge_stats(r, NULL);
@@ -1392,7 +1386,7 @@ parse_listen(const char *s, struct sockaddr_storage *ss, bool *v6)
 }
 
 char *
-rest_server_start(struct mslbd *d, const struct rest_options *o,
+rest_server_start(const struct rest_env *d, const struct rest_options *o,
                   struct rest_server **srvp)
 {
     struct rest_server *srv = xzalloc(sizeof *srv);
@@ -1447,7 +1441,7 @@ rest_server_start(struct mslbd *d, const struct rest_options *o,
     uv_timer_init(d->loop, &srv->timer);
     srv->timer.data = srv;
     run_mhd(srv);
-    LOG_INFO("REST API on %s://%s%s", srv->cert ? "https" : "http",
+    VLOG_INFO("REST API on %s://%s%s", srv->cert ? "https" : "http",
              o->listen, srv->token ? " (bearer token required)" : "");
     *srvp = srv;
     return NULL;

@@ -4,10 +4,28 @@
 #define MSLB_REST_H 1
 
 #include <stddef.h>
+#include <stdint.h>
 #include "mslb/model.h"
 
-struct mslbd;
+struct bridges;
 struct rest_server;
+struct uv_loop_s;
+
+/* What the REST server sees of the daemon.  mslbd owns it and keeps it
+ * current; the server reads it, queries the bridge table, and changes the
+ * model only through 'set_model'. */
+struct rest_env {
+    struct uv_loop_s *loop;
+    const struct model *model;  /* The current model. */
+    uint64_t generation;        /* Its generation. */
+    uint64_t started_ms;
+    struct bridges *bridges;    /* Read-only queries (bridges.h). */
+    /* Replaces the model (taking ownership) and brings every bridge in
+     * step.  Returns 0, or an errno value if the state could not be saved
+     * (then nothing changed). */
+    int (*set_model)(void *aux, struct model *);
+    void *aux;
+};
 
 struct rest_options {
     const char *listen;         /* "IP:PORT" or "[IPv6]:PORT". */
@@ -19,7 +37,8 @@ struct rest_options {
 };
 
 /* Starts serving.  Returns NULL or a malloc'd error. */
-char *rest_server_start(struct mslbd *, const struct rest_options *,
+char *rest_server_start(const struct rest_env *,
+                        const struct rest_options *,
                         struct rest_server **) MSLB_WARN_UNUSED;
 void rest_server_stop(struct rest_server *);
 
