@@ -222,7 +222,8 @@ find_or_create(struct bridges *t, const char *name, uint64_t dpid)
     b->name = xstrdup(name);
     b->dpid = dpid;
     b->desired = desired_create(name);
-    b->rec = reconciler_create(name, &session_switch, &reconciler_cbs, b);
+    b->rec = reconciler_create(name, &session_switch, b, &reconciler_cbs,
+                               b);
     b->stats = ofstats_create();
     b->in_model = true;
     if (t->n >= t->allocated) {

@@ -37,8 +37,9 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 struct reconciler {
     char *bridge;
     const struct reconciler_switch *sw;
+    void *sw_aux;
     const struct reconciler_cbs *cbs;
-    void *aux;
+    void *cbs_aux;
 
     enum reconciler_state state;
     int version;
@@ -77,14 +78,16 @@ reconciler_state_name(enum reconciler_state state)
 
 struct reconciler *
 reconciler_create(const char *bridge, const struct reconciler_switch *sw,
-                  const struct reconciler_cbs *cbs, void *aux)
+                  void *sw_aux, const struct reconciler_cbs *cbs,
+                  void *cbs_aux)
 {
     struct reconciler *r = xzalloc(sizeof *r);
 
     r->bridge = xstrdup(bridge);
     r->sw = sw;
+    r->sw_aux = sw_aux;
     r->cbs = cbs;
-    r->aux = aux;
+    r->cbs_aux = cbs_aux;
     r->state = RECONCILER_DISCONNECTED;
     r->have = flowset_create();
     r->retry_ok = true;
@@ -104,16 +107,16 @@ reconciler_destroy(struct reconciler *r)
 static uint64_t
 now_ms(const struct reconciler *r)
 {
-    return r->sw->now_ms ? r->sw->now_ms(r->aux) : 0;
+    return r->sw->now_ms ? r->sw->now_ms(r->sw_aux) : 0;
 }
 
 static uint32_t
 send_msg(struct reconciler *r, struct ofpbuf *msg)
 {
-    uint32_t xid = r->sw->alloc_xid(r->aux);
+    uint32_t xid = r->sw->alloc_xid(r->sw_aux);
 
     ((struct ofp_header *) msg->data)->xid = htonl(xid);
-    r->sw->send(r->aux, msg);
+    r->sw->send(r->sw_aux, msg);
     return xid;
 }
 
@@ -121,7 +124,7 @@ static void
 notify_installed(struct reconciler *r)
 {
     if (r->cbs && r->cbs->installed) {
-        r->cbs->installed(r->aux, r->installed_gen);
+        r->cbs->installed(r->cbs_aux, r->installed_gen);
     }
 }
 
@@ -163,7 +166,7 @@ adoption_step(struct reconciler *r)
     r->state = RECONCILER_IDLE;
     r->full_diff = true;
     if (r->cbs && r->cbs->adopted) {
-        r->cbs->adopted(r->aux);
+        r->cbs->adopted(r->cbs_aux);
     }
     run(r);
 }
@@ -207,7 +210,7 @@ send_bundle(struct reconciler *r, const struct flowset_diff *diff)
 {
     r->bundle_id = next_bundle_id++;
     r->failed = false;
-    r->first_xid = r->sw->alloc_xid(r->aux);
+    r->first_xid = r->sw->alloc_xid(r->sw_aux);
     bundle_ctrl(r, OFPBCT_OPEN_REQUEST);
     for (size_t i = 0; i < diff->n_ops; i++) {
         struct ofputil_bundle_add_msg badd;
@@ -223,14 +226,14 @@ send_bundle(struct reconciler *r, const struct flowset_diff *diff)
             continue;
         }
         /* The inner message must carry the outer one's xid. */
-        xid = r->sw->alloc_xid(r->aux);
+        xid = r->sw->alloc_xid(r->sw_aux);
         ((struct ofp_header *) msg->data)->xid = htonl(xid);
         badd.bundle_id = r->bundle_id;
         badd.flags = OFPBF_ATOMIC | OFPBF_ORDERED;
         badd.msg = msg->data;
         struct ofpbuf *add = ofputil_encode_bundle_add(r->version, &badd);
         ((struct ofp_header *) add->data)->xid = htonl(xid);
-        r->sw->send(r->aux, add);
+        r->sw->send(r->sw_aux, add);
         ofpbuf_delete(msg);
     }
     bundle_ctrl(r, r->failed ? OFPBCT_DISCARD_REQUEST
@@ -255,6 +258,13 @@ run(struct reconciler *r)
     VLOG_DBG("bridge %s: %zu operations to send (%s diff)", r->bridge,
              diff.n_ops, r->full_diff ? "full" : "incremental");
     r->full_diff = false;
+    if (VLOG_IS_DBG_ENABLED()) {
+        for (size_t i = 0; i < diff.n_ops && i < 20; i++) {
+            char *op = flowset_op_to_string(&diff.ops[i]);
+            VLOG_DBG("bridge %s: %s", r->bridge, op);
+            free(op);
+        }
+    }
     if (!diff.n_ops) {
         flowset_diff_uninit(&diff);
         flowset_clear_dirty(r->want);

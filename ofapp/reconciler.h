@@ -52,12 +52,13 @@ struct reconciler_cbs {
 
 struct reconciler;
 
-/* 'bridge' names the bridge in logs.  'sw', 'cbs' and 'aux' must outlive
- * the reconciler. */
+/* 'bridge' names the bridge in logs.  'sw' is called with 'sw_aux', 'cbs'
+ * with 'cbs_aux'; all must outlive the reconciler. */
 struct reconciler *reconciler_create(const char *bridge,
                                      const struct reconciler_switch *sw,
+                                     void *sw_aux,
                                      const struct reconciler_cbs *cbs,
-                                     void *aux);
+                                     void *cbs_aux);
 void reconciler_destroy(struct reconciler *);
 
 /* A session to the switch is ready and speaks 'ofp_version': forget what
