@@ -242,17 +242,6 @@ ofsession_ports(const struct ofsession *s, size_t *n)
     return s->ports;
 }
 
-const struct ofsession_port *
-ofsession_find_port(const struct ofsession *s, const char *name)
-{
-    for (size_t i = 0; i < s->n_ports; i++) {
-        if (!strcmp(s->ports[i].name, name)) {
-            return &s->ports[i];
-        }
-    }
-    return NULL;
-}
-
 /* ---- Input. ---- */
 
 static void

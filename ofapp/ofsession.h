@@ -90,8 +90,6 @@ const char *ofsession_name(const struct ofsession *);  /* LOCAL port's. */
 const char *ofsession_peer(const struct ofsession *);
 const struct ofsession_port *ofsession_ports(const struct ofsession *,
                                              size_t *n);
-const struct ofsession_port *ofsession_find_port(const struct ofsession *,
-                                                 const char *name);
 
 /* Keepalive and backoff rules, apart from the clock so tests can drive
  * them: what to do 'now_ms' when the last message came at 'last_rx_ms'. */
