@@ -18,10 +18,12 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "log.h"
+#include "openvswitch/vlog.h"
 #include "util.h"
 
 extern char **environ;
+
+VLOG_DEFINE_THIS_MODULE(dbserver);
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
@@ -206,7 +208,7 @@ prepare_db(const struct dbserver *db)
         error = ovsdb_tool(db, db->db_file, NULL, "create", db->db_file,
                            db->schema);
         if (!error) {
-            LOG_INFO("created database %s from %s", db->db_file, db->schema);
+            VLOG_INFO("created database %s from %s", db->db_file, db->schema);
         }
         return error;
     }
@@ -247,7 +249,7 @@ prepare_db(const struct dbserver *db)
                            db->schema);
     }
     if (!error) {
-        LOG_INFO("converted database %s from version %s to %s (old copy: "
+        VLOG_INFO("converted database %s from version %s to %s (old copy: "
                  "%s)", db->db_file, version, db->schema, backup);
     }
     free(backup);
@@ -265,7 +267,7 @@ stop_stale(const struct dbserver *db)
     if (pid <= 0 || pid == getpid()) {
         return NULL;
     }
-    LOG_WARN("%s: ovsdb-server %ld from an earlier mslbd still runs; "
+    VLOG_WARN("%s: ovsdb-server %ld from an earlier mslbd still runs; "
              "stopping it", db->pidfile, (long) pid);
     kill(pid, SIGTERM);
     for (int i = 0; i < 300 && !kill(pid, 0); i++) {
@@ -322,7 +324,7 @@ spawn_child(struct dbserver *db)
         db->n_open_handles++;
         db->child = child;
         db->child_started_ms = now_ms();
-        LOG_INFO("ovsdb-server %d serving %s on %s", child->pid, db->db_file,
+        VLOG_INFO("ovsdb-server %d serving %s on %s", child->pid, db->db_file,
                  db->sock);
     }
     free(remote);
@@ -345,12 +347,12 @@ on_restart_timer(uv_timer_t *timer)
     db->restarts++;
     error = stop_stale(db);
     if (error) {
-        LOG_ERR("%s", error);
+        VLOG_ERR("%s", error);
         free(error);
     }
     err = spawn_child(db);
     if (err) {
-        LOG_ERR("%s: cannot start ovsdb-server: %s; again in %d ms",
+        VLOG_ERR("%s: cannot start ovsdb-server: %s; again in %d ms",
                 db->server_bin, uv_strerror(err), db->backoff_ms);
         uv_timer_start(db->restart_timer, on_restart_timer, db->backoff_ms,
                        0);
@@ -375,7 +377,7 @@ on_child_exit(uv_process_t *child, int64_t status, int term_signal)
     if (now_ms() - db->child_started_ms >= STABLE_MS) {
         db->backoff_ms = BACKOFF_MIN_MS;
     }
-    LOG_ERR("ovsdb-server for %s exited (status %lld, signal %d): "
+    VLOG_ERR("ovsdb-server for %s exited (status %lld, signal %d): "
             "restarting in %d ms (its log: %s)", db->db_file,
             (long long) status, term_signal, db->backoff_ms, db->log_file);
     uv_timer_start(db->restart_timer, on_restart_timer, db->backoff_ms, 0);
@@ -602,7 +604,7 @@ stop_child(struct dbserver *db)
         }
         sleep_ms(10);
     }
-    LOG_WARN("ovsdb-server %d ignored SIGTERM for 3 s: killing it", pid);
+    VLOG_WARN("ovsdb-server %d ignored SIGTERM for 3 s: killing it", pid);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
 reaped:

@@ -8,7 +8,6 @@
  * an invalid one is logged and changes nothing.  SIGTERM/SIGINT stop the
  * daemon and leave every bridge's flows in place. */
 #include <config.h>
-#include "mslbd.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,52 +20,64 @@
 #include <fcntl.h>
 #include <libgen.h>
 
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "openvswitch/vlog.h"
 #include "util.h"
+#include "bridges.h"
 #include "dbserver.h"
-#include "log.h"
 #include "mainloop.h"
 #include "nbdb.h"
-#include "ofconn.h"
 #include "rest.h"
-#include "openvswitch/vlog.h"
+#include "mslb/model.h"
 #include "mslb/modeldb.h"
 
-void
-mslbd_add_conn(struct mslbd *d, struct ofconn *c)
-{
-    if (d->n_conns >= d->allocated_conns) {
-        d->conns = x2nrealloc(d->conns, &d->allocated_conns,
-                              sizeof *d->conns);
-    }
-    d->conns[d->n_conns++] = c;
-}
+VLOG_DEFINE_THIS_MODULE(mslbd);
 
-void
-mslbd_remove_conn(struct mslbd *d, struct ofconn *c)
-{
-    for (size_t i = 0; i < d->n_conns; i++) {
-        if (d->conns[i] == c) {
-            d->conns[i] = d->conns[--d->n_conns];
-            return;
-        }
-    }
-}
+/* The daemon: the top of the call graph.  It owns the loops, the model's
+ * database, the bridge table and the REST server; the modules below get
+ * what they need as arguments and answer through callbacks. */
+struct mslbd {
+    uv_loop_t *loop;
+    struct mainloop *mainloop;  /* OVS's poll loop around 'loop'. */
+    struct dbserver *dbserver;  /* The model's ovsdb-server. */
+    struct nbdb *nbdb;          /* The model's database. */
+    struct mdb *mdb;            /* The model, as the database has it. */
+    bool model_ready;           /* Start-up import done: bridges may sync. */
+    bool import_done;
+    uint64_t import_gen;
+    int exit_code;
+    struct model *model;        /* Snapshot of 'mdb' for the bridges. */
+    uint64_t generation;        /* The database's generation it has. */
+    char *config_file;
+    char *state_file;           /* --state: the database file. */
+    struct bridges *bridges;
+    struct rest_server *rest;
+    struct rest_env rest_env;   /* What the REST server sees. */
+};
+
+/* Log modules of mslbd's own, for --verbose. */
+static const char *const mslb_modules[] = {
+    "mslbd", "bridges", "desired", "reconciler", "ofsession", "rest",
+    "nbdb", "dbserver", "lbengine",
+};
 
 /* The model changed in the database (or its generation moved): bring the
  * bridges in step. */
 static void
 model_changed(struct mslbd *d)
 {
-    model_destroy(d->model);
+    struct model *old = d->model;
+
     d->model = mdb_to_model(d->mdb);
     mdb_clear_tracked(d->mdb);
     d->generation = nbdb_generation(d->nbdb);
-    LOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
-             "services", d->generation, d->model->n_bridges,
-             d->model->n_services);
-    for (size_t i = 0; i < d->n_conns; i++) {
-        ofconn_sync(d->conns[i]);
-    }
+    VLOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
+              "services", d->generation, d->model->n_bridges,
+              d->model->n_services);
+    bridges_set_model(d->bridges, d->model, d->generation);
+    model_destroy(old);         /* Only once nothing points to it. */
 }
 
 static void
@@ -81,7 +92,9 @@ db_run(void *d_)
     if (changed || nbdb_generation(d->nbdb) != d->generation) {
         model_changed(d);
     }
-    rest_server_poll_waiters(d->rest);
+    if (d->rest) {
+        rest_server_poll_waiters(d->rest);
+    }
 }
 
 static void
@@ -91,10 +104,37 @@ db_wait(void *d_)
     nbdb_wait(d->nbdb);
 }
 
-void
-mslbd_bridges_changed(struct mslbd *d)
+/* A bridge installed a generation, connected or went away. */
+static void
+on_bridges_changed(void *d_)
 {
-    rest_server_poll_waiters(d->rest);
+    struct mslbd *d = d_;
+    if (d->rest) {
+        rest_server_poll_waiters(d->rest);
+    }
+}
+
+static const struct bridges_cbs bridges_cbs = {
+    .changed = on_bridges_changed,
+};
+
+/* Logs go to stderr and, with --log-file, to that file, as
+ * TIME|LEVEL|MODULE|message; never to syslog. */
+static int
+setup_logging(const char *log_file, bool verbose)
+{
+    static const char pattern[] = "%D{%Y-%m-%dT%H:%M:%S.###Z}|%p|%c|%m";
+
+    vlog_set_levels(NULL, VLF_SYSLOG, VLL_OFF);
+    vlog_set_pattern(VLF_CONSOLE, pattern);
+    vlog_set_pattern(VLF_FILE, pattern);
+    if (verbose) {
+        for (size_t i = 0; i < ARRAY_SIZE(mslb_modules); i++) {
+            vlog_set_levels(vlog_module_from_name(mslb_modules[i]),
+                            VLF_ANY_DESTINATION, VLL_DBG);
+        }
+    }
+    return log_file ? vlog_set_log_file(log_file) : 0;
 }
 
 static void
@@ -104,10 +144,10 @@ on_reloaded(void *d_, enum nbdb_status status, uint64_t gen,
     struct mslbd *d = d_;
 
     if (status == NBDB_OK) {
-        LOG_INFO("config %s loaded: generation %"PRIu64, d->config_file,
+        VLOG_INFO("config %s loaded: generation %"PRIu64, d->config_file,
                  gen);
     } else {
-        LOG_ERR("config %s refused by the database: %s; keeping "
+        VLOG_ERR("config %s refused by the database: %s; keeping "
                 "generation %"PRIu64, d->config_file,
                 error ? error : "the model changed meanwhile, send SIGHUP "
                 "again", d->generation);
@@ -124,12 +164,12 @@ reload(struct mslbd *d)
     char *error;
 
     if (!d->config_file) {
-        LOG_WARN("SIGHUP: no config file to reload");
+        VLOG_WARN("SIGHUP: no config file to reload");
         return;
     }
     error = model_from_file(d->config_file, &m);
     if (error) {
-        LOG_ERR("config %s rejected: %s; keeping generation %"PRIu64,
+        VLOG_ERR("config %s rejected: %s; keeping generation %"PRIu64,
                 d->config_file, error, d->generation);
         free(error);
         return;
@@ -146,9 +186,10 @@ on_signal(uv_signal_t *handle, int signum)
     if (signum == SIGHUP) {
         reload(d);
     } else {
-        LOG_INFO("signal %d: exiting; bridges keep their flows", signum);
-        ofconn_close_listeners();
+        VLOG_INFO("signal %d: exiting; bridges keep their flows", signum);
+        bridges_close_listeners(d->bridges);
         rest_server_stop(d->rest);
+        d->rest = NULL;
         mainloop_stop(d->mainloop);
     }
 }
@@ -250,13 +291,13 @@ on_imported(void *d_, enum nbdb_status status, uint64_t gen,
     struct mslbd *d = d_;
 
     if (status != NBDB_OK) {
-        LOG_ERR("cannot load the model into the database: %s",
+        VLOG_ERR("cannot load the model into the database: %s",
                 error ? error : "it changed meanwhile");
         d->exit_code = 1;
         mainloop_stop(d->mainloop);
         return;
     }
-    LOG_INFO("model loaded into the database: generation %"PRIu64, gen);
+    VLOG_INFO("model loaded into the database: generation %"PRIu64, gen);
     d->import_gen = gen;
     d->import_done = true;
 }
@@ -303,7 +344,7 @@ main(int argc, char *argv[])
     size_t n_listens = 0, n_connects = 0;
     struct mslbd d = { .generation = 0 };
     uv_signal_t sighup, sigterm, sigint;
-    bool check = false;
+    bool check = false, verbose = false;
     char *error;
     int opt;
     const char *rest_listen = NULL, *token_file = NULL;
@@ -333,7 +374,7 @@ main(int argc, char *argv[])
         case 'p': pidfile = optarg; break;
         case 'L': log_file = optarg; break;
         case 'k': check = true; break;
-        case 'v': mslb_log_set_level(MSLB_LOG_DBG); break;
+        case 'v': verbose = true; break;
         case 's': d.state_file = optarg; break;
         case 'D': db_file = optarg; break;
         case 'B': db_remote = optarg; break;
@@ -390,17 +431,13 @@ main(int argc, char *argv[])
         }
         db_file = d.state_file;
     }
-    if (mslb_log_open(log_file)) {
-        fprintf(stderr, "mslbd: %s: %s\n", log_file, strerror(errno));
+    int log_err = setup_logging(log_file, verbose);
+    if (log_err) {
+        fprintf(stderr, "mslbd: %s: %s\n", log_file, strerror(log_err));
         return 1;
-    }
-    if (log_file) {
-        vlog_set_log_file(log_file);
-        vlog_set_levels(NULL, VLF_FILE, VLL_INFO);
     }
 
     d.loop = uv_default_loop();
-    d.started_ms = uv_hrtime() / 1000000;
     /* Before any uv_signal: see mainloop.h. */
     d.mainloop = mainloop_create(d.loop);
 
@@ -447,7 +484,7 @@ main(int argc, char *argv[])
     });
     if (!mainloop_run_until(d.mainloop, db_is_ready, &d, 30000)
         || d.exit_code) {
-        LOG_ERR("the database at %s did not answer within 30 s",
+        VLOG_ERR("the database at %s did not answer within 30 s",
                 dbserver_remote(d.dbserver));
         return 1;
     }
@@ -462,7 +499,7 @@ main(int argc, char *argv[])
                     : NBDB_SOURCE_CONFIG, on_imported, &d);
         if (!mainloop_run_until(d.mainloop, import_is_done, &d, 600000)
             || d.exit_code) {
-            LOG_ERR("cannot load the model into the database");
+            VLOG_ERR("cannot load the model into the database");
             return 1;
         }
     }
@@ -470,7 +507,16 @@ main(int argc, char *argv[])
     d.model = mdb_to_model(d.mdb);
     mdb_clear_tracked(d.mdb);
     d.generation = nbdb_generation(d.nbdb);
-    LOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
+    d.bridges = bridges_create(d.loop, &bridges_cbs, &d);
+    d.rest_env = (struct rest_env) {
+        .loop = d.loop,
+        .mdb = d.mdb,
+        .nbdb = d.nbdb,
+        .started_ms = uv_hrtime() / 1000000,
+        .bridges = d.bridges,
+    };
+    bridges_set_model(d.bridges, d.model, d.generation);
+    VLOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
              "bridges, %zu services", seed == legacy && legacy
              ? d.state_file : seed ? d.config_file
              : db_remote ? db_remote : db_file, d.generation,
@@ -482,14 +528,14 @@ main(int argc, char *argv[])
         listens[n_listens++] = "ptcp:6653:127.0.0.1";
     }
     for (size_t i = 0; i < n_listens; i++) {
-        if ((error = ofconn_listen(&d, listens[i]))) {
-            LOG_ERR("cannot listen: %s", error);
+        if ((error = bridges_listen(d.bridges, listens[i]))) {
+            VLOG_ERR("cannot listen: %s", error);
             return 1;
         }
     }
     for (size_t i = 0; i < n_connects; i++) {
-        if ((error = ofconn_connect(&d, connects[i]))) {
-            LOG_ERR("cannot connect: %s", error);
+        if ((error = bridges_connect(d.bridges, connects[i]))) {
+            VLOG_ERR("cannot connect: %s", error);
             return 1;
         }
     }
@@ -503,21 +549,21 @@ main(int argc, char *argv[])
             FILE *f = fopen(token_file, "r");
             char buf[512];
             if (!f || !fgets(buf, sizeof buf, f)) {
-                LOG_ERR("cannot read token file %s", token_file);
+                VLOG_ERR("cannot read token file %s", token_file);
                 return 1;
             }
             fclose(f);
             buf[strcspn(buf, "\r\n")] = '\0';
             if (!buf[0]) {
-                LOG_ERR("token file %s is empty", token_file);
+                VLOG_ERR("token file %s is empty", token_file);
                 return 1;
             }
             token = xstrdup(buf);
         }
         ro.listen = listen;
         ro.token = token;
-        if ((error = rest_server_start(&d, &ro, &d.rest))) {
-            LOG_ERR("cannot start the REST API: %s", error);
+        if ((error = rest_server_start(&d.rest_env, &ro, &d.rest))) {
+            VLOG_ERR("cannot start the REST API: %s", error);
             return 1;
         }
     }
@@ -534,13 +580,14 @@ main(int argc, char *argv[])
     if (pidfile) {
         int err = write_pidfile(pidfile);
         if (err) {
-            LOG_ERR("%s: %s", pidfile, strerror(err));
+            VLOG_ERR("%s: %s", pidfile, strerror(err));
             return 1;
         }
         atexit(remove_pidfile);
     }
     mainloop_run(d.mainloop);
 
+    bridges_destroy(d.bridges);
     nbdb_destroy(d.nbdb);
     dbserver_destroy(d.dbserver);
     uv_run(d.loop, UV_RUN_NOWAIT);      /* Close callbacks. */
@@ -551,7 +598,6 @@ main(int argc, char *argv[])
     mdb_destroy(d.mdb);
     mainloop_destroy(d.mainloop);
     model_destroy(d.model);
-    free(d.conns);
     free(token);
     free(listen);
     free(owned_db);

@@ -37,10 +37,9 @@ mslb_use_ovs_json(mslb_idl)
 
 # ofapp/dbserver.c: mslbd's private ovsdb-server; ofapp/mainloop.c: OVS's
 # poll loop with libuv inside.
-add_library(mslb_log STATIC ofapp/log.c)
 add_library(mslb_ovsdb STATIC ofapp/dbserver.c ofapp/mainloop.c)
 target_include_directories(mslb_ovsdb PUBLIC ${CMAKE_SOURCE_DIR}/ofapp)
-target_link_libraries(mslb_ovsdb PUBLIC mslb_idl mslb_log PkgConfig::LIBUV)
+target_link_libraries(mslb_ovsdb PUBLIC mslb_idl PkgConfig::LIBUV)
 target_compile_definitions(mslb_ovsdb PUBLIC
   MSLB_OVSDB_SCHEMA="${CMAKE_SOURCE_DIR}/schemas/mslb.ovsschema")
 mslb_use_ovs_json(mslb_ovsdb)

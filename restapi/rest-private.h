@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <uv.h>
+#include "rest.h"
 
 #define DEFAULT_WAIT_S 5
 #define MAX_WAIT_S 300
@@ -19,7 +20,7 @@ struct request;
 struct rest_write;
 
 struct rest_server {
-    struct mslbd *d;
+    const struct rest_env *d;
     struct MHD_Daemon *mhd;
     struct rest_gate *gate;     /* Accepts, limits, checks heads. */
     uv_poll_t poll;

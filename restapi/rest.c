@@ -25,13 +25,15 @@
 #include "jschema.h"
 #include "rest-private.h"
 #include "rest_gate.h"
-#include "log.h"
-#include "mslbd.h"
-#include "ofconn.h"
+#include "bridges.h"
+#include "openvswitch/vlog.h"
 #include "mslb/compile.h"
 #include "mslb/pipeline.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/vlog.h"
 #include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(rest);
 
 /* Connection limits: one client address cannot take all the room. */
 #define PER_IP_LIMIT 32
@@ -646,7 +648,7 @@ parse_listen(const char *s, struct sockaddr_storage *ss, bool *v6)
 }
 
 char *
-rest_server_start(struct mslbd *d, const struct rest_options *o,
+rest_server_start(const struct rest_env *d, const struct rest_options *o,
                   struct rest_server **srvp)
 {
     struct rest_server *srv = xzalloc(sizeof *srv);
@@ -723,7 +725,7 @@ rest_server_start(struct mslbd *d, const struct rest_options *o,
     uv_timer_init(d->loop, &srv->timer);
     srv->timer.data = srv;
     run_mhd(srv);
-    LOG_INFO("REST API on %s://%s%s", srv->cert ? "https" : "http",
+    VLOG_INFO("REST API on %s://%s%s", srv->cert ? "https" : "http",
              o->listen, srv->token ? " (bearer token required)" : "");
     *srvp = srv;
     return NULL;

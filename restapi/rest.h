@@ -4,10 +4,25 @@
 #define MSLB_REST_H 1
 
 #include <stddef.h>
+#include <stdint.h>
 #include "mslb/model.h"
 
-struct mslbd;
+struct bridges;
+struct mdb;
+struct nbdb;
 struct rest_server;
+struct uv_loop_s;
+
+/* What the REST server sees of the daemon.  mslbd owns it; the server
+ * reads the model, queries the bridge table, and changes the model only
+ * through database transactions (nbdb.h). */
+struct rest_env {
+    struct uv_loop_s *loop;
+    struct mdb *mdb;            /* The model (modeldb.h), read only. */
+    struct nbdb *nbdb;          /* Its database: writes and generation. */
+    uint64_t started_ms;
+    struct bridges *bridges;    /* Read-only queries (bridges.h). */
+};
 
 struct rest_options {
     const char *listen;         /* "IP:PORT" or "[IPv6]:PORT". */
@@ -19,7 +34,8 @@ struct rest_options {
 };
 
 /* Starts serving.  Returns NULL or a malloc'd error. */
-char *rest_server_start(struct mslbd *, const struct rest_options *,
+char *rest_server_start(const struct rest_env *,
+                        const struct rest_options *,
                         struct rest_server **) MSLB_WARN_UNUSED;
 void rest_server_stop(struct rest_server *);
 

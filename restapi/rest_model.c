@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "jschema.h"
-#include "mslbd.h"
 #include "nbdb.h"
 #include "mslb/modeldb.h"
 #include "util.h"

@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mslbd.h"
+#include "bridges.h"
 #include "nbdb.h"
-#include "ofconn.h"
 #include "mslb/compile.h"
 #include "mslb/modeldb.h"
 #include "mslb/pipeline.h"
@@ -22,20 +21,19 @@
 bool
 rest_installed(struct rest_server *srv, uint64_t gen, bool *any)
 {
-    struct mslbd *d = srv->d;
+    const struct rest_env *d = srv->d;
     bool all = true;
 
     *any = false;
-    for (size_t i = 0; i < d->n_conns; i++) {
-        const struct ofconn *c = d->conns[i];
-        const char *name = ofconn_bridge_name(c);
+    for (size_t i = 0; i < bridges_count(d->bridges); i++) {
+        const struct bridge *c = bridges_at(d->bridges, i);
+        const char *name = bridge_name(c);
 
-        if (!ofconn_is_ready(c) || !name
-            || !mdb_find_bridge(d->mdb, name)) {
+        if (!bridge_is_connected(c) || !mdb_find_bridge(d->mdb, name)) {
             continue;
         }
         *any = true;
-        if (ofconn_installed_generation(c) < gen) {
+        if (bridge_installed_generation(c) < gen) {
             all = false;
         }
     }
@@ -44,12 +42,12 @@ rest_installed(struct rest_server *srv, uint64_t gen, bool *any)
 
 static json_t *
 bridge_status(struct rest_server *srv, const char *name,
-              const struct ofconn *c, bool configured)
+              const struct bridge *c, bool configured)
 {
     json_t *j;
 
     if (c) {
-        j = ofconn_status_json(c);
+        j = bridge_status_json(c);
     } else {
         j = json_pack("{s:s, s:n, s:n, s:b, s:n, s:i, s:i, s:[]}",
                       "name", name, "datapath_id", "openflow_version",
@@ -63,17 +61,10 @@ bridge_status(struct rest_server *srv, const char *name,
     return j;
 }
 
-static const struct ofconn *
+static const struct bridge *
 find_conn(struct rest_server *srv, const char *name)
 {
-    for (size_t i = 0; i < srv->d->n_conns; i++) {
-        const struct ofconn *c = srv->d->conns[i];
-        if (ofconn_is_ready(c) && ofconn_bridge_name(c)
-            && !strcmp(ofconn_bridge_name(c), name)) {
-            return c;
-        }
-    }
-    return NULL;
+    return bridges_find(srv->d->bridges, name);
 }
 
 json_t *
@@ -89,10 +80,10 @@ rest_all_bridges(struct rest_server *srv)
         json_array_append_new(a, bridge_status(srv, name,
                                                find_conn(srv, name), true));
     }
-    for (size_t i = 0; i < srv->d->n_conns; i++) {
-        const struct ofconn *c = srv->d->conns[i];
-        const char *name = ofconn_bridge_name(c);
-        if (ofconn_is_ready(c) && name && !mdb_find_bridge(db, name)) {
+    for (size_t i = 0; i < bridges_count(srv->d->bridges); i++) {
+        const struct bridge *c = bridges_at(srv->d->bridges, i);
+        const char *name = bridge_name(c);
+        if (bridge_is_connected(c) && !mdb_find_bridge(db, name)) {
             json_array_append_new(a, bridge_status(srv, name, c, false));
         }
     }
@@ -121,15 +112,15 @@ rest_get_bridge(struct request *r, const char *name)
 void
 rest_get_health(struct request *r)
 {
-    struct mslbd *d = r->srv->d;
+    const struct rest_env *d = r->srv->d;
     size_t connected = 0, in_step = 0, n;
     const struct model_bridge **brs = mdb_bridges_sorted(d->mdb, &n);
 
     for (size_t i = 0; i < n; i++) {
-        const struct ofconn *c = find_conn(r->srv, brs[i]->name);
+        const struct bridge *c = find_conn(r->srv, brs[i]->name);
         if (c) {
             connected++;
-            in_step += ofconn_in_step(c);
+            in_step += bridge_in_step(c);
         }
     }
     free(brs);
@@ -297,7 +288,7 @@ put_metric(struct ds *out, const char *name, const char *help,
 static char *
 format_metrics(struct rest_server *srv, const json_t *stats)
 {
-    struct mslbd *d = srv->d;
+    const struct rest_env *d = srv->d;
     struct ds out = DS_EMPTY_INITIALIZER;
     size_t i, k;
     json_t *s, *b;
@@ -317,12 +308,12 @@ format_metrics(struct rest_server *srv, const json_t *stats)
     const struct model_bridge **brs = mdb_bridges_sorted(d->mdb, &n_bridges);
     for (i = 0; i < n_bridges; i++) {
         const char *name = brs[i]->name;
-        const struct ofconn *c = find_conn(srv, name);
+        const struct bridge *c = find_conn(srv, name);
         ds_put_format(&out, "mslb_bridge_connected{bridge=\"%s\"} %d\n",
                       name, c != NULL);
         ds_put_format(&out, "mslb_bridge_installed_generation{bridge=\"%s\"}"
                       " %"PRIu64"\n", name,
-                      c ? ofconn_installed_generation(c) : 0);
+                      c ? bridge_installed_generation(c) : 0);
     }
     free(brs);
     put_metric(&out, "mslb_service_packets_total",
@@ -387,19 +378,19 @@ on_bridge_stats(void *aux, json_t *stats)
 void
 rest_get_stats(struct request *r, bool metrics)
 {
-    struct mslbd *d = r->srv->d;
+    const struct rest_env *d = r->srv->d;
 
     r->metrics = metrics;
     r->stats = json_array();
     r->stats_pending = 1;       /* Held until every request is out. */
     r->suspended = true;
     MHD_suspend_connection(r->conn);
-    for (size_t i = 0; i < d->n_conns; i++) {
-        if (ofconn_is_ready(d->conns[i])) {
+    for (size_t i = 0; i < bridges_count(d->bridges); i++) {
+        struct bridge *b = bridges_at(d->bridges, i);
+        if (bridge_is_connected(b)) {
             r->stats_pending++;
-            ofconn_collect_stats(d->conns[i], on_bridge_stats, r);
+            bridge_collect_stats(b, on_bridge_stats, r);
         }
     }
     on_bridge_stats(r, NULL);
 }
-

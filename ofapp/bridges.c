@@ -1,0 +1,480 @@
+/* The bridge table: see bridges.h.  It wires each bridge's session
+ * (ofsession), desired state (desired) and reconciler together; calls go
+ * down to them, their news comes back through callbacks. */
+#include <config.h>
+#include "bridges.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-util.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+#include "desired.h"
+#include "mslb/flowset.h"
+#include "ofsession.h"
+#include "reconciler.h"
+
+VLOG_DEFINE_THIS_MODULE(bridges);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+#define OFPP_LOCAL_NO 0xfffe          /* OFPP_LOCAL as a 16-bit number. */
+
+struct bridge {
+    struct bridges *table;
+    char *name;
+    uint64_t dpid;
+    struct ofsession *session;  /* NULL while disconnected. */
+    struct desired *desired;
+    struct reconciler *rec;
+    struct ofstats *stats;
+    bool in_model;              /* As of the last update. */
+};
+
+struct bridges {
+    uv_loop_t *loop;
+    const struct bridges_cbs *cbs;
+    void *aux;
+    const struct model *model;
+    uint64_t generation;
+    struct bridge **bridges;
+    size_t n, allocated;
+    struct ofsession_listener **listeners;
+    size_t n_listeners, allocated_listeners;
+};
+
+static void
+notify_changed(struct bridges *t)
+{
+    if (t->cbs && t->cbs->changed) {
+        t->cbs->changed(t->aux);
+    }
+}
+
+/* ---- The switch, as the reconciler sees it. ---- */
+
+static uint32_t
+sw_alloc_xid(void *b_)
+{
+    struct bridge *b = b_;
+    return b->session ? ofsession_alloc_xid(b->session) : 0;
+}
+
+static void
+sw_send(void *b_, struct ofpbuf *msg)
+{
+    struct bridge *b = b_;
+
+    if (b->session) {
+        ofsession_send_xid(b->session, msg);
+    } else {
+        ofpbuf_delete(msg);
+    }
+}
+
+static uint64_t
+sw_now_ms(void *b_)
+{
+    return uv_hrtime() / 1000000;
+}
+
+static const struct reconciler_switch session_switch = {
+    .alloc_xid = sw_alloc_xid,
+    .send = sw_send,
+    .now_ms = sw_now_ms,
+};
+
+/* ---- Keeping a bridge in step. ---- */
+
+static const struct model_bridge *
+model_bridge(const struct bridge *b)
+{
+    const struct model *m = b->table->model;
+    const struct model_bridge *br;
+
+    if (!m) {
+        return NULL;
+    }
+    br = model_find_bridge_by_dpid(m, b->dpid);
+    if (!br) {
+        br = model_find_bridge(m, b->name);
+        if (br && br->has_dpid && br->dpid != b->dpid) {
+            br = NULL;          /* Same name, another datapath. */
+        }
+    }
+    return br;
+}
+
+static void
+log_not_in_model(const struct bridge *b)
+{
+    VLOG_INFO("bridge %s (dpid %016"PRIx64"): not in the model; removing "
+              "mslb's flows (%zu) and leaving others alone", b->name,
+              b->dpid, reconciler_n_flows(b->rec));
+}
+
+static void
+sync_busy(struct bridge *b)
+{
+    if (b->session) {
+        ofsession_set_busy(b->session,
+                           reconciler_state(b->rec) == RECONCILER_BUSY);
+    }
+}
+
+/* Recomputes the bridge's desired state from the model and the session's
+ * facts, and hands it to the reconciler. */
+static void
+update(struct bridge *b)
+{
+    const struct model_bridge *br = model_bridge(b);
+    struct desired_facts facts;
+    struct desired_port *ports;
+    const struct ofsession_port *sp;
+    size_t n;
+
+    if (!b->session || !b->table->model) {
+        return;
+    }
+    if (!br && b->in_model && bridge_is_connected(b)) {
+        log_not_in_model(b);
+    }
+    b->in_model = br != NULL;
+
+    memset(&facts, 0, sizeof facts);
+    facts.ofp_version = ofsession_version(b->session);
+    sp = ofsession_ports(b->session, &n);
+    ports = xmalloc((n ? n : 1) * sizeof *ports);
+    for (size_t i = 0; i < n; i++) {
+        ports[i].name = sp[i].name;
+        ports[i].no = sp[i].no;
+        if (sp[i].no == OFPP_LOCAL_NO) {
+            memcpy(facts.local_mac.b, sp[i].mac.ea, 6);
+        }
+    }
+    facts.ports = ports;
+    facts.n_ports = n;
+    if (desired_update(b->desired, b->table->model, br, &facts)) {
+        reconciler_set_desired(b->rec, desired_flows(b->desired),
+                               b->table->generation);
+    }
+    free(ports);
+    sync_busy(b);
+}
+
+static void
+on_adopted(void *b_)
+{
+    struct bridge *b = b_;
+
+    if (!model_bridge(b)) {
+        log_not_in_model(b);
+    }
+    notify_changed(b->table);
+}
+
+static void
+on_installed(void *b_, uint64_t generation)
+{
+    struct bridge *b = b_;
+
+    sync_busy(b);
+    notify_changed(b->table);
+}
+
+static const struct reconciler_cbs reconciler_cbs = {
+    .adopted = on_adopted,
+    .installed = on_installed,
+};
+
+/* ---- Sessions. ---- */
+
+static struct bridge *
+find_by_session(const struct bridges *t, const struct ofsession *s)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->bridges[i]->session == s) {
+            return t->bridges[i];
+        }
+    }
+    return NULL;
+}
+
+static struct bridge *
+find_or_create(struct bridges *t, const char *name, uint64_t dpid)
+{
+    struct bridge *b;
+
+    for (size_t i = 0; i < t->n; i++) {
+        b = t->bridges[i];
+        if (!strcmp(b->name, name) && b->dpid == dpid) {
+            return b;
+        }
+    }
+    b = xzalloc(sizeof *b);
+    b->table = t;
+    b->name = xstrdup(name);
+    b->dpid = dpid;
+    b->desired = desired_create(name);
+    b->rec = reconciler_create(name, &session_switch, b, &reconciler_cbs,
+                               b);
+    b->stats = ofstats_create();
+    b->in_model = true;
+    if (t->n >= t->allocated) {
+        t->bridges = x2nrealloc(t->bridges, &t->allocated,
+                                sizeof *t->bridges);
+    }
+    t->bridges[t->n++] = b;
+    return b;
+}
+
+static void
+on_ready(void *t_, struct ofsession *s)
+{
+    struct bridges *t = t_;
+    const char *name = ofsession_name(s);
+    struct bridge *b;
+
+    if (!name) {
+        ofsession_close(s, "the switch reported no LOCAL port");
+        return;
+    }
+    b = find_or_create(t, name, ofsession_dpid(s));
+    if (b->session) {
+        /* Two sessions to one bridge would fight: the first keeps it. */
+        VLOG_WARN("bridge %s: already connected through %s; %s stays idle",
+                  name, ofsession_peer(b->session), ofsession_peer(s));
+        return;
+    }
+    b->session = s;
+    reconciler_connected(b->rec, ofsession_version(s));
+    update(b);
+}
+
+static void
+on_ports_changed(void *t_, struct ofsession *s)
+{
+    struct bridge *b = find_by_session(t_, s);
+
+    if (b) {
+        update(b);
+    }
+}
+
+static void
+on_msg(void *t_, struct ofsession *s, const struct ofp_header *oh,
+       enum ofptype type)
+{
+    struct bridge *b = find_by_session(t_, s);
+
+    if (b && (reconciler_handle_msg(b->rec, oh)
+              || ofstats_handle_msg(b->stats, oh, type))) {
+        sync_busy(b);
+        return;
+    }
+    if (type == OFPTYPE_ERROR) {
+        char *text = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
+        VLOG_WARN_RL(&rl, "bridge %s: error from switch: %s",
+                     b ? b->name : ofsession_peer(s), text);
+        free(text);
+    }
+}
+
+static void
+on_disconnected(void *t_, struct ofsession *s)
+{
+    struct bridges *t = t_;
+    struct bridge *b = find_by_session(t, s);
+
+    if (b) {
+        b->session = NULL;
+        reconciler_disconnected(b->rec);
+        ofstats_fail_all(b->stats);
+        notify_changed(t);
+    }
+}
+
+static const struct ofsession_cbs session_cbs = {
+    .ready = on_ready,
+    .ports_changed = on_ports_changed,
+    .msg = on_msg,
+    .disconnected = on_disconnected,
+};
+
+/* ---- The table. ---- */
+
+struct bridges *
+bridges_create(uv_loop_t *loop, const struct bridges_cbs *cbs, void *aux)
+{
+    struct bridges *t = xzalloc(sizeof *t);
+
+    t->loop = loop;
+    t->cbs = cbs;
+    t->aux = aux;
+    return t;
+}
+
+void
+bridges_destroy(struct bridges *t)
+{
+    if (!t) {
+        return;
+    }
+    bridges_close_listeners(t);
+    for (size_t i = 0; i < t->n; i++) {
+        struct bridge *b = t->bridges[i];
+        if (b->session) {
+            continue;           /* Its session still points here. */
+        }
+        reconciler_destroy(b->rec);
+        desired_destroy(b->desired);
+        ofstats_destroy(b->stats);
+        free(b->name);
+        free(b);
+    }
+    free(t->bridges);
+    free(t->listeners);
+    free(t);
+}
+
+char *
+bridges_listen(struct bridges *t, const char *target)
+{
+    struct ofsession_listener *l;
+    char *error = ofsession_listen(t->loop, target, &session_cbs, t, &l);
+
+    if (!error) {
+        if (t->n_listeners >= t->allocated_listeners) {
+            t->listeners = x2nrealloc(t->listeners, &t->allocated_listeners,
+                                      sizeof *t->listeners);
+        }
+        t->listeners[t->n_listeners++] = l;
+    }
+    return error;
+}
+
+char *
+bridges_connect(struct bridges *t, const char *target)
+{
+    struct ofsession_target *unused;
+    return ofsession_connect(t->loop, target, &session_cbs, t, &unused);
+}
+
+void
+bridges_close_listeners(struct bridges *t)
+{
+    for (size_t i = 0; i < t->n_listeners; i++) {
+        ofsession_listener_close(t->listeners[i]);
+    }
+    t->n_listeners = 0;
+}
+
+void
+bridges_set_model(struct bridges *t, const struct model *m,
+                  uint64_t generation)
+{
+    t->model = m;
+    t->generation = generation;
+    for (size_t i = 0; i < t->n; i++) {
+        update(t->bridges[i]);
+    }
+}
+
+size_t
+bridges_count(const struct bridges *t)
+{
+    return t->n;
+}
+
+struct bridge *
+bridges_at(const struct bridges *t, size_t i)
+{
+    return i < t->n ? t->bridges[i] : NULL;
+}
+
+struct bridge *
+bridges_find(const struct bridges *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        struct bridge *b = t->bridges[i];
+        if (bridge_is_connected(b) && !strcmp(b->name, name)) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* ---- One bridge. ---- */
+
+const char *
+bridge_name(const struct bridge *b)
+{
+    return b->name;
+}
+
+bool
+bridge_is_connected(const struct bridge *b)
+{
+    enum reconciler_state st = reconciler_state(b->rec);
+    return b->session && (st == RECONCILER_IDLE || st == RECONCILER_BUSY);
+}
+
+uint64_t
+bridge_installed_generation(const struct bridge *b)
+{
+    return reconciler_installed_generation(b->rec);
+}
+
+bool
+bridge_in_step(const struct bridge *b)
+{
+    return (bridge_is_connected(b) && reconciler_in_step(b->rec)
+            && reconciler_installed_generation(b->rec)
+               == b->table->generation);
+}
+
+json_t *
+bridge_status_json(const struct bridge *b)
+{
+    json_t *ports = json_array();
+    const char *version = NULL;
+    char dpid[17];
+
+    if (b->session) {
+        const struct ofsession_port *p;
+        size_t n;
+
+        p = ofsession_ports(b->session, &n);
+        for (size_t i = 0; i < n; i++) {
+            json_array_append_new(ports, json_pack(
+                "{s:s, s:i}", "name", p[i].name, "number", (int) p[i].no));
+        }
+        version = ofputil_version_to_string(ofsession_version(b->session));
+    }
+    snprintf(dpid, sizeof dpid, "%016"PRIx64, b->dpid);
+    return json_pack("{s:s, s:s, s:s?, s:b, s:I, s:I, s:I, s:o}",
+                     "name", b->name, "datapath_id", dpid,
+                     "openflow_version", version,
+                     "connected", bridge_is_connected(b),
+                     "installed_generation",
+                     (json_int_t) reconciler_installed_generation(b->rec),
+                     "flows", (json_int_t) reconciler_n_flows(b->rec),
+                     "groups", (json_int_t) reconciler_n_groups(b->rec),
+                     "ports", ports);
+}
+
+void
+bridge_collect_stats(struct bridge *b, ofstats_cb *cb, void *aux)
+{
+    if (!bridge_is_connected(b)) {
+        cb(aux, NULL);
+        return;
+    }
+    ofstats_collect(b->stats, b->session, cb, aux);
+}

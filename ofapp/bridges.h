@@ -1,0 +1,65 @@
+/* The bridge table: every bridge mslbd has met, keyed by name and datapath
+ * id, each with its desired state and its reconciler, which outlive the
+ * OpenFlow sessions that come and go.  mslbd owns the table; the REST
+ * layer only queries it.  Upward news goes through 'struct bridges_cbs'. */
+#ifndef BRIDGES_H
+#define BRIDGES_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <uv.h>
+#include "mslb/model.h"
+#include "ofstats.h"
+
+struct bridges;
+struct bridge;
+
+struct bridges_cbs {
+    /* A bridge installed a generation, connected or went away. */
+    void (*changed)(void *aux);
+};
+
+struct bridges *bridges_create(uv_loop_t *, const struct bridges_cbs *,
+                               void *aux);
+/* Closes the listeners; sessions end with the loop. */
+void bridges_destroy(struct bridges *);
+
+/* Targets: "ptcp:PORT[:IP]", "punix:PATH" (listen) or "tcp:IP:PORT",
+ * "unix:PATH" (connect, and reconnect when lost).  Return NULL or a
+ * malloc'd error. */
+char *bridges_listen(struct bridges *, const char *target)
+    MSLB_WARN_UNUSED;
+char *bridges_connect(struct bridges *, const char *target)
+    MSLB_WARN_UNUSED;
+/* Closes every listener (and removes unix socket files). */
+void bridges_close_listeners(struct bridges *);
+
+/* The model is now 'm', generation 'generation': brings every connected
+ * bridge in step.  'm' is borrowed and must stay valid until the next
+ * call or bridges_destroy(). */
+void bridges_set_model(struct bridges *, const struct model *m,
+                       uint64_t generation);
+
+/* Read-only queries (the REST layer's view).  Bridges are listed whether
+ * connected or not; only connected ones have a live status. */
+size_t bridges_count(const struct bridges *);
+struct bridge *bridges_at(const struct bridges *, size_t i);
+/* The connected bridge named 'name', or NULL. */
+struct bridge *bridges_find(const struct bridges *, const char *name);
+
+const char *bridge_name(const struct bridge *);
+/* Connected, and what the switch holds has been adopted. */
+bool bridge_is_connected(const struct bridge *);
+uint64_t bridge_installed_generation(const struct bridge *);
+/* Connected, idle, and the model's generation installed. */
+bool bridge_in_step(const struct bridge *);
+/* Status (new reference): name, datapath_id, openflow_version, connected,
+ * installed_generation, flows, groups, ports. */
+json_t *bridge_status_json(const struct bridge *);
+/* Collects the bridge's statistics; 'cb' gets NULL if it is not connected
+ * or the session ends first (see ofstats.h). */
+void bridge_collect_stats(struct bridge *, ofstats_cb *cb, void *aux);
+
+#endif /* bridges.h */

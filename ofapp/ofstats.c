@@ -1,0 +1,242 @@
+/* Statistics collection: see ofstats.h. */
+#include <config.h>
+#include "ofstats.h"
+
+#include <stdlib.h>
+#include <arpa/inet.h>
+
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofpbuf.h"
+#include "openflow/openflow.h"
+#include "byte-order.h"
+#include "util.h"
+
+#include "mslb/pipeline.h"
+#include "ofsession.h"
+
+/* One collection: four requests, one callback. */
+struct stats_req {
+    struct stats_req *next;
+    uint32_t xids[4];           /* Service flows, backend flows, groups,
+                                 * learned affinity entries. */
+    int pending;
+    json_t *flows, *groups, *learned;
+    ofstats_cb *cb;
+    void *aux;
+};
+
+struct ofstats {
+    struct stats_req *reqs;
+};
+
+struct ofstats *
+ofstats_create(void)
+{
+    return xzalloc(sizeof(struct ofstats));
+}
+
+void
+ofstats_destroy(struct ofstats *st)
+{
+    if (st) {
+        ofstats_fail_all(st);
+        free(st);
+    }
+}
+
+static uint32_t
+request_flows(struct ofsession *s, uint8_t table, uint64_t cookie,
+              uint64_t mask)
+{
+    struct ofputil_flow_stats_request fsr;
+
+    memset(&fsr, 0, sizeof fsr);
+    match_init_catchall(&fsr.match);
+    fsr.cookie = htonll(cookie);
+    fsr.cookie_mask = htonll(mask);
+    fsr.out_port = OFPP_ANY;
+    fsr.out_group = OFPG_ANY;
+    fsr.table_id = table;
+    return ofsession_send(s, ofputil_encode_flow_stats_request(
+                              &fsr, ofputil_protocol_from_ofp_version(
+                                  ofsession_version(s))));
+}
+
+void
+ofstats_collect(struct ofstats *st, struct ofsession *s, ofstats_cb *cb,
+                void *aux)
+{
+    static const struct { int table; int kind; } reqs[2] = {
+        { MSLB_T_CLASSIFY, MSLB_COOKIE_SERVICE },
+        { MSLB_T_NAT_OUT, MSLB_COOKIE_BACKEND },
+    };
+    struct stats_req *r = xzalloc(sizeof *r);
+
+    r->flows = json_array();
+    r->groups = json_array();
+    r->learned = json_array();
+    r->cb = cb;
+    r->aux = aux;
+    for (int i = 0; i < 2; i++) {
+        r->xids[i] = request_flows(s, reqs[i].table,
+                                   mslb_cookie(reqs[i].kind, 0),
+                                   MSLB_COOKIE_TAG_MASK
+                                   | (0xffULL << MSLB_COOKIE_KIND_SHIFT));
+    }
+    r->xids[2] = ofsession_send(s, ofputil_encode_group_stats_request(
+                                    ofsession_version(s), OFPG_ALL));
+    r->xids[3] = request_flows(s, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
+                               MSLB_COOKIE_TAG_MASK);
+    r->pending = 4;
+    r->next = st->reqs;
+    st->reqs = r;
+}
+
+static void
+finish(struct ofstats *st, struct stats_req *r, bool ok)
+{
+    struct stats_req **p;
+
+    for (p = &st->reqs; *p; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    }
+    if (ok) {
+        r->cb(r->aux, json_pack("{s:o, s:o, s:o}", "flows", r->flows,
+                                "groups", r->groups, "learned", r->learned));
+    } else {
+        json_decref(r->flows);
+        json_decref(r->groups);
+        json_decref(r->learned);
+        r->cb(r->aux, NULL);
+    }
+    free(r);
+}
+
+void
+ofstats_fail_all(struct ofstats *st)
+{
+    while (st->reqs) {
+        finish(st, st->reqs, false);
+    }
+}
+
+/* A learned entry: its cookie names the service, the reg1 it loads names
+ * the backend. */
+static void
+add_learned(struct stats_req *r, struct ofpbuf *b)
+{
+    struct ofputil_flow_stats fs;
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts;
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
+        const struct ofpact *a;
+        uint32_t backend = 0;
+
+        OFPACT_FOR_EACH (a, fs.ofpacts, fs.ofpacts_len) {
+            if (a->type == OFPACT_SET_FIELD) {
+                const struct ofpact_set_field *sf = ofpact_get_SET_FIELD(a);
+                if (sf->field->id == MFF_REG1) {
+                    backend = ntohl(sf->value->be32);
+                }
+            }
+        }
+        json_array_append_new(r->learned, json_pack(
+            "{s:I, s:I}", "service",
+            (json_int_t) (ntohll(fs.cookie) & 0xffffff),
+            "backend", (json_int_t) backend));
+    }
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+add_flows(struct stats_req *r, struct ofpbuf *b)
+{
+    struct ofputil_flow_stats fs;
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts;
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
+        char ip[INET6_ADDRSTRLEN] = "";
+        if (fs.match.flow.dl_type == htons(0x0800)) {
+            inet_ntop(AF_INET, &fs.match.flow.nw_dst, ip, sizeof ip);
+        }
+        json_array_append_new(r->flows, json_pack(
+            "{s:I, s:i, s:i, s:s, s:i, s:I, s:I}",
+            "cookie", (json_int_t) ntohll(fs.cookie),
+            "table", (int) fs.table_id,
+            "nw_proto", (int) fs.match.flow.nw_proto,
+            "nw_dst", ip,
+            "tp_dst", (int) ntohs(fs.match.flow.tp_dst),
+            "packets", (json_int_t) fs.packet_count,
+            "bytes", (json_int_t) fs.byte_count));
+    }
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+add_groups(struct stats_req *r, struct ofpbuf *b)
+{
+    struct ofputil_group_stats gs;
+
+    while (!ofputil_decode_group_stats_reply(b, &gs)) {
+        if ((gs.group_id & MSLB_GROUP_TAG_MASK) == MSLB_GROUP_TAG) {
+            json_t *buckets = json_array();
+            for (uint32_t i = 0; i < gs.n_buckets; i++) {
+                json_array_append_new(buckets, json_integer(
+                    gs.bucket_stats[i].packet_count));
+            }
+            json_array_append_new(r->groups, json_pack(
+                "{s:I, s:o}", "group_id", (json_int_t) gs.group_id,
+                "buckets", buckets));
+        }
+        free(gs.bucket_stats);
+    }
+}
+
+bool
+ofstats_handle_msg(struct ofstats *st, const struct ofp_header *oh,
+                   enum ofptype type)
+{
+    uint32_t xid = ntohl(oh->xid);
+    struct stats_req *r;
+    int which = -1;
+    struct ofpbuf b;
+
+    if (type != OFPTYPE_FLOW_STATS_REPLY
+        && type != OFPTYPE_GROUP_STATS_REPLY) {
+        return false;
+    }
+    for (r = st->reqs; r && which < 0; r = which < 0 ? r->next : r) {
+        for (int i = 0; i < 4; i++) {
+            if (r->xids[i] == xid) {
+                which = i;
+                break;
+            }
+        }
+    }
+    if (!r) {
+        return false;
+    }
+    b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    if (type == OFPTYPE_FLOW_STATS_REPLY && which == 3) {
+        add_learned(r, &b);
+    } else if (type == OFPTYPE_FLOW_STATS_REPLY) {
+        add_flows(r, &b);
+    } else {
+        add_groups(r, &b);
+    }
+    if (!ofpmp_more(oh) && !--r->pending) {
+        finish(st, r, true);
+    }
+    return true;
+}

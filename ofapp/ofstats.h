@@ -1,0 +1,36 @@
+/* Statistics of one bridge, collected over its OpenFlow session: counters
+ * of mslb's service and backend flows, of its groups' buckets, and the
+ * session affinity entries DSR modes learned. */
+#ifndef OFSTATS_H
+#define OFSTATS_H 1
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "openvswitch/ofp-msgs.h"
+
+struct ofp_header;
+struct ofsession;
+
+/* Called once with (new reference)
+ *   {"flows": [{"cookie", "table", "nw_proto", "nw_dst", "tp_dst",
+ *               "packets", "bytes"}...],
+ *    "groups": [{"group_id", "buckets": [packets...]}...],
+ *    "learned": [{"service", "backend"}...]}
+ * or with NULL if the session is lost first. */
+typedef void ofstats_cb(void *aux, json_t *stats);
+
+/* The collections under way on one session. */
+struct ofstats;
+
+struct ofstats *ofstats_create(void);
+/* Fails (calls back with NULL) every collection under way. */
+void ofstats_destroy(struct ofstats *);
+void ofstats_fail_all(struct ofstats *);
+
+void ofstats_collect(struct ofstats *, struct ofsession *, ofstats_cb *,
+                     void *aux);
+/* Consumes a reply that belongs to a collection; false for others. */
+bool ofstats_handle_msg(struct ofstats *, const struct ofp_header *,
+                        enum ofptype);
+
+#endif /* ofstats.h */
