@@ -248,24 +248,21 @@ struct unit {
 };
 
 static struct flowset *
-parse_unit(struct ofconn *c, struct compile_out *out)
+new_unit(const struct ofconn *c)
 {
     struct flowset *fs = flowset_create();
-    char *error = NULL;
-
     flowset_set_version(fs, c->version);
-    for (size_t i = 0; i < out->n_flows && !error; i++) {
-        error = flowset_add_flow_text(fs, out->flows[i]);
-    }
-    for (size_t i = 0; i < out->n_groups && !error; i++) {
-        error = flowset_add_group_text(fs, out->groups[i]);
-    }
+    return fs;
+}
+
+static void
+log_compile_error(const struct ofconn *c, char *error)
+{
     if (error) {
         LOG_ERR("bridge %s: internal error compiling the model: %s",
                 c->name, error);
         free(error);
     }
-    return fs;
 }
 
 static void
@@ -305,7 +302,6 @@ update_want(struct ofconn *c, const struct model_bridge *br)
 {
     const struct model *m = c->d->model;
     struct compile_ports ports;
-    struct compile_out out;
     const struct port *front, *back;
     uint32_t ctx;
     size_t n_built = 0;
@@ -337,10 +333,8 @@ update_want(struct ofconn *c, const struct model_bridge *br)
     if (br->role == MODEL_ROLE_FINAL) {
         /* Few services reach a final stage: rebuild it whole. */
         drop_units(c);
-        compile_out_init(&out);
-        compile_final_bridge(m, br, &ports, &out);
-        c->base = parse_unit(c, &out);
-        compile_out_uninit(&out);
+        c->base = new_unit(c);
+        log_compile_error(c, compile_final_bridge(m, br, &ports, c->base));
         merge_unit(c, c->base);
         c->ctx_hash = 0;
         return true;
@@ -361,10 +355,8 @@ update_want(struct ofconn *c, const struct model_bridge *br)
     if (!c->base || ctx != c->ctx_hash) {
         drop_units(c);
         c->ctx_hash = ctx;
-        compile_out_init(&out);
-        compile_bridge_base(br, &ports, &out);
-        c->base = parse_unit(c, &out);
-        compile_out_uninit(&out);
+        c->base = new_unit(c);
+        log_compile_error(c, compile_bridge_base(br, &ports, c->base));
         merge_unit(c, c->base);
     }
 
@@ -397,10 +389,8 @@ update_want(struct ofconn *c, const struct model_bridge *br)
             flowset_unmerge(c->want, old->fs);
             flowset_destroy(old->fs);
         }
-        compile_out_init(&out);
-        compile_service(svc, br, &ports, &out);
-        old->fs = parse_unit(c, &out);
-        compile_out_uninit(&out);
+        old->fs = new_unit(c);
+        log_compile_error(c, compile_service(svc, br, &ports, old->fs));
         old->hash = hash;
         old->stamp = c->stamp;
         merge_unit(c, old->fs);

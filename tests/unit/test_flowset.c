@@ -61,18 +61,9 @@ static struct flowset *
 compile_to_set(const struct model *m)
 {
     struct compile_ports ports = { 1, 2, false };
-    struct compile_out out;
     struct flowset *fs = flowset_create();
 
-    compile_out_init(&out);
-    compile_bridge(m, &m->bridges[0], &ports, &out);
-    for (size_t i = 0; i < out.n_flows; i++) {
-        assert_null(flowset_add_flow_text(fs, out.flows[i]));
-    }
-    for (size_t i = 0; i < out.n_groups; i++) {
-        assert_null(flowset_add_group_text(fs, out.groups[i]));
-    }
-    compile_out_uninit(&out);
+    assert_null(compile_bridge(m, &m->bridges[0], &ports, fs));
     return fs;
 }
 
