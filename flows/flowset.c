@@ -1,4 +1,5 @@
-/* Flow and group sets; see flowset.h. */
+/* Flow sets: entries, adding, formatting; see flowset.h.  The
+ * differences, units and dirty keys are in flowset_diff.c. */
 #include <config.h>
 #include "mslb/flowset.h"
 
@@ -20,78 +21,20 @@
 #include "hash.h"
 #include "nx-match.h"
 #include "util.h"
+#include "flowset-private.h"
 #include "mslb/pipeline.h"
-
-/* Comparisons use this encoding, whatever the connection speaks: a set
- * built for OpenFlow 1.3 compares with one decoded from 1.5 replies. */
-#define CMP_VERSION OFP15_VERSION
-
-/* What a flow is, immutable once built and shared by every set holding it
- * (a unit, the bridge's desired set, the installed set). */
-struct fs_fdata {
-    unsigned int n_refs;
-    uint32_t hash;              /* Of 'key'. */
-    uint8_t *key;               /* Table, priority, OXM match. */
-    size_t key_len;
-    uint8_t *value;             /* OpenFlow 1.5 instructions. */
-    size_t value_len;
-    uint64_t cookie;
-    uint8_t table_id;
-    uint16_t priority;
-    struct minimatch match;
-    struct ofpact *ofpacts;
-    size_t ofpacts_len;
-    struct ofpbuf *add_msg;     /* Encoded OFPFC_ADD, or NULL. */
-};
-
-struct fs_flow {
-    struct hmap_node node;      /* In flowset's 'flows', by data's hash. */
-    struct fs_fdata *d;
-    unsigned int refs;          /* How many units contributed it. */
-};
-
-struct fs_gdata {
-    unsigned int n_refs;
-    uint32_t id;
-    uint8_t type;
-    struct ofputil_group_props props;
-    struct ovs_list buckets;    /* Of struct ofputil_bucket. */
-    uint8_t *value;             /* Type, props, weights and actions. */
-    size_t value_len;
-    struct ofpbuf *add_msg;     /* Encoded OFPGC11_ADD, or NULL. */
-};
-
-struct fs_group {
-    struct hmap_node node;      /* In flowset's 'groups', by id. */
-    struct fs_gdata *d;
-    unsigned int refs;
-};
-
-/* A key touched since the last difference was taken. */
-struct fs_dirty {
-    struct hmap_node node;
-    struct fs_fdata *flow;      /* A flow's data (for its key), or NULL... */
-    uint32_t group_id;          /* ...for a group. */
-};
-
-struct flowset {
-    struct hmap flows;
-    struct hmap groups;
-    int version;                /* Encode ADDs when adding, if nonzero. */
-    struct hmap dirty;          /* fs_dirty, filled by merge and unmerge. */
-};
 
 /* ---- Entry data. ---- */
 
-static struct fs_fdata *
-fdata_ref(struct fs_fdata *d)
+struct fs_fdata *
+fs_fdata_ref(struct fs_fdata *d)
 {
     d->n_refs++;
     return d;
 }
 
-static void
-fdata_unref(struct fs_fdata *d)
+void
+fs_fdata_unref(struct fs_fdata *d)
 {
     if (d && !--d->n_refs) {
         free(d->key);
@@ -103,15 +46,15 @@ fdata_unref(struct fs_fdata *d)
     }
 }
 
-static struct fs_gdata *
-gdata_ref(struct fs_gdata *d)
+struct fs_gdata *
+fs_gdata_ref(struct fs_gdata *d)
 {
     d->n_refs++;
     return d;
 }
 
-static void
-gdata_unref(struct fs_gdata *d)
+void
+fs_gdata_unref(struct fs_gdata *d)
 {
     if (d && !--d->n_refs) {
         ofputil_group_properties_destroy(&d->props);
@@ -156,15 +99,15 @@ fdata_create(uint8_t table_id, uint16_t priority, const struct match *match,
     return d;
 }
 
-static bool
-fdata_same_key(const struct fs_fdata *a, const struct fs_fdata *b)
+bool
+fs_fdata_same_key(const struct fs_fdata *a, const struct fs_fdata *b)
 {
     return a == b || (a->hash == b->hash && a->key_len == b->key_len
                       && !memcmp(a->key, b->key, a->key_len));
 }
 
-static bool
-fdata_same_value(const struct fs_fdata *a, const struct fs_fdata *b)
+bool
+fs_fdata_same_value(const struct fs_fdata *a, const struct fs_fdata *b)
 {
     return a == b || (a->cookie == b->cookie && a->value_len == b->value_len
                       && (!a->value_len
@@ -197,8 +140,8 @@ fdata_to_flow_mod(const struct fs_fdata *d, int command,
     }
 }
 
-static struct ofpbuf *
-fdata_encode(const struct fs_fdata *d, int command, int version)
+struct ofpbuf *
+fs_fdata_encode(const struct fs_fdata *d, int command, int version)
 {
     struct ofputil_flow_mod fm;
 
@@ -257,15 +200,15 @@ gdata_create(uint32_t id, uint8_t type,
     return d;
 }
 
-static bool
-gdata_same_value(const struct fs_gdata *a, const struct fs_gdata *b)
+bool
+fs_gdata_same_value(const struct fs_gdata *a, const struct fs_gdata *b)
 {
     return a == b || (a->value_len == b->value_len
                       && !memcmp(a->value, b->value, a->value_len));
 }
 
-static struct ofpbuf *
-gdata_encode(const struct fs_gdata *d, int command, int version)
+struct ofpbuf *
+fs_gdata_encode(const struct fs_gdata *d, int command, int version)
 {
     struct ofputil_group_mod gm;
     struct ofpbuf *msg;
@@ -314,11 +257,11 @@ flowset_destroy(struct flowset *fs)
         return;
     }
     HMAP_FOR_EACH_POP (f, node, &fs->flows) {
-        fdata_unref(f->d);
+        fs_fdata_unref(f->d);
         free(f);
     }
     HMAP_FOR_EACH_POP (g, node, &fs->groups) {
-        gdata_unref(g->d);
+        fs_gdata_unref(g->d);
         free(g);
     }
     flowset_clear_dirty(fs);
@@ -340,21 +283,21 @@ flowset_n_groups(const struct flowset *fs)
     return hmap_count(&fs->groups);
 }
 
-static struct fs_flow *
-find_flow(const struct flowset *fs, const struct fs_fdata *key)
+struct fs_flow *
+fs_find_flow(const struct flowset *fs, const struct fs_fdata *key)
 {
     struct fs_flow *f;
 
     HMAP_FOR_EACH_WITH_HASH (f, node, key->hash, &fs->flows) {
-        if (fdata_same_key(f->d, key)) {
+        if (fs_fdata_same_key(f->d, key)) {
             return f;
         }
     }
     return NULL;
 }
 
-static struct fs_group *
-find_group(const struct flowset *fs, uint32_t id)
+struct fs_group *
+fs_find_group(const struct flowset *fs, uint32_t id)
 {
     struct fs_group *g;
 
@@ -366,8 +309,8 @@ find_group(const struct flowset *fs, uint32_t id)
     return NULL;
 }
 
-static char *
-format_key(const struct fs_fdata *d)
+char *
+fs_format_key(const struct fs_fdata *d)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
     size_t len;
@@ -392,10 +335,10 @@ format_actions(const struct ofpact *ofpacts, size_t len)
     return ds_steal_cstr(&s);
 }
 
-static char *
-format_flow(const struct fs_fdata *d)
+char *
+fs_format_flow(const struct fs_fdata *d)
 {
-    char *key = format_key(d);
+    char *key = fs_format_key(d);
     char *actions = format_actions(d->ofpacts, d->ofpacts_len);
     char *s = xasprintf("cookie=%#"PRIx64",%s,actions=%s", d->cookie, key,
                         actions);
@@ -406,17 +349,17 @@ format_flow(const struct fs_fdata *d)
 
 /* Adds 'd' to 'fs' (taking over the caller's reference), or counts the
  * flow once more if it is already there with the same value. */
-static char *
-add_fdata(struct flowset *fs, struct fs_fdata *d)
+char *
+fs_add_fdata(struct flowset *fs, struct fs_fdata *d)
 {
-    struct fs_flow *f = find_flow(fs, d);
+    struct fs_flow *f = fs_find_flow(fs, d);
     char *error = NULL;
 
     if (f) {
-        if (fdata_same_value(f->d, d)) {
+        if (fs_fdata_same_value(f->d, d)) {
             f->refs++;
         } else {
-            char *key = format_key(d);
+            char *key = fs_format_key(d);
             char *a = format_actions(f->d->ofpacts, f->d->ofpacts_len);
             char *b = format_actions(d->ofpacts, d->ofpacts_len);
             error = xasprintf("two flows with the same match: \"%s\" has "
@@ -427,11 +370,11 @@ add_fdata(struct flowset *fs, struct fs_fdata *d)
             free(a);
             free(b);
         }
-        fdata_unref(d);
+        fs_fdata_unref(d);
         return error;
     }
     if (fs->version && !d->add_msg) {
-        d->add_msg = fdata_encode(d, OFPFC_ADD, fs->version);
+        d->add_msg = fs_fdata_encode(d, OFPFC_ADD, fs->version);
     }
     f = xmalloc(sizeof *f);
     f->d = d;
@@ -445,7 +388,7 @@ flowset_add_flow(struct flowset *fs, uint8_t table_id, uint16_t priority,
                  const struct match *match, uint64_t cookie,
                  const struct ofpact *ofpacts, size_t ofpacts_len)
 {
-    return add_fdata(fs, fdata_create(table_id, priority, match, cookie,
+    return fs_add_fdata(fs, fdata_create(table_id, priority, match, cookie,
                                       ofpacts, ofpacts_len));
 }
 
@@ -478,13 +421,13 @@ flowset_add_flow_stats(struct flowset *fs,
                        const struct ofputil_flow_stats *st)
 {
     /* A switch cannot hold duplicates. */
-    free(add_fdata(fs, fdata_create(st->table_id, st->priority, &st->match,
+    free(fs_add_fdata(fs, fdata_create(st->table_id, st->priority, &st->match,
                                     ntohll(st->cookie), st->ofpacts,
                                     st->ofpacts_len)));
 }
 
-static char *
-format_group_body(const struct fs_gdata *d)
+char *
+fs_format_group_body(const struct fs_gdata *d)
 {
     static const char *const types[] = { "all", "select", "indirect",
                                          "ff" };
@@ -524,23 +467,23 @@ format_group_body(const struct fs_gdata *d)
     return ds_steal_cstr(&s);
 }
 
-static char *
-add_gdata(struct flowset *fs, struct fs_gdata *d)
+char *
+fs_add_gdata(struct flowset *fs, struct fs_gdata *d)
 {
-    struct fs_group *g = find_group(fs, d->id);
+    struct fs_group *g = fs_find_group(fs, d->id);
     char *error = NULL;
 
     if (g) {
-        if (gdata_same_value(g->d, d)) {
+        if (fs_gdata_same_value(g->d, d)) {
             g->refs++;
         } else {
             error = xasprintf("two different groups with id %"PRIu32, d->id);
         }
-        gdata_unref(d);
+        fs_gdata_unref(d);
         return error;
     }
     if (fs->version && !d->add_msg) {
-        d->add_msg = gdata_encode(d, OFPGC11_ADD, fs->version);
+        d->add_msg = fs_gdata_encode(d, OFPGC11_ADD, fs->version);
     }
     g = xmalloc(sizeof *g);
     g->d = d;
@@ -552,7 +495,7 @@ add_gdata(struct flowset *fs, struct fs_gdata *d)
 char *
 flowset_add_group(struct flowset *fs, const struct ofputil_group_mod *gm)
 {
-    return add_gdata(fs, gdata_create(gm->group_id, gm->type, &gm->props,
+    return fs_add_gdata(fs, gdata_create(gm->group_id, gm->type, &gm->props,
                                       &gm->buckets));
 }
 
@@ -579,7 +522,7 @@ void
 flowset_add_group_desc(struct flowset *fs,
                        const struct ofputil_group_desc *gd)
 {
-    free(add_gdata(fs, gdata_create(gd->group_id, gd->type, &gd->props,
+    free(fs_add_gdata(fs, gdata_create(gd->group_id, gd->type, &gd->props,
                                     &gd->buckets)));
 }
 
@@ -599,12 +542,12 @@ flowset_to_string(const struct flowset *fs)
     const struct fs_group *g;
 
     HMAP_FOR_EACH (f, node, &fs->flows) {
-        lines[n++] = format_flow(f->d);
+        lines[n++] = fs_format_flow(f->d);
     }
     qsort(lines, n, sizeof *lines, compare_strings);
     size_t n_flows = n;
     HMAP_FOR_EACH (g, node, &fs->groups) {
-        char *body = format_group_body(g->d);
+        char *body = fs_format_group_body(g->d);
         lines[n++] = xasprintf("group_id=%"PRIu32",%s", g->d->id, body);
         free(body);
     }
@@ -615,319 +558,4 @@ flowset_to_string(const struct flowset *fs)
     }
     free(lines);
     return ds_steal_cstr(&s);
-}
-
-/* ---- Differences. ---- */
-
-static void
-push_op(struct flowset_diff *diff, enum flowset_op_type type,
-        const void *entry)
-{
-    if (diff->n_ops >= diff->allocated) {
-        diff->ops = x2nrealloc(diff->ops, &diff->allocated,
-                               sizeof *diff->ops);
-    }
-    diff->ops[diff->n_ops++] = (struct flowset_op) { type, entry };
-    diff->counts[type]++;
-}
-
-static int
-compare_ops(const void *a_, const void *b_)
-{
-    const struct flowset_op *a = a_, *b = b_;
-    return (a->type > b->type) - (a->type < b->type);
-}
-
-/* The operation (if any) that turns 'old' into 'new' (either may be NULL). */
-static void
-diff_flow(const struct fs_flow *old, const struct fs_flow *new,
-          struct flowset_diff *diff)
-{
-    if (!new) {
-        if (old) {
-            push_op(diff, FLOWSET_FLOW_DELETE, old);
-        }
-    } else if (!old || old->d->cookie != new->d->cookie) {
-        push_op(diff, FLOWSET_FLOW_ADD, new);
-    } else if (!fdata_same_value(old->d, new->d)) {
-        push_op(diff, FLOWSET_FLOW_MODIFY, new);
-    }
-}
-
-static void
-diff_group(const struct fs_group *old, const struct fs_group *new,
-           struct flowset_diff *diff)
-{
-    if (!new) {
-        if (old) {
-            push_op(diff, FLOWSET_GROUP_DELETE, old);
-        }
-    } else if (!old) {
-        push_op(diff, FLOWSET_GROUP_ADD, new);
-    } else if (!gdata_same_value(old->d, new->d)) {
-        push_op(diff, FLOWSET_GROUP_MODIFY, new);
-    }
-}
-
-void
-flowset_diff(const struct flowset *have, const struct flowset *want,
-             struct flowset_diff *diff)
-{
-    const struct fs_flow *f;
-    const struct fs_group *g;
-
-    memset(diff, 0, sizeof *diff);
-    HMAP_FOR_EACH (g, node, &want->groups) {
-        diff_group(find_group(have, g->d->id), g, diff);
-    }
-    HMAP_FOR_EACH (g, node, &have->groups) {
-        if (!find_group(want, g->d->id)) {
-            push_op(diff, FLOWSET_GROUP_DELETE, g);
-        }
-    }
-    HMAP_FOR_EACH (f, node, &have->flows) {
-        if (!find_flow(want, f->d)) {
-            push_op(diff, FLOWSET_FLOW_DELETE, f);
-        }
-    }
-    HMAP_FOR_EACH (f, node, &want->flows) {
-        diff_flow(find_flow(have, f->d), f, diff);
-    }
-    /* qsort is not stable, but within a type the order does not matter. */
-    qsort(diff->ops, diff->n_ops, sizeof *diff->ops, compare_ops);
-}
-
-void
-flowset_diff_uninit(struct flowset_diff *diff)
-{
-    free(diff->ops);
-    memset(diff, 0, sizeof *diff);
-}
-
-static bool
-op_is_group(enum flowset_op_type type)
-{
-    return type == FLOWSET_GROUP_ADD || type == FLOWSET_GROUP_MODIFY
-           || type == FLOWSET_GROUP_DELETE;
-}
-
-char *
-flowset_op_to_string(const struct flowset_op *op)
-{
-    static const char *const names[] = {
-        "add-group", "mod-group", "del-flow", "add-flow", "mod-flow",
-        "del-group"
-    };
-    char *body, *s;
-
-    if (op_is_group(op->type)) {
-        const struct fs_group *g = op->entry;
-        if (op->type == FLOWSET_GROUP_DELETE) {
-            return xasprintf("%s group_id=%"PRIu32, names[op->type],
-                             g->d->id);
-        }
-        body = format_group_body(g->d);
-        s = xasprintf("%s group_id=%"PRIu32",%s", names[op->type], g->d->id,
-                      body);
-    } else {
-        const struct fs_flow *f = op->entry;
-        body = (op->type == FLOWSET_FLOW_DELETE ? format_key(f->d)
-                : format_flow(f->d));
-        s = xasprintf("%s %s", names[op->type], body);
-    }
-    free(body);
-    return s;
-}
-
-struct ofpbuf *
-flowset_op_encode(const struct flowset_op *op, int version, char **errorp)
-{
-    const struct ofpbuf *ready = NULL;
-
-    *errorp = NULL;
-    if (op_is_group(op->type)) {
-        const struct fs_gdata *d = ((const struct fs_group *) op->entry)->d;
-        if (op->type == FLOWSET_GROUP_ADD) {
-            ready = d->add_msg;
-        }
-        if (ready && version == ((struct ofp_header *) ready->data)->version) {
-            return ofpbuf_clone(ready);
-        }
-        return gdata_encode(d, (op->type == FLOWSET_GROUP_ADD ? OFPGC11_ADD
-                                : op->type == FLOWSET_GROUP_MODIFY
-                                ? OFPGC11_MODIFY : OFPGC11_DELETE), version);
-    } else {
-        const struct fs_fdata *d = ((const struct fs_flow *) op->entry)->d;
-        if (op->type == FLOWSET_FLOW_ADD) {
-            ready = d->add_msg;
-        }
-        if (ready && version == ((struct ofp_header *) ready->data)->version) {
-            return ofpbuf_clone(ready);
-        }
-        return fdata_encode(d, (op->type == FLOWSET_FLOW_ADD ? OFPFC_ADD
-                                : op->type == FLOWSET_FLOW_MODIFY
-                                ? OFPFC_MODIFY_STRICT : OFPFC_DELETE_STRICT),
-                            version);
-    }
-}
-
-void
-flowset_apply(struct flowset *have, const struct flowset_diff *diff)
-{
-    for (size_t i = 0; i < diff->n_ops; i++) {
-        const struct flowset_op *op = &diff->ops[i];
-
-        if (op_is_group(op->type)) {
-            struct fs_gdata *d = ((const struct fs_group *) op->entry)->d;
-            struct fs_group *old = find_group(have, d->id);
-
-            /* For a delete, 'op->entry' is 'old' itself: keep 'd' alive. */
-            gdata_ref(d);
-            if (old) {
-                hmap_remove(&have->groups, &old->node);
-                gdata_unref(old->d);
-                free(old);
-            }
-            if (op->type != FLOWSET_GROUP_DELETE) {
-                free(add_gdata(have, gdata_ref(d)));
-            }
-            gdata_unref(d);
-        } else {
-            struct fs_fdata *d = ((const struct fs_flow *) op->entry)->d;
-            struct fs_flow *old = find_flow(have, d);
-
-            fdata_ref(d);
-            if (old) {
-                hmap_remove(&have->flows, &old->node);
-                fdata_unref(old->d);
-                free(old);
-            }
-            if (op->type != FLOWSET_FLOW_DELETE) {
-                free(add_fdata(have, fdata_ref(d)));
-            }
-            fdata_unref(d);
-        }
-    }
-}
-
-/* ---- Units and dirty keys. ---- */
-
-static void
-mark_dirty(struct flowset *fs, struct fs_fdata *flow, uint32_t group_id)
-{
-    uint32_t hash = flow ? flow->hash : hash_int(group_id, 1);
-    struct fs_dirty *d;
-
-    HMAP_FOR_EACH_WITH_HASH (d, node, hash, &fs->dirty) {
-        if (flow ? d->flow && fdata_same_key(d->flow, flow)
-            : !d->flow && d->group_id == group_id) {
-            return;
-        }
-    }
-    d = xmalloc(sizeof *d);
-    d->flow = flow ? fdata_ref(flow) : NULL;
-    d->group_id = group_id;
-    hmap_insert(&fs->dirty, &d->node, hash);
-}
-
-void
-flowset_clear_dirty(struct flowset *fs)
-{
-    struct fs_dirty *d;
-
-    HMAP_FOR_EACH_POP (d, node, &fs->dirty) {
-        fdata_unref(d->flow);
-        free(d);
-    }
-}
-
-size_t
-flowset_n_dirty(const struct flowset *fs)
-{
-    return hmap_count(&fs->dirty);
-}
-
-static void
-keep_first(char **error, char *e)
-{
-    if (!*error) {
-        *error = e;
-    } else {
-        free(e);
-    }
-}
-
-char *
-flowset_merge(struct flowset *fs, const struct flowset *unit)
-{
-    const struct fs_flow *f;
-    const struct fs_group *g;
-    char *error = NULL;
-
-    HMAP_FOR_EACH (f, node, &unit->flows) {
-        char *e = add_fdata(fs, fdata_ref(f->d));
-        if (e) {
-            keep_first(&error, e);
-        } else {
-            mark_dirty(fs, f->d, 0);
-        }
-    }
-    HMAP_FOR_EACH (g, node, &unit->groups) {
-        char *e = add_gdata(fs, gdata_ref(g->d));
-        if (e) {
-            keep_first(&error, e);
-        } else {
-            mark_dirty(fs, NULL, g->d->id);
-        }
-    }
-    return error;
-}
-
-void
-flowset_unmerge(struct flowset *fs, const struct flowset *unit)
-{
-    const struct fs_flow *f;
-    const struct fs_group *g;
-
-    HMAP_FOR_EACH (f, node, &unit->flows) {
-        struct fs_flow *mine = find_flow(fs, f->d);
-        if (mine && fdata_same_value(mine->d, f->d)) {
-            mark_dirty(fs, f->d, 0);
-            if (!--mine->refs) {
-                hmap_remove(&fs->flows, &mine->node);
-                fdata_unref(mine->d);
-                free(mine);
-            }
-        }
-    }
-    HMAP_FOR_EACH (g, node, &unit->groups) {
-        struct fs_group *mine = find_group(fs, g->d->id);
-        if (mine && gdata_same_value(mine->d, g->d)) {
-            mark_dirty(fs, NULL, g->d->id);
-            if (!--mine->refs) {
-                hmap_remove(&fs->groups, &mine->node);
-                gdata_unref(mine->d);
-                free(mine);
-            }
-        }
-    }
-}
-
-void
-flowset_diff_dirty(const struct flowset *have, const struct flowset *want,
-                   struct flowset_diff *diff)
-{
-    const struct fs_dirty *d;
-
-    memset(diff, 0, sizeof *diff);
-    HMAP_FOR_EACH (d, node, &want->dirty) {
-        if (d->flow) {
-            diff_flow(find_flow(have, d->flow), find_flow(want, d->flow),
-                      diff);
-        } else {
-            diff_group(find_group(have, d->group_id),
-                       find_group(want, d->group_id), diff);
-        }
-    }
-    qsort(diff->ops, diff->n_ops, sizeof *diff->ops, compare_ops);
 }

@@ -407,13 +407,14 @@ test_golden_switch_round_trip(void **state)
             const struct model_bridge *br;
             struct compile_ports ports;
             struct model *m = golden_model(goldens[i], &ports, &br);
-            struct flowset *want = flowset_create();
-            struct flowset *have = flowset_create();
+            struct flowset *want, *have;
 
             if (ports.of15 && v < OFP15_VERSION) {
                 model_destroy(m);
                 continue;       /* 1.5 group properties need 1.5. */
             }
+            want = flowset_create();
+            have = flowset_create();
             flowset_set_version(want, v);
             assert_null(compile_bridge(m, br, &ports, want));
             switch_round_trip(want, v, have);
