@@ -15,8 +15,9 @@
  * built for OpenFlow 1.3 compares with one decoded from 1.5 replies. */
 #define CMP_VERSION OFP15_VERSION
 
-/* What a flow is, immutable once built and shared by every set holding it
- * (a unit, the bridge's desired set, the installed set). */
+/* What a flow is, immutable once built (but for 'add_msg', a cache dropped
+ * once the switch confirmed the ADD) and shared by every set holding it (a
+ * unit, the bridge's desired set, the installed set). */
 struct fs_fdata {
     unsigned int n_refs;
     uint32_t hash;              /* Of 'key'. */

@@ -186,6 +186,9 @@ flowset_apply(struct flowset *have, const struct flowset_diff *diff)
             }
             if (op->type != FLOWSET_GROUP_DELETE) {
                 free(fs_add_gdata(have, fs_gdata_ref(d)));
+                /* Installed: the ready ADD was for this once. */
+                ofpbuf_delete(d->add_msg);
+                d->add_msg = NULL;
             }
             fs_gdata_unref(d);
         } else {
@@ -200,6 +203,8 @@ flowset_apply(struct flowset *have, const struct flowset_diff *diff)
             }
             if (op->type != FLOWSET_FLOW_DELETE) {
                 free(fs_add_fdata(have, fs_fdata_ref(d)));
+                ofpbuf_delete(d->add_msg);
+                d->add_msg = NULL;
             }
             fs_fdata_unref(d);
         }
