@@ -1,13 +1,24 @@
-/* The compiler: model -> flows and groups of one bridge, as ovs-ofctl
- * text.  See docs/pipeline.md for the pipeline this emits. */
+/* The compiler: model -> flows and groups of one bridge, built as matches
+ * and ofpacts into a flow set.  This file: the builder, backend slots, the
+ * bridge's base, VIP and gateway responders, mode local, and the entry
+ * points; compile_nat.c and compile_dsr.c hold the modes' pipelines.  See
+ * docs/pipeline.md for what they emit. */
+#include <config.h>
 #include "mslb/compile.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/util.h"
+#include "byte-order.h"
+#include "packets.h"
+#include "util.h"
+#include "compile-private.h"
+#include "mslb/flowset.h"
 #include "mslb/pipeline.h"
 
 const char *
@@ -21,225 +32,251 @@ mslb_table_name(int table)
     return NULL;
 }
 
-void
-compile_out_init(struct compile_out *out)
-{
-    memset(out, 0, sizeof *out);
-}
+/* ---- The builder. ---- */
 
 void
-compile_out_uninit(struct compile_out *out)
+cb_init(struct cbuild *cb, struct flowset *out)
 {
-    for (size_t i = 0; i < out->n_flows; i++) {
-        free(out->flows[i]);
-    }
-    for (size_t i = 0; i < out->n_groups; i++) {
-        free(out->groups[i]);
-    }
-    free(out->flows);
-    free(out->groups);
+    cb->out = out;
+    cb->error = NULL;
+    ofpbuf_use_stub(&cb->ofpacts, cb->stub, sizeof cb->stub);
+    match_init_catchall(&cb->match);
 }
 
-static int
-compare_strings(const void *a, const void *b)
+char *
+cb_finish(struct cbuild *cb)
 {
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-void compile_out_sort(struct compile_out *);
-
-/* Sorts 'out' and keeps one of each flow: services share VIP and endpoint
- * flows. */
-static void
-compile_out_dedupe(struct compile_out *out)
-{
-    size_t n = 0;
-
-    compile_out_sort(out);
-    for (size_t i = 0; i < out->n_flows; i++) {
-        if (n && !strcmp(out->flows[n - 1], out->flows[i])) {
-            free(out->flows[i]);
-        } else {
-            out->flows[n++] = out->flows[i];
-        }
-    }
-    out->n_flows = n;
+    ofpbuf_uninit(&cb->ofpacts);
+    return cb->error;
 }
 
 void
-compile_out_sort(struct compile_out *out)
+cb_error(struct cbuild *cb, char *error)
 {
-    if (out->n_flows) {
-        qsort(out->flows, out->n_flows, sizeof *out->flows, compare_strings);
-    }
-    if (out->n_groups) {
-        qsort(out->groups, out->n_groups, sizeof *out->groups,
-              compare_strings);
-    }
-}
-
-static void
-push(char ***v, size_t *n, size_t *allocated, char *s)
-{
-    if (*n >= *allocated) {
-        *allocated = *allocated ? *allocated * 2 : 64;
-        *v = realloc(*v, *allocated * sizeof **v);
-        if (!*v) {
-            abort();
-        }
-    }
-    (*v)[(*n)++] = s;
-}
-
-static void __attribute__((format(printf, 5, 6)))
-add_flow(struct compile_out *out, uint64_t cookie, int table, int priority,
-         const char *fmt, ...)
-{
-    char *body, *flow;
-    va_list args;
-
-    va_start(args, fmt);
-    if (vasprintf(&body, fmt, args) < 0) {
-        abort();
-    }
-    va_end(args);
-    if (asprintf(&flow, "cookie=%#"PRIx64",table=%d,priority=%d,%s",
-                 cookie, table, priority, body) < 0) {
-        abort();
-    }
-    free(body);
-    push(&out->flows, &out->n_flows, &out->allocated_flows, flow);
-}
-
-/* Formatting helpers: each writes into a caller's buffer. */
-struct addr_str { char s[64]; };
-struct mac_str { char s[18]; };
-
-static struct addr_str
-addr_str(const struct mslb_addr *a)
-{
-    struct addr_str r;
-    mslb_addr_format(a, r.s, sizeof r.s);
-    return r;
-}
-
-static struct mac_str
-mac_str(const struct mslb_mac *m)
-{
-    struct mac_str r;
-    mslb_mac_format(m, r.s, sizeof r.s);
-    return r;
-}
-
-/* What differs between IPv4 and IPv6 in the flows' text. */
-struct family {
-    const char *ip, *tcp, *udp;         /* Match keywords. */
-    const char *src, *dst;              /* Address fields. */
-    const char *nxm_src, *nxm_dst;      /* Address fields in learn(). */
-    const char *eth_type;
-};
-
-static const struct family fam4 = {
-    "ip", "tcp", "udp", "nw_src", "nw_dst",
-    "NXM_OF_IP_SRC[]", "NXM_OF_IP_DST[]", "0x800",
-};
-static const struct family fam6 = {
-    "ipv6", "tcp6", "udp6", "ipv6_src", "ipv6_dst",
-    "NXM_NX_IPV6_SRC[]", "NXM_NX_IPV6_DST[]", "0x86dd",
-};
-
-static const struct family *
-family_of(const struct mslb_addr *a)
-{
-    return a->family == AF_INET6 ? &fam6 : &fam4;
-}
-
-/* The match keyword for 'proto' (0: every IP protocol). */
-static const char *
-proto_match(const struct family *f, uint8_t proto)
-{
-    return proto == IPPROTO_TCP ? f->tcp : proto == IPPROTO_UDP ? f->udp
-           : f->ip;
-}
-
-/* An address as ct(nat()) wants it: IPv6 in brackets. */
-static struct addr_str
-nat_addr(const struct mslb_addr *a)
-{
-    struct addr_str r;
-    char buf[64];
-
-    mslb_addr_format(a, buf, sizeof buf);
-    snprintf(r.s, sizeof r.s, a->family == AF_INET6 ? "[%s]" : "%s", buf);
-    return r;
-}
-
-/* Where a packet for the given side leaves: one-armed bridges send it back
- * out of the port it came in by. */
-static void
-output_action(const struct compile_ports *ports, uint32_t port, char *buf,
-              size_t size)
-{
-    if (ports->frontend == ports->backend) {
-        snprintf(buf, size, "IN_PORT");
+    if (!cb->error) {
+        cb->error = error;
     } else {
-        snprintf(buf, size, "output:%"PRIu32, port);
+        free(error);
     }
 }
 
-/* ARP replies and ICMP echo replies for an address the bridge owns. */
-static void
-add_responders(struct compile_out *out, uint64_t cookie,
-               const struct mslb_addr *ip, const struct mslb_mac *mac)
+void
+cb_begin(struct cbuild *cb)
 {
-    struct addr_str as = addr_str(ip);
-    struct mac_str ms = mac_str(mac);
-
-    if (ip->family == AF_INET6) {
-        /* A solicitation from :: is duplicate address detection: staying
-         * silent is the right answer. */
-        add_flow(out, cookie, MSLB_T_CLASSIFY, 301,
-                 "icmp6,icmp_type=135,icmp_code=0,nd_target=%s,ipv6_src=::,"
-                 "actions=drop", as.s);
-        /* Neighbour solicitation -> advertisement (solicited, override);
-         * ND_ADVERT then writes our MAC as the target link-layer address,
-         * which OVS lets a flow set only once the packet is an
-         * advertisement.  (Its option-type change is committed before
-         * the address, so the address lands in the new TLL option.) */
-        add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
-                 "icmp6,icmp_type=135,icmp_code=0,nd_target=%s,"
-                 "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                 "set_field:%s->eth_src,"
-                 "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
-                 "set_field:%s->ipv6_src,set_field:136->icmpv6_type,"
-                 "set_field:0x60000000->nd_reserved,"
-                 "set_field:2->nd_options_type,resubmit(,%d)",
-                 as.s, ms.s, as.s, MSLB_T_ND_ADVERT);
-        add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
-                 "icmp6,ipv6_dst=%s,icmp_type=128,icmp_code=0,"
-                 "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                 "set_field:%s->eth_src,"
-                 "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
-                 "set_field:%s->ipv6_src,set_field:129->icmpv6_type,"
-                 "IN_PORT", as.s, ms.s, as.s);
-        return;
-    }
-    add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
-             "arp,arp_tpa=%s,arp_op=1,"
-             "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-             "set_field:%s->eth_src,set_field:2->arp_op,"
-             "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-             "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-             "set_field:%s->arp_sha,set_field:%s->arp_spa,IN_PORT",
-             as.s, ms.s, ms.s, as.s);
-    add_flow(out, cookie, MSLB_T_CLASSIFY, 300,
-             "icmp,nw_dst=%s,icmp_type=8,icmp_code=0,"
-             "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-             "set_field:%s->eth_src,"
-             "move:NXM_OF_IP_SRC[]->NXM_OF_IP_DST[],"
-             "set_field:%s->ip_src,set_field:0->icmp_type,IN_PORT",
-             as.s, ms.s, as.s);
+    match_init_catchall(&cb->match);
+    ofpbuf_clear(&cb->ofpacts);
 }
+
+static void
+check_table(int table)
+{
+    /* Every flow goes to a table the pipeline declares. */
+    ovs_assert(mslb_table_name(table));
+}
+
+void
+cb_add(struct cbuild *cb, uint64_t cookie, int table, int priority)
+{
+    check_table(table);
+    cb_error(cb, flowset_add_flow(cb->out, table, priority, &cb->match,
+                                  cookie, cb->ofpacts.data,
+                                  cb->ofpacts.size));
+}
+
+void
+m_proto(struct cbuild *cb, uint16_t dl_type, uint8_t nw_proto)
+{
+    match_set_dl_type(&cb->match, htons(dl_type));
+    if (nw_proto) {
+        match_set_nw_proto(&cb->match, nw_proto);
+    }
+    match_set_default_packet_type(&cb->match);
+}
+
+/* The protocol keyword for 'proto' (0: every IP protocol) of an address's
+ * family: ip, tcp, udp, ipv6, tcp6, udp6. */
+void
+m_ip_proto(struct cbuild *cb, const struct mslb_addr *a, uint8_t proto)
+{
+    m_proto(cb, a->family == AF_INET6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP,
+            proto == IPPROTO_TCP || proto == IPPROTO_UDP ? proto : 0);
+}
+
+static void
+m_value(struct cbuild *cb, enum mf_field_id id, const union mf_value *v)
+{
+    const struct mf_field *mf = mf_from_id(id);
+
+    mf_set_value(mf, v, &cb->match, NULL);
+    match_add_ethernet_prereq(&cb->match, mf);
+}
+
+void
+m_u8(struct cbuild *cb, enum mf_field_id id, uint8_t x)
+{
+    union mf_value v = { .u8 = x };
+    m_value(cb, id, &v);
+}
+
+void
+m_u16(struct cbuild *cb, enum mf_field_id id, uint16_t x)
+{
+    union mf_value v = { .be16 = htons(x) };
+    m_value(cb, id, &v);
+}
+
+void
+m_u32(struct cbuild *cb, enum mf_field_id id, uint32_t x)
+{
+    union mf_value v = { .be32 = htonl(x) };
+    m_value(cb, id, &v);
+}
+
+void
+m_u64(struct cbuild *cb, enum mf_field_id id, uint64_t x)
+{
+    union mf_value v = { .be64 = htonll(x) };
+    m_value(cb, id, &v);
+}
+
+static void
+addr_value(const struct mslb_addr *a, union mf_value *v)
+{
+    memset(v, 0, sizeof *v);
+    if (a->family == AF_INET6) {
+        v->ipv6 = a->v6;
+    } else {
+        v->be32 = a->v4.s_addr;
+    }
+}
+
+void
+m_addr(struct cbuild *cb, enum mf_field_id v4, enum mf_field_id v6,
+       const struct mslb_addr *a)
+{
+    union mf_value v;
+
+    addr_value(a, &v);
+    m_value(cb, a->family == AF_INET6 ? v6 : v4, &v);
+}
+
+void
+m_ct_state(struct cbuild *cb, uint32_t state, uint32_t mask)
+{
+    const struct mf_field *mf = mf_from_id(MFF_CT_STATE);
+    union mf_value v = { .be32 = htonl(state) };
+    union mf_value m = { .be32 = htonl(mask) };
+
+    mf_set(mf, &v, &m, &cb->match, NULL);
+    match_add_ethernet_prereq(&cb->match, mf);
+}
+
+static void
+a_set(struct cbuild *cb, enum mf_field_id id, const union mf_value *v)
+{
+    ofpact_put_set_field(&cb->ofpacts, mf_from_id(id), v, NULL);
+}
+
+void
+a_set_u8(struct cbuild *cb, enum mf_field_id id, uint8_t x)
+{
+    union mf_value v = { .u8 = x };
+    a_set(cb, id, &v);
+}
+
+void
+a_set_u16(struct cbuild *cb, enum mf_field_id id, uint16_t x)
+{
+    union mf_value v = { .be16 = htons(x) };
+    a_set(cb, id, &v);
+}
+
+void
+a_set_u32(struct cbuild *cb, enum mf_field_id id, uint32_t x)
+{
+    union mf_value v = { .be32 = htonl(x) };
+    a_set(cb, id, &v);
+}
+
+void
+a_set_u64(struct cbuild *cb, enum mf_field_id id, uint64_t x)
+{
+    union mf_value v = { .be64 = htonll(x) };
+    a_set(cb, id, &v);
+}
+
+void
+a_set_mac(struct cbuild *cb, enum mf_field_id id, const struct mslb_mac *m)
+{
+    union mf_value v;
+
+    memset(&v, 0, sizeof v);
+    memcpy(v.mac.ea, m->b, sizeof m->b);
+    a_set(cb, id, &v);
+}
+
+void
+a_set_addr(struct cbuild *cb, enum mf_field_id v4, enum mf_field_id v6,
+           const struct mslb_addr *a)
+{
+    union mf_value v;
+
+    addr_value(a, &v);
+    a_set(cb, a->family == AF_INET6 ? v6 : v4, &v);
+}
+
+void
+a_move(struct cbuild *cb, enum mf_field_id src, int src_ofs, int n_bits,
+       enum mf_field_id dst, int dst_ofs)
+{
+    struct ofpact_reg_move *move = ofpact_put_REG_MOVE(&cb->ofpacts);
+
+    move->src.field = mf_from_id(src);
+    move->src.ofs = src_ofs;
+    move->src.n_bits = n_bits;
+    move->dst.field = mf_from_id(dst);
+    move->dst.ofs = dst_ofs;
+    move->dst.n_bits = n_bits;
+}
+
+void
+a_output(struct cbuild *cb, uint32_t port)
+{
+    ofpact_put_OUTPUT(&cb->ofpacts)->port = u16_to_ofp(port);
+}
+
+void
+a_output_side(struct cbuild *cb, const struct compile_ports *ports,
+              uint32_t port)
+{
+    a_output(cb, ports->frontend == ports->backend ? ofp_to_u16(OFPP_IN_PORT)
+             : port);
+}
+
+void
+a_resubmit(struct cbuild *cb, int table)
+{
+    struct ofpact_resubmit *r = ofpact_put_RESUBMIT(&cb->ofpacts);
+
+    check_table(table);
+    r->in_port = OFPP_IN_PORT;
+    r->table_id = table;
+}
+
+void
+a_group(struct cbuild *cb, uint32_t group_id)
+{
+    ofpact_put_GROUP(&cb->ofpacts)->group_id = group_id;
+}
+
+void
+a_goto(struct cbuild *cb, int table)
+{
+    check_table(table);
+    ofpact_put_GOTO_TABLE(&cb->ofpacts)->table_id = table;
+}
+
+/* ---- Backend slots. ---- */
 
 static uint32_t
 backend_key_hash(const struct model_backend *be, uint32_t basis)
@@ -388,8 +425,8 @@ compile_assign_slots(const struct model_backend *backends, size_t n_backends,
     return n_slots;
 }
 
-static size_t
-n_usable(const struct model_service *svc)
+size_t
+compile_n_usable(const struct model_service *svc)
 {
     size_t n = 0;
     for (size_t i = 0; i < svc->n_backends; i++) {
@@ -404,7 +441,7 @@ compile_group_buckets(const struct model_service *svc, uint32_t *buckets,
 {
     size_t n = 0;
 
-    *weighted = n_usable(svc) > MSLB_GROUP_SLOTS;
+    *weighted = compile_n_usable(svc) > MSLB_GROUP_SLOTS;
     if (!*weighted) {
         return compile_assign_slots(svc->backends, svc->n_backends, buckets,
                                     MSLB_GROUP_SLOTS);
@@ -417,431 +454,268 @@ compile_group_buckets(const struct model_service *svc, uint32_t *buckets,
     return n;
 }
 
-/* Appends the service's select group: 'selection' (may be empty) after its
- * type, then one bucket for each of compile_group_buckets()'s entries,
- * whose actions 'bucket' writes. */
-static void
-add_select_group(const struct model_service *svc, const char *selection,
-                 void (*bucket)(FILE *, const struct model_backend *,
-                                const void *aux),
-                 const void *aux, struct compile_out *out)
+/* ---- Select groups. ---- */
+
+void
+cb_add_select_group(struct cbuild *cb, const struct model_service *svc,
+                    const char *selection, const enum mf_field_id *fields,
+                    size_t n_fields, compile_bucket_fn *bucket,
+                    const void *aux)
 {
     uint32_t buckets[MODEL_MAX_BACKENDS + MSLB_GROUP_SLOTS];
-    size_t n;
+    struct ofputil_group_mod gm;
     bool weighted;
-    char *group;
-    size_t len;
-    FILE *f = open_memstream(&group, &len);
+    size_t n;
 
-    fprintf(f, "group_id=%"PRIu32",type=select%s", MSLB_GROUP_ID(svc->id),
-            selection);
+    memset(&gm, 0, sizeof gm);
+    gm.command = OFPGC11_ADD;
+    gm.type = OFPGT11_SELECT;
+    gm.group_id = MSLB_GROUP_ID(svc->id);
+    gm.command_bucket_id = OFPG15_BUCKET_ALL;
+    ovs_list_init(&gm.buckets);
+    if (selection) {
+        ovs_strlcpy(gm.props.selection_method, selection,
+                    sizeof gm.props.selection_method);
+    }
+    for (size_t i = 0; i < n_fields; i++) {
+        union mf_value all;
+
+        memset(&all, 0xff, mf_from_id(fields[i])->n_bytes);
+        field_array_set(fields[i], &all, &gm.props.fields);
+    }
     n = compile_group_buckets(svc, buckets, &weighted);
     for (size_t i = 0; i < n; i++) {
         const struct model_backend *be = &svc->backends[buckets[i]];
-        fprintf(f, ",bucket=weight:%"PRIu32",actions=",
-                weighted ? be->weight : 1);
-        bucket(f, be, aux);
+        struct ofputil_bucket *b = xzalloc(sizeof *b);
+
+        b->weight = weighted ? be->weight : 1;
+        b->watch_port = OFPP_ANY;
+        b->watch_group = OFPG_ANY;
+        b->bucket_id = OFPG15_BUCKET_ALL;
+        ofpbuf_clear(&cb->ofpacts);
+        bucket(cb, be, aux);
+        b->ofpacts = xmemdup(cb->ofpacts.data, cb->ofpacts.size);
+        b->ofpacts_len = cb->ofpacts.size;
+        ovs_list_push_back(&gm.buckets, &b->list_node);
     }
-    fclose(f);
-    push(&out->groups, &out->n_groups, &out->allocated_groups, group);
+    cb_error(cb, flowset_add_group(cb->out, &gm));
+    ofputil_uninit_group_mod(&gm);
 }
 
-/* NAT: commit the session, translated to the backend. */
-static void
-nat_bucket(FILE *f, const struct model_backend *be, const void *br_)
-{
-    const struct model_bridge *br = br_;
-
-    fprintf(f, "ct(commit,zone=%u,table=%d,nat(dst=%s:%u),exec(move:"
-            "NXM_OF_ETH_SRC[]->NXM_NX_CT_LABEL[0..47]))", br->ct_zone,
-            MSLB_T_NAT_OUT, nat_addr(&be->ip).s, be->port);
-}
-
-static void
-add_nat_group(const struct model_service *svc, const struct model_bridge *br,
-              const struct compile_ports *ports, struct compile_out *out)
-{
-    /* With OpenFlow 1.5: dp_hash over the 5-tuple (algorithm 0, basis 0).
-     * Conntrack pins each session, so the hash only places new ones. */
-    add_select_group(svc, ports->of15 ? ",selection_method=dp_hash" : "",
-                     nat_bucket, br, out);
-}
-
-/* The flows of one backend endpoint (protocol, address, port) on a bridge:
- * replies from it go to conntrack, translated requests to it get its MAC.
- * Services sharing an endpoint emit identical flows, which the flow set
- * counts once. */
-static void
-add_endpoint(const struct model_backend *be, uint8_t proto,
-             const struct model_bridge *br, const char *back,
-             struct compile_out *out)
-{
-    uint64_t cookie = mslb_cookie(MSLB_COOKIE_BACKEND, 0);
-    const struct family *f = family_of(&be->ip);
-    const char *p = proto_match(f, proto);
-    struct addr_str ip = addr_str(&be->ip);
-
-    add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
-             "%s,%s=%s,tp_src=%u,actions=ct(zone=%u,table=%d,nat)",
-             p, f->src, ip.s, be->port, br->ct_zone, MSLB_T_NAT_REPLY);
-    add_flow(out, cookie, MSLB_T_NAT_OUT, 100,
-             "%s,%s=%s,tp_dst=%u,actions=set_field:%s->eth_src,"
-             "set_field:%s->eth_dst,%s",
-             p, f->dst, ip.s, be->port, mac_str(&br->mac).s,
-             mac_str(&be->mac).s, back);
-}
-
-static void
-compile_nat_service(const struct model_service *svc,
-                    const struct model_bridge *br,
-                    const struct compile_ports *ports,
-                    struct compile_out *out)
-{
-    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
-    const struct family *fam = family_of(&svc->vip);
-    const char *proto = proto_match(fam, svc->proto);
-    struct addr_str vip = addr_str(&svc->vip);
-    struct mac_str mac = mac_str(&br->mac);
-    char front[32], back[32];
-
-    output_action(ports, ports->frontend, front, sizeof front);
-    output_action(ports, ports->backend, back, sizeof back);
-    add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
-                   &br->mac);
-    add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
-             "%s,%s=%s,tp_dst=%u,actions=ct(zone=%u,table=%d,nat)",
-             proto, fam->dst, vip.s, svc->port, br->ct_zone,
-             MSLB_T_NAT_REQUEST);
-    if (n_usable(svc)) {
-        add_nat_group(svc, br, ports, out);
-        add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
-                 "ct_state=+new+trk,%s,%s=%s,tp_dst=%u,"
-                 "actions=group:%"PRIu32, proto, fam->dst, vip.s, svc->port,
-                 MSLB_GROUP_ID(svc->id));
-    } else {
-        add_flow(out, cookie, MSLB_T_NAT_REQUEST, 200,
-                 "ct_state=+new+trk,%s,%s=%s,tp_dst=%u,actions=drop",
-                 proto, fam->dst, vip.s, svc->port);
-    }
-    add_flow(out, cookie, MSLB_T_NAT_REPLY, 100,
-             "ct_state=+rpl+trk,%s,%s=%s,tp_src=%u,"
-             "actions=move:NXM_NX_CT_LABEL[0..47]->NXM_OF_ETH_DST[],"
-             "set_field:%s->eth_src,%s",
-             proto, fam->src, vip.s, svc->port, mac.s, front);
-    for (size_t i = 0; i < svc->n_backends; i++) {
-        if (svc->backends[i].state != MODEL_BACKEND_DOWN) {
-            add_endpoint(&svc->backends[i], svc->proto, br, back, out);
-        }
-    }
-}
-
-
-/* The match of a service's requests: protocol, VIP and port, as far as the
- * service names them.  More specific services win: port, then protocol. */
-static void
-service_match(const struct model_service *svc, char *buf, size_t size,
-              int *priority)
-{
-    const struct family *f = family_of(&svc->vip);
-    struct addr_str vip = addr_str(&svc->vip);
-    const char *p = proto_match(f, svc->proto);
-
-    if (svc->port) {
-        snprintf(buf, size, "%s,%s=%s,tp_dst=%u", p, f->dst, vip.s,
-                 svc->port);
-        *priority = 200;
-    } else {
-        snprintf(buf, size, "%s,%s=%s", p, f->dst, vip.s);
-        *priority = svc->proto ? 195 : 190;
-    }
-}
-
-/* What identifies a session in DSR_AFFINITY: the client address alone
- * (source-IP persistence), or the 5-tuple (3-tuple for other protocols). */
-static void
-learn_key(const struct model_service *svc, char *buf, size_t size)
-{
-    const struct family *f = family_of(&svc->vip);
-
-    if (svc->persistence) {
-        snprintf(buf, size, "eth_type=%s,%s", f->eth_type, f->nxm_src);
-    } else if (svc->proto == IPPROTO_TCP) {
-        snprintf(buf, size, "eth_type=%s,nw_proto=6,%s,%s,NXM_OF_TCP_SRC[],"
-                 "NXM_OF_TCP_DST[]", f->eth_type, f->nxm_src, f->nxm_dst);
-    } else if (svc->proto == IPPROTO_UDP) {
-        snprintf(buf, size, "eth_type=%s,nw_proto=17,%s,%s,NXM_OF_UDP_SRC[],"
-                 "NXM_OF_UDP_DST[]", f->eth_type, f->nxm_src, f->nxm_dst);
-    } else {
-        snprintf(buf, size, "eth_type=%s,%s,%s,NXM_OF_IP_PROTO[]",
-                 f->eth_type, f->nxm_src, f->nxm_dst);
-    }
-}
-
-/* The mode's rewrite and output towards backend 'be'. */
-static void
-dsr_forward(const struct model_service *svc, const struct model_backend *be,
-            const struct model_bridge *br, const struct compile_ports *ports,
-            char *buf, size_t size)
-{
-    struct mac_str rmac = mac_str(&be->mac);
-    char back[32];
-
-    output_action(ports, ports->backend, back, sizeof back);
-    switch (svc->mode) {
-    case MODEL_MODE_DR:
-        /* The source MAC too: a one-armed balancer on the clients' own
-         * segment would otherwise teach the switch that the client lives
-         * behind the balancer, and the servers' direct replies would come
-         * back to it. */
-        snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,%s",
-                 mac_str(&br->mac).s, rmac.s, back);
-        break;
-    case MODEL_MODE_L3DSR:
-        snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,"
-                 "set_field:%s->%s,set_field:%u->ip_dscp,%s",
-                 mac_str(&br->mac).s, rmac.s, addr_str(&be->ip).s,
-                 family_of(&be->ip)->dst, svc->dscp, back);
-        break;
-    case MODEL_MODE_TUN:
-    case MODEL_MODE_MSLB: {
-        /* The inner source MAC becomes the balancer's, for the reason
-         * given for dr: the final stage's switch must not learn the
-         * client's MAC behind its tunnel port. */
-        const struct mslb_addr *dst = be->host.family ? &be->host : &be->ip;
-        snprintf(buf, size, "set_field:%s->eth_src,set_field:%s->eth_dst,"
-                 "set_field:%s->%s,set_field:%"PRIu32"->tun_id,"
-                 "output:%"PRIu32, mac_str(&br->mac).s, rmac.s,
-                 addr_str(dst).s,
-                 dst->family == AF_INET6 ? "tun_ipv6_dst" : "tun_dst",
-                 svc->id, ports->tunnel[svc->tunnel]);
-        break;
-    }
-    case MODEL_MODE_NAT:
-    case MODEL_MODE_LOCAL:
-        buf[0] = '\0';
-        break;
-    }
-}
-
-/* DSR: name the backend in reg1 and learn the session. */
-static void
-dsr_bucket(FILE *f, const struct model_backend *be, const void *aux)
-{
-    (void) aux;
-    fprintf(f, "set_field:%"PRIu32"->reg1,resubmit(,%d)", be->key,
-            MSLB_T_DSR_LEARN);
-}
-
-static void
-compile_dsr_service(const struct model_service *svc,
-                    const struct model_bridge *br,
-                    const struct compile_ports *ports,
-                    struct compile_out *out)
-{
-    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
-    uint32_t group_id = MSLB_GROUP_ID(svc->id);
-    const struct family *fam = family_of(&svc->vip);
-    bool v6 = svc->vip.family == AF_INET6;
-    char match[160], key[200], fwd[320];
-    int priority;
-
-    service_match(svc, match, sizeof match, &priority);
-    learn_key(svc, key, sizeof key);
-    add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
-                   &br->mac);
-    add_flow(out, cookie, MSLB_T_CLASSIFY, priority,
-             "%s,actions=set_field:%"PRIu32"->reg0,set_field:0->reg1,"
-             "resubmit(,%d),resubmit(,%d)", match, svc->id,
-             MSLB_T_DSR_AFFINITY, MSLB_T_DSR_FORWARD);
-
-    /* A miss in DSR_AFFINITY: choose (the bucket forwards; the resubmit
-     * to DSR_FORWARD that follows in CLASSIFY then finds reg1 = 0). */
-    if (n_usable(svc)) {
-        char selection[96] = "";
-
-        if (ports->of15) {
-            /* Hash the session key in the slow path, where every DSR
-             * session goes anyway to be learned: unlike dp_hash, which
-             * uses the NIC's (or the software's) receive hash once a
-             * datapath flow exists, every packet of a session hashes the
-             * same before its learned entry becomes visible. */
-            snprintf(selection, sizeof selection,
-                     ",selection_method=hash,fields(%s%s%s)",
-                     v6 ? "ipv6_src" : "ip_src",
-                     svc->persistence ? "" : v6 ? ",ipv6_dst," : ",ip_dst,",
-                     svc->persistence ? ""
-                     : svc->proto == IPPROTO_TCP ? "tcp_src,tcp_dst"
-                     : svc->proto == IPPROTO_UDP ? "udp_src,udp_dst"
-                     : "nw_proto");
-        }
-        add_select_group(svc, selection, dsr_bucket, NULL, out);
-        add_flow(out, cookie, MSLB_T_DSR_AFFINITY, 1,
-                 "reg0=%"PRIu32",reg1=0,actions=group:%"PRIu32, svc->id,
-                 group_id);
-    } else {
-        add_flow(out, cookie, MSLB_T_DSR_AFFINITY, 1,
-                 "reg0=%"PRIu32",reg1=0,actions=drop", svc->id);
-    }
-
-    /* Look the session up again before learning: a packet can still take
-     * the group's cached datapath flow after its entry was learned, and
-     * after a group change the revalidator would then re-learn the session
-     * to the new bucket's backend.  The lookup puts the entry's backend
-     * back in reg1 (and cannot recurse: the miss flow wants reg1 = 0). */
-    add_flow(out, cookie, MSLB_T_DSR_LEARN, 100,
-             "reg0=%"PRIu32",%s,actions=resubmit(,%d),learn(table=%d,"
-             "idle_timeout=%"PRIu32",priority=100,cookie=%#"PRIx64","
-             "NXM_NX_REG0[],%s,load:NXM_NX_REG1[]->NXM_NX_REG1[]),"
-             "resubmit(,%d)",
-             svc->id, proto_match(fam, svc->proto), MSLB_T_DSR_AFFINITY,
-             MSLB_T_DSR_AFFINITY,
-             svc->persistence ? svc->persistence : svc->idle_timeout,
-             (uint64_t) (MSLB_LEARNED_COOKIE | svc->id), key,
-             MSLB_T_DSR_FORWARD);
-
-    /* Drained backends keep forwarding for the sessions they have. */
-    for (size_t i = 0; i < svc->n_backends; i++) {
-        const struct model_backend *be = &svc->backends[i];
-        if (be->state == MODEL_BACKEND_DOWN) {
-            continue;
-        }
-        dsr_forward(svc, be, br, ports, fwd, sizeof fwd);
-        add_flow(out, cookie, MSLB_T_DSR_FORWARD, 100,
-                 "%s,reg0=%"PRIu32",reg1=%"PRIu32",actions=%s", fam->ip,
-                 svc->id, be->key, fwd);
-    }
-}
-
-static void
-compile_local_service(const struct model_service *svc,
-                      const struct model_bridge *br,
-                      const struct compile_ports *ports,
-                      struct compile_out *out)
-{
-    char match[128];
-    int priority;
-
-    service_match(svc, match, sizeof match, &priority);
-    add_responders(out, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
-                   &br->mac);
-    add_flow(out, mslb_cookie(MSLB_COOKIE_SERVICE, svc->id), MSLB_T_CLASSIFY,
-             priority, "%s,actions=set_field:%s->eth_dst,LOCAL", match,
-             mac_str(&ports->local_mac).s);
-}
+/* ---- Responders, base, mode local. ---- */
 
 void
+compile_responders(struct cbuild *cb, uint64_t cookie,
+                   const struct mslb_addr *ip, const struct mslb_mac *mac)
+{
+    static const struct mslb_addr any6 = { .family = AF_INET6 };
+
+    if (ip->family == AF_INET6) {
+        /* A solicitation from :: is duplicate address detection: staying
+         * silent is the right answer. */
+        cb_begin(cb);
+        m_proto(cb, ETH_TYPE_IPV6, IPPROTO_ICMPV6);
+        m_u8(cb, MFF_ICMPV4_TYPE, 135);
+        m_u8(cb, MFF_ICMPV4_CODE, 0);
+        m_addr(cb, MFF_ND_TARGET, MFF_ND_TARGET, ip);
+        m_addr(cb, MFF_IPV6_SRC, MFF_IPV6_SRC, &any6);
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, 301);
+
+        /* Neighbour solicitation -> advertisement (solicited, override);
+         * ND_ADVERT then writes our MAC as the target link-layer address,
+         * which OVS lets a flow set only once the packet is an
+         * advertisement.  (Its option-type change is committed before
+         * the address, so the address lands in the new TLL option.) */
+        cb_begin(cb);
+        m_proto(cb, ETH_TYPE_IPV6, IPPROTO_ICMPV6);
+        m_u8(cb, MFF_ICMPV4_TYPE, 135);
+        m_u8(cb, MFF_ICMPV4_CODE, 0);
+        m_addr(cb, MFF_ND_TARGET, MFF_ND_TARGET, ip);
+        a_move_field(cb, MFF_ETH_SRC, MFF_ETH_DST);
+        a_set_mac(cb, MFF_ETH_SRC, mac);
+        a_move_field(cb, MFF_IPV6_SRC, MFF_IPV6_DST);
+        a_set_addr(cb, MFF_IPV6_SRC, MFF_IPV6_SRC, ip);
+        a_set_u8(cb, MFF_ICMPV6_TYPE, 136);
+        a_set_u32(cb, MFF_ND_RESERVED, 0x60000000);
+        a_set_u8(cb, MFF_ND_OPTIONS_TYPE, 2);
+        a_resubmit(cb, MSLB_T_ND_ADVERT);
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, 300);
+
+        cb_begin(cb);
+        m_proto(cb, ETH_TYPE_IPV6, IPPROTO_ICMPV6);
+        m_addr(cb, MFF_IPV6_DST, MFF_IPV6_DST, ip);
+        m_u8(cb, MFF_ICMPV4_TYPE, 128);
+        m_u8(cb, MFF_ICMPV4_CODE, 0);
+        a_move_field(cb, MFF_ETH_SRC, MFF_ETH_DST);
+        a_set_mac(cb, MFF_ETH_SRC, mac);
+        a_move_field(cb, MFF_IPV6_SRC, MFF_IPV6_DST);
+        a_set_addr(cb, MFF_IPV6_SRC, MFF_IPV6_SRC, ip);
+        a_set_u8(cb, MFF_ICMPV6_TYPE, 129);
+        a_output(cb, ofp_to_u16(OFPP_IN_PORT));
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, 300);
+        return;
+    }
+    cb_begin(cb);
+    m_proto(cb, ETH_TYPE_ARP, 0);
+    m_addr(cb, MFF_ARP_TPA, MFF_ARP_TPA, ip);
+    m_u16(cb, MFF_ARP_OP, 1);
+    a_move_field(cb, MFF_ETH_SRC, MFF_ETH_DST);
+    a_set_mac(cb, MFF_ETH_SRC, mac);
+    a_set_u16(cb, MFF_ARP_OP, 2);
+    a_move_field(cb, MFF_ARP_SHA, MFF_ARP_THA);
+    a_move_field(cb, MFF_ARP_SPA, MFF_ARP_TPA);
+    a_set_mac(cb, MFF_ARP_SHA, mac);
+    a_set_addr(cb, MFF_ARP_SPA, MFF_ARP_SPA, ip);
+    a_output(cb, ofp_to_u16(OFPP_IN_PORT));
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 300);
+
+    cb_begin(cb);
+    m_proto(cb, ETH_TYPE_IP, IPPROTO_ICMP);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV4_DST, ip);
+    m_u8(cb, MFF_ICMPV4_TYPE, 8);
+    m_u8(cb, MFF_ICMPV4_CODE, 0);
+    a_move_field(cb, MFF_ETH_SRC, MFF_ETH_DST);
+    a_set_mac(cb, MFF_ETH_SRC, mac);
+    a_move_field(cb, MFF_IPV4_SRC, MFF_IPV4_DST);
+    a_set_addr(cb, MFF_IPV4_SRC, MFF_IPV4_SRC, ip);
+    a_set_u8(cb, MFF_ICMPV4_TYPE, 0);
+    a_output(cb, ofp_to_u16(OFPP_IN_PORT));
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 300);
+}
+
+/* A flow with an empty match: 'actions' NORMAL (true) or drop. */
+static void
+add_default(struct cbuild *cb, uint64_t cookie, int table, bool normal)
+{
+    cb_begin(cb);
+    if (normal) {
+        a_output(cb, ofp_to_u16(OFPP_NORMAL));
+    }
+    cb_add(cb, cookie, table, 0);
+}
+
+char *
+compile_bridge_base(const struct model_bridge *br,
+                    const struct compile_ports *ports, struct flowset *out)
+{
+    uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
+    struct cbuild cb;
+
+    (void) ports;
+    cb_init(&cb, out);
+    /* Defaults: switch what is not ours; drop what fell out of a session. */
+    add_default(&cb, base, MSLB_T_CLASSIFY, true);
+    cb_begin(&cb);
+    m_proto(&cb, ETH_TYPE_IPV6, IPPROTO_ICMPV6);
+    m_u8(&cb, MFF_ICMPV4_TYPE, 136);
+    m_u8(&cb, MFF_ICMPV4_CODE, 0);
+    a_set_mac(&cb, MFF_ND_TLL, &br->mac);
+    a_output(&cb, ofp_to_u16(OFPP_IN_PORT));
+    cb_add(&cb, base, MSLB_T_ND_ADVERT, 100);
+    add_default(&cb, base, MSLB_T_ND_ADVERT, false);
+    add_default(&cb, base, MSLB_T_NAT_REQUEST, false);
+    cb_begin(&cb);
+    m_ct_state(&cb, CS_TRACKED, CS_INVALID | CS_TRACKED);
+    a_goto(&cb, MSLB_T_NAT_OUT);
+    cb_add(&cb, base, MSLB_T_NAT_REQUEST, 100);
+    add_default(&cb, base, MSLB_T_NAT_OUT, false);
+    add_default(&cb, base, MSLB_T_NAT_REPLY, true);
+    add_default(&cb, base, MSLB_T_DSR_AFFINITY, false);
+    add_default(&cb, base, MSLB_T_DSR_LEARN, false);
+    add_default(&cb, base, MSLB_T_DSR_FORWARD, false);
+    for (size_t i = 0; i < br->n_gateways; i++) {
+        compile_responders(&cb, base, &br->gateways[i], &br->mac);
+    }
+    return cb_finish(&cb);
+}
+
+/* The match of a service's requests: protocol, VIP and port, as far as the
+ * service names them.  Returns the priority: more specific services win
+ * (port, then protocol). */
+int
+compile_service_match(struct cbuild *cb, const struct model_service *svc)
+{
+    m_ip_proto(cb, &svc->vip, svc->proto);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+    if (svc->port) {
+        m_u16(cb, MFF_TCP_DST, svc->port);
+        return 200;
+    }
+    return svc->proto ? 195 : 190;
+}
+
+static void
+compile_local_service(struct cbuild *cb, const struct model_service *svc,
+                      const struct model_bridge *br,
+                      const struct compile_ports *ports)
+{
+    int priority;
+
+    compile_responders(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
+                       &br->mac);
+    cb_begin(cb);
+    priority = compile_service_match(cb, svc);
+    a_set_mac(cb, MFF_ETH_DST, &ports->local_mac);
+    a_output(cb, ofp_to_u16(OFPP_LOCAL));
+    cb_add(cb, mslb_cookie(MSLB_COOKIE_SERVICE, svc->id), MSLB_T_CLASSIFY,
+           priority);
+}
+
+char *
 compile_service(const struct model_service *svc,
                 const struct model_bridge *br,
-                const struct compile_ports *ports, struct compile_out *out)
+                const struct compile_ports *ports, struct flowset *out)
 {
+    struct cbuild cb;
+
+    cb_init(&cb, out);
     switch (svc->mode) {
     case MODEL_MODE_NAT:
-        compile_nat_service(svc, br, ports, out);
+        compile_nat_service(&cb, svc, br, ports);
         break;
     case MODEL_MODE_LOCAL:
-        compile_local_service(svc, br, ports, out);
+        compile_local_service(&cb, svc, br, ports);
         break;
     case MODEL_MODE_DR:
     case MODEL_MODE_TUN:
     case MODEL_MODE_L3DSR:
     case MODEL_MODE_MSLB:
-        compile_dsr_service(svc, br, ports, out);
+        compile_dsr_service(&cb, svc, br, ports);
         break;
     }
+    return cb_finish(&cb);
 }
 
-void
+char *
 compile_final_bridge(const struct model *m, const struct model_bridge *br,
-                     const struct compile_ports *ports,
-                     struct compile_out *out)
+                     const struct compile_ports *ports, struct flowset *out)
 {
-    uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
+    struct cbuild cb;
 
-    add_flow(out, base, MSLB_T_CLASSIFY, 0, "actions=NORMAL");
-    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
-        if (ports->tunnel[t]) {
-            /* Tunnelled packets of no known service go nowhere. */
-            add_flow(out, base, MSLB_T_CLASSIFY, 100,
-                     "in_port=%"PRIu32",actions=drop", ports->tunnel[t]);
-        }
-    }
-    for (size_t i = 0; i < m->n_services; i++) {
-        const struct model_service *svc = &m->services[i];
-        uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
-
-        for (size_t k = 0; k < svc->n_backends; k++) {
-            const struct model_backend *be = &svc->backends[k];
-
-            if (!be->host_bridge || strcmp(be->host_bridge, br->name)) {
-                continue;
-            }
-            if (svc->mode == MODEL_MODE_MSLB && ports->tunnel[svc->tunnel]) {
-                /* The inner packet is the client's, untouched, with the
-                 * server's MAC: switch it to the server.  Its source MAC
-                 * becomes this bridge's own first: NORMAL learns it on the
-                 * tunnel port and may flood the frame to the network, and
-                 * neither may teach anyone that the first stage's MAC lives
-                 * behind this host. */
-                add_flow(out, cookie, MSLB_T_CLASSIFY, 200,
-                         "in_port=%"PRIu32",tun_id=%"PRIu32",actions="
-                         "set_field:%s->eth_src,NORMAL",
-                         ports->tunnel[svc->tunnel], svc->id,
-                         mac_str(&ports->local_mac).s);
-            } else if (svc->mode == MODEL_MODE_L3DSR) {
-                const struct family *f = family_of(&be->ip);
-                add_flow(out, mslb_cookie(MSLB_COOKIE_VIP, 0),
-                         MSLB_T_CLASSIFY, 200,
-                         "%s,%s=%s,ip_dscp=%u,actions=set_field:%s->%s,"
-                         "set_field:0->ip_dscp,NORMAL", f->ip, f->dst,
-                         addr_str(&be->ip).s, svc->dscp,
-                         addr_str(&svc->vip).s, f->dst);
-            }
-        }
-    }
-    compile_out_dedupe(out);
+    cb_init(&cb, out);
+    compile_final_flows(&cb, m, br, ports);
+    return cb_finish(&cb);
 }
 
-void
-compile_bridge_base(const struct model_bridge *br,
-                    const struct compile_ports *ports,
-                    struct compile_out *out)
-{
-    uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
-
-    (void) ports;
-    /* Defaults: switch what is not ours; drop what fell out of a session. */
-    add_flow(out, base, MSLB_T_CLASSIFY, 0, "actions=NORMAL");
-    add_flow(out, base, MSLB_T_ND_ADVERT, 100,
-             "icmp6,icmp_type=136,icmp_code=0,actions=set_field:%s->nd_tll,"
-             "IN_PORT", mac_str(&br->mac).s);
-    add_flow(out, base, MSLB_T_ND_ADVERT, 0, "actions=drop");
-    add_flow(out, base, MSLB_T_NAT_REQUEST, 0, "actions=drop");
-    add_flow(out, base, MSLB_T_NAT_REQUEST, 100,
-             "ct_state=-inv+trk,actions=goto_table:%d", MSLB_T_NAT_OUT);
-    add_flow(out, base, MSLB_T_NAT_OUT, 0, "actions=drop");
-    add_flow(out, base, MSLB_T_NAT_REPLY, 0, "actions=NORMAL");
-    add_flow(out, base, MSLB_T_DSR_AFFINITY, 0, "actions=drop");
-    add_flow(out, base, MSLB_T_DSR_LEARN, 0, "actions=drop");
-    add_flow(out, base, MSLB_T_DSR_FORWARD, 0, "actions=drop");
-    for (size_t i = 0; i < br->n_gateways; i++) {
-        add_responders(out, base, &br->gateways[i], &br->mac);
-    }
-}
-
-void
+char *
 compile_bridge(const struct model *m, const struct model_bridge *br,
-               const struct compile_ports *ports, struct compile_out *out)
+               const struct compile_ports *ports, struct flowset *out)
 {
+    char *error;
+
     if (br->role == MODEL_ROLE_FINAL) {
-        compile_final_bridge(m, br, ports, out);
-        return;
+        return compile_final_bridge(m, br, ports, out);
     }
-    compile_bridge_base(br, ports, out);
+    error = compile_bridge_base(br, ports, out);
     for (size_t i = 0; i < m->n_services; i++) {
         if (model_service_on_bridge(&m->services[i], br->name)) {
-            compile_service(&m->services[i], br, ports, out);
+            char *e = compile_service(&m->services[i], br, ports, out);
+            if (!error) {
+                error = e;
+            } else {
+                free(e);
+            }
         }
     }
-
-    compile_out_dedupe(out);
+    return error;
 }

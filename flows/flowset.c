@@ -1,4 +1,5 @@
-/* Canonical flow and group sets; see flowset.h. */
+/* Flow sets: entries, adding, formatting; see flowset.h.  The
+ * differences, units and dirty keys are in flowset_diff.c. */
 #include <config.h>
 #include "mslb/flowset.h"
 
@@ -18,39 +19,216 @@
 #include "openvswitch/util.h"
 #include "byte-order.h"
 #include "hash.h"
+#include "nx-match.h"
 #include "util.h"
+#include "flowset-private.h"
 #include "mslb/pipeline.h"
 
-struct fs_flow {
-    struct hmap_node node;      /* In flowset's 'flows', by hash of key. */
-    char *key;                  /* "table=T,priority=P,MATCH" */
-    char *actions;              /* Canonical actions. */
-    uint64_t cookie;
-    struct ofpbuf *add_msg;     /* Encoded OFPFC_ADD, or NULL. */
-    unsigned int refs;          /* How many units contributed it. */
-};
+/* ---- Entry data. ---- */
 
-struct fs_group {
-    struct hmap_node node;      /* In flowset's 'groups', by id. */
-    uint32_t id;
-    char *body;                 /* "type=select,bucket=...,bucket=..." */
-    struct ofpbuf *add_msg;     /* Encoded OFPGC11_ADD, or NULL. */
-    unsigned int refs;
-};
+struct fs_fdata *
+fs_fdata_ref(struct fs_fdata *d)
+{
+    d->n_refs++;
+    return d;
+}
 
-/* A key touched since the last difference was taken. */
-struct fs_dirty {
-    struct hmap_node node;
-    char *key;                  /* Flow key, or NULL for a group. */
-    uint32_t group_id;
-};
+void
+fs_fdata_unref(struct fs_fdata *d)
+{
+    if (d && !--d->n_refs) {
+        free(d->key);
+        free(d->value);
+        minimatch_destroy(&d->match);
+        free(d->ofpacts);
+        ofpbuf_delete(d->add_msg);
+        free(d);
+    }
+}
 
-struct flowset {
-    struct hmap flows;
-    struct hmap groups;
-    int version;                /* Encode ADDs while parsing, if nonzero. */
-    struct hmap dirty;          /* fs_dirty, filled by merge and unmerge. */
-};
+struct fs_gdata *
+fs_gdata_ref(struct fs_gdata *d)
+{
+    d->n_refs++;
+    return d;
+}
+
+void
+fs_gdata_unref(struct fs_gdata *d)
+{
+    if (d && !--d->n_refs) {
+        ofputil_group_properties_destroy(&d->props);
+        ofputil_bucket_list_destroy(&d->buckets);
+        free(d->value);
+        ofpbuf_delete(d->add_msg);
+        free(d);
+    }
+}
+
+/* Builds a flow's data; the key and value are its wire encoding. */
+static struct fs_fdata *
+fdata_create(uint8_t table_id, uint16_t priority, const struct match *match,
+             uint64_t cookie, const struct ofpact *ofpacts,
+             size_t ofpacts_len)
+{
+    struct fs_fdata *d = xzalloc(sizeof *d);
+    uint64_t stub[128];
+    struct ofpbuf b = OFPBUF_STUB_INITIALIZER(stub);
+    ovs_be16 prio = htons(priority);
+
+    d->n_refs = 1;
+    d->table_id = table_id;
+    d->priority = priority;
+    d->cookie = cookie;
+    minimatch_init(&d->match, match);
+    d->ofpacts = ofpacts_len ? xmemdup(ofpacts, ofpacts_len) : NULL;
+    d->ofpacts_len = ofpacts_len;
+
+    ofpbuf_put(&b, &table_id, 1);
+    ofpbuf_put(&b, &prio, 2);
+    oxm_put_match(&b, match, CMP_VERSION);
+    d->key_len = b.size;
+    d->key = xmemdup(b.data, b.size);
+    d->hash = hash_bytes(d->key, d->key_len, 0);
+
+    ofpbuf_clear(&b);
+    ofpacts_put_openflow_instructions(ofpacts, ofpacts_len, &b, CMP_VERSION);
+    d->value_len = b.size;
+    d->value = b.size ? xmemdup(b.data, b.size) : NULL;
+    ofpbuf_uninit(&b);
+    return d;
+}
+
+bool
+fs_fdata_same_key(const struct fs_fdata *a, const struct fs_fdata *b)
+{
+    return a == b || (a->hash == b->hash && a->key_len == b->key_len
+                      && !memcmp(a->key, b->key, a->key_len));
+}
+
+bool
+fs_fdata_same_value(const struct fs_fdata *a, const struct fs_fdata *b)
+{
+    return a == b || (a->cookie == b->cookie && a->value_len == b->value_len
+                      && (!a->value_len
+                          || !memcmp(a->value, b->value, a->value_len)));
+}
+
+static void
+fdata_to_flow_mod(const struct fs_fdata *d, int command,
+                  struct ofputil_flow_mod *fm)
+{
+    *fm = (struct ofputil_flow_mod) {
+        .match = d->match,              /* Shallow: not destroyed. */
+        .priority = d->priority,
+        .table_id = d->table_id,
+        .command = command,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+    };
+    if (command != OFPFC_DELETE_STRICT) {
+        fm->new_cookie = htonll(d->cookie);
+        fm->modify_cookie = true;
+        fm->ofpacts = d->ofpacts;
+        fm->ofpacts_len = d->ofpacts_len;
+    }
+    if (command != OFPFC_ADD) {
+        /* Touch only flows that carry our tag. */
+        fm->cookie = htonll(MSLB_COOKIE_TAG);
+        fm->cookie_mask = htonll(MSLB_COOKIE_TAG_MASK);
+    }
+}
+
+struct ofpbuf *
+fs_fdata_encode(const struct fs_fdata *d, int command, int version)
+{
+    struct ofputil_flow_mod fm;
+
+    fdata_to_flow_mod(d, command, &fm);
+    return ofputil_encode_flow_mod(
+        &fm, ofputil_protocol_from_ofp_version(version));
+}
+
+static void
+put_group_value(struct ofpbuf *b, uint8_t type,
+                const struct ofputil_group_props *props,
+                const struct ovs_list *buckets)
+{
+    char method[NTR_MAX_SELECTION_METHOD_LEN] = { 0 };
+    const struct ofputil_bucket *bucket;
+
+    ofpbuf_put(b, &type, 1);
+    memcpy(method, props->selection_method,
+           strnlen(props->selection_method, sizeof method - 1));
+    ofpbuf_put(b, method, sizeof method);
+    ofpbuf_put(b, &props->selection_method_param,
+               sizeof props->selection_method_param);
+    ofpbuf_put(b, &props->fields.used, sizeof props->fields.used);
+    LIST_FOR_EACH (bucket, list_node, buckets) {
+        size_t ofs = b->size;
+        uint32_t len;
+
+        ofpbuf_put(b, &bucket->weight, sizeof bucket->weight);
+        ofpbuf_put_zeros(b, sizeof len);
+        len = ofpacts_put_openflow_actions(bucket->ofpacts,
+                                           bucket->ofpacts_len, b,
+                                           CMP_VERSION);
+        memcpy((uint8_t *) b->data + ofs + sizeof bucket->weight, &len,
+               sizeof len);
+    }
+}
+
+static struct fs_gdata *
+gdata_create(uint32_t id, uint8_t type,
+             const struct ofputil_group_props *props,
+             const struct ovs_list *buckets)
+{
+    struct fs_gdata *d = xzalloc(sizeof *d);
+    struct ofpbuf b;
+
+    d->n_refs = 1;
+    d->id = id;
+    d->type = type;
+    ofputil_group_properties_copy(&d->props, props);
+    ovs_list_init(&d->buckets);
+    ofputil_bucket_clone_list(&d->buckets, buckets, NULL);
+    ofpbuf_init(&b, 4096);
+    put_group_value(&b, type, props, buckets);
+    d->value_len = b.size;
+    d->value = ofpbuf_steal_data(&b);
+    return d;
+}
+
+bool
+fs_gdata_same_value(const struct fs_gdata *a, const struct fs_gdata *b)
+{
+    return a == b || (a->value_len == b->value_len
+                      && !memcmp(a->value, b->value, a->value_len));
+}
+
+struct ofpbuf *
+fs_gdata_encode(const struct fs_gdata *d, int command, int version)
+{
+    struct ofputil_group_mod gm;
+    struct ofpbuf *msg;
+
+    memset(&gm, 0, sizeof gm);
+    gm.command = command;
+    gm.type = d->type;
+    gm.group_id = d->id;
+    gm.command_bucket_id = OFPG15_BUCKET_ALL;
+    ovs_list_init(&gm.buckets);
+    if (command != OFPGC11_DELETE) {
+        ofputil_group_properties_copy(&gm.props, &d->props);
+        ofputil_bucket_clone_list(&gm.buckets, &d->buckets, NULL);
+    }
+    msg = ofputil_encode_group_mod(version, &gm, NULL, -1);
+    ofputil_uninit_group_mod(&gm);
+    return msg;
+}
+
+/* ---- Sets. ---- */
 
 struct flowset *
 flowset_create(void)
@@ -69,23 +247,6 @@ flowset_set_version(struct flowset *fs, int version)
     fs->version = version;
 }
 
-static void
-fs_flow_free(struct fs_flow *f)
-{
-    ofpbuf_delete(f->add_msg);
-    free(f->key);
-    free(f->actions);
-    free(f);
-}
-
-static void
-fs_group_free(struct fs_group *g)
-{
-    ofpbuf_delete(g->add_msg);
-    free(g->body);
-    free(g);
-}
-
 void
 flowset_destroy(struct flowset *fs)
 {
@@ -96,10 +257,12 @@ flowset_destroy(struct flowset *fs)
         return;
     }
     HMAP_FOR_EACH_POP (f, node, &fs->flows) {
-        fs_flow_free(f);
+        fs_fdata_unref(f->d);
+        free(f);
     }
     HMAP_FOR_EACH_POP (g, node, &fs->groups) {
-        fs_group_free(g);
+        fs_gdata_unref(g->d);
+        free(g);
     }
     flowset_clear_dirty(fs);
     hmap_destroy(&fs->flows);
@@ -120,47 +283,45 @@ flowset_n_groups(const struct flowset *fs)
     return hmap_count(&fs->groups);
 }
 
-void flowset_clear_dirty(struct flowset *);
-
-static struct fs_flow *
-find_flow(const struct flowset *fs, const char *key, uint32_t hash)
+struct fs_flow *
+fs_find_flow(const struct flowset *fs, const struct fs_fdata *key)
 {
     struct fs_flow *f;
 
-    HMAP_FOR_EACH_WITH_HASH (f, node, hash, &fs->flows) {
-        if (!strcmp(f->key, key)) {
+    HMAP_FOR_EACH_WITH_HASH (f, node, key->hash, &fs->flows) {
+        if (fs_fdata_same_key(f->d, key)) {
             return f;
         }
     }
     return NULL;
 }
 
-static struct fs_group *
-find_group(const struct flowset *fs, uint32_t id)
+struct fs_group *
+fs_find_group(const struct flowset *fs, uint32_t id)
 {
     struct fs_group *g;
 
     HMAP_FOR_EACH_WITH_HASH (g, node, hash_int(id, 0), &fs->groups) {
-        if (g->id == id) {
+        if (g->d->id == id) {
             return g;
         }
     }
     return NULL;
 }
 
-static char *
-format_key(int table, const struct minimatch *match, int priority)
+char *
+fs_format_key(const struct fs_fdata *d)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
+    size_t len;
 
-    ds_put_format(&s, "table=%d,priority=%d", table, priority);
+    ds_put_format(&s, "table=%d,priority=%d,", d->table_id, d->priority);
+    len = s.length;
     /* minimatch_format() prints the priority only when not the default. */
-    struct ds m = DS_EMPTY_INITIALIZER;
-    minimatch_format(match, NULL, NULL, &m, OFP_DEFAULT_PRIORITY);
-    if (m.length) {
-        ds_put_format(&s, ",%s", ds_cstr(&m));
+    minimatch_format(&d->match, NULL, NULL, &s, OFP_DEFAULT_PRIORITY);
+    if (s.length == len) {
+        ds_chomp(&s, ',');
     }
-    ds_destroy(&m);
     return ds_steal_cstr(&s);
 }
 
@@ -174,36 +335,61 @@ format_actions(const struct ofpact *ofpacts, size_t len)
     return ds_steal_cstr(&s);
 }
 
-/* Adds a flow; takes ownership of 'key', 'actions' and 'msg'. */
-static char *
-add_flow(struct flowset *fs, char *key, char *actions, uint64_t cookie,
-         struct ofpbuf *msg)
+char *
+fs_format_flow(const struct fs_fdata *d)
 {
-    uint32_t hash = hash_string(key, 0);
-    struct fs_flow *f = find_flow(fs, key, hash);
+    char *key = fs_format_key(d);
+    char *actions = format_actions(d->ofpacts, d->ofpacts_len);
+    char *s = xasprintf("cookie=%#"PRIx64",%s,actions=%s", d->cookie, key,
+                        actions);
+    free(key);
+    free(actions);
+    return s;
+}
+
+/* Adds 'd' to 'fs' (taking over the caller's reference), or counts the
+ * flow once more if it is already there with the same value. */
+char *
+fs_add_fdata(struct flowset *fs, struct fs_fdata *d)
+{
+    struct fs_flow *f = fs_find_flow(fs, d);
+    char *error = NULL;
 
     if (f) {
-        char *error = NULL;
-        f->refs++;
-        if (strcmp(f->actions, actions) || f->cookie != cookie) {
-            f->refs--;
+        if (fs_fdata_same_value(f->d, d)) {
+            f->refs++;
+        } else {
+            char *key = fs_format_key(d);
+            char *a = format_actions(f->d->ofpacts, f->d->ofpacts_len);
+            char *b = format_actions(d->ofpacts, d->ofpacts_len);
             error = xasprintf("two flows with the same match: \"%s\" has "
-                              "actions \"%s\" and \"%s\"", key, f->actions,
-                              actions);
+                              "actions \"%s\" (cookie %#"PRIx64") and \"%s\" "
+                              "(cookie %#"PRIx64")", key, a, f->d->cookie, b,
+                              d->cookie);
+            free(key);
+            free(a);
+            free(b);
         }
-        free(key);
-        free(actions);
-        ofpbuf_delete(msg);
+        fs_fdata_unref(d);
         return error;
     }
+    if (fs->version && !d->add_msg) {
+        d->add_msg = fs_fdata_encode(d, OFPFC_ADD, fs->version);
+    }
     f = xmalloc(sizeof *f);
-    f->key = key;
-    f->actions = actions;
-    f->cookie = cookie;
-    f->add_msg = msg;
+    f->d = d;
     f->refs = 1;
-    hmap_insert(&fs->flows, &f->node, hash);
+    hmap_insert(&fs->flows, &f->node, d->hash);
     return NULL;
+}
+
+char *
+flowset_add_flow(struct flowset *fs, uint8_t table_id, uint16_t priority,
+                 const struct match *match, uint64_t cookie,
+                 const struct ofpact *ofpacts, size_t ofpacts_len)
+{
+    return fs_add_fdata(fs, fdata_create(table_id, priority, match, cookie,
+                                      ofpacts, ofpacts_len));
 }
 
 char *
@@ -211,6 +397,7 @@ flowset_add_flow_text(struct flowset *fs, const char *text)
 {
     struct ofputil_flow_mod fm;
     enum ofputil_protocol usable;
+    struct match match;
     char *error;
 
     error = parse_ofp_flow_mod_str(&fm, text, NULL, NULL, OFPFC_ADD,
@@ -220,12 +407,10 @@ flowset_add_flow_text(struct flowset *fs, const char *text)
         free(error);
         return msg;
     }
-    error = add_flow(fs, format_key(fm.table_id, &fm.match, fm.priority),
-                     format_actions(fm.ofpacts, fm.ofpacts_len),
-                     ntohll(fm.new_cookie),
-                     fs->version ? ofputil_encode_flow_mod(
-                         &fm, ofputil_protocol_from_ofp_version(fs->version))
-                     : NULL);
+    minimatch_expand(&fm.match, &match);
+    error = flowset_add_flow(fs, fm.table_id, fm.priority, &match,
+                             ntohll(fm.new_cookie), fm.ofpacts,
+                             fm.ofpacts_len);
     minimatch_destroy(&fm.match);
     free(fm.ofpacts);
     return error;
@@ -235,27 +420,22 @@ void
 flowset_add_flow_stats(struct flowset *fs,
                        const struct ofputil_flow_stats *st)
 {
-    struct minimatch mm;
-    char *error;
-
-    minimatch_init(&mm, &st->match);
-    error = add_flow(fs, format_key(st->table_id, &mm, st->priority),
-                     format_actions(st->ofpacts, st->ofpacts_len),
-                     ntohll(st->cookie), NULL);
-    minimatch_destroy(&mm);
-    free(error);                /* A switch cannot hold duplicates. */
+    /* A switch cannot hold duplicates. */
+    free(fs_add_fdata(fs, fdata_create(st->table_id, st->priority, &st->match,
+                                    ntohll(st->cookie), st->ofpacts,
+                                    st->ofpacts_len)));
 }
 
-static char *
-format_group_body(uint8_t type, const struct ofputil_group_props *props,
-                  const struct ovs_list *buckets)
+char *
+fs_format_group_body(const struct fs_gdata *d)
 {
     static const char *const types[] = { "all", "select", "indirect",
                                          "ff" };
+    const struct ofputil_group_props *props = &d->props;
     struct ds s = DS_EMPTY_INITIALIZER;
     const struct ofputil_bucket *b;
 
-    ds_put_format(&s, "type=%s", type < 4 ? types[type] : "?");
+    ds_put_format(&s, "type=%s", d->type < 4 ? types[d->type] : "?");
     if (props->selection_method[0]) {
         ds_put_format(&s, ",selection_method=%s", props->selection_method);
         if (props->selection_method_param) {
@@ -274,11 +454,11 @@ format_group_body(uint8_t type, const struct ofputil_group_props *props,
             ds_put_char(&s, ')');
         }
     }
-    LIST_FOR_EACH (b, list_node, buckets) {
+    LIST_FOR_EACH (b, list_node, &d->buckets) {
         struct ofpact_format_params fp = { .s = &s };
 
         ds_put_cstr(&s, ",bucket=");
-        if (type == OFPGT11_SELECT) {
+        if (d->type == OFPGT11_SELECT) {
             ds_put_format(&s, "weight:%"PRIu16",", b->weight);
         }
         ds_put_cstr(&s, "actions=");
@@ -287,28 +467,36 @@ format_group_body(uint8_t type, const struct ofputil_group_props *props,
     return ds_steal_cstr(&s);
 }
 
-static char *
-add_group(struct flowset *fs, uint32_t id, char *body, struct ofpbuf *msg)
+char *
+fs_add_gdata(struct flowset *fs, struct fs_gdata *d)
 {
-    struct fs_group *g = find_group(fs, id);
+    struct fs_group *g = fs_find_group(fs, d->id);
+    char *error = NULL;
 
     if (g) {
-        char *error = strcmp(g->body, body)
-            ? xasprintf("two different groups with id %"PRIu32, id) : NULL;
-        if (!error) {
+        if (fs_gdata_same_value(g->d, d)) {
             g->refs++;
+        } else {
+            error = xasprintf("two different groups with id %"PRIu32, d->id);
         }
-        free(body);
-        ofpbuf_delete(msg);
+        fs_gdata_unref(d);
         return error;
     }
+    if (fs->version && !d->add_msg) {
+        d->add_msg = fs_gdata_encode(d, OFPGC11_ADD, fs->version);
+    }
     g = xmalloc(sizeof *g);
-    g->id = id;
-    g->body = body;
-    g->add_msg = msg;
+    g->d = d;
     g->refs = 1;
-    hmap_insert(&fs->groups, &g->node, hash_int(id, 0));
+    hmap_insert(&fs->groups, &g->node, hash_int(d->id, 0));
     return NULL;
+}
+
+char *
+flowset_add_group(struct flowset *fs, const struct ofputil_group_mod *gm)
+{
+    return fs_add_gdata(fs, gdata_create(gm->group_id, gm->type, &gm->props,
+                                      &gm->buckets));
 }
 
 char *
@@ -325,11 +513,7 @@ flowset_add_group_text(struct flowset *fs, const char *text)
         free(error);
         return msg;
     }
-    error = add_group(fs, gm.group_id,
-                      format_group_body(gm.type, &gm.props, &gm.buckets),
-                      fs->version ? ofputil_encode_group_mod(fs->version, &gm,
-                                                             NULL, -1)
-                      : NULL);
+    error = flowset_add_group(fs, &gm);
     ofputil_uninit_group_mod(&gm);
     return error;
 }
@@ -338,9 +522,8 @@ void
 flowset_add_group_desc(struct flowset *fs,
                        const struct ofputil_group_desc *gd)
 {
-    free(add_group(fs, gd->group_id,
-                   format_group_body(gd->type, &gd->props, &gd->buckets),
-                   NULL));
+    free(fs_add_gdata(fs, gdata_create(gd->group_id, gd->type, &gd->props,
+                                    &gd->buckets)));
 }
 
 static int
@@ -359,13 +542,14 @@ flowset_to_string(const struct flowset *fs)
     const struct fs_group *g;
 
     HMAP_FOR_EACH (f, node, &fs->flows) {
-        lines[n++] = xasprintf("cookie=%#"PRIx64",%s,actions=%s", f->cookie,
-                               f->key, f->actions);
+        lines[n++] = fs_format_flow(f->d);
     }
     qsort(lines, n, sizeof *lines, compare_strings);
     size_t n_flows = n;
     HMAP_FOR_EACH (g, node, &fs->groups) {
-        lines[n++] = xasprintf("group_id=%"PRIu32",%s", g->id, g->body);
+        char *body = fs_format_group_body(g->d);
+        lines[n++] = xasprintf("group_id=%"PRIu32",%s", g->d->id, body);
+        free(body);
     }
     qsort(lines + n_flows, n - n_flows, sizeof *lines, compare_strings);
     for (size_t i = 0; i < n; i++) {
@@ -374,344 +558,4 @@ flowset_to_string(const struct flowset *fs)
     }
     free(lines);
     return ds_steal_cstr(&s);
-}
-
-static void
-push_op(struct flowset_diff *diff, enum flowset_op_type type,
-        const void *entry)
-{
-    if (diff->n_ops >= diff->allocated) {
-        diff->ops = x2nrealloc(diff->ops, &diff->allocated,
-                               sizeof *diff->ops);
-    }
-    diff->ops[diff->n_ops++] = (struct flowset_op) { type, entry };
-    diff->counts[type]++;
-}
-
-static int
-compare_ops(const void *a_, const void *b_)
-{
-    const struct flowset_op *a = a_, *b = b_;
-    return (a->type > b->type) - (a->type < b->type);
-}
-
-void
-flowset_diff(const struct flowset *have, const struct flowset *want,
-             struct flowset_diff *diff)
-{
-    const struct fs_flow *f;
-    const struct fs_group *g;
-
-    memset(diff, 0, sizeof *diff);
-    HMAP_FOR_EACH (g, node, &want->groups) {
-        const struct fs_group *old = find_group(have, g->id);
-        if (!old) {
-            push_op(diff, FLOWSET_GROUP_ADD, g);
-        } else if (strcmp(old->body, g->body)) {
-            push_op(diff, FLOWSET_GROUP_MODIFY, g);
-        }
-    }
-    HMAP_FOR_EACH (g, node, &have->groups) {
-        if (!find_group(want, g->id)) {
-            push_op(diff, FLOWSET_GROUP_DELETE, g);
-        }
-    }
-    HMAP_FOR_EACH (f, node, &have->flows) {
-        if (!find_flow(want, f->key, f->node.hash)) {
-            push_op(diff, FLOWSET_FLOW_DELETE, f);
-        }
-    }
-    HMAP_FOR_EACH (f, node, &want->flows) {
-        const struct fs_flow *old = find_flow(have, f->key, f->node.hash);
-        if (!old || old->cookie != f->cookie) {
-            push_op(diff, FLOWSET_FLOW_ADD, f);
-        } else if (strcmp(old->actions, f->actions)) {
-            push_op(diff, FLOWSET_FLOW_MODIFY, f);
-        }
-    }
-    /* qsort is not stable, but within a type the order does not matter. */
-    qsort(diff->ops, diff->n_ops, sizeof *diff->ops, compare_ops);
-}
-
-void
-flowset_diff_uninit(struct flowset_diff *diff)
-{
-    free(diff->ops);
-    memset(diff, 0, sizeof *diff);
-}
-
-static bool
-op_is_group(enum flowset_op_type type)
-{
-    return type == FLOWSET_GROUP_ADD || type == FLOWSET_GROUP_MODIFY
-           || type == FLOWSET_GROUP_DELETE;
-}
-
-char *
-flowset_op_to_string(const struct flowset_op *op)
-{
-    static const char *const names[] = {
-        "add-group", "mod-group", "del-flow", "add-flow", "mod-flow",
-        "del-group"
-    };
-
-    if (op_is_group(op->type)) {
-        const struct fs_group *g = op->entry;
-        return xasprintf("%s group_id=%"PRIu32"%s%s", names[op->type], g->id,
-                         op->type == FLOWSET_GROUP_DELETE ? "" : ",",
-                         op->type == FLOWSET_GROUP_DELETE ? "" : g->body);
-    } else {
-        const struct fs_flow *f = op->entry;
-        if (op->type == FLOWSET_FLOW_DELETE) {
-            return xasprintf("%s %s", names[op->type], f->key);
-        }
-        return xasprintf("%s cookie=%#"PRIx64",%s,actions=%s",
-                         names[op->type], f->cookie, f->key, f->actions);
-    }
-}
-
-struct ofpbuf *
-flowset_op_encode(const struct flowset_op *op, int version, char **errorp)
-{
-    enum ofputil_protocol proto = ofputil_protocol_from_ofp_version(version);
-    enum ofputil_protocol usable;
-    struct ofpbuf *msg = NULL;
-    char *text, *error;
-
-    *errorp = NULL;
-    if (op->type == FLOWSET_FLOW_ADD) {
-        const struct fs_flow *f = op->entry;
-        if (f->add_msg && version == ((struct ofp_header *)
-                                      f->add_msg->data)->version) {
-            return ofpbuf_clone(f->add_msg);
-        }
-    } else if (op->type == FLOWSET_GROUP_ADD) {
-        const struct fs_group *g = op->entry;
-        if (g->add_msg && version == ((struct ofp_header *)
-                                      g->add_msg->data)->version) {
-            return ofpbuf_clone(g->add_msg);
-        }
-    }
-    if (op_is_group(op->type)) {
-        const struct fs_group *g = op->entry;
-        struct ofputil_group_mod gm;
-        int command = (op->type == FLOWSET_GROUP_ADD ? OFPGC11_ADD
-                       : op->type == FLOWSET_GROUP_MODIFY ? OFPGC11_MODIFY
-                       : OFPGC11_DELETE);
-
-        text = (command == OFPGC11_DELETE
-                ? xasprintf("group_id=%"PRIu32, g->id)
-                : xasprintf("group_id=%"PRIu32",%s", g->id, g->body));
-        error = parse_ofp_group_mod_str(&gm, command, text, NULL, NULL,
-                                        &usable);
-        if (!error) {
-            msg = ofputil_encode_group_mod(version, &gm, NULL, -1);
-            ofputil_uninit_group_mod(&gm);
-        }
-    } else {
-        const struct fs_flow *f = op->entry;
-        struct ofputil_flow_mod fm;
-        int command = (op->type == FLOWSET_FLOW_ADD ? OFPFC_ADD
-                       : op->type == FLOWSET_FLOW_MODIFY
-                       ? OFPFC_MODIFY_STRICT : OFPFC_DELETE_STRICT);
-
-        text = (command == OFPFC_DELETE_STRICT
-                ? xstrdup(f->key)
-                : xasprintf("cookie=%#"PRIx64",%s,actions=%s", f->cookie,
-                            f->key, f->actions));
-        error = parse_ofp_flow_mod_str(&fm, text, NULL, NULL, command,
-                                       &usable);
-        if (!error) {
-            if (command != OFPFC_ADD) {
-                /* Touch only flows that carry our tag. */
-                fm.cookie = htonll(MSLB_COOKIE_TAG);
-                fm.cookie_mask = htonll(MSLB_COOKIE_TAG_MASK);
-            }
-            msg = ofputil_encode_flow_mod(&fm, proto);
-            minimatch_destroy(&fm.match);
-            free(fm.ofpacts);
-        }
-    }
-    if (error) {
-        *errorp = xasprintf("%s: %s", text, error);
-        free(error);
-    }
-    free(text);
-    return msg;
-}
-
-void
-flowset_apply(struct flowset *have, const struct flowset_diff *diff)
-{
-    for (size_t i = 0; i < diff->n_ops; i++) {
-        const struct flowset_op *op = &diff->ops[i];
-
-        if (op_is_group(op->type)) {
-            const struct fs_group *g = op->entry;
-            struct fs_group *old = find_group(have, g->id);
-
-            if (old) {
-                hmap_remove(&have->groups, &old->node);
-                /* For a delete, 'g' is 'old' itself: do not use it after. */
-                fs_group_free(old);
-            }
-            if (op->type != FLOWSET_GROUP_DELETE) {
-                free(add_group(have, g->id, xstrdup(g->body), NULL));
-            }
-        } else {
-            const struct fs_flow *f = op->entry;
-            struct fs_flow *old = find_flow(have, f->key, f->node.hash);
-
-            if (old) {
-                hmap_remove(&have->flows, &old->node);
-                fs_flow_free(old);
-            }
-            if (op->type != FLOWSET_FLOW_DELETE) {
-                free(add_flow(have, xstrdup(f->key), xstrdup(f->actions),
-                              f->cookie, NULL));
-            }
-        }
-    }
-}
-
-static void
-mark_dirty(struct flowset *fs, const char *key, uint32_t group_id)
-{
-    uint32_t hash = key ? hash_string(key, 0) : hash_int(group_id, 1);
-    struct fs_dirty *d;
-
-    HMAP_FOR_EACH_WITH_HASH (d, node, hash, &fs->dirty) {
-        if (key ? d->key && !strcmp(d->key, key)
-            : !d->key && d->group_id == group_id) {
-            return;
-        }
-    }
-    d = xmalloc(sizeof *d);
-    d->key = key ? xstrdup(key) : NULL;
-    d->group_id = group_id;
-    hmap_insert(&fs->dirty, &d->node, hash);
-}
-
-void
-flowset_clear_dirty(struct flowset *fs)
-{
-    struct fs_dirty *d;
-
-    HMAP_FOR_EACH_POP (d, node, &fs->dirty) {
-        free(d->key);
-        free(d);
-    }
-}
-
-size_t
-flowset_n_dirty(const struct flowset *fs)
-{
-    return hmap_count(&fs->dirty);
-}
-
-static struct ofpbuf *
-clone_or_null(const struct ofpbuf *b)
-{
-    return b ? ofpbuf_clone(b) : NULL;
-}
-
-char *
-flowset_merge(struct flowset *fs, const struct flowset *unit)
-{
-    const struct fs_flow *f;
-    const struct fs_group *g;
-    char *error = NULL;
-
-    HMAP_FOR_EACH (f, node, &unit->flows) {
-        char *e = add_flow(fs, xstrdup(f->key), xstrdup(f->actions),
-                           f->cookie, clone_or_null(f->add_msg));
-        if (e) {
-            if (!error) {
-                error = e;
-            } else {
-                free(e);
-            }
-            continue;
-        }
-        mark_dirty(fs, f->key, 0);
-    }
-    HMAP_FOR_EACH (g, node, &unit->groups) {
-        char *e = add_group(fs, g->id, xstrdup(g->body),
-                            clone_or_null(g->add_msg));
-        if (e) {
-            if (!error) {
-                error = e;
-            } else {
-                free(e);
-            }
-            continue;
-        }
-        mark_dirty(fs, NULL, g->id);
-    }
-    return error;
-}
-
-void
-flowset_unmerge(struct flowset *fs, const struct flowset *unit)
-{
-    const struct fs_flow *f;
-    const struct fs_group *g;
-
-    HMAP_FOR_EACH (f, node, &unit->flows) {
-        struct fs_flow *mine = find_flow(fs, f->key, f->node.hash);
-        if (mine && !strcmp(mine->actions, f->actions)
-            && mine->cookie == f->cookie) {
-            mark_dirty(fs, f->key, 0);
-            if (!--mine->refs) {
-                hmap_remove(&fs->flows, &mine->node);
-                fs_flow_free(mine);
-            }
-        }
-    }
-    HMAP_FOR_EACH (g, node, &unit->groups) {
-        struct fs_group *mine = find_group(fs, g->id);
-        if (mine && !strcmp(mine->body, g->body)) {
-            mark_dirty(fs, NULL, g->id);
-            if (!--mine->refs) {
-                hmap_remove(&fs->groups, &mine->node);
-                fs_group_free(mine);
-            }
-        }
-    }
-}
-
-void
-flowset_diff_dirty(const struct flowset *have, const struct flowset *want,
-                   struct flowset_diff *diff)
-{
-    const struct fs_dirty *d;
-
-    memset(diff, 0, sizeof *diff);
-    HMAP_FOR_EACH (d, node, &want->dirty) {
-        if (d->key) {
-            uint32_t hash = hash_string(d->key, 0);
-            const struct fs_flow *old = find_flow(have, d->key, hash);
-            const struct fs_flow *new = find_flow(want, d->key, hash);
-
-            if (!new && old) {
-                push_op(diff, FLOWSET_FLOW_DELETE, old);
-            } else if (new && (!old || old->cookie != new->cookie)) {
-                push_op(diff, FLOWSET_FLOW_ADD, new);
-            } else if (new && strcmp(old->actions, new->actions)) {
-                push_op(diff, FLOWSET_FLOW_MODIFY, new);
-            }
-        } else {
-            const struct fs_group *old = find_group(have, d->group_id);
-            const struct fs_group *new = find_group(want, d->group_id);
-
-            if (!new && old) {
-                push_op(diff, FLOWSET_GROUP_DELETE, old);
-            } else if (new && !old) {
-                push_op(diff, FLOWSET_GROUP_ADD, new);
-            } else if (new && strcmp(old->body, new->body)) {
-                push_op(diff, FLOWSET_GROUP_MODIFY, new);
-            }
-        }
-    }
-    qsort(diff->ops, diff->n_ops, sizeof *diff->ops, compare_ops);
 }

@@ -2,16 +2,26 @@
  * in canonical form.  For golden tests, benchmarks and operators.
  *
  *   mslb-compile CONFIG BRIDGE [FRONTEND_PORT_NO [BACKEND_PORT_NO]]
- *   mslb-compile --raw ...   (the compiler's text, before canonicalizing)
  *   mslb-compile --of15 ...  (as for a switch that speaks OpenFlow 1.5)
+ *   mslb-compile --time ...  (also prints the compile time to stderr)
  *   mslb-compile --check CONFIG */
 #include <config.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "mslb/compile.h"
 #include "mslb/flowset.h"
 #include "mslb/model.h"
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 int
 main(int argc, char *argv[])
@@ -24,16 +34,17 @@ main(int argc, char *argv[])
         .local_mac = { { 0x0a, 0, 0, 0, 0, 0xfe } },
     };
     const struct model_bridge *br;
-    struct compile_out out;
+    struct flowset *fs;
     struct model *m;
-    bool raw = false;
+    bool timing = false;
+    double t0, t1;
     char *error;
 
     for (;;) {
-        if (argc > 1 && !strcmp(argv[1], "--raw")) {
-            raw = true;
-        } else if (argc > 1 && !strcmp(argv[1], "--of15")) {
+        if (argc > 1 && !strcmp(argv[1], "--of15")) {
             ports.of15 = true;
+        } else if (argc > 1 && !strcmp(argv[1], "--time")) {
+            timing = true;
         } else {
             break;
         }
@@ -52,8 +63,9 @@ main(int argc, char *argv[])
         return 0;
     }
     if (argc < 3 || argc > 5) {
-        fprintf(stderr, "usage: %s [--raw] [--of15] CONFIG BRIDGE [FRONT [BACK]]\n"
-                "       %s --check CONFIG\n", argv[0], argv[0]);
+        fprintf(stderr, "usage: %s [--of15] [--time] CONFIG BRIDGE "
+                "[FRONT [BACK]]\n       %s --check CONFIG\n", argv[0],
+                argv[0]);
         return 2;
     }
     if (argc > 3) {
@@ -78,34 +90,28 @@ main(int argc, char *argv[])
             ports.tunnel[t] = 0;
         }
     }
-    compile_out_init(&out);
-    compile_bridge(m, br, &ports, &out);
-    if (raw) {
-        compile_out_sort(&out);
-        for (size_t i = 0; i < out.n_flows; i++) {
-            puts(out.flows[i]);
-        }
-        for (size_t i = 0; i < out.n_groups; i++) {
-            puts(out.groups[i]);
-        }
-    } else {
-        struct flowset *fs = flowset_create();
-        for (size_t i = 0; i < out.n_flows && !error; i++) {
-            error = flowset_add_flow_text(fs, out.flows[i]);
-        }
-        for (size_t i = 0; i < out.n_groups && !error; i++) {
-            error = flowset_add_group_text(fs, out.groups[i]);
-        }
-        if (error) {
-            fprintf(stderr, "internal error: %s\n", error);
-            return 1;
-        }
-        char *s = flowset_to_string(fs);
-        fputs(s, stdout);
-        free(s);
-        flowset_destroy(fs);
+    fs = flowset_create();
+    t0 = now_s();
+    error = compile_bridge(m, br, &ports, fs);
+    t1 = now_s();
+    if (error) {
+        fprintf(stderr, "internal error: %s\n", error);
+        return 1;
     }
-    compile_out_uninit(&out);
+    if (timing) {
+        size_t n = 0;
+        for (size_t i = 0; i < m->n_services; i++) {
+            n += model_service_on_bridge(&m->services[i], br->name);
+        }
+        fprintf(stderr, "compiled %zu services: %zu flows, %zu groups in "
+                "%.1f ms (%.1f us per service)\n", n, flowset_n_flows(fs),
+                flowset_n_groups(fs), (t1 - t0) * 1e3,
+                n ? (t1 - t0) * 1e6 / n : 0.0);
+    }
+    char *s = flowset_to_string(fs);
+    fputs(s, stdout);
+    free(s);
+    flowset_destroy(fs);
     model_destroy(m);
     return 0;
 }

@@ -15,8 +15,10 @@
 #include "openvswitch/vlog.h"
 #include "util.h"
 
-#include "desired.h"
+#include "lbengine.h"
 #include "mslb/flowset.h"
+#include "mslb/modeldb.h"
+#include "sset.h"
 #include "ofsession.h"
 #include "reconciler.h"
 
@@ -31,7 +33,9 @@ struct bridge {
     char *name;
     uint64_t dpid;
     struct ofsession *session;  /* NULL while disconnected. */
-    struct desired *desired;
+    char *key;                  /* Its table in the engine, or NULL. */
+    char *why;                  /* Why its table is held, as last logged. */
+    bool republish;             /* Hand the reconciler its table again. */
     struct reconciler *rec;
     struct ofstats *stats;
     bool in_model;              /* As of the last update. */
@@ -41,7 +45,9 @@ struct bridges {
     uv_loop_t *loop;
     const struct bridges_cbs *cbs;
     void *aux;
-    const struct model *model;
+    const struct mdb *mdb;      /* The model. */
+    struct swfacts *sw;         /* What the switches told us: written. */
+    const struct lbengine *engine;  /* Desired tables: read. */
     uint64_t generation;
     struct bridge **bridges;
     size_t n, allocated;
@@ -95,15 +101,15 @@ static const struct reconciler_switch session_switch = {
 static const struct model_bridge *
 model_bridge(const struct bridge *b)
 {
-    const struct model *m = b->table->model;
+    const struct mdb *m = b->table->mdb;
     const struct model_bridge *br;
 
     if (!m) {
         return NULL;
     }
-    br = model_find_bridge_by_dpid(m, b->dpid);
+    br = mdb_find_bridge_by_dpid(m, b->dpid);
     if (!br) {
-        br = model_find_bridge(m, b->name);
+        br = mdb_find_bridge(m, b->name);
         if (br && br->has_dpid && br->dpid != b->dpid) {
             br = NULL;          /* Same name, another datapath. */
         }
@@ -128,44 +134,97 @@ sync_busy(struct bridge *b)
     }
 }
 
-/* Recomputes the bridge's desired state from the model and the session's
- * facts, and hands it to the reconciler. */
+/* Tells the engine what the bridge's switch reported: its table is keyed
+ * by the model bridge it is, or by a name no model bridge has (then the
+ * table is empty: mslb's flows go, nothing else is touched). */
 static void
 update(struct bridge *b)
 {
     const struct model_bridge *br = model_bridge(b);
-    struct desired_facts facts;
-    struct desired_port *ports;
     const struct ofsession_port *sp;
+    struct mslb_mac local_mac;
+    const char **names;
+    uint32_t *nos;
+    char *key;
     size_t n;
 
-    if (!b->session || !b->table->model) {
+    if (!b->session) {
         return;
     }
     if (!br && b->in_model && bridge_is_connected(b)) {
         log_not_in_model(b);
     }
     b->in_model = br != NULL;
+    key = br ? xstrdup(br->name) : xasprintf("%s#%016"PRIx64, b->name,
+                                             b->dpid);
+    if (b->key && strcmp(b->key, key)) {
+        b->republish = true;
+    }
+    free(b->key);
+    b->key = key;
 
-    memset(&facts, 0, sizeof facts);
-    facts.ofp_version = ofsession_version(b->session);
+    memset(&local_mac, 0, sizeof local_mac);
     sp = ofsession_ports(b->session, &n);
-    ports = xmalloc((n ? n : 1) * sizeof *ports);
+    names = xmalloc((n + 1) * sizeof *names);
+    nos = xmalloc((n + 1) * sizeof *nos);
     for (size_t i = 0; i < n; i++) {
-        ports[i].name = sp[i].name;
-        ports[i].no = sp[i].no;
+        names[i] = sp[i].name;
+        nos[i] = sp[i].no;
         if (sp[i].no == OFPP_LOCAL_NO) {
-            memcpy(facts.local_mac.b, sp[i].mac.ea, 6);
+            memcpy(local_mac.b, sp[i].mac.ea, 6);
         }
     }
-    facts.ports = ports;
-    facts.n_ports = n;
-    if (desired_update(b->desired, b->table->model, br, &facts)) {
-        reconciler_set_desired(b->rec, desired_flows(b->desired),
-                               b->table->generation);
-    }
-    free(ports);
+    swfacts_set(b->table->sw, key, ofsession_version(b->session), names,
+                nos, n, &local_mac);
+    free(names);
+    free(nos);
     sync_busy(b);
+}
+
+/* Hands bridge 'b''s reconciler its desired table, unless the table is held
+ * (a port missing...), which is logged once. */
+static void
+publish(struct bridge *b, uint64_t generation)
+{
+    const char *why = NULL;
+    struct flowset *want;
+
+    if (!b->key) {
+        return;
+    }
+    want = lbengine_desired(b->table->engine, b->key, &why);
+    if (why || !want) {
+        why = why ? why : "not built yet";
+        if (!b->why || strcmp(b->why, why)) {
+            VLOG_WARN("bridge %s: %s", b->name, why);
+            free(b->why);
+            b->why = xstrdup(why);
+        }
+        return;
+    }
+    free(b->why);
+    b->why = NULL;
+    b->republish = false;
+    reconciler_set_desired(b->rec, want, generation);
+    sync_busy(b);
+}
+
+void
+bridges_publish(struct bridges *t, uint64_t generation)
+{
+    const struct sset *changed = lbengine_changed_bridges(t->engine);
+    bool new_gen = generation != t->generation;
+
+    t->generation = generation;
+    for (size_t i = 0; i < t->n; i++) {
+        struct bridge *b = t->bridges[i];
+
+        if (b->session && b->key
+            && (new_gen || b->republish || b->why
+                || sset_contains(changed, b->key))) {
+            publish(b, generation);
+        }
+    }
 }
 
 static void
@@ -221,7 +280,6 @@ find_or_create(struct bridges *t, const char *name, uint64_t dpid)
     b->table = t;
     b->name = xstrdup(name);
     b->dpid = dpid;
-    b->desired = desired_create(name);
     b->rec = reconciler_create(name, &session_switch, b, &reconciler_cbs,
                                b);
     b->stats = ofstats_create();
@@ -253,8 +311,10 @@ on_ready(void *t_, struct ofsession *s)
         return;
     }
     b->session = s;
+    b->republish = true;
     reconciler_connected(b->rec, ofsession_version(s));
     update(b);
+    notify_changed(t);          /* The engine may have work. */
 }
 
 static void
@@ -264,6 +324,7 @@ on_ports_changed(void *t_, struct ofsession *s)
 
     if (b) {
         update(b);
+        notify_changed(t_);
     }
 }
 
@@ -310,11 +371,16 @@ static const struct ofsession_cbs session_cbs = {
 /* ---- The table. ---- */
 
 struct bridges *
-bridges_create(uv_loop_t *loop, const struct bridges_cbs *cbs, void *aux)
+bridges_create(uv_loop_t *loop, const struct mdb *mdb, struct swfacts *sw,
+               const struct lbengine *engine, const struct bridges_cbs *cbs,
+               void *aux)
 {
     struct bridges *t = xzalloc(sizeof *t);
 
     t->loop = loop;
+    t->mdb = mdb;
+    t->sw = sw;
+    t->engine = engine;
     t->cbs = cbs;
     t->aux = aux;
     return t;
@@ -333,7 +399,8 @@ bridges_destroy(struct bridges *t)
             continue;           /* Its session still points here. */
         }
         reconciler_destroy(b->rec);
-        desired_destroy(b->desired);
+        free(b->key);
+        free(b->why);
         ofstats_destroy(b->stats);
         free(b->name);
         free(b);
@@ -376,11 +443,8 @@ bridges_close_listeners(struct bridges *t)
 }
 
 void
-bridges_set_model(struct bridges *t, const struct model *m,
-                  uint64_t generation)
+bridges_model_changed(struct bridges *t)
 {
-    t->model = m;
-    t->generation = generation;
     for (size_t i = 0; i < t->n; i++) {
         update(t->bridges[i]);
     }

@@ -15,14 +15,22 @@
 
 struct bridges;
 struct bridge;
+struct lbengine;
+struct mdb;
+struct swfacts;
 
 struct bridges_cbs {
-    /* A bridge installed a generation, connected or went away. */
+    /* A bridge installed a generation, connected, went away, or reported
+     * new facts (the engine may have work). */
     void (*changed)(void *aux);
 };
 
-struct bridges *bridges_create(uv_loop_t *, const struct bridges_cbs *,
-                               void *aux);
+/* The table reads the model 'mdb' (to know which model bridge a switch
+ * is), writes the switches' facts into 'sw', and hands each reconciler its
+ * desired table from 'engine'; the caller runs the engine between. */
+struct bridges *bridges_create(uv_loop_t *, const struct mdb *,
+                               struct swfacts *sw, const struct lbengine *,
+                               const struct bridges_cbs *, void *aux);
 /* Closes the listeners; sessions end with the loop. */
 void bridges_destroy(struct bridges *);
 
@@ -36,11 +44,12 @@ char *bridges_connect(struct bridges *, const char *target)
 /* Closes every listener (and removes unix socket files). */
 void bridges_close_listeners(struct bridges *);
 
-/* The model is now 'm', generation 'generation': brings every connected
- * bridge in step.  'm' is borrowed and must stay valid until the next
- * call or bridges_destroy(). */
-void bridges_set_model(struct bridges *, const struct model *m,
-                       uint64_t generation);
+/* The model's bridges changed: a switch may now be another model bridge
+ * (or none).  Updates the switch facts; the caller runs the engine. */
+void bridges_model_changed(struct bridges *);
+/* The engine ran for generation 'generation': hands every connected
+ * bridge's reconciler its table where it changed. */
+void bridges_publish(struct bridges *, uint64_t generation);
 
 /* Read-only queries (the REST layer's view).  Bridges are listed whether
  * connected or not; only connected ones have a live status. */

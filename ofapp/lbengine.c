@@ -182,24 +182,21 @@ struct lbengine {
 };
 
 static struct flowset *
-unit_from_out(int version, const struct compile_out *out, const char *bridge)
+new_unit(int version)
 {
     struct flowset *fs = flowset_create();
-    char *error = NULL;
-
     flowset_set_version(fs, version);
-    for (size_t i = 0; i < out->n_flows && !error; i++) {
-        error = flowset_add_flow_text(fs, out->flows[i]);
-    }
-    for (size_t i = 0; i < out->n_groups && !error; i++) {
-        error = flowset_add_group_text(fs, out->groups[i]);
-    }
+    return fs;
+}
+
+static void
+log_compile_error(const char *bridge, char *error)
+{
     if (error) {
         VLOG_ERR("bridge %s: internal error compiling the model: %s",
                  bridge, error);
         free(error);
     }
-    return fs;
 }
 
 static void
@@ -235,7 +232,9 @@ find_unit(const struct table *t, const char *name)
 static void
 remove_unit(struct table *t, struct unit *u)
 {
-    flowset_unmerge(t->want, u->fs);
+    if (t->want) {
+        flowset_unmerge(t->want, u->fs);
+    }
     hmap_remove(&t->units, &u->node);
     flowset_destroy(u->fs);
     free(u->name);
@@ -309,13 +308,9 @@ static struct flowset *
 compile_unit(const struct model_service *svc, const struct model_bridge *br,
              const struct compile_ports *ports, int version)
 {
-    struct compile_out out;
-    struct flowset *fs;
+    struct flowset *fs = new_unit(version);
 
-    compile_out_init(&out);
-    compile_service(svc, br, ports, &out);
-    fs = unit_from_out(version, &out, br->name);
-    compile_out_uninit(&out);
+    log_compile_error(br->name, compile_service(svc, br, ports, fs));
     return fs;
 }
 
@@ -326,7 +321,6 @@ compile_final(const struct mdb *mdb, const struct model_bridge *br,
               const struct compile_ports *ports, int version)
 {
     const struct model_service **svcs;
-    struct compile_out out;
     struct model view;
     struct flowset *fs;
     size_t n;
@@ -339,16 +333,16 @@ compile_final(const struct mdb *mdb, const struct model_bridge *br,
         view.services[i] = *svcs[i];
     }
     view.n_services = n;
-    compile_out_init(&out);
-    compile_final_bridge(&view, br, ports, &out);
-    fs = unit_from_out(version, &out, br->name);
-    compile_out_uninit(&out);
+    fs = new_unit(version);
+    log_compile_error(br->name, compile_final_bridge(&view, br, ports, fs));
     free(view.services);
     free(svcs);
     return fs;
 }
 
-/* Rebuilds table 'name' from the model and the switch facts. */
+/* Rebuilds table 'name' from the model and the switch facts.  If it
+ * cannot be built (no facts yet, a port missing), the table keeps what it
+ * had, 'why' says why, and its set stays valid for whoever holds it. */
 static void
 rebuild(struct lbengine *e, const char *name)
 {
@@ -370,25 +364,21 @@ rebuild(struct lbengine *e, const char *name)
         hmap_init(&t->units);
         shash_add(&e->tables, name, t);
     }
-    clear_units(t);
-    free(t->why);
-    t->why = NULL;
     if (!b) {
         why = xstrdup("not connected");
     } else if (br) {
         why = make_ports(br, b, &ports);
     }
+    free(t->why);
+    t->why = why;
     if (why) {
-        flowset_destroy(t->want);
-        t->want = NULL;
-        t->why = why;
         return;
     }
+    clear_units(t);
     if (!t->want || t->version != b->version) {
         /* ADD messages are encoded for one version: a new set. */
         flowset_destroy(t->want);
-        t->want = flowset_create();
-        flowset_set_version(t->want, b->version);
+        t->want = new_unit(b->version);
         t->version = b->version;
     }
     if (!br) {
@@ -400,11 +390,8 @@ rebuild(struct lbengine *e, const char *name)
         return;
     }
 
-    struct compile_out out;
-    compile_out_init(&out);
-    compile_bridge_base(br, &ports, &out);
-    t->base = unit_from_out(b->version, &out, name);
-    compile_out_uninit(&out);
+    t->base = new_unit(b->version);
+    log_compile_error(name, compile_bridge_base(br, &ports, t->base));
     merge(t, t->base);
 
     const struct model_service **svcs;
@@ -547,7 +534,8 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
             struct table *t = shash_find_data(&e->tables, name);
             const struct model_bridge *br = mdb_find_bridge(e->mdb, name);
 
-            if (t && t->want && br && br->role == MODEL_ROLE_FIRST
+            if (t && t->want && !t->why && br
+                && br->role == MODEL_ROLE_FIRST
                 && !sset_contains(&rebuilt, name)) {
                 update_unit(e, t, sn->name);
                 sset_add(&e->changed, name);
@@ -681,7 +669,7 @@ lbengine_compile_fresh(const struct lbengine *e_, const char *name)
     sset_init(&e->changed);
     rebuild(e, name);
     t = shash_find_data(&e->tables, name);
-    if (t && t->want) {
+    if (t && t->want && !t->why) {
         struct unit *u;
 
         /* Keep the merged set; drop the units without unmerging them. */

@@ -55,9 +55,10 @@ void lbengine_destroy(struct lbengine *);
 bool lbengine_run(struct lbengine *);
 void lbengine_force_recompute(struct lbengine *);
 
-/* Bridge 'name''s desired table with its dirty marks, or NULL if it cannot
- * be built (not in the model, no switch facts yet, a named port missing:
- * '*why' says which, if 'why' is nonnull). */
+/* Bridge 'name''s desired table with its dirty marks, or NULL if there is
+ * none yet.  If the table cannot be brought up to date (no switch facts, a
+ * port it names missing), '*why' says why and the table is the last one
+ * built: it stays valid, but should not be installed ('why' nonnull). */
 struct flowset *lbengine_desired(const struct lbengine *, const char *name,
                                  const char **why);
 /* Names of the bridges whose desired table changed in the last run. */

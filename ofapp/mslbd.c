@@ -23,10 +23,12 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "util.h"
 #include "bridges.h"
 #include "dbserver.h"
+#include "lbengine.h"
 #include "mainloop.h"
 #include "nbdb.h"
 #include "rest.h"
@@ -48,8 +50,10 @@ struct mslbd {
     bool import_done;
     uint64_t import_gen;
     int exit_code;
-    struct model *model;        /* Snapshot of 'mdb' for the bridges. */
-    uint64_t generation;        /* The database's generation it has. */
+    struct swfacts *swfacts;    /* What the switches reported. */
+    struct rtfacts *rtfacts;    /* Runtime facts (health: next issues). */
+    struct lbengine *engine;    /* Model + facts -> desired tables. */
+    uint64_t generation;        /* The generation the engine computed. */
     char *config_file;
     char *state_file;           /* --state: the database file. */
     struct bridges *bridges;
@@ -63,35 +67,40 @@ static const char *const mslb_modules[] = {
     "nbdb", "dbserver", "lbengine",
 };
 
-/* The model changed in the database (or its generation moved): bring the
- * bridges in step. */
+/* Runs the engine if the model, the switch facts or the generation moved,
+ * and hands the bridges their new tables. */
 static void
-model_changed(struct mslbd *d)
+run_engine(struct mslbd *d)
 {
-    struct model *old = d->model;
+    uint64_t gen = nbdb_generation(d->nbdb);
+    bool model = mdb_has_changes(d->mdb);
 
-    d->model = mdb_to_model(d->mdb);
-    mdb_clear_tracked(d->mdb);
-    d->generation = nbdb_generation(d->nbdb);
-    VLOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
-              "services", d->generation, d->model->n_bridges,
-              d->model->n_services);
-    bridges_set_model(d->bridges, d->model, d->generation);
-    model_destroy(old);         /* Only once nothing points to it. */
+    if (!model && !swfacts_has_changes(d->swfacts) && gen == d->generation) {
+        return;
+    }
+    if (!shash_is_empty(mdb_changed_bridges(d->mdb))) {
+        bridges_model_changed(d->bridges);      /* Before the engine. */
+    }
+    lbengine_run(d->engine);
+    if (model) {
+        VLOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
+                  "services", gen, mdb_n_bridges(d->mdb),
+                  mdb_n_services(d->mdb));
+    }
+    d->generation = gen;
+    bridges_publish(d->bridges, gen);
 }
 
 static void
 db_run(void *d_)
 {
     struct mslbd *d = d_;
-    bool changed = nbdb_run(d->nbdb);
 
+    nbdb_run(d->nbdb);
     if (!d->model_ready) {
         return;
     }
-    if (changed || nbdb_generation(d->nbdb) != d->generation) {
-        model_changed(d);
-    }
+    run_engine(d);
     if (d->rest) {
         rest_server_poll_waiters(d->rest);
     }
@@ -504,10 +513,13 @@ main(int argc, char *argv[])
         }
     }
     d.model_ready = true;
-    d.model = mdb_to_model(d.mdb);
-    mdb_clear_tracked(d.mdb);
+    d.swfacts = swfacts_create();
+    d.rtfacts = rtfacts_create();
+    d.engine = lbengine_create(d.mdb, d.swfacts, d.rtfacts);
+    lbengine_run(d.engine);
     d.generation = nbdb_generation(d.nbdb);
-    d.bridges = bridges_create(d.loop, &bridges_cbs, &d);
+    d.bridges = bridges_create(d.loop, d.mdb, d.swfacts, d.engine,
+                               &bridges_cbs, &d);
     d.rest_env = (struct rest_env) {
         .loop = d.loop,
         .mdb = d.mdb,
@@ -515,12 +527,12 @@ main(int argc, char *argv[])
         .started_ms = uv_hrtime() / 1000000,
         .bridges = d.bridges,
     };
-    bridges_set_model(d.bridges, d.model, d.generation);
+
     VLOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
              "bridges, %zu services", seed == legacy && legacy
              ? d.state_file : seed ? d.config_file
              : db_remote ? db_remote : db_file, d.generation,
-             d.model->n_bridges, d.model->n_services);
+             mdb_n_bridges(d.mdb), mdb_n_services(d.mdb));
     model_destroy(config);
     model_destroy(legacy);
 
@@ -588,6 +600,9 @@ main(int argc, char *argv[])
     mainloop_run(d.mainloop);
 
     bridges_destroy(d.bridges);
+    lbengine_destroy(d.engine);
+    swfacts_destroy(d.swfacts);
+    rtfacts_destroy(d.rtfacts);
     nbdb_destroy(d.nbdb);
     dbserver_destroy(d.dbserver);
     uv_run(d.loop, UV_RUN_NOWAIT);      /* Close callbacks. */
@@ -597,7 +612,6 @@ main(int argc, char *argv[])
     }
     mdb_destroy(d.mdb);
     mainloop_destroy(d.mainloop);
-    model_destroy(d.model);
     free(token);
     free(listen);
     free(owned_db);

@@ -1,5 +1,7 @@
 /* The compiler: a pure function from the model to the flows and groups a
- * bridge should have.  No I/O, no clock, no globals. */
+ * bridge should have, built as libopenvswitch matches, ofpacts and bucket
+ * lists straight into a flow set (flowset.h).  No I/O, no clock, no
+ * globals, no text. */
 #ifndef MSLB_COMPILE_H
 #define MSLB_COMPILE_H 1
 
@@ -8,15 +10,7 @@
 #include <stdint.h>
 #include "mslb/model.h"
 
-/* Flows and groups as ovs-ofctl text, one per string:
- *   "cookie=0x..,table=T,priority=P,MATCH,actions=ACTIONS"
- *   "group_id=N,type=select,bucket=..."  */
-struct compile_out {
-    char **flows;
-    size_t n_flows, allocated_flows;
-    char **groups;
-    size_t n_groups, allocated_groups;
-};
+struct flowset;
 
 /* What the compiler needs to know of the switch: the OpenFlow port numbers
  * of the bridge's named ports, and whether the connection speaks OpenFlow
@@ -30,32 +24,36 @@ struct compile_ports {
     struct mslb_mac local_mac;          /* The bridge's LOCAL port. */
 };
 
-void compile_out_init(struct compile_out *);
-void compile_out_uninit(struct compile_out *);
-void compile_out_sort(struct compile_out *);
+/* Each compile_*() below adds flows and groups to 'out' (flowset_add_flow(),
+ * flowset_add_group()); entries 'out' already has are counted once more, as
+ * flow sets do.  Returns NULL, or a malloc'd error naming the first entry
+ * that conflicts with one already in 'out' (the rest is still added). */
 
-/* Appends the flows and groups of bridge 'br' of model 'm' to 'out':
- * the base and every service, with shared flows once, sorted. */
-void compile_bridge(const struct model *m, const struct model_bridge *br,
-                    const struct compile_ports *, struct compile_out *out);
+/* The flows and groups of bridge 'br' of model 'm': the base and every
+ * service (or, for a final-stage bridge, compile_final_bridge()). */
+char *compile_bridge(const struct model *m, const struct model_bridge *br,
+                     const struct compile_ports *, struct flowset *out)
+    MSLB_WARN_UNUSED;
 
-/* Appends to 'out' the flows and groups of one service, including the
- * flows it shares with other services of the same VIP or backends
- * (identical text: a flow set counts them once). */
-void compile_service(const struct model_service *, const struct model_bridge *,
-                     const struct compile_ports *, struct compile_out *out);
+/* The flows and groups of one service, including the flows it shares with
+ * other services of the same VIP or backends (identical entries: a flow
+ * set counts them, so units can be merged and unmerged). */
+char *compile_service(const struct model_service *,
+                      const struct model_bridge *,
+                      const struct compile_ports *, struct flowset *out)
+    MSLB_WARN_UNUSED;
 
-/* Appends the flows of a final-stage bridge: the restore flows for every
- * backend that names it as its host bridge, and NORMAL for the rest. */
-void compile_final_bridge(const struct model *, const struct model_bridge *,
-                          const struct compile_ports *,
-                          struct compile_out *out);
+/* The flows of a final-stage bridge: the restore flows for every backend
+ * that names it as its host bridge, and NORMAL for the rest. */
+char *compile_final_bridge(const struct model *, const struct model_bridge *,
+                           const struct compile_ports *, struct flowset *out)
+    MSLB_WARN_UNUSED;
 
-/* Appends the flows every first-stage bridge has whatever its services:
- * defaults and gateway responders. */
-void compile_bridge_base(const struct model_bridge *,
-                         const struct compile_ports *,
-                         struct compile_out *out);
+/* The flows every first-stage bridge has whatever its services: defaults
+ * and gateway responders. */
+char *compile_bridge_base(const struct model_bridge *,
+                          const struct compile_ports *, struct flowset *out)
+    MSLB_WARN_UNUSED;
 
 /* Bucket assignment: fills 'slots' (n_slots entries) with indexes into
  * 'backends' of the usable backends, in proportion to their weights; each

@@ -1,11 +1,14 @@
-/* Flow and group sets in canonical form, and the difference between what a
- * bridge has and what it should have.
+/* Flow and group sets, and the difference between what a bridge has and
+ * what it should have.
  *
- * A flow's identity is (table, priority, match) formatted canonically by
- * libopenvswitch; its value is (actions, cookie).  A group's identity is its
- * id; its value is its type and buckets.  Desired entries come from the
- * compiler's text, installed ones from the switch's replies, and both pass
- * through the same formatter, so equal means equal on the switch. */
+ * A flow's identity is (table, priority, match); its value is (actions,
+ * cookie).  A group's identity is its id; its value is its type, selection
+ * properties and buckets (weights and actions; not bucket ids, which OpenFlow
+ * 1.3 does not carry).  Desired entries come from the compiler as binary
+ * matches and ofpacts, installed ones from the switch's replies.  Both are
+ * compared in their OpenFlow 1.5 wire encoding (OXM match, instructions),
+ * which is what the switch itself keeps and sends back, so equal means
+ * equal on the switch; no text is parsed or printed on the way. */
 #ifndef MSLB_FLOWSET_H
 #define MSLB_FLOWSET_H 1
 
@@ -14,23 +17,40 @@
 #include <stdint.h>
 #include "mslb/model.h"
 
+struct match;
+struct ofpact;
 struct ofpbuf;
 struct ofputil_flow_stats;
 struct ofputil_group_desc;
+struct ofputil_group_mod;
 
 struct flowset;
 
 struct flowset *flowset_create(void);
 void flowset_destroy(struct flowset *);
-/* Makes the set encode every desired flow and group it parses as an ADD
- * message of OpenFlow 'version' right away, so that installing it does not
- * parse the text again. */
+/* Makes the set encode every new desired flow and group as an ADD message of
+ * OpenFlow 'version' when it is added, so that installing it later is a
+ * copy.  (Comparisons do not depend on the version.) */
 void flowset_set_version(struct flowset *, int version);
 size_t flowset_n_flows(const struct flowset *);
 size_t flowset_n_groups(const struct flowset *);
 
-/* Adds a desired flow or group given as ovs-ofctl text.  Returns NULL, or a
- * malloc'd error (bad text, or the same key with different values). */
+/* Adds a desired flow: (table_id, priority, match) -> (cookie, ofpacts).
+ * Copies what it needs.  Adding an identical flow again counts it once
+ * more.  Returns NULL, or a malloc'd error if the set already has the key
+ * with other values (then nothing changes). */
+char *flowset_add_flow(struct flowset *, uint8_t table_id, uint16_t priority,
+                       const struct match *, uint64_t cookie,
+                       const struct ofpact *ofpacts, size_t ofpacts_len)
+    MSLB_WARN_UNUSED;
+
+/* Adds a desired group: gm->group_id, type, props and buckets (copied; the
+ * buckets' ids are ignored).  Errors as for flowset_add_flow(). */
+char *flowset_add_group(struct flowset *, const struct ofputil_group_mod *)
+    MSLB_WARN_UNUSED;
+
+/* The same from ovs-ofctl text, parsed by libopenvswitch: for tests and
+ * tools only (mslbd never parses flow text). */
 char *flowset_add_flow_text(struct flowset *, const char *text)
     MSLB_WARN_UNUSED;
 char *flowset_add_group_text(struct flowset *, const char *text)
@@ -42,13 +62,17 @@ void flowset_add_flow_stats(struct flowset *,
 void flowset_add_group_desc(struct flowset *,
                             const struct ofputil_group_desc *);
 
-/* Appends every flow and group as canonical text lines to a malloc'd,
- * sorted, NUL-terminated string (for tests and debugging). */
+/* Appends every flow and group as text lines (libopenvswitch's match and
+ * actions formatters) to a malloc'd, sorted, NUL-terminated string: flows
+ * "cookie=C,table=T,priority=P,MATCH,actions=A", then groups
+ * "group_id=N,type=select[,selection_method=..],bucket=weight:W,actions=A,..".
+ * For golden tests, mslb-compile and debugging. */
 char *flowset_to_string(const struct flowset *);
 
 /* Units: a bridge's desired set is the union of small sets (one per
  * service, one for the bridge's base).  Entries several units share are
- * counted, not duplicated.  Merging and unmerging mark the keys they touch
+ * counted, not duplicated; merging shares the unit's immutable entry data
+ * instead of copying it.  Merging and unmerging mark the keys they touch
  * dirty, so the next difference needs to look at those only.
  *
  * flowset_merge() returns NULL or an error (an entry that conflicts with

@@ -1,0 +1,112 @@
+/* Shared by the compiler's files (compile.c, compile_nat.c, compile_dsr.c):
+ * a builder for one flow or group at a time, added to a flow set.  Not a
+ * public header: include/mslb/compile.h is the compiler's interface. */
+#ifndef MSLB_COMPILE_PRIVATE_H
+#define MSLB_COMPILE_PRIVATE_H 1
+
+#include "mslb/compile.h"
+
+#include <config.h>
+#include "openvswitch/match.h"
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofpbuf.h"
+#include "flow.h"
+#include "mslb/pipeline.h"
+
+/* One flow under construction: its match and actions.  cb_begin() starts
+ * a flow, the m_*() calls add to its match (in the order ovs-ofctl would
+ * parse them, so the result is the same), the a_*() calls append actions,
+ * cb_add() puts it into the output set. */
+struct cbuild {
+    struct flowset *out;
+    char *error;                /* First error, malloc'd; NULL if none. */
+    struct match match;
+    struct ofpbuf ofpacts;
+    uint64_t stub[1024 / 8];
+};
+
+void cb_init(struct cbuild *, struct flowset *out);
+char *cb_finish(struct cbuild *) MSLB_WARN_UNUSED;
+void cb_begin(struct cbuild *);
+void cb_add(struct cbuild *, uint64_t cookie, int table, int priority);
+void cb_error(struct cbuild *, char *error);
+
+/* Match.  m_proto(): a protocol keyword ("ip", "tcp6", "arp"...):
+ * 'nw_proto' 0 for none. */
+void m_proto(struct cbuild *, uint16_t dl_type, uint8_t nw_proto);
+void m_ip_proto(struct cbuild *, const struct mslb_addr *, uint8_t proto);
+void m_u8(struct cbuild *, enum mf_field_id, uint8_t);
+void m_u16(struct cbuild *, enum mf_field_id, uint16_t);
+void m_u32(struct cbuild *, enum mf_field_id, uint32_t);
+void m_u64(struct cbuild *, enum mf_field_id, uint64_t);
+void m_addr(struct cbuild *, enum mf_field_id v4, enum mf_field_id v6,
+            const struct mslb_addr *);
+void m_ct_state(struct cbuild *, uint32_t state, uint32_t mask);
+
+/* Actions. */
+void a_set_u8(struct cbuild *, enum mf_field_id, uint8_t);
+void a_set_u16(struct cbuild *, enum mf_field_id, uint16_t);
+void a_set_u32(struct cbuild *, enum mf_field_id, uint32_t);
+void a_set_u64(struct cbuild *, enum mf_field_id, uint64_t);
+void a_set_mac(struct cbuild *, enum mf_field_id, const struct mslb_mac *);
+void a_set_addr(struct cbuild *, enum mf_field_id v4, enum mf_field_id v6,
+                const struct mslb_addr *);
+void a_move(struct cbuild *, enum mf_field_id src, int src_ofs, int n_bits,
+            enum mf_field_id dst, int dst_ofs);
+void a_output(struct cbuild *, uint32_t port);
+void a_resubmit(struct cbuild *, int table);
+void a_group(struct cbuild *, uint32_t group_id);
+void a_goto(struct cbuild *, int table);
+
+/* Where a packet for the given side leaves: one-armed bridges send it back
+ * out of the port it came in by. */
+void a_output_side(struct cbuild *, const struct compile_ports *,
+                   uint32_t port);
+
+/* Moves of a whole field into another. */
+static inline void
+a_move_field(struct cbuild *cb, enum mf_field_id src, enum mf_field_id dst)
+{
+    a_move(cb, src, 0, mf_from_id(src)->n_bits, dst, 0);
+}
+
+/* The actions of one select-group bucket for backend 'be'. */
+typedef void compile_bucket_fn(struct cbuild *,
+                               const struct model_backend *be,
+                               const void *aux);
+
+/* Adds the service's select group: 'selection' (may be NULL) for OpenFlow
+ * 1.5's selection_method, 'fields' (n_fields entries) for its fields, then
+ * one bucket for each of compile_group_buckets()'s entries, whose actions
+ * 'bucket' appends.  Uses the builder's action buffer. */
+void cb_add_select_group(struct cbuild *, const struct model_service *,
+                         const char *selection,
+                         const enum mf_field_id *fields, size_t n_fields,
+                         compile_bucket_fn *bucket, const void *aux);
+
+/* ARP replies and ICMP echo replies (neighbour advertisements and ICMPv6
+ * echo replies for IPv6) for an address the bridge owns. */
+void compile_responders(struct cbuild *, uint64_t cookie,
+                        const struct mslb_addr *ip,
+                        const struct mslb_mac *mac);
+
+/* Adds the match of a service's requests (protocol, VIP and port, as far
+ * as the service names them) and returns its priority: more specific
+ * services win (port, then protocol). */
+int compile_service_match(struct cbuild *, const struct model_service *);
+
+/* The number of usable (up) backends of 'svc'. */
+size_t compile_n_usable(const struct model_service *);
+
+/* The modes' service compilers. */
+void compile_nat_service(struct cbuild *, const struct model_service *,
+                         const struct model_bridge *,
+                         const struct compile_ports *);
+void compile_dsr_service(struct cbuild *, const struct model_service *,
+                         const struct model_bridge *,
+                         const struct compile_ports *);
+void compile_final_flows(struct cbuild *, const struct model *,
+                         const struct model_bridge *,
+                         const struct compile_ports *);
+
+#endif /* compile-private.h */

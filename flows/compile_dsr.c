@@ -1,0 +1,321 @@
+/* The compiler, DSR modes (dr, tun, l3dsr, mslb): learned session affinity,
+ * a select group per service that names the backend in reg1, and the
+ * mode's rewrite per backend; and the final-stage bridge that restores
+ * what the first stage rewrote.  See docs/pipeline.md and docs/modes.md. */
+#include <config.h>
+#include "mslb/compile.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/util.h"
+#include "packets.h"
+#include "compile-private.h"
+#include "mslb/pipeline.h"
+
+/* learn() specs.  A field the learned flow matches with the packet's own
+ * value: */
+static void
+learn_match_field(struct ofpbuf *ofpacts, enum mf_field_id id)
+{
+    struct ofpact_learn_spec *spec = ofpbuf_put_zeros(ofpacts, sizeof *spec);
+    const struct mf_field *mf = mf_from_id(id);
+
+    spec->dst.field = mf;
+    spec->dst.ofs = 0;
+    spec->dst.n_bits = mf->n_bits;
+    spec->src = spec->dst;
+    spec->n_bits = mf->n_bits;
+    spec->src_type = NX_LEARN_SRC_FIELD;
+    spec->dst_type = NX_LEARN_DST_MATCH;
+}
+
+/* A field the learned flow matches with an immediate value (the learned
+ * flow's prerequisites): */
+static void
+learn_match_imm(struct ofpbuf *ofpacts, enum mf_field_id id,
+                const void *value)
+{
+    struct ofpact_learn_spec *spec = ofpbuf_put_zeros(ofpacts, sizeof *spec);
+    const struct mf_field *mf = mf_from_id(id);
+    unsigned int n_bytes = DIV_ROUND_UP(mf->n_bits, 8);
+    uint8_t *imm;
+
+    spec->dst.field = mf;
+    spec->dst.ofs = 0;
+    spec->dst.n_bits = mf->n_bits;
+    spec->n_bits = mf->n_bits;
+    spec->src_type = NX_LEARN_SRC_IMMEDIATE;
+    spec->dst_type = NX_LEARN_DST_MATCH;
+    /* Last: this may move 'spec'. */
+    imm = ofpbuf_put_zeros(ofpacts, OFPACT_ALIGN(n_bytes));
+    memcpy(imm, (const uint8_t *) value + mf->n_bytes - n_bytes, n_bytes);
+}
+
+/* And a register the learned flow loads with the packet's own value: */
+static void
+learn_load_field(struct ofpbuf *ofpacts, enum mf_field_id id)
+{
+    struct ofpact_learn_spec *spec = ofpbuf_put_zeros(ofpacts, sizeof *spec);
+    const struct mf_field *mf = mf_from_id(id);
+
+    spec->src.field = mf;
+    spec->src.ofs = 0;
+    spec->src.n_bits = mf->n_bits;
+    spec->dst = spec->src;
+    spec->n_bits = mf->n_bits;
+    spec->src_type = NX_LEARN_SRC_FIELD;
+    spec->dst_type = NX_LEARN_DST_LOAD;
+}
+
+/* learn(table=DSR_AFFINITY,idle_timeout=T,priority=100,cookie=LEARNED|id,
+ * reg0, KEY, load:reg1->reg1), where KEY is what identifies a session: the
+ * client address alone (source-IP persistence), or the 5-tuple (3-tuple
+ * for other protocols), after the prerequisites of its fields. */
+static void
+a_learn_session(struct cbuild *cb, const struct model_service *svc)
+{
+    bool v6 = svc->vip.family == AF_INET6;
+    enum mf_field_id src = v6 ? MFF_IPV6_SRC : MFF_IPV4_SRC;
+    enum mf_field_id dst = v6 ? MFF_IPV6_DST : MFF_IPV4_DST;
+    ovs_be16 eth_type = htons(v6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP);
+    uint8_t nw_proto = svc->proto;
+    struct ofpbuf *ofpacts = &cb->ofpacts;
+    struct ofpact_learn *learn = ofpact_put_LEARN(ofpacts);
+
+    learn->idle_timeout = svc->persistence ? svc->persistence
+                          : svc->idle_timeout;
+    learn->hard_timeout = OFP_FLOW_PERMANENT;
+    learn->priority = 100;
+    learn->table_id = MSLB_T_DSR_AFFINITY;
+    learn->cookie = htonll(MSLB_LEARNED_COOKIE | svc->id);
+
+    learn_match_field(ofpacts, MFF_REG0);
+    learn_match_imm(ofpacts, MFF_ETH_TYPE, &eth_type);
+    if (svc->persistence) {
+        learn_match_field(ofpacts, src);
+    } else if (svc->proto == IPPROTO_TCP || svc->proto == IPPROTO_UDP) {
+        bool tcp = svc->proto == IPPROTO_TCP;
+
+        learn_match_imm(ofpacts, MFF_IP_PROTO, &nw_proto);
+        learn_match_field(ofpacts, src);
+        learn_match_field(ofpacts, dst);
+        learn_match_field(ofpacts, tcp ? MFF_TCP_SRC : MFF_UDP_SRC);
+        learn_match_field(ofpacts, tcp ? MFF_TCP_DST : MFF_UDP_DST);
+    } else {
+        learn_match_field(ofpacts, src);
+        learn_match_field(ofpacts, dst);
+        learn_match_field(ofpacts, MFF_IP_PROTO);
+    }
+    learn_load_field(ofpacts, MFF_REG1);
+    learn = ofpacts->header;
+    ofpact_finish_LEARN(ofpacts, &learn);
+}
+
+/* The mode's rewrite and output towards backend 'be'. */
+static void
+dsr_forward(struct cbuild *cb, const struct model_service *svc,
+            const struct model_backend *be, const struct model_bridge *br,
+            const struct compile_ports *ports)
+{
+    switch (svc->mode) {
+    case MODEL_MODE_DR:
+        /* The source MAC too: a one-armed balancer on the clients' own
+         * segment would otherwise teach the switch that the client lives
+         * behind the balancer, and the servers' direct replies would come
+         * back to it. */
+        a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+        a_set_mac(cb, MFF_ETH_DST, &be->mac);
+        a_output_side(cb, ports, ports->backend);
+        break;
+    case MODEL_MODE_L3DSR:
+        a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+        a_set_mac(cb, MFF_ETH_DST, &be->mac);
+        a_set_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+        a_set_u8(cb, MFF_IP_DSCP_SHIFTED, svc->dscp);
+        a_output_side(cb, ports, ports->backend);
+        break;
+    case MODEL_MODE_TUN:
+    case MODEL_MODE_MSLB: {
+        /* The inner source MAC becomes the balancer's, for the reason
+         * given for dr: the final stage's switch must not learn the
+         * client's MAC behind its tunnel port. */
+        const struct mslb_addr *dst = be->host.family ? &be->host : &be->ip;
+        a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+        a_set_mac(cb, MFF_ETH_DST, &be->mac);
+        a_set_addr(cb, MFF_TUN_DST, MFF_TUN_IPV6_DST, dst);
+        a_set_u64(cb, MFF_TUN_ID, svc->id);
+        a_output(cb, ports->tunnel[svc->tunnel]);
+        break;
+    }
+    case MODEL_MODE_NAT:
+    case MODEL_MODE_LOCAL:
+        break;
+    }
+}
+
+/* DSR: name the backend in reg1 and learn the session. */
+static void
+dsr_bucket(struct cbuild *cb, const struct model_backend *be,
+           const void *aux)
+{
+    (void) aux;
+    a_set_u32(cb, MFF_REG1, be->key);
+    a_resubmit(cb, MSLB_T_DSR_LEARN);
+}
+
+/* OpenFlow 1.5's hash fields for the service's group: its session key. */
+static size_t
+selection_fields(const struct model_service *svc, enum mf_field_id *fields)
+{
+    bool v6 = svc->vip.family == AF_INET6;
+    size_t n = 0;
+
+    fields[n++] = v6 ? MFF_IPV6_SRC : MFF_IPV4_SRC;
+    if (svc->persistence) {
+        return n;
+    }
+    fields[n++] = v6 ? MFF_IPV6_DST : MFF_IPV4_DST;
+    if (svc->proto == IPPROTO_TCP) {
+        fields[n++] = MFF_TCP_SRC;
+        fields[n++] = MFF_TCP_DST;
+    } else if (svc->proto == IPPROTO_UDP) {
+        fields[n++] = MFF_UDP_SRC;
+        fields[n++] = MFF_UDP_DST;
+    } else {
+        fields[n++] = MFF_IP_PROTO;
+    }
+    return n;
+}
+
+/* The (service, backend) registers of DSR_AFFINITY's miss flow and of
+ * DSR_FORWARD. */
+static void
+m_regs(struct cbuild *cb, uint32_t service, uint32_t backend)
+{
+    m_u32(cb, MFF_REG0, service);
+    m_u32(cb, MFF_REG1, backend);
+}
+
+void
+compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
+                    const struct model_bridge *br,
+                    const struct compile_ports *ports)
+{
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+    int priority;
+
+    compile_responders(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
+                       &br->mac);
+    cb_begin(cb);
+    priority = compile_service_match(cb, svc);
+    a_set_u32(cb, MFF_REG0, svc->id);
+    a_set_u32(cb, MFF_REG1, 0);
+    a_resubmit(cb, MSLB_T_DSR_AFFINITY);
+    a_resubmit(cb, MSLB_T_DSR_FORWARD);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, priority);
+
+    /* A miss in DSR_AFFINITY: choose (the bucket forwards; the resubmit
+     * to DSR_FORWARD that follows in CLASSIFY then finds reg1 = 0). */
+    if (compile_n_usable(svc)) {
+        /* With OpenFlow 1.5, hash the session key in the slow path, where
+         * every DSR session goes anyway to be learned: unlike dp_hash,
+         * which uses the NIC's (or the software's) receive hash once a
+         * datapath flow exists, every packet of a session hashes the same
+         * before its learned entry becomes visible. */
+        enum mf_field_id fields[5];
+        size_t n_fields = ports->of15 ? selection_fields(svc, fields) : 0;
+
+        cb_add_select_group(cb, svc, ports->of15 ? "hash" : NULL, fields,
+                            n_fields, dsr_bucket, NULL);
+    }
+    cb_begin(cb);
+    m_regs(cb, svc->id, 0);
+    if (compile_n_usable(svc)) {
+        a_group(cb, MSLB_GROUP_ID(svc->id));
+    }
+    cb_add(cb, cookie, MSLB_T_DSR_AFFINITY, 1);
+
+    /* Look the session up again before learning: a packet can still take
+     * the group's cached datapath flow after its entry was learned, and
+     * after a group change the revalidator would then re-learn the session
+     * to the new bucket's backend.  The lookup puts the entry's backend
+     * back in reg1 (and cannot recurse: the miss flow wants reg1 = 0). */
+    cb_begin(cb);
+    m_u32(cb, MFF_REG0, svc->id);
+    m_ip_proto(cb, &svc->vip, svc->proto);
+    a_resubmit(cb, MSLB_T_DSR_AFFINITY);
+    a_learn_session(cb, svc);
+    a_resubmit(cb, MSLB_T_DSR_FORWARD);
+    cb_add(cb, cookie, MSLB_T_DSR_LEARN, 100);
+
+    /* Drained backends keep forwarding for the sessions they have. */
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        const struct model_backend *be = &svc->backends[i];
+        if (be->state == MODEL_BACKEND_DOWN) {
+            continue;
+        }
+        cb_begin(cb);
+        m_ip_proto(cb, &svc->vip, 0);
+        m_regs(cb, svc->id, be->key);
+        dsr_forward(cb, svc, be, br, ports);
+        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, 100);
+    }
+}
+
+void
+compile_final_flows(struct cbuild *cb, const struct model *m,
+                    const struct model_bridge *br,
+                    const struct compile_ports *ports)
+{
+    uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
+
+    cb_begin(cb);
+    a_output(cb, ofp_to_u16(OFPP_NORMAL));
+    cb_add(cb, base, MSLB_T_CLASSIFY, 0);
+    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
+        if (ports->tunnel[t]) {
+            /* Tunnelled packets of no known service go nowhere. */
+            cb_begin(cb);
+            m_u16(cb, MFF_IN_PORT, ports->tunnel[t]);
+            cb_add(cb, base, MSLB_T_CLASSIFY, 100);
+        }
+    }
+    for (size_t i = 0; i < m->n_services; i++) {
+        const struct model_service *svc = &m->services[i];
+        uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+
+        for (size_t k = 0; k < svc->n_backends; k++) {
+            const struct model_backend *be = &svc->backends[k];
+
+            if (!be->host_bridge || strcmp(be->host_bridge, br->name)) {
+                continue;
+            }
+            if (svc->mode == MODEL_MODE_MSLB && ports->tunnel[svc->tunnel]) {
+                /* The inner packet is the client's, untouched, with the
+                 * server's MAC: switch it to the server.  Its source MAC
+                 * becomes this bridge's own first: NORMAL learns it on the
+                 * tunnel port and may flood the frame to the network, and
+                 * neither may teach anyone that the first stage's MAC lives
+                 * behind this host. */
+                cb_begin(cb);
+                m_u16(cb, MFF_IN_PORT, ports->tunnel[svc->tunnel]);
+                m_u64(cb, MFF_TUN_ID, svc->id);
+                a_set_mac(cb, MFF_ETH_SRC, &ports->local_mac);
+                a_output(cb, ofp_to_u16(OFPP_NORMAL));
+                cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
+            } else if (svc->mode == MODEL_MODE_L3DSR) {
+                cb_begin(cb);
+                m_ip_proto(cb, &be->ip, 0);
+                m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+                m_u8(cb, MFF_IP_DSCP_SHIFTED, svc->dscp);
+                a_set_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+                a_set_u8(cb, MFF_IP_DSCP_SHIFTED, 0);
+                a_output(cb, ofp_to_u16(OFPP_NORMAL));
+                cb_add(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), MSLB_T_CLASSIFY,
+                       200);
+            }
+        }
+    }
+}

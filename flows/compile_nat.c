@@ -1,0 +1,141 @@
+/* The compiler, mode nat: conntrack with NAT, one select group per service
+ * whose buckets commit the session translated to their backend.  See
+ * docs/pipeline.md and docs/nat.md. */
+#include <config.h>
+#include "mslb/compile.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/util.h"
+#include "packets.h"
+#include "compile-private.h"
+#include "mslb/pipeline.h"
+
+/* ct(zone=Z,table=T,nat) or, with 'be', ct(commit,zone=Z,table=T,
+ * nat(dst=RIP:RPORT),exec(move:eth_src->ct_label[0..47])): the session
+ * keeps the client's MAC in its label for the replies. */
+static void
+a_ct_nat(struct cbuild *cb, uint16_t zone, int table,
+         const struct model_backend *be)
+{
+    size_t ofs = cb->ofpacts.size;
+    struct ofpact_conntrack *ct = ofpact_put_CT(&cb->ofpacts);
+    struct ofpact_nat *nat;
+
+    ct->flags = be ? NX_CT_F_COMMIT : 0;
+    ct->zone_imm = zone;
+    ct->recirc_table = table;
+    nat = ofpact_put_NAT(&cb->ofpacts);
+    nat->flags = 0;
+    nat->range_af = AF_UNSPEC;
+    if (be) {
+        nat->flags = NX_NAT_F_DST;
+        if (be->ip.family == AF_INET6) {
+            nat->range_af = AF_INET6;
+            nat->range.addr.ipv6.min = be->ip.v6;
+        } else {
+            nat->range_af = AF_INET;
+            nat->range.addr.ipv4.min = be->ip.v4.s_addr;
+        }
+        nat->range.proto.min = be->port;
+        a_move(cb, MFF_ETH_SRC, 0, 48, MFF_CT_LABEL, 0);
+    }
+    ct = ofpbuf_at_assert(&cb->ofpacts, ofs, sizeof *ct);
+    cb->ofpacts.header = ct;
+    ofpact_finish_CT(&cb->ofpacts, &ct);
+}
+
+/* NAT: commit the session, translated to the backend. */
+static void
+nat_bucket(struct cbuild *cb, const struct model_backend *be,
+           const void *br_)
+{
+    const struct model_bridge *br = br_;
+
+    a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_OUT, be);
+}
+
+/* The flows of one backend endpoint (protocol, address, port) on a bridge:
+ * replies from it go to conntrack, translated requests to it get its MAC.
+ * Services sharing an endpoint emit identical flows, which the flow set
+ * counts once. */
+static void
+add_endpoint(struct cbuild *cb, const struct model_backend *be,
+             uint8_t proto, const struct model_bridge *br,
+             const struct compile_ports *ports)
+{
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_BACKEND, 0);
+
+    cb_begin(cb);
+    m_ip_proto(cb, &be->ip, proto);
+    m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
+    m_u16(cb, MFF_TCP_SRC, be->port);
+    a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REPLY, NULL);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
+
+    cb_begin(cb);
+    m_ip_proto(cb, &be->ip, proto);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+    m_u16(cb, MFF_TCP_DST, be->port);
+    a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+    a_set_mac(cb, MFF_ETH_DST, &be->mac);
+    a_output_side(cb, ports, ports->backend);
+    cb_add(cb, cookie, MSLB_T_NAT_OUT, 100);
+}
+
+/* The request match of a NAT service: protocol, VIP, port. */
+static void
+nat_request_match(struct cbuild *cb, const struct model_service *svc)
+{
+    m_ip_proto(cb, &svc->vip, svc->proto);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+    m_u16(cb, MFF_TCP_DST, svc->port);
+}
+
+void
+compile_nat_service(struct cbuild *cb, const struct model_service *svc,
+                    const struct model_bridge *br,
+                    const struct compile_ports *ports)
+{
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+
+    compile_responders(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
+                       &br->mac);
+    cb_begin(cb);
+    nat_request_match(cb, svc);
+    a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REQUEST, NULL);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
+
+    if (compile_n_usable(svc)) {
+        /* With OpenFlow 1.5: dp_hash over the 5-tuple (algorithm 0, basis
+         * 0).  Conntrack pins each session, so the hash only places new
+         * ones. */
+        cb_add_select_group(cb, svc, ports->of15 ? "dp_hash" : NULL, NULL, 0,
+                            nat_bucket, br);
+    }
+    cb_begin(cb);
+    m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
+    nat_request_match(cb, svc);
+    if (compile_n_usable(svc)) {
+        a_group(cb, MSLB_GROUP_ID(svc->id));
+    }
+    cb_add(cb, cookie, MSLB_T_NAT_REQUEST, 200);
+
+    cb_begin(cb);
+    m_ct_state(cb, CS_REPLY_DIR | CS_TRACKED, CS_REPLY_DIR | CS_TRACKED);
+    m_ip_proto(cb, &svc->vip, svc->proto);
+    m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &svc->vip);
+    m_u16(cb, MFF_TCP_SRC, svc->port);
+    a_move(cb, MFF_CT_LABEL, 0, 48, MFF_ETH_DST, 0);
+    a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+    a_output_side(cb, ports, ports->frontend);
+    cb_add(cb, cookie, MSLB_T_NAT_REPLY, 100);
+
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        if (svc->backends[i].state != MODEL_BACKEND_DOWN) {
+            add_endpoint(cb, &svc->backends[i], svc->proto, br, ports);
+        }
+    }
+}
