@@ -22,6 +22,7 @@
 #include <libgen.h>
 
 #include "util.h"
+#include "dbserver.h"
 #include "log.h"
 #include "ofconn.h"
 #include "rest.h"
@@ -213,6 +214,11 @@ usage(const char *name)
            "      --rest-token-file FILE  require this bearer token\n"
            "      --rest-cert FILE, --rest-key FILE  serve HTTPS\n"
            "      --schemas DIR     JSON Schemas (default: %s)\n"
+           "      --db FILE         run an ovsdb-server on FILE (created if "
+           "absent)\n"
+           "      --db-run-dir DIR  its socket, pidfile and log (default: "
+           "FILE's dir)\n"
+           "      --db-remote REMOTE  use this OVSDB server instead\n"
            "  -v, --verbose         debug logging\n"
            "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n"
            "With --state, a saved state wins over --config, which then only\n"
@@ -237,6 +243,9 @@ main(int argc, char *argv[])
         { "rest-cert", required_argument, NULL, 'E' },
         { "rest-key", required_argument, NULL, 'K' },
         { "schemas", required_argument, NULL, 'S' },
+        { "db", required_argument, NULL, 'D' },
+        { "db-run-dir", required_argument, NULL, 'U' },
+        { "db-remote", required_argument, NULL, 'B' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -248,6 +257,8 @@ main(int argc, char *argv[])
     char *error;
     int opt;
     const char *rest_listen = NULL, *token_file = NULL;
+    struct dbserver_options dbo = { 0 };
+    struct dbserver *db = NULL;
     struct rest_options ro = {
         .schema_dir = MSLB_SCHEMA_DIR,
         .max_body = 1024 * 1024,
@@ -278,6 +289,9 @@ main(int argc, char *argv[])
         case 'E': ro.cert_file = optarg; break;
         case 'K': ro.key_file = optarg; break;
         case 'S': ro.schema_dir = optarg; break;
+        case 'D': dbo.db_file = optarg; break;
+        case 'U': dbo.run_dir = optarg; break;
+        case 'B': dbo.remote = optarg; break;
         case 'h': usage(argv[0]); return 0;
         default: usage(argv[0]); return 2;
         }
@@ -383,6 +397,14 @@ main(int argc, char *argv[])
     }
 
     signal(SIGPIPE, SIG_IGN);
+    /* The model's database (docs/database.md); not read yet. */
+    if (dbo.db_file || dbo.remote) {
+        if ((error = dbserver_start(d.loop, &dbo, &db))) {
+            LOG_ERR("cannot start the database: %s", error);
+            return 1;
+        }
+        LOG_INFO("database at %s", dbserver_remote(db));
+    }
     uv_signal_init(d.loop, &sighup);
     uv_signal_init(d.loop, &sigterm);
     uv_signal_init(d.loop, &sigint);
@@ -400,6 +422,7 @@ main(int argc, char *argv[])
         atexit(remove_pidfile);
     }
     uv_run(d.loop, UV_RUN_DEFAULT);
+    dbserver_destroy(db);
     model_destroy(d.model);
     free(d.conns);
     free(token);
