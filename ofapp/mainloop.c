@@ -48,8 +48,11 @@ mainloop_add_hook(struct mainloop *ml, const struct mainloop_hook *hook)
     ml->hooks[ml->n_hooks++] = *hook;
 }
 
-/* One turn: libuv's ready work, the hooks, then sleep in poll_block() until
- * an OVS event, the libuv backend fd or libuv's next timer. */
+/* One turn: libuv's ready work, the hooks, then (unless 'done' says the
+ * caller's condition already holds, or a stop was asked) sleep in
+ * poll_block() until an OVS event, the libuv backend fd or libuv's next
+ * timer.  Checking 'done' before sleeping matters: a hook's run may have
+ * completed it (an IDL reply) without leaving anything to wake us. */
 static void
 mainloop_turn(struct mainloop *ml, bool (*done)(void *aux), void *aux)
 {
@@ -72,7 +75,8 @@ mainloop_turn(struct mainloop *ml, bool (*done)(void *aux), void *aux)
     if (ml->stop || (done && done(aux))) {
         poll_immediate_wake();      /* The caller returns right away. */
     }
-    /* The hooks took time: libuv's next timer is measured from now. */
+    /* The hooks took time, and may have started libuv work: ask libuv for
+     * its next deadline now. */
     uv_update_time(ml->loop);
     poll_fd_wait(uv_backend_fd(ml->loop), POLLIN);
     timeout = uv_backend_timeout(ml->loop);
@@ -85,7 +89,6 @@ mainloop_turn(struct mainloop *ml, bool (*done)(void *aux), void *aux)
 void
 mainloop_run(struct mainloop *ml)
 {
-    ml->stop = false;
     ml->running = true;
     while (!ml->stop) {
         mainloop_turn(ml, NULL, NULL);
@@ -99,14 +102,12 @@ mainloop_run_until(struct mainloop *ml, bool (*done)(void *aux), void *aux,
 {
     long long deadline = time_msec() + timeout_ms;
 
-    ml->stop = false;
     ml->running = true;
     while (!ml->stop && !done(aux) && time_msec() < deadline) {
         poll_timer_wait_until(deadline);
         mainloop_turn(ml, done, aux);
     }
     ml->running = false;
-    ml->stop = false;
     return done(aux);
 }
 

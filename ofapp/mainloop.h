@@ -37,7 +37,12 @@ void mainloop_destroy(struct mainloop *);
 /* Adds a hook, run in the order added. */
 void mainloop_add_hook(struct mainloop *, const struct mainloop_hook *);
 
-/* Runs until mainloop_stop(): returns after the turn that saw it. */
+/* Runs until mainloop_stop(): returns after the turn that saw it.  A stop
+ * is final: later mainloop_run()/mainloop_run_until() return at once.
+ * A hook or libuv callback that leaves work for the next turn without an
+ * fd or timer to wake it calls poll_immediate_wake() (OVS) or starts a
+ * zero timer or an idle handle (libuv): both are honoured, since libuv's
+ * next deadline is read after the hooks ran. */
 void mainloop_run(struct mainloop *);
 
 /* Asks mainloop_run() to return (from any callback: libuv or hook).  Also
