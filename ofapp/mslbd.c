@@ -64,7 +64,7 @@ struct mslbd {
 /* Log modules of mslbd's own, for --verbose. */
 static const char *const mslb_modules[] = {
     "mslbd", "bridges", "desired", "reconciler", "ofsession", "rest",
-    "nbdb", "dbserver", "lbengine",
+    "nbdb", "nbdb_write", "dbserver", "lbengine",
 };
 
 /* Runs the engine if the model, the switch facts or the generation moved,
@@ -255,7 +255,6 @@ usage(const char *name)
            "      --rest [IP:]PORT  serve the REST API (IP default 127.0.0.1)\n"
            "      --rest-token-file FILE  require this bearer token\n"
            "      --rest-cert FILE, --rest-key FILE  serve HTTPS\n"
-           "      --schemas DIR     JSON Schemas (default: %s)\n"
            "  -v, --verbose         debug logging\n"
            "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n"
            "With no --db, --state or --db-remote, the model lives in a "
@@ -265,7 +264,7 @@ usage(const char *name)
            "--config.  A database that already holds a model ignores "
            "--config at\n"
            "start; SIGHUP applies --config (docs/config.md).\n",
-           name, name, MSLB_SCHEMA_DIR);
+           name, name);
 }
 
 /* What the file at 'name' holds. */
@@ -345,7 +344,6 @@ main(int argc, char *argv[])
         { "rest-token-file", required_argument, NULL, 'T' },
         { "rest-cert", required_argument, NULL, 'E' },
         { "rest-key", required_argument, NULL, 'K' },
-        { "schemas", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -360,7 +358,6 @@ main(int argc, char *argv[])
     const char *db_file = NULL, *db_remote = NULL;
     char *tmp_dir = NULL;
     struct rest_options ro = {
-        .schema_dir = MSLB_SCHEMA_DIR,
         .max_body = 1024 * 1024,
     };
     struct model *config = NULL, *legacy = NULL;
@@ -391,7 +388,6 @@ main(int argc, char *argv[])
         case 'T': token_file = optarg; break;
         case 'E': ro.cert_file = optarg; break;
         case 'K': ro.key_file = optarg; break;
-        case 'S': ro.schema_dir = optarg; break;
         case 'h': usage(argv[0]); return 0;
         default: usage(argv[0]); return 2;
         }

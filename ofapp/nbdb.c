@@ -1,10 +1,11 @@
-/* nbdb: the model's OVSDB database: see nbdb.h.
+/* nbdb: the model's OVSDB database: see nbdb.h.  This file reads: the
+ * IDL's rows into the model; nbdb_write.c writes.
  *
  * Compiled with MSLB_OVS_JSON_WITH_JANSSON: json_xxx below is jansson's
  * (rows are turned into jansson documents for the model's validator);
  * OVS's JSON is not used directly. */
 #include <config.h>
-#include "nbdb.h"
+#include "nbdb-private.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,59 +32,6 @@
 #include "mslb/modeldb.h"
 
 VLOG_DEFINE_THIS_MODULE(nbdb);
-
-#define STATUS_INTERVAL_MS 200
-
-/* A uuid -> name map entry. */
-struct uuid_name {
-    struct hmap_node node;
-    struct uuid uuid;
-    char *name;
-};
-
-struct batch {
-    struct ovs_list node;
-    struct nbdb_change *changes;
-    size_t n;
-    nbdb_done_func *done;
-    void *aux;
-    bool alone;                 /* Failed in company: commit it alone. */
-    unsigned int retry_seqno;   /* NBDB_RETRY once the seqno moves. */
-};
-
-struct status_entry {
-    struct nbdb_bridge_status st;
-    char *version, *error;
-    bool dirty;
-};
-
-struct nbdb {
-    struct ovsdb_idl *idl;
-    struct mdb *mdb;
-    unsigned int seqno;
-    bool ready;
-    bool was_connected;
-    uint64_t generation;
-
-    struct hmap bridge_names;   /* struct uuid_name: Bridge rows. */
-    struct hmap service_names;  /* struct uuid_name: Service rows. */
-    struct shash service_rows;  /* Service name -> struct uuid_name. */
-    struct hmap backend_owner;  /* struct uuid_name: Backend -> service. */
-    struct shash problems;      /* "Service NAME" -> malloc'd reason. */
-    bool problems_dirty;
-
-    struct ovs_list queue;      /* struct batch: waiting. */
-    struct ovs_list inflight;   /* struct batch: in 'txn'. */
-    struct ovs_list retrying;   /* struct batch: TRY_AGAIN, waiting for news. */
-    struct ovsdb_idl_txn *txn;
-    bool status_txn;            /* 'txn' writes status only. */
-    bool global_txn;            /* 'txn' creates the Global row. */
-
-    struct shash status;        /* Bridge name -> struct status_entry. */
-    long long int next_status_ms;
-
-    struct nbdb_stats stats;
-};
 
 /* ---- uuid -> name maps. ---- */
 
@@ -360,15 +308,15 @@ take_service(struct nbdb *nb, const struct mslbrec_service *r)
     mdb_put_service(nb->mdb, svc);
 }
 
-static const struct mslbrec_service *
-service_row_by_name(const struct nbdb *nb, const char *name)
+const struct mslbrec_service *
+nbdb_service_row(const struct nbdb *nb, const char *name)
 {
     const struct uuid_name *un = shash_find_data(&nb->service_rows, name);
     return un ? mslbrec_service_get_for_uuid(nb->idl, &un->uuid) : NULL;
 }
 
-static const struct mslbrec_bridge *
-bridge_row_by_name(const struct nbdb *nb, const char *name)
+const struct mslbrec_bridge *
+nbdb_bridge_row(const struct nbdb *nb, const char *name)
 {
     const struct mslbrec_bridge *r;
 
@@ -381,8 +329,8 @@ bridge_row_by_name(const struct nbdb *nb, const char *name)
 }
 
 /* Takes every row again (at start and after a reconnection). */
-static void
-full_sync(struct nbdb *nb)
+void
+nbdb_full_sync(struct nbdb *nb)
 {
     const struct mslbrec_bridge *br;
     const struct mslbrec_service *svc;
@@ -421,8 +369,8 @@ full_sync(struct nbdb *nb)
 }
 
 /* Takes the tracked changes since the last run. */
-static void
-tracked_sync(struct nbdb *nb)
+void
+nbdb_tracked_sync(struct nbdb *nb)
 {
     const struct mslbrec_bridge *br;
     const struct mslbrec_service *svc;
@@ -469,7 +417,7 @@ tracked_sync(struct nbdb *nb)
     }
     /* Backends changed in place: their services. */
     SSET_FOR_EACH (name, &redo) {
-        const struct mslbrec_service *r = service_row_by_name(nb, name);
+        const struct mslbrec_service *r = nbdb_service_row(nb, name);
         if (r) {
             take_service(nb, r);
         }
@@ -480,7 +428,7 @@ tracked_sync(struct nbdb *nb)
         SHASH_FOR_EACH_SAFE (sn, next, &nb->problems) {
             if (!strncmp(sn->name, "Service ", 8)) {
                 const struct mslbrec_service *r
-                    = service_row_by_name(nb, sn->name + 8);
+                    = nbdb_service_row(nb, sn->name + 8);
                 if (r) {
                     take_service(nb, r);
                 }
@@ -488,535 +436,12 @@ tracked_sync(struct nbdb *nb)
         }
     }
     SSET_FOR_EACH (name, &deleted_bridges) {
-        if (!bridge_row_by_name(nb, name)) {
+        if (!nbdb_bridge_row(nb, name)) {
             mdb_remove_bridge(nb->mdb, name);
         }
     }
     sset_destroy(&redo);
     sset_destroy(&deleted_bridges);
-}
-
-/* ---- Writing. ---- */
-
-#define SOURCE_KEY "mslb-source"
-
-static const char *
-source_name(enum nbdb_source source)
-{
-    return source == NBDB_SOURCE_CONFIG ? "config" : "api";
-}
-
-static bool
-row_from_config(const struct smap *external_ids)
-{
-    const char *s = smap_get(external_ids, SOURCE_KEY);
-    return s && !strcmp(s, "config");
-}
-
-static void
-set_opt_str(const char *cur, const char *want,
-            void (*set)(const void *, const char *), const void *row)
-{
-    if ((cur == NULL) != (want == NULL) || (cur && strcmp(cur, want))) {
-        set(row, want);
-    }
-}
-
-#define SET_STR(TYPE, ROW, COL, WANT) \
-    set_opt_str((ROW)->COL, (WANT), \
-                (void (*)(const void *, const char *)) TYPE##_set_##COL, ROW)
-#define SET_INT(TYPE, ROW, COL, WANT)               \
-    do {                                            \
-        if ((ROW)->COL != (int64_t) (WANT)) {       \
-            TYPE##_set_##COL(ROW, WANT);            \
-        }                                           \
-    } while (0)
-
-static void
-verify_all(const struct ovsdb_idl_row *row, struct ovsdb_idl_column *cols,
-           size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        ovsdb_idl_txn_verify(row, &cols[i]);
-    }
-}
-
-static char *
-addr_text(const struct mslb_addr *a)
-{
-    char buf[INET6_ADDRSTRLEN];
-    mslb_addr_format(a, buf, sizeof buf);
-    return xstrdup(buf);
-}
-
-static char *
-mac_text(const struct mslb_mac *m)
-{
-    char buf[18];
-    mslb_mac_format(m, buf, sizeof buf);
-    return xstrdup(buf);
-}
-
-static const char *const state_names[] = { "up", "drain", "down" };
-
-static void
-write_backend(struct nbdb *nb, const struct mslbrec_backend *row,
-              const struct model_backend *be)
-{
-    char *ip = addr_text(&be->ip);
-    char *mac = be->has_mac ? mac_text(&be->mac) : NULL;
-    char *host = be->host.family ? addr_text(&be->host) : NULL;
-    const struct mslbrec_bridge *hb = be->host_bridge
-                                      ? bridge_row_by_name(nb,
-                                                           be->host_bridge)
-                                      : NULL;
-
-    SET_STR(mslbrec_backend, row, name, be->name);
-    SET_STR(mslbrec_backend, row, ip, ip);
-    SET_INT(mslbrec_backend, row, port, be->port);
-    SET_STR(mslbrec_backend, row, mac, mac);
-    SET_INT(mslbrec_backend, row, weight, be->weight);
-    SET_STR(mslbrec_backend, row, state, state_names[be->state]);
-    SET_STR(mslbrec_backend, row, host, host);
-    if (row->host_bridge != hb) {
-        mslbrec_backend_set_host_bridge(row, hb);
-    }
-    free(ip);
-    free(mac);
-    free(host);
-}
-
-static void
-write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
-              const struct model_service *svc, enum nbdb_source source)
-{
-    const struct mslbrec_service *row = service_row_by_name(nb, svc->name);
-    struct mslbrec_backend **bes;
-    struct mslbrec_bridge **brs;
-    char *vip = addr_text(&svc->vip);
-    const char *proto = svc->proto ? model_proto_name(svc->proto) : "any";
-    bool has_tunnel = svc->mode == MODEL_MODE_TUN
-                      || svc->mode == MODEL_MODE_MSLB;
-    int64_t dscp = svc->dscp;
-
-    if (row) {
-        verify_all(&row->header_, mslbrec_service_columns,
-                   MSLBREC_SERVICE_N_COLUMNS);
-    } else {
-        row = mslbrec_service_insert(txn);
-    }
-    if (!nullable_string_is_equal(smap_get(&row->external_ids, SOURCE_KEY),
-                                  source_name(source))) {
-        mslbrec_service_update_external_ids_setkey(row, SOURCE_KEY,
-                                                   source_name(source));
-    }
-    SET_STR(mslbrec_service, row, name, svc->name);
-    SET_INT(mslbrec_service, row, id, svc->id);
-    SET_STR(mslbrec_service, row, vip, vip);
-    SET_STR(mslbrec_service, row, protocol, proto);
-    SET_INT(mslbrec_service, row, port, svc->port);
-    SET_STR(mslbrec_service, row, mode, model_mode_name(svc->mode));
-    SET_INT(mslbrec_service, row, idle_timeout, svc->idle_timeout);
-    SET_INT(mslbrec_service, row, persistence, svc->persistence);
-    SET_STR(mslbrec_service, row, tunnel,
-            has_tunnel ? model_tunnel_name(svc->tunnel) : NULL);
-    if (row->n_dscp != (svc->dscp ? 1 : 0)
-        || (svc->dscp && row->dscp[0] != svc->dscp)) {
-        mslbrec_service_set_dscp(row, &dscp, svc->dscp ? 1 : 0);
-    }
-
-    brs = xmalloc((svc->n_bridges + 1) * sizeof *brs);
-    for (size_t i = 0; i < svc->n_bridges; i++) {
-        brs[i] = CONST_CAST(struct mslbrec_bridge *,
-                            bridge_row_by_name(nb, svc->bridges[i]));
-    }
-    bool same = row->n_bridges == svc->n_bridges;
-    for (size_t i = 0; same && i < svc->n_bridges; i++) {
-        bool found = false;
-        for (size_t k = 0; k < row->n_bridges && !found; k++) {
-            found = row->bridges[k] == brs[i];
-        }
-        same = found;
-    }
-    if (!same) {
-        mslbrec_service_set_bridges(row, brs, svc->n_bridges);
-    }
-    free(brs);
-
-    /* Backend rows are reused by name, so a change writes what changed. */
-    bes = xmalloc((svc->n_backends + 1) * sizeof *bes);
-    bool same_set = row->n_backends == svc->n_backends;
-    for (size_t i = 0; i < svc->n_backends; i++) {
-        const struct model_backend *be = &svc->backends[i];
-        const struct mslbrec_backend *old = NULL;
-
-        for (size_t k = 0; k < row->n_backends && !old; k++) {
-            if (!strcmp(row->backends[k]->name, be->name)) {
-                old = row->backends[k];
-            }
-        }
-        if (old) {
-            verify_all(&old->header_, mslbrec_backend_columns,
-                       MSLBREC_BACKEND_N_COLUMNS);
-        } else {
-            old = mslbrec_backend_insert(txn);
-            same_set = false;
-        }
-        write_backend(nb, old, be);
-        bes[i] = CONST_CAST(struct mslbrec_backend *, old);
-    }
-    if (!same_set) {
-        mslbrec_service_set_backends(row, bes, svc->n_backends);
-    }
-    free(bes);
-    free(vip);
-}
-
-static void
-write_bridge(struct nbdb *nb, struct ovsdb_idl_txn *txn,
-             const struct model_bridge *br, enum nbdb_source source)
-{
-    const struct mslbrec_bridge *row = bridge_row_by_name(nb, br->name);
-    struct smap tp = SMAP_INITIALIZER(&tp);
-    const char **gws;
-    char *mac = NULL, dpid[17];
-    bool first = br->role == MODEL_ROLE_FIRST;
-
-    if (row) {
-        verify_all(&row->header_, mslbrec_bridge_columns,
-                   MSLBREC_BRIDGE_N_COLUMNS);
-    } else {
-        row = mslbrec_bridge_insert(txn);
-    }
-    if (first || memcmp(&br->mac, "\0\0\0\0\0\0", 6)) {
-        mac = mac_text(&br->mac);
-    }
-    snprintf(dpid, sizeof dpid, "%016"PRIx64, br->dpid);
-    if (!nullable_string_is_equal(smap_get(&row->external_ids, SOURCE_KEY),
-                                  source_name(source))) {
-        mslbrec_bridge_update_external_ids_setkey(row, SOURCE_KEY,
-                                                  source_name(source));
-    }
-    SET_STR(mslbrec_bridge, row, name, br->name);
-    SET_STR(mslbrec_bridge, row, role, first ? "first" : "final");
-    SET_STR(mslbrec_bridge, row, datapath_id, br->has_dpid ? dpid : NULL);
-    SET_STR(mslbrec_bridge, row, mac, mac);
-    SET_STR(mslbrec_bridge, row, frontend_port,
-            br->frontend_port[0] ? br->frontend_port : NULL);
-    SET_STR(mslbrec_bridge, row, backend_port,
-            br->frontend_port[0] ? br->backend_port : NULL);
-    SET_INT(mslbrec_bridge, row, ct_zone, br->ct_zone);
-    for (int t = 0; t < MODEL_N_TUNNELS; t++) {
-        if (br->tunnel_ports[t]) {
-            smap_add(&tp, model_tunnel_name(t), br->tunnel_ports[t]);
-        }
-    }
-    if (!smap_equal(&tp, &row->tunnel_ports)) {
-        mslbrec_bridge_set_tunnel_ports(row, &tp);
-    }
-    smap_destroy(&tp);
-    gws = xmalloc((br->n_gateways + 1) * sizeof *gws);
-    for (size_t i = 0; i < br->n_gateways; i++) {
-        gws[i] = addr_text(&br->gateways[i]);
-    }
-    bool same = row->n_gateways == br->n_gateways;
-    for (size_t i = 0; same && i < br->n_gateways; i++) {
-        bool found = false;
-        for (size_t k = 0; k < row->n_gateways && !found; k++) {
-            found = !strcmp(row->gateways[k], gws[i]);
-        }
-        same = found;
-    }
-    if (!same) {
-        mslbrec_bridge_set_gateways(row, gws, br->n_gateways);
-    }
-    for (size_t i = 0; i < br->n_gateways; i++) {
-        free(CONST_CAST(char *, gws[i]));
-    }
-    free(gws);
-    free(mac);
-}
-
-static const char *
-change_name(const struct nbdb_change *c)
-{
-    return c->type == NBDB_PUT_SERVICE ? c->svc->name
-           : c->type == NBDB_PUT_BRIDGE ? c->br->name : c->name;
-}
-
-static bool
-change_is_bridge(const struct nbdb_change *c)
-{
-    return c->type == NBDB_PUT_BRIDGE || c->type == NBDB_DEL_BRIDGE;
-}
-
-/* The hash of the object 'c' replaces as it is now, 0 if none. */
-static uint32_t
-current_base(const struct nbdb *nb, const struct nbdb_change *c)
-{
-    const char *name = change_name(c);
-
-    if (change_is_bridge(c)) {
-        const struct model_bridge *br = mdb_find_bridge(nb->mdb, name);
-        return br ? model_bridge_hash(br) : 0;
-    } else {
-        const struct model_service *svc = mdb_find_service(nb->mdb, name);
-        return svc ? model_service_hash(svc) : 0;
-    }
-}
-
-static void
-write_change(struct nbdb *nb, const struct nbdb_change *c)
-{
-    switch (c->type) {
-    case NBDB_PUT_SERVICE:
-        write_service(nb, nb->txn, c->svc, c->source);
-        break;
-    case NBDB_PUT_BRIDGE:
-        write_bridge(nb, nb->txn, c->br, c->source);
-        break;
-    case NBDB_DEL_SERVICE: {
-        const struct mslbrec_service *r = service_row_by_name(nb, c->name);
-        if (r) {
-            verify_all(&r->header_, mslbrec_service_columns,
-                       MSLBREC_SERVICE_N_COLUMNS);
-            mslbrec_service_delete(r);
-        }
-        break;
-    }
-    case NBDB_DEL_BRIDGE: {
-        const struct mslbrec_bridge *r = bridge_row_by_name(nb, c->name);
-        if (r) {
-            verify_all(&r->header_, mslbrec_bridge_columns,
-                       MSLBREC_BRIDGE_N_COLUMNS);
-            mslbrec_bridge_delete(r);
-        }
-        break;
-    }
-    }
-}
-
-static void
-batch_destroy(struct batch *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        model_service_destroy(b->changes[i].svc);
-        model_bridge_destroy(b->changes[i].br);
-        free(b->changes[i].name);
-    }
-    free(b->changes);
-    free(b);
-}
-
-static void
-batch_finish(struct batch *b, enum nbdb_status status, uint64_t gen,
-             const char *error)
-{
-    ovs_list_remove(&b->node);
-    if (b->done) {
-        b->done(b->aux, status, gen, error);
-    }
-    batch_destroy(b);
-}
-
-/* Starts a transaction with as many queued batches as can go together. */
-static void
-start_txn(struct nbdb *nb)
-{
-    const struct mslbrec_global *g = mslbrec_global_first(nb->idl);
-    struct sset touched = SSET_INITIALIZER(&touched);
-    struct ovs_list stale = OVS_LIST_INITIALIZER(&stale);
-    struct batch *b;
-
-    if (!g) {
-        /* A new database: create the Global row first. */
-        nb->txn = ovsdb_idl_txn_create(nb->idl);
-        g = mslbrec_global_insert(nb->txn);
-        mslbrec_global_set_generation(g, 0);
-        nb->global_txn = true;
-        ovsdb_idl_txn_commit(nb->txn);
-        return;
-    }
-    LIST_FOR_EACH_SAFE (b, node, &nb->queue) {
-        bool clash = false, moved = false;
-
-        if (b->alone && !ovs_list_is_empty(&nb->inflight)) {
-            break;
-        }
-        for (size_t i = 0; i < b->n; i++) {
-            char key[80];
-            const struct nbdb_change *c = &b->changes[i];
-            snprintf(key, sizeof key, "%c%s", change_is_bridge(c) ? 'B' : 'S',
-                     change_name(c));
-            clash |= sset_contains(&touched, key);
-            moved |= current_base(nb, c) != c->base;
-        }
-        if (clash) {
-            continue;           /* Next transaction, after the other. */
-        }
-        ovs_list_remove(&b->node);
-        if (moved) {
-            ovs_list_push_back(&stale, &b->node);
-            continue;
-        }
-        if (!nb->txn) {
-            nb->txn = ovsdb_idl_txn_create(nb->idl);
-            ovsdb_idl_txn_add_comment(nb->txn, "mslbd: model change");
-        }
-        for (size_t i = 0; i < b->n; i++) {
-            char key[80];
-            const struct nbdb_change *c = &b->changes[i];
-            snprintf(key, sizeof key, "%c%s", change_is_bridge(c) ? 'B' : 'S',
-                     change_name(c));
-            sset_add(&touched, key);
-            write_change(nb, c);
-        }
-        ovs_list_push_back(&nb->inflight, &b->node);
-        nb->stats.changes += b->n;
-        if (b->alone) {
-            break;
-        }
-    }
-    sset_destroy(&touched);
-    LIST_FOR_EACH_SAFE (b, node, &stale) {
-        nb->stats.retries++;
-        batch_finish(b, NBDB_RETRY, nb->generation, NULL);
-    }
-    if (nb->txn) {
-        ovsdb_idl_txn_increment(nb->txn, &g->header_,
-                                &mslbrec_global_col_generation, false);
-        nb->stats.txns++;
-        ovsdb_idl_txn_commit(nb->txn);
-    }
-}
-
-static enum nbdb_status
-classify(const char *error)
-{
-    return error && (strstr(error, "constraint violation")
-                     || strstr(error, "referential integrity")
-                     || strstr(error, "index"))
-           ? NBDB_CONFLICT : NBDB_ERROR;
-}
-
-/* Looks at the transaction in flight; finishes it if it is done. */
-static void
-poll_txn(struct nbdb *nb)
-{
-    enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(nb->txn);
-    struct batch *b;
-
-    if (status == TXN_INCOMPLETE) {
-        return;
-    }
-    if (nb->status_txn || nb->global_txn) {
-        if (status != TXN_SUCCESS && status != TXN_UNCHANGED) {
-            static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
-            VLOG_WARN_RL(&rl, "database: status or setup transaction: %s (%s)",
-                         ovsdb_idl_txn_status_to_string(status),
-                         ovsdb_idl_txn_get_error(nb->txn));
-        }
-    } else if (status == TXN_SUCCESS || status == TXN_UNCHANGED) {
-        uint64_t gen = status == TXN_SUCCESS
-                       ? ovsdb_idl_txn_get_increment_new_value(nb->txn)
-                       : nb->generation;
-        LIST_FOR_EACH_SAFE (b, node, &nb->inflight) {
-            batch_finish(b, NBDB_OK, gen, NULL);
-        }
-    } else if (status == TXN_TRY_AGAIN) {
-        LIST_FOR_EACH_SAFE (b, node, &nb->inflight) {
-            ovs_list_remove(&b->node);
-            b->retry_seqno = ovsdb_idl_get_seqno(nb->idl);
-            ovs_list_push_back(&nb->retrying, &b->node);
-        }
-    } else if (ovs_list_is_short(&nb->inflight)) {
-        const char *error = ovsdb_idl_txn_get_error(nb->txn);
-        enum nbdb_status st = classify(error);
-
-        if (st == NBDB_CONFLICT) {
-            nb->stats.conflicts++;
-        }
-        LIST_FOR_EACH_SAFE (b, node, &nb->inflight) {
-            batch_finish(b, st, nb->generation,
-                         error ? error : ovsdb_idl_txn_status_to_string(
-                             status));
-        }
-    } else {
-        /* One of several failed: find it by committing each alone. */
-        struct ovs_list again = OVS_LIST_INITIALIZER(&again);
-        LIST_FOR_EACH_SAFE (b, node, &nb->inflight) {
-            ovs_list_remove(&b->node);
-            b->alone = true;
-            ovs_list_push_back(&again, &b->node);
-        }
-        ovs_list_splice(ovs_list_front(&nb->queue), ovs_list_front(&again),
-                        &again);
-    }
-    ovsdb_idl_txn_destroy(nb->txn);
-    nb->txn = NULL;
-    nb->status_txn = nb->global_txn = false;
-}
-
-static void
-write_status(struct nbdb *nb)
-{
-    struct shash_node *sn;
-    const struct mslbrec_bridge_status *row;
-    bool any = nb->problems_dirty;
-
-    SHASH_FOR_EACH (sn, &nb->status) {
-        any |= ((struct status_entry *) sn->data)->dirty;
-    }
-    if (!any) {
-        return;
-    }
-    nb->txn = ovsdb_idl_txn_create(nb->idl);
-    nb->status_txn = true;
-    SHASH_FOR_EACH (sn, &nb->status) {
-        struct status_entry *e = sn->data;
-        char dpid[17];
-
-        if (!e->dirty) {
-            continue;
-        }
-        e->dirty = false;
-        row = NULL;
-        const struct mslbrec_bridge_status *r;
-        MSLBREC_BRIDGE_STATUS_FOR_EACH (r, nb->idl) {
-            if (!strcmp(r->name, sn->name)) {
-                row = r;
-                break;
-            }
-        }
-        if (!row) {
-            row = mslbrec_bridge_status_insert(nb->txn);
-            mslbrec_bridge_status_set_name(row, sn->name);
-        }
-        snprintf(dpid, sizeof dpid, "%016"PRIx64, e->st.dpid);
-        mslbrec_bridge_status_set_connected(row, e->st.connected);
-        mslbrec_bridge_status_set_datapath_id(row, e->st.dpid ? dpid : NULL);
-        mslbrec_bridge_status_set_openflow_version(row, e->version);
-        mslbrec_bridge_status_set_installed_generation(
-            row, e->st.installed_generation);
-        mslbrec_bridge_status_set_desired_generation(
-            row, e->st.desired_generation);
-        mslbrec_bridge_status_set_flows(row, e->st.flows);
-        mslbrec_bridge_status_set_groups(row, e->st.groups);
-        mslbrec_bridge_status_set_error(row, e->error);
-    }
-    if (nb->problems_dirty) {
-        const struct mslbrec_global *g = mslbrec_global_first(nb->idl);
-        if (g) {
-            struct smap p = SMAP_INITIALIZER(&p);
-            SHASH_FOR_EACH (sn, &nb->problems) {
-                smap_add(&p, sn->name, sn->data);
-            }
-            mslbrec_global_set_problems(g, &p);
-            smap_destroy(&p);
-        }
-        nb->problems_dirty = false;
-    }
-    ovsdb_idl_txn_commit(nb->txn);
 }
 
 /* ---- Public. ---- */
@@ -1051,13 +476,13 @@ nbdb_destroy(struct nbdb *nb)
         return;
     }
     LIST_FOR_EACH_POP (b, node, &nb->queue) {
-        batch_destroy(b);
+        nbdb_batch_destroy(b);
     }
     LIST_FOR_EACH_POP (b, node, &nb->inflight) {
-        batch_destroy(b);
+        nbdb_batch_destroy(b);
     }
     LIST_FOR_EACH_POP (b, node, &nb->retrying) {
-        batch_destroy(b);
+        nbdb_batch_destroy(b);
     }
     if (nb->txn) {
         ovsdb_idl_txn_destroy(nb->txn);
@@ -1095,9 +520,9 @@ nbdb_run(struct nbdb *nb)
         const struct mslbrec_global *g = mslbrec_global_first(nb->idl);
 
         if (!nb->ready || !nb->was_connected) {
-            full_sync(nb);
+            nbdb_full_sync(nb);
         } else {
-            tracked_sync(nb);
+            nbdb_tracked_sync(nb);
         }
         ovsdb_idl_track_clear(nb->idl);
         nb->seqno = seqno;
@@ -1114,7 +539,7 @@ nbdb_run(struct nbdb *nb)
         LIST_FOR_EACH_SAFE (b, node, &nb->retrying) {
             if (b->retry_seqno != seqno) {
                 nb->stats.retries++;
-                batch_finish(b, NBDB_RETRY, nb->generation, NULL);
+                nbdb_batch_finish(b, NBDB_RETRY, nb->generation, NULL);
             }
         }
     }
@@ -1123,13 +548,13 @@ nbdb_run(struct nbdb *nb)
         nb->was_connected = connected;
     }
     if (nb->txn) {
-        poll_txn(nb);
+        nbdb_poll_txn(nb);
     }
     if (!nb->txn && nb->ready && connected) {
         if (!ovs_list_is_empty(&nb->queue) || !mslbrec_global_first(nb->idl)) {
-            start_txn(nb);
+            nbdb_start_txn(nb);
         } else if (time_msec() >= nb->next_status_ms) {
-            write_status(nb);
+            nbdb_write_status(nb);
             nb->next_status_ms = time_msec() + STATUS_INTERVAL_MS;
         }
     }
@@ -1173,118 +598,6 @@ nbdb_is_empty(const struct nbdb *nb)
 }
 
 void
-nbdb_submit(struct nbdb *nb, struct nbdb_change *changes, size_t n,
-            nbdb_done_func *done, void *aux)
-{
-    struct batch *b = xzalloc(sizeof *b);
-
-    b->changes = changes;
-    b->n = n;
-    b->done = done;
-    b->aux = aux;
-    ovs_list_push_back(&nb->queue, &b->node);
-    poll_immediate_wake();
-}
-
-void
-nbdb_forget(struct nbdb *nb, void *aux)
-{
-    struct ovs_list *lists[] = { &nb->queue, &nb->inflight, &nb->retrying };
-    struct batch *b;
-
-    for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
-        LIST_FOR_EACH (b, node, lists[i]) {
-            if (b->aux == aux) {
-                b->done = NULL;
-            }
-        }
-    }
-}
-
-void
-nbdb_import(struct nbdb *nb, const struct model *m, enum nbdb_source source,
-            nbdb_done_func *done, void *aux)
-{
-    bool config = source == NBDB_SOURCE_CONFIG;
-    struct sset named = SSET_INITIALIZER(&named);
-    const struct mslbrec_service *sr;
-    const struct mslbrec_bridge *br;
-    struct nbdb_change *changes;
-    size_t k = 0, n;
-
-    n = m->n_bridges + m->n_services + hmap_count(&nb->service_names)
-        + hmap_count(&nb->bridge_names);
-    changes = xzalloc((n + 1) * sizeof *changes);
-    for (size_t i = 0; i < m->n_bridges; i++) {
-        const struct model_bridge *b = &m->bridges[i];
-        const struct model_bridge *cur = mdb_find_bridge(nb->mdb, b->name);
-        const struct mslbrec_bridge *row = bridge_row_by_name(nb, b->name);
-
-        sset_add(&named, b->name);
-        if (config && row && !row_from_config(&row->external_ids)) {
-            VLOG_WARN("config: bridge %s was changed over the REST API: "
-                      "kept as it is", b->name);
-            continue;
-        }
-        changes[k].type = NBDB_PUT_BRIDGE;
-        changes[k].source = source;
-        changes[k].br = xzalloc(sizeof *changes[k].br);
-        model_bridge_clone(changes[k].br, b);
-        changes[k++].base = cur ? model_bridge_hash(cur) : 0;
-    }
-    for (size_t i = 0; i < m->n_services; i++) {
-        const struct model_service *svc = &m->services[i];
-        const struct model_service *cur = mdb_find_service(nb->mdb,
-                                                           svc->name);
-        const struct mslbrec_service *row = service_row_by_name(nb,
-                                                                svc->name);
-
-        sset_add(&named, svc->name);
-        if (config && row && !row_from_config(&row->external_ids)) {
-            VLOG_WARN("config: service %s was changed over the REST API: "
-                      "kept as it is", svc->name);
-            continue;
-        }
-        changes[k].type = NBDB_PUT_SERVICE;
-        changes[k].source = source;
-        changes[k].svc = xzalloc(sizeof *changes[k].svc);
-        model_service_clone(changes[k].svc, svc);
-        if (cur) {
-            changes[k].svc->id = cur->id;       /* Ids never move. */
-        } else if (mdb_find_service_by_id(nb->mdb, svc->id)) {
-            changes[k].svc->id = mdb_new_service_id(nb->mdb, svc);
-        }
-        changes[k++].base = cur ? model_service_hash(cur) : 0;
-    }
-    if (config) {
-        /* What an earlier config put there and this one no longer names;
-         * services before the bridges they use. */
-        MSLBREC_SERVICE_FOR_EACH (sr, nb->idl) {
-            const struct model_service *cur;
-            if (row_from_config(&sr->external_ids)
-                && !sset_contains(&named, sr->name)
-                && (cur = mdb_find_service(nb->mdb, sr->name))) {
-                changes[k].type = NBDB_DEL_SERVICE;
-                changes[k].name = xstrdup(sr->name);
-                changes[k++].base = model_service_hash(cur);
-            }
-        }
-        MSLBREC_BRIDGE_FOR_EACH (br, nb->idl) {
-            const struct model_bridge *cur;
-            if (row_from_config(&br->external_ids)
-                && !sset_contains(&named, br->name)
-                && (cur = mdb_find_bridge(nb->mdb, br->name))) {
-                changes[k].type = NBDB_DEL_BRIDGE;
-                changes[k].name = xstrdup(br->name);
-                changes[k++].base = model_bridge_hash(cur);
-            }
-        }
-    }
-    sset_destroy(&named);
-    nbdb_submit(nb, changes, k, done, aux);
-}
-
-void
 nbdb_set_bridge_status(struct nbdb *nb, const char *bridge,
                        const struct nbdb_bridge_status *st)
 {
@@ -1324,3 +637,4 @@ nbdb_get_stats(const struct nbdb *nb, struct nbdb_stats *s)
 {
     *s = nb->stats;
 }
+

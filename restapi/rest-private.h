@@ -25,7 +25,6 @@ struct rest_server {
     struct rest_gate *gate;     /* Accepts, limits, checks heads. */
     uv_poll_t poll;
     uv_timer_t timer;
-    struct jschema *schemas;
     char *token;
     size_t max_body;
     char *cert, *key;

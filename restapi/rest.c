@@ -22,7 +22,6 @@
 #include <strings.h>
 #include <uv.h>
 
-#include "jschema.h"
 #include "rest-private.h"
 #include "rest_gate.h"
 #include "bridges.h"
@@ -663,8 +662,7 @@ rest_server_start(const struct rest_env *d, const struct rest_options *o,
     srv->d = d;
     srv->max_body = o->max_body;
     srv->token = o->token ? xstrdup(o->token) : NULL;
-    if ((error = parse_listen(o->listen, &ss, &v6))
-        || (error = jschema_load_dir(o->schema_dir, &srv->schemas))) {
+    if ((error = parse_listen(o->listen, &ss, &v6))) {
         goto fail;
     }
     if (v6) {
@@ -731,7 +729,6 @@ rest_server_start(const struct rest_env *d, const struct rest_options *o,
     return NULL;
 
 fail:
-    jschema_destroy(srv->schemas);
     free(srv->token);
     free(srv->cert);
     free(srv->key);

@@ -29,7 +29,6 @@ struct rest_options {
     const char *token;          /* Bearer token required if not NULL. */
     const char *cert_file;      /* HTTPS when both are set. */
     const char *key_file;
-    const char *schema_dir;     /* Holds the *.schema.json files. */
     size_t max_body;            /* Bytes; larger bodies get 413. */
 };
 

@@ -1,8 +1,8 @@
 /* Services, backends and bridges over REST.
  *
  * Reads come from the model as mslbd holds it (modeldb.h).  A write is
- * checked (JSON Schema, then the model's rules for the one object it
- * touches, then the rules across objects against the model's indexes),
+ * checked (the model's rules for the one object it touches, then the rules
+ * across objects against the model's indexes),
  * becomes one database change (nbdb.h) and is answered once the database
  * committed it and the connected bridges installed its generation, or
  * ?wait= seconds passed.  If another writer changed the same object first,
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jschema.h"
 #include "nbdb.h"
 #include "mslb/modeldb.h"
 #include "util.h"
@@ -533,15 +532,14 @@ attempt(struct request *r)
     }
 }
 
-/* Parses and schema-checks the body.  Returns NULL after answering if it
- * is not acceptable. */
+/* Parses the body.  Returns NULL after answering if it is not JSON.  The
+ * model's rules check it (one validator: schemas/ document the contract
+ * and tests check the daemon against them, see docs/api.md). */
 static json_t *
-parse_body(struct request *r, const char *schema)
+parse_body(struct request *r)
 {
     json_error_t jerr;
     json_t *j;
-    char *path = NULL;
-    char *error;
 
     j = json_loadb(r->body ? r->body : "", r->len,
                    JSON_REJECT_DUPLICATES, &jerr);
@@ -550,24 +548,39 @@ parse_body(struct request *r, const char *schema)
                               jerr.line, jerr.column, jerr.text);
         respond_error(r, MHD_HTTP_BAD_REQUEST, "malformed_json", msg, NULL);
         free(msg);
-        return NULL;
-    }
-    error = jschema_validate_path(r->srv->schemas, schema, j, &path);
-    if (error) {
-        respond_invalid(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", error,
-                        path, NULL);
-        free(error);
-        free(path);
-        json_decref(j);
-        return NULL;
     }
     return j;
+}
+
+/* A backend change may set 'weight' and 'state' only, at least one of them;
+ * the model checks their values once merged. */
+static bool
+check_backend_patch(struct request *r, const json_t *body)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(body) || !json_object_size(body)) {
+        respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
+                      "must set weight or state", NULL);
+        return false;
+    }
+    json_object_foreach ((json_t *) body, key, v) {
+        if (strcmp(key, "weight") && strcmp(key, "state")) {
+            char *msg = xasprintf("%s: unknown key", key);
+            respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", msg,
+                          key);
+            free(msg);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Starts write 'kind' on request 'r': checks what does not depend on the
  * model, suspends the request, and makes the first attempt. */
 static void
-start_write(struct request *r, enum write_kind kind, const char *schema,
+start_write(struct request *r, enum write_kind kind, bool has_body,
             const char *name, const char *sub, bool post)
 {
     struct rest_write *w;
@@ -579,7 +592,11 @@ start_write(struct request *r, enum write_kind kind, const char *schema,
                       "wait: must be an integer from 0 to 300", "wait");
         return;
     }
-    if (schema && !(body = parse_body(r, schema))) {
+    if (has_body && !(body = parse_body(r))) {
+        return;
+    }
+    if (kind == W_PATCH_BACKEND && !check_backend_patch(r, body)) {
+        json_decref(body);
         return;
     }
     if (!nbdb_is_ready(r->srv->d->nbdb)
@@ -593,6 +610,22 @@ start_write(struct request *r, enum write_kind kind, const char *schema,
     if (body && (kind == W_PUT_SERVICE || kind == W_PUT_BRIDGE
                  || kind == W_POST_BACKEND)) {
         const char *bname = json_string_value(json_object_get(body, "name"));
+        if (!bname) {
+            /* Not a string, or absent: the model's rules say which. */
+            char *error = NULL;
+            if (!json_is_object(body)) {
+                error = xstrdup("(top level): must be an object");
+            } else {
+                error = xstrdup(json_object_get(body, "name")
+                                ? "name: must be a string"
+                                : "name: is required");
+            }
+            respond_invalid(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
+                            error, NULL, NULL);
+            free(error);
+            json_decref(body);
+            return;
+        }
         if (kind == W_POST_BACKEND) {
             sub = bname;
         } else if (!name) {
@@ -621,39 +654,37 @@ start_write(struct request *r, enum write_kind kind, const char *schema,
 void
 rest_put_service(struct request *r, const char *name, bool post)
 {
-    start_write(r, W_PUT_SERVICE, "service.schema.json", name, NULL, post);
+    start_write(r, W_PUT_SERVICE, true, name, NULL, post);
 }
 
 void
 rest_delete_service(struct request *r, const char *name)
 {
-    start_write(r, W_DEL_SERVICE, NULL, name, NULL, false);
+    start_write(r, W_DEL_SERVICE, false, name, NULL, false);
 }
 
 void
 rest_post_backend(struct request *r, const char *service)
 {
-    start_write(r, W_POST_BACKEND, "backend.schema.json", service, NULL,
-                true);
+    start_write(r, W_POST_BACKEND, true, service, NULL, true);
 }
 
 void
 rest_change_backend(struct request *r, const char *service,
                     const char *backend, bool delete)
 {
-    start_write(r, delete ? W_DEL_BACKEND : W_PATCH_BACKEND,
-                delete ? NULL : "backend-patch.schema.json", service,
-                backend, false);
+    start_write(r, delete ? W_DEL_BACKEND : W_PATCH_BACKEND, !delete,
+                service, backend, false);
 }
 
 void
 rest_put_bridge(struct request *r, const char *name)
 {
-    start_write(r, W_PUT_BRIDGE, "bridge.schema.json", name, NULL, false);
+    start_write(r, W_PUT_BRIDGE, true, name, NULL, false);
 }
 
 void
 rest_delete_bridge(struct request *r, const char *name)
 {
-    start_write(r, W_DEL_BRIDGE, NULL, name, NULL, false);
+    start_write(r, W_DEL_BRIDGE, false, name, NULL, false);
 }

@@ -9,9 +9,9 @@ secs=${1:-30}
 out=${MSLB_FUZZ_DIR:-$top/build/fuzz}
 mkdir -p "$out/corpus"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -D_GNU_SOURCE -DMSLB_SCHEMA_DIR="\"$top/schemas\"" \
-    -I"$top/include" -I"$top/restapi" \
-    "$top/tests/fuzz/fuzz_body.c" "$top/restapi/jschema.c" "$top/flows/model.c" \
+    -D_GNU_SOURCE -I"$top/include" \
+    "$top/tests/fuzz/fuzz_body.c" "$top/flows/model.c" \
+    $(ls "$top"/flows/model_*.c 2>/dev/null) \
     $(pkg-config --cflags --libs jansson) -o "$out/fuzz_body"
 # New inputs go to the build tree; the seeds in the source tree stay as
 # they are.

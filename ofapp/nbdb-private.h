@@ -1,0 +1,82 @@
+/* nbdb's insides, shared by nbdb.c (reading: rows into the model) and
+ * nbdb_write.c (writing: changes into transactions, status rows). */
+#ifndef MSLB_NBDB_PRIVATE_H
+#define MSLB_NBDB_PRIVATE_H 1
+
+#include "nbdb.h"
+#include "mslb-idl.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+#include "openvswitch/shash.h"
+
+#define STATUS_INTERVAL_MS 200
+
+/* A uuid -> name map entry. */
+struct uuid_name {
+    struct hmap_node node;
+    struct uuid uuid;
+    char *name;
+};
+
+struct batch {
+    struct ovs_list node;
+    struct nbdb_change *changes;
+    size_t n;
+    nbdb_done_func *done;
+    void *aux;
+    bool alone;                 /* Failed in company: commit it alone. */
+    unsigned int retry_seqno;   /* NBDB_RETRY once the seqno moves. */
+};
+
+struct status_entry {
+    struct nbdb_bridge_status st;
+    char *version, *error;
+    bool dirty;
+};
+
+struct nbdb {
+    struct ovsdb_idl *idl;
+    struct mdb *mdb;
+    unsigned int seqno;
+    bool ready;
+    bool was_connected;
+    uint64_t generation;
+
+    struct hmap bridge_names;   /* struct uuid_name: Bridge rows. */
+    struct hmap service_names;  /* struct uuid_name: Service rows. */
+    struct shash service_rows;  /* Service name -> struct uuid_name. */
+    struct hmap backend_owner;  /* struct uuid_name: Backend -> service. */
+    struct shash problems;      /* "Service NAME" -> malloc'd reason. */
+    bool problems_dirty;
+
+    struct ovs_list queue;      /* struct batch: waiting. */
+    struct ovs_list inflight;   /* struct batch: in 'txn'. */
+    struct ovs_list retrying;   /* struct batch: TRY_AGAIN, waiting for news. */
+    struct ovsdb_idl_txn *txn;
+    bool status_txn;            /* 'txn' writes status only. */
+    bool global_txn;            /* 'txn' creates the Global row. */
+
+    struct shash status;        /* Bridge name -> struct status_entry. */
+    long long int next_status_ms;
+
+    struct nbdb_stats stats;
+};
+
+
+/* nbdb.c */
+const struct mslbrec_service *nbdb_service_row(const struct nbdb *,
+                                               const char *name);
+const struct mslbrec_bridge *nbdb_bridge_row(const struct nbdb *,
+                                             const char *name);
+void nbdb_full_sync(struct nbdb *);
+void nbdb_tracked_sync(struct nbdb *);
+
+/* nbdb_write.c */
+void nbdb_start_txn(struct nbdb *);
+void nbdb_poll_txn(struct nbdb *);
+void nbdb_write_status(struct nbdb *);
+void nbdb_batch_finish(struct batch *, enum nbdb_status, uint64_t gen,
+                       const char *error);
+void nbdb_batch_destroy(struct batch *);
+
+#endif /* nbdb-private.h */
