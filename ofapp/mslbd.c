@@ -22,6 +22,7 @@
 
 #include <sys/stat.h>
 #include <uv.h>
+#include <jansson.h>
 
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
@@ -91,6 +92,31 @@ run_engine(struct mslbd *d)
     bridges_publish(d->bridges, gen);
 }
 
+/* Bridge_Status rows: what each bridge has (nbdb writes only what
+ * changed, a few times per second at most). */
+static void
+report_bridges(struct mslbd *d)
+{
+    for (size_t i = 0; i < bridges_count(d->bridges); i++) {
+        const struct bridge *b = bridges_at(d->bridges, i);
+        json_t *j = bridge_status_json(b);
+        const char *dpid = json_string_value(json_object_get(j,
+                                                             "datapath_id"));
+        struct nbdb_bridge_status st = {
+            .connected = bridge_is_connected(b),
+            .dpid = dpid ? strtoull(dpid, NULL, 16) : 0,
+            .openflow_version = json_string_value(
+                json_object_get(j, "openflow_version")),
+            .installed_generation = bridge_installed_generation(b),
+            .desired_generation = d->generation,
+            .flows = json_integer_value(json_object_get(j, "flows")),
+            .groups = json_integer_value(json_object_get(j, "groups")),
+        };
+        nbdb_set_bridge_status(d->nbdb, bridge_name(b), &st);
+        json_decref(j);
+    }
+}
+
 static void
 db_run(void *d_)
 {
@@ -101,6 +127,7 @@ db_run(void *d_)
         return;
     }
     run_engine(d);
+    report_bridges(d);
     if (d->rest) {
         rest_server_poll_waiters(d->rest);
     }

@@ -124,15 +124,23 @@ rest_get_health(struct request *r)
         }
     }
     free(brs);
+
+    const struct shash *problems = nbdb_problems(d->nbdb);
+    json_t *pj = json_object();
+    struct shash_node *sn;
+    SHASH_FOR_EACH (sn, problems) {
+        json_object_set_new(pj, sn->name, json_string(sn->data));
+    }
+    bool db_up = nbdb_is_connected(d->nbdb);
     respond_json(r, MHD_HTTP_OK, json_pack(
-        "{s:s, s:I, s:f, s:{s:i, s:i, s:i}}",
-        "status", in_step == n && nbdb_is_connected(d->nbdb)
-                  && shash_is_empty(nbdb_problems(d->nbdb))
+        "{s:s, s:I, s:f, s:{s:i, s:i, s:i}, s:{s:b, s:o}}",
+        "status", in_step == n && db_up && !shash_count(problems)
                   ? "ok" : "degraded",
         "generation", (json_int_t) nbdb_generation(d->nbdb),
         "uptime_seconds", (mono_ms() - d->started_ms) / 1000.0,
         "bridges", "configured", (int) n,
-        "connected", (int) connected, "in_step", (int) in_step));
+        "connected", (int) connected, "in_step", (int) in_step,
+        "database", "connected", db_up, "problems", pj));
 }
 
 /* ---- Statistics. ---- */

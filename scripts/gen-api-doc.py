@@ -4,10 +4,10 @@
 The table ENDPOINTS below is the contract: every method and path, its
 request body and its responses.  The field tables come from the schemas'
 "description"s and constraints, so the reference cannot drift from what
-restapi/jschema.c enforces; tests/api_doc_check.sh fails when docs/api.md is
-not what this script writes.  Every JSON example is preceded by a line
-<!-- example: NAME.schema.json --> naming its schema, and
-tests/unit/test_jschema.c validates it against that schema.
+the contract says; tests/api_doc_check.sh fails when docs/api.md is not what
+this script writes, and tests/unit/test_schema_contract.py checks mslbd's own
+validator (the model's rules) against the schemas.  Every JSON example is
+preceded by a line <!-- example: NAME.schema.json --> naming its schema.
 
     scripts/gen-api-doc.py [--output FILE|-]     (default: docs/api.md)
 
@@ -141,7 +141,10 @@ ERROR_CODES = [
     ("method_not_allowed", 405, "the path exists but not with this method; "
      "the `Allow` header lists those that do"),
     ("conflict", 409, "the change clashes with what exists: a duplicate "
-     "name or key, or a bridge that services still use"),
+     "name or key, or a bridge that services still use; also a change "
+     "whose object kept changing under concurrent writers (retried a few "
+     "times first), or one the database refused (an index or a reference); "
+     "nothing changed"),
     ("payload_too_large", 413, "the body is over 1 MiB (1048576 bytes), "
      "as sent or as announced by `Content-Length` (then refused before it "
      "is read)"),
@@ -149,10 +152,10 @@ ERROR_CODES = [
      "the media type `application/json`"),
     ("invalid", 422, "the body breaks its schema or a rule of the model; "
      "`path` names the field (or the query parameter)"),
-    ("internal", 500, "mslbd failed, e.g. it could not write its state "
-     "file; nothing changed"),
-    ("unavailable", 503, "mslbd cannot serve the request now, e.g. too "
-     "many open connections (from this address); retry later"),
+    ("internal", 500, "mslbd failed; nothing changed"),
+    ("unavailable", 503, "mslbd cannot serve the request now: too many "
+     "open connections (from this address), or the model's database is "
+     "not reachable (a write then changes nothing); retry later"),
 ]
 
 COMMON_ERRORS = [400, 401, 405, 408, 414, 422, 431, 500, 503, 505]
@@ -344,8 +347,14 @@ class Doc:
                "model (the same bridges, services and backends as the "
                "configuration file, see [config.md](config.md)) and to see "
                "whether the switches have it.  Every body has a JSON Schema "
-               "in `schemas/` (draft 2020-12); mslbd validates requests "
-               "against them, and this page is generated from them.")
+               "in `schemas/` (draft 2020-12), the contract this page is "
+               "generated from; mslbd checks requests with the model's own "
+               "rules, the same for the configuration file and for rows "
+               "written to the database directly, and a test keeps the two "
+               "in step (every body a schema refuses, mslbd refuses).  "
+               "The model lives in an OVSDB database "
+               "([database.md](database.md)): a write is one database "
+               "transaction.")
         self.w()
 
     def summary(self):
