@@ -53,6 +53,7 @@ struct nbdb {
     struct ovs_list inflight;   /* struct batch: in 'txn'. */
     struct ovs_list retrying;   /* struct batch: TRY_AGAIN, waiting for news. */
     struct ovsdb_idl_txn *txn;
+    unsigned int txn_seqno;     /* The IDL's seqno when 'txn' was built. */
     bool status_txn;            /* 'txn' writes status only. */
     bool global_txn;            /* 'txn' creates the Global row. */
 

@@ -536,12 +536,6 @@ nbdb_run(struct nbdb *nb)
                       mdb_n_services(nb->mdb), mdb_n_backends(nb->mdb),
                       nb->generation);
         }
-        LIST_FOR_EACH_SAFE (b, node, &nb->retrying) {
-            if (b->retry_seqno != seqno) {
-                nb->stats.retries++;
-                nbdb_batch_finish(b, NBDB_RETRY, nb->generation, NULL);
-            }
-        }
     }
     if (connected != nb->was_connected) {
         VLOG_INFO("database %s", connected ? "connected" : "disconnected");
@@ -549,6 +543,14 @@ nbdb_run(struct nbdb *nb)
     }
     if (nb->txn) {
         nbdb_poll_txn(nb);
+    }
+    /* Changes whose 'verify' failed: once the model has the news that
+     * made it fail, their writers recompute them. */
+    LIST_FOR_EACH_SAFE (b, node, &nb->retrying) {
+        if (b->retry_seqno != nb->seqno) {
+            nb->stats.retries++;
+            nbdb_batch_finish(b, NBDB_RETRY, nb->generation, NULL);
+        }
     }
     if (!nb->txn && nb->ready && connected) {
         if (!ovs_list_is_empty(&nb->queue) || !mslbrec_global_first(nb->idl)) {

@@ -373,7 +373,7 @@ nbdb_start_txn(struct nbdb *nb)
     LIST_FOR_EACH_SAFE (b, node, &nb->queue) {
         bool clash = false, moved = false;
 
-        if (b->alone && !ovs_list_is_empty(&nb->inflight)) {
+        if (b->alone && nb->txn) {
             break;
         }
         for (size_t i = 0; i < b->n; i++) {
@@ -416,6 +416,7 @@ nbdb_start_txn(struct nbdb *nb)
         nbdb_batch_finish(b, NBDB_RETRY, nb->generation, NULL);
     }
     if (nb->txn) {
+        nb->txn_seqno = ovsdb_idl_get_seqno(nb->idl);
         ovsdb_idl_txn_increment(nb->txn, &g->header_,
                                 &mslbrec_global_col_generation, false);
         nb->stats.txns++;
@@ -459,7 +460,8 @@ nbdb_poll_txn(struct nbdb *nb)
     } else if (status == TXN_TRY_AGAIN) {
         LIST_FOR_EACH_SAFE (b, node, &nb->inflight) {
             ovs_list_remove(&b->node);
-            b->retry_seqno = ovsdb_idl_get_seqno(nb->idl);
+            /* The news that made 'verify' fail may already be in. */
+            b->retry_seqno = nb->txn_seqno;
             ovs_list_push_back(&nb->retrying, &b->node);
         }
     } else if (ovs_list_is_short(&nb->inflight)) {
@@ -482,8 +484,7 @@ nbdb_poll_txn(struct nbdb *nb)
             b->alone = true;
             ovs_list_push_back(&again, &b->node);
         }
-        ovs_list_splice(ovs_list_front(&nb->queue), ovs_list_front(&again),
-                        &again);
+        ovs_list_splice(nb->queue.next, again.next, &again);
     }
     ovsdb_idl_txn_destroy(nb->txn);
     nb->txn = NULL;
