@@ -11,7 +11,9 @@ mkdir -p "$out/corpus"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -D_GNU_SOURCE -DMSLB_SCHEMA_DIR="\"$top/schemas\"" \
     -I"$top/include" -I"$top/restapi" \
-    "$top/tests/fuzz/fuzz_body.c" "$top/restapi/jschema.c" "$top/flows/model.c" \
+    "$top/tests/fuzz/fuzz_body.c" "$top/restapi/jschema.c" \
+    "$top"/flows/model_read.c "$top"/flows/model.c "$top"/flows/model_doc.c \
+    "$top"/flows/model_util.c "$top"/flows/model_json.c \
     $(pkg-config --cflags --libs jansson) -o "$out/fuzz_body"
 # New inputs go to the build tree; the seeds in the source tree stay as
 # they are.
