@@ -130,6 +130,19 @@ ctl_print_write_result(const struct ctl *ctl, const json_t *answer,
 }
 
 int
+ctl_get(const struct ctl *ctl, const char *path, json_t **answer)
+{
+    int code = ctl_call(ctl, "GET", path, NULL, answer, NULL);
+
+    if (!code && ctl->json) {
+        ctl_print_json(*answer);
+        json_decref(*answer);
+        *answer = NULL;
+    }
+    return code;
+}
+
+int
 ctl_write(const struct ctl *ctl, const char *method, const char *path,
           const json_t *body, const char *fmt, ...)
 {

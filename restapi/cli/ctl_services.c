@@ -16,14 +16,9 @@ ctl_cmd_list(struct ctl *ctl, char **args, size_t n_args)
     size_t i;
     int code;
 
-    code = ctl_call(ctl, "GET", "/v1/services", NULL, &answer, NULL);
-    if (code) {
+    code = ctl_get(ctl, "/v1/services", &answer);
+    if (code || !answer) {
         return code;
-    }
-    if (ctl->json) {
-        ctl_print_json(answer);
-        json_decref(answer);
-        return CTL_EXIT_OK;
     }
 
     t = cli_table_create(6, headers);
@@ -62,15 +57,10 @@ ctl_cmd_show(struct ctl *ctl, char **args, size_t n_args)
     size_t i, up = 0;
     int code;
 
-    code = ctl_call(ctl, "GET", path, NULL, &service, NULL);
+    code = ctl_get(ctl, path, &service);
     free(path);
-    if (code) {
+    if (code || !service) {
         return code;
-    }
-    if (ctl->json) {
-        ctl_print_json(service);
-        json_decref(service);
-        return CTL_EXIT_OK;
     }
 
     /* The known fields in a fixed order, then whatever else a newer

@@ -97,6 +97,9 @@ int ctl_call(const struct ctl *, const char *method, const char *path,
 /* Prints the one-line summary 'what' of a write, or its JSON with --json. */
 void ctl_print_write_result(const struct ctl *, const json_t *answer,
                             const char *what);
+/* A read shown as a table: ctl_call() of GET 'path'.  With --json the
+ * answer is printed and '*answer' is NULL: the caller is done. */
+int ctl_get(const struct ctl *, const char *path, json_t **answer);
 /* A write whose summary does not depend on the answer: ctl_call(), then
  * ctl_print_write_result() with 'fmt...'.  Returns ctl_call()'s code. */
 int ctl_write(const struct ctl *, const char *method, const char *path,
