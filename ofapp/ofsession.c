@@ -1,12 +1,13 @@
-/* One OpenFlow session: see ofsession.h. */
+/* One OpenFlow session (see ofsession.h): output, ports, input and the
+ * handshake, keepalive, and the session's life.  Listeners and active
+ * targets, which create sessions, are in ofsession_conn.c. */
 #include <config.h>
-#include "ofsession.h"
+#include "ofsession-private.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 
 #include "openvswitch/ofp-msgs.h"
@@ -25,8 +26,6 @@ VLOG_DEFINE_THIS_MODULE(ofsession);
 #define ECHO_INTERVAL_MS 5000
 #define DEAD_AFTER_MS 15000          /* Silence that ends a session... */
 #define DEAD_AFTER_BUSY_MS 300000    /* ...or while a big bundle commits. */
-#define RECONNECT_MIN_MS 500
-#define RECONNECT_MAX_MS 8000
 #define WRITE_CHUNK (256 * 1024)
 
 /* Versions offered: 1.3 to 1.5; the highest the switch shares wins. */
@@ -34,65 +33,6 @@ VLOG_DEFINE_THIS_MODULE(ofsession);
                           | (1u << OFP15_VERSION))
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-
-struct ofsession {
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
-    uv_timer_t echo_timer;
-    uv_prepare_t flusher;       /* Writes 'tx' before the loop blocks. */
-    int open_handles;           /* Freed when the last one closed. */
-
-    const struct ofsession_cbs *cbs;
-    void *aux;
-    struct ofsession_target *target;    /* NULL if accepted. */
-    char *peer;
-
-    enum ofsession_state state;
-    bool was_ready;
-    bool busy;
-    int version;
-    uint64_t dpid;
-    char *name;                 /* The LOCAL port's name. */
-    struct ofsession_port *ports;
-    size_t n_ports, allocated_ports;
-    uint32_t next_xid;
-    uint32_t ports_xid;
-
-    uint8_t *rx;
-    size_t rx_len, rx_size;
-    struct ofpbuf *tx;          /* Not yet handed to libuv. */
-    uint64_t last_rx_ms;
-};
-
-struct ofsession_listener {
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
-    uv_loop_t *loop;
-    const struct ofsession_cbs *cbs;
-    void *aux;
-    char *target;
-    char *unix_path;
-    size_t n_accepted;
-};
-
-/* A target we connect to; outlives its sessions. */
-struct ofsession_target {
-    uv_loop_t *loop;
-    uv_timer_t timer;
-    const struct ofsession_cbs *cbs;
-    void *aux;
-    char *target;
-    int backoff_ms;
-    struct ofsession *session;
-};
 
 const char *
 ofsession_state_name(enum ofsession_state state)
@@ -111,13 +51,6 @@ ofsession_keepalive_check(uint64_t last_rx_ms, uint64_t now_ms, bool busy)
     uint64_t silent = now_ms > last_rx_ms ? now_ms - last_rx_ms : 0;
     return (silent > (busy ? DEAD_AFTER_BUSY_MS : DEAD_AFTER_MS)
             ? OFSESSION_DEAD : OFSESSION_PROBE);
-}
-
-int
-ofsession_backoff_next(int backoff_ms)
-{
-    return (backoff_ms <= 0 ? RECONNECT_MIN_MS
-            : MIN(backoff_ms * 2, RECONNECT_MAX_MS));
 }
 
 /* ---- Output. ---- */
@@ -435,9 +368,9 @@ on_echo_timer(uv_timer_t *timer)
 
 /* ---- Lifecycle. ---- */
 
-static struct ofsession *
-session_create(uv_loop_t *loop, const char *peer,
-               const struct ofsession_cbs *cbs, void *aux)
+struct ofsession *
+ofsession_create(uv_loop_t *loop, const char *peer,
+                   const struct ofsession_cbs *cbs, void *aux)
 {
     struct ofsession *s = xzalloc(sizeof *s);
 
@@ -473,11 +406,8 @@ on_handle_closed(uv_handle_t *handle)
     free(s);
 }
 
-static void schedule_reconnect(struct ofsession_target *);
-
-/* Closes every handle of 's', whose stream was initialized. */
-static void
-session_free(struct ofsession *s)
+void
+ofsession_free(struct ofsession *s)
 {
     s->state = OFSESSION_CLOSING;
     uv_close(&s->h.handle, on_handle_closed);
@@ -499,14 +429,13 @@ ofsession_close(struct ofsession *s, const char *why)
         s->cbs->disconnected(s->aux, s);
     }
     if (s->target) {
-        s->target->session = NULL;
-        schedule_reconnect(s->target);
+        ofsession_target_lost(s->target);
     }
-    session_free(s);
+    ofsession_free(s);
 }
 
-static void
-session_start(struct ofsession *s)
+void
+ofsession_start(struct ofsession *s)
 {
     s->last_rx_ms = uv_now(s->echo_timer.loop);
     uv_timer_start(&s->echo_timer, on_echo_timer, ECHO_INTERVAL_MS,
@@ -552,272 +481,3 @@ ofsession_peer(const struct ofsession *s)
     return s->peer;
 }
 
-/* ---- Listening. ---- */
-
-static void
-on_connection(uv_stream_t *server, int status)
-{
-    struct ofsession_listener *l = server->data;
-    struct ofsession *s;
-    char peer[128];
-
-    if (status < 0) {
-        VLOG_WARN_RL(&rl, "%s: accept failed: %s", l->target,
-                     uv_strerror(status));
-        return;
-    }
-    snprintf(peer, sizeof peer, "%s#%zu", l->target, ++l->n_accepted);
-    s = session_create(l->loop, peer, l->cbs, l->aux);
-    if (l->unix_path) {
-        uv_pipe_init(l->loop, &s->h.pipe, 0);
-    } else {
-        uv_tcp_init(l->loop, &s->h.tcp);
-        uv_tcp_nodelay(&s->h.tcp, 1);
-    }
-    s->h.handle.data = s;
-    s->open_handles++;
-    if (uv_accept(server, &s->h.stream)) {
-        session_free(s);
-        return;
-    }
-    if (!l->unix_path) {
-        struct sockaddr_storage ss;
-        int len = sizeof ss;
-        char ip[64] = "?";
-
-        if (!uv_tcp_getpeername(&s->h.tcp, (struct sockaddr *) &ss, &len)) {
-            if (ss.ss_family == AF_INET) {
-                struct sockaddr_in *sin = (void *) &ss;
-                uv_ip4_name(sin, ip, sizeof ip);
-                snprintf(peer, sizeof peer, "tcp:%s:%d", ip,
-                         ntohs(sin->sin_port));
-            } else {
-                struct sockaddr_in6 *sin6 = (void *) &ss;
-                uv_ip6_name(sin6, ip, sizeof ip);
-                snprintf(peer, sizeof peer, "tcp:[%s]:%d", ip,
-                         ntohs(sin6->sin6_port));
-            }
-            free(s->peer);
-            s->peer = xstrdup(peer);
-        }
-    }
-    session_start(s);
-}
-
-/* Parses HOST and PORT into 'ss'.  Returns NULL or a malloc'd error. */
-static char *
-parse_sockaddr(const char *host, const char *port, struct sockaddr_storage *ss)
-{
-    char *end;
-    long p = strtol(port, &end, 10);
-
-    if (!port[0] || *end || p < 0 || p > 65535) {
-        return xasprintf("\"%s\" is not a port number", port);
-    }
-    if (!uv_ip4_addr(host, p, (struct sockaddr_in *) ss)) {
-        return NULL;
-    }
-    if (host[0] == '[') {
-        char h[64];
-        ovs_strlcpy(h, host + 1, sizeof h);
-        h[strcspn(h, "]")] = '\0';
-        if (!uv_ip6_addr(h, p, (struct sockaddr_in6 *) ss)) {
-            return NULL;
-        }
-    } else if (!uv_ip6_addr(host, p, (struct sockaddr_in6 *) ss)) {
-        return NULL;
-    }
-    return xasprintf("\"%s\" is not an IP address", host);
-}
-
-/* Parses "tcp:IP:PORT" into 'ss'.  Returns NULL or a malloc'd error. */
-static char *
-parse_tcp_target(const char *target, struct sockaddr_storage *ss)
-{
-    char *copy = xstrdup(target + 4);
-    char *colon = strrchr(copy, ':');
-    char *msg;
-
-    if (!colon) {
-        free(copy);
-        return xstrdup("expected tcp:IP:PORT");
-    }
-    *colon = '\0';
-    msg = parse_sockaddr(copy, colon + 1, ss);
-    free(copy);
-    return msg;
-}
-
-char *
-ofsession_listen(uv_loop_t *loop, const char *target,
-                 const struct ofsession_cbs *cbs, void *aux,
-                 struct ofsession_listener **lp)
-{
-    struct ofsession_listener *l;
-    struct sockaddr_storage ss;
-    int error;
-
-    *lp = NULL;
-    if (!strncmp(target, "ptcp:", 5)) {
-        char *copy = xstrdup(target + 5);
-        char *colon = strchr(copy, ':');
-        char *msg;
-
-        if (colon) {
-            *colon = '\0';
-        }
-        msg = parse_sockaddr(colon ? colon + 1 : "0.0.0.0", copy, &ss);
-        free(copy);
-        if (msg) {
-            return msg;
-        }
-    } else if (strncmp(target, "punix:", 6)) {
-        return xasprintf("%s: listen target must be ptcp:PORT[:IP] or "
-                         "punix:PATH", target);
-    }
-
-    l = xzalloc(sizeof *l);
-    l->loop = loop;
-    l->cbs = cbs;
-    l->aux = aux;
-    l->target = xstrdup(target);
-    if (!strncmp(target, "punix:", 6)) {
-        l->unix_path = xstrdup(target + 6);
-        unlink(l->unix_path);
-        uv_pipe_init(loop, &l->h.pipe, 0);
-        error = uv_pipe_bind(&l->h.pipe, l->unix_path);
-    } else {
-        uv_tcp_init(loop, &l->h.tcp);
-        error = uv_tcp_bind(&l->h.tcp, (struct sockaddr *) &ss, 0);
-    }
-    l->h.handle.data = l;
-    if (!error) {
-        error = uv_listen(&l->h.stream, 64, on_connection);
-    }
-    if (error) {
-        char *msg = xasprintf("%s: %s", target, uv_strerror(error));
-        free(l->unix_path);
-        l->unix_path = NULL;
-        ofsession_listener_close(l);
-        return msg;
-    }
-    VLOG_INFO("listening for OpenFlow connections on %s", target);
-    *lp = l;
-    return NULL;
-}
-
-static void
-on_listener_closed(uv_handle_t *handle)
-{
-    struct ofsession_listener *l = handle->data;
-
-    free(l->target);
-    free(l->unix_path);
-    free(l);
-}
-
-void
-ofsession_listener_close(struct ofsession_listener *l)
-{
-    if (l) {
-        if (l->unix_path) {
-            unlink(l->unix_path);
-        }
-        uv_close(&l->h.handle, on_listener_closed);
-    }
-}
-
-/* ---- Connecting. ---- */
-
-static void
-on_connect(uv_connect_t *req, int status)
-{
-    struct ofsession *s = req->data;
-    struct ofsession_target *t = s->target;
-
-    free(req);
-    if (status < 0) {
-        VLOG_DBG("%s: connect failed: %s", t->target, uv_strerror(status));
-        t->session = NULL;
-        session_free(s);
-        schedule_reconnect(t);
-        return;
-    }
-    t->backoff_ms = 0;
-    session_start(s);
-}
-
-static void
-try_connect(uv_timer_t *timer)
-{
-    struct ofsession_target *t = timer->data;
-    struct ofsession *s = session_create(t->loop, t->target, t->cbs, t->aux);
-    uv_connect_t *req = xmalloc(sizeof *req);
-    struct sockaddr_storage ss;
-    char *msg = NULL;
-    int error;
-
-    s->target = t;
-    t->session = s;
-    req->data = s;
-    s->open_handles++;
-    if (!strncmp(t->target, "unix:", 5)) {
-        uv_pipe_init(t->loop, &s->h.pipe, 0);
-        s->h.handle.data = s;
-        uv_pipe_connect(req, &s->h.pipe, t->target + 5, on_connect);
-        return;
-    }
-    msg = parse_tcp_target(t->target, &ss);
-    uv_tcp_init(t->loop, &s->h.tcp);
-    s->h.handle.data = s;
-    error = msg ? UV_EINVAL
-            : uv_tcp_connect(req, &s->h.tcp, (struct sockaddr *) &ss,
-                             on_connect);
-    if (error) {
-        VLOG_ERR_RL(&rl, "%s: %s", t->target, msg ? msg : uv_strerror(error));
-        free(msg);
-        free(req);
-        t->session = NULL;
-        session_free(s);
-        schedule_reconnect(t);
-    }
-}
-
-static void
-schedule_reconnect(struct ofsession_target *t)
-{
-    t->backoff_ms = ofsession_backoff_next(t->backoff_ms);
-    uv_timer_start(&t->timer, try_connect, t->backoff_ms, 0);
-}
-
-char *
-ofsession_connect(uv_loop_t *loop, const char *target,
-                  const struct ofsession_cbs *cbs, void *aux,
-                  struct ofsession_target **tp)
-{
-    struct ofsession_target *t;
-
-    *tp = NULL;
-    if (!strncmp(target, "tcp:", 4)) {
-        struct sockaddr_storage ss;
-        char *msg = parse_tcp_target(target, &ss);
-        if (msg) {
-            char *full = xasprintf("%s: %s", target, msg);
-            free(msg);
-            return full;
-        }
-    } else if (strncmp(target, "unix:", 5)) {
-        return xasprintf("%s: connect target must be tcp:IP:PORT or "
-                         "unix:PATH", target);
-    }
-    t = xzalloc(sizeof *t);
-    t->loop = loop;
-    t->cbs = cbs;
-    t->aux = aux;
-    t->target = xstrdup(target);
-    uv_timer_init(loop, &t->timer);
-    t->timer.data = t;
-    uv_timer_start(&t->timer, try_connect, 0, 0);
-    *tp = t;
-    return NULL;
-}

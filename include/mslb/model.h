@@ -112,7 +112,8 @@ struct model_bridge {
 struct model {
     struct model_bridge *bridges;
     size_t n_bridges;
-    struct model_service *services;   /* Sorted by key hash (see model.c). */
+    struct model_service *services;   /* Sorted by key hash (see
+                                       * model_doc.c). */
     size_t n_services;
 };
 

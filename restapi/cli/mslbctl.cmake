@@ -4,6 +4,12 @@ pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 
 add_executable(mslbctl
   ${CMAKE_CURRENT_LIST_DIR}/mslbctl.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_request.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_output.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_body.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_services.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_backends.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_status.c
   ${CMAKE_CURRENT_LIST_DIR}/cli_http.c
   ${CMAKE_CURRENT_LIST_DIR}/cli_table.c)
 target_include_directories(mslbctl PRIVATE ${CMAKE_CURRENT_LIST_DIR})
