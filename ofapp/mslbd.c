@@ -64,7 +64,7 @@ struct mslbd {
 
 /* Log modules of mslbd's own, for --verbose. */
 static const char *const mslb_modules[] = {
-    "mslbd", "bridges", "desired", "reconciler", "ofsession", "rest",
+    "mslbd", "bridges", "reconciler", "ofsession", "rest",
     "nbdb", "nbdb_write", "dbserver", "lbengine",
 };
 
@@ -166,8 +166,10 @@ setup_logging(const char *log_file, bool verbose)
     vlog_set_pattern(VLF_FILE, pattern);
     if (verbose) {
         for (size_t i = 0; i < ARRAY_SIZE(mslb_modules); i++) {
-            vlog_set_levels(vlog_module_from_name(mslb_modules[i]),
-                            VLF_ANY_DESTINATION, VLL_DBG);
+            struct vlog_module *m = vlog_module_from_name(mslb_modules[i]);
+            if (m) {            /* NULL would mean every module. */
+                vlog_set_levels(m, VLF_ANY_DESTINATION, VLL_DBG);
+            }
         }
     }
     return log_file ? vlog_set_log_file(log_file) : 0;

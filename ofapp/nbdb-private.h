@@ -55,7 +55,8 @@ struct nbdb {
     struct ovsdb_idl_txn *txn;
     unsigned int txn_seqno;     /* The IDL's seqno when 'txn' was built. */
     bool status_txn;            /* 'txn' writes status only. */
-    bool global_txn;            /* 'txn' creates the Global row. */
+    bool global_txn;            /* 'txn' creates or sets the Global row. */
+    bool bump_gen;              /* Global.generation went back: move it. */
 
     struct shash status;        /* Bridge name -> struct status_entry. */
     long long int next_status_ms;

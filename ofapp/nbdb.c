@@ -528,6 +528,13 @@ nbdb_run(struct nbdb *nb)
         nb->seqno = seqno;
         if (g && g->generation > nb->generation) {
             nb->generation = g->generation;
+        } else if (g && g->generation < nb->generation && !nb->bump_gen) {
+            /* A restore put it back: move it past what bridges have, or
+             * writes would be answered "installed" too early. */
+            VLOG_WARN("database: Global.generation went back from %"PRIu64
+                      " to %"PRId64" (restored?): moving it to %"PRIu64,
+                      nb->generation, g->generation, nb->generation + 1);
+            nb->bump_gen = true;
         }
         if (!nb->ready && connected) {
             nb->ready = true;
@@ -553,7 +560,8 @@ nbdb_run(struct nbdb *nb)
         }
     }
     if (!nb->txn && nb->ready && connected) {
-        if (!ovs_list_is_empty(&nb->queue) || !mslbrec_global_first(nb->idl)) {
+        if (!ovs_list_is_empty(&nb->queue) || !mslbrec_global_first(nb->idl)
+            || nb->bump_gen) {
             nbdb_start_txn(nb);
         } else if (time_msec() >= nb->next_status_ms) {
             nbdb_write_status(nb);

@@ -370,6 +370,17 @@ nbdb_start_txn(struct nbdb *nb)
         ovsdb_idl_txn_commit(nb->txn);
         return;
     }
+    if (nb->bump_gen) {
+        nb->bump_gen = false;
+        if (g->generation < nb->generation) {
+            nb->txn = ovsdb_idl_txn_create(nb->idl);
+            mslbrec_global_verify_generation(g);
+            mslbrec_global_set_generation(g, nb->generation + 1);
+            nb->global_txn = true;
+            ovsdb_idl_txn_commit(nb->txn);
+            return;
+        }
+    }
     LIST_FOR_EACH_SAFE (b, node, &nb->queue) {
         bool clash = false, moved = false;
 
