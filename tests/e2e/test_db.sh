@@ -61,7 +61,11 @@ web_kept() {
     test "$(json_get 'j["ip"]')" = 198.18.1.12
 }
 check "the model keeps web's last valid version" web_kept
-flows_same() { lb_state | diff "$D/flows.before" -; }
+flows_same() {
+    lb_state >"$D/flows.now"
+    diff "$D/flows.before" "$D/flows.now" | cut -c1-200 | head -n 10
+    cmp -s "$D/flows.before" "$D/flows.now"
+}
 check "the bridge's flows and groups are unchanged" flows_same
 check "web still balances" vip_works
 check "fixing the row: problem cleared" db_transact \
@@ -87,6 +91,40 @@ check "fixing the MAC: accepted" db_transact \
 check "  ... problem cleared, health ok" wait_for 10 health_is ok
 check "  ... svc0 has backend x" expect_api 200 GET /v1/services/svc0/backends/x
 check "  ... and the bridge = a fresh compile" wait_for 20 flows_match_model "$D/seed.json"
+
+# A service naming a final-stage bridge as its (first-stage) bridge.
+lb_state >"$D/flows.before"
+check "ovsdb-client: svc1 moves to a new final-stage bridge br-fin" db_transact \
+    "{\"op\":\"insert\",\"table\":\"Bridge\",\"uuid-name\":\"bf\",\"row\":{\"name\":\"br-fin\",\"role\":\"final\",\"ct_zone\":1}},
+     {\"op\":\"update\",\"table\":\"Service\",\"where\":[[\"name\",\"==\",\"svc1\"]],\"row\":{\"bridges\":[\"named-uuid\",\"bf\"]}}, $bump"
+check "Global.problems names svc1: not a first-stage bridge" wait_for 10 \
+    sh -c "ovsdb-client dump $DBSOCK MSLB Global problems | grep 'Service svc1' | grep -q 'is not a first-stage bridge'"
+# (Health is degraded here anyway: br-fin is in the model, not connected.)
+svc1_on_br_lb() {
+    expect_api 200 GET /v1/services/svc1
+    test "$(json_get 'j["bridges"]')" = "['br-lb']"
+}
+check "svc1 stays on br-lb in the model" svc1_on_br_lb
+check "the bridge's flows and groups are unchanged" flows_same
+br_lb_uuid=$(dbq Bridge _uuid name | awk '$2 == "br-lb" {print $1}')
+check "fixing it (back to br-lb, br-fin deleted): accepted" db_transact \
+    "{\"op\":\"update\",\"table\":\"Service\",\"where\":[[\"name\",\"==\",\"svc1\"]],\"row\":{\"bridges\":[\"uuid\",\"$br_lb_uuid\"]}},
+     {\"op\":\"delete\",\"table\":\"Bridge\",\"where\":[[\"name\",\"==\",\"br-fin\"]]}, $bump"
+check "  ... problem cleared, health ok" wait_for 10 health_is ok
+check "  ... flows unchanged" flows_same
+
+# A bridge-level rule: br-lb, which services use, turned final-stage.
+check "ovsdb-client: br-lb's role becomes final" db_transact \
+    "{\"op\":\"update\",\"table\":\"Bridge\",\"where\":[[\"name\",\"==\",\"br-lb\"]],\"row\":{\"role\":\"final\"}}, $bump"
+check "Global.problems names bridge br-lb" wait_for 10 \
+    sh -c "ovsdb-client dump $DBSOCK MSLB Global problems | grep -q 'Bridge br-lb.*role: bridge is used by service'"
+check "/v1/health: degraded" wait_for 10 health_is degraded
+check "the bridge's flows and groups are unchanged" flows_same
+check "web still balances" vip_works
+check "fixing it: accepted" db_transact \
+    "{\"op\":\"update\",\"table\":\"Bridge\",\"where\":[[\"name\",\"==\",\"br-lb\"]],\"row\":{\"role\":\"first\"}}, $bump"
+check "  ... problem cleared, health ok" wait_for 10 health_is ok
+check "  ... flows unchanged" flows_same
 
 # What the schema refuses never lands.
 lb_state >"$D/flows.before"
