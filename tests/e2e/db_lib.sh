@@ -103,6 +103,14 @@ PY
     }
 }
 
+# warm_up: the client and the servers resolve the VIP and the gateway
+# (ARP) before the first connections are counted, as test_nat_traffic does.
+warm_up() {
+    nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
+    nsx s1 ping -c 2 -i 0.2 -W 2 198.18.1.1
+    nsx s2 ping -c 2 -i 0.2 -W 2 198.18.1.1
+}
+
 # vip_works: 20 connections to the VIP on port 80 all answered.
 vip_works() {
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 20 \

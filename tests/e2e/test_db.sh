@@ -15,6 +15,7 @@ nat_topo_up
 db_seed "$D/seed.json"
 DB_CONFIG=$D/seed.json db_start
 check "seeded: bridge in step" wait_for 20 br_in_step
+check "ping the VIP and the gateway (ARP warm-up)" warm_up
 check "web balances over s1 and s2" vip_works
 
 # ---- 1. Concurrent writers.
@@ -40,6 +41,15 @@ check "the bridge installs the final generation" wait_for 30 br_in_step
 check "br-lb's flows and groups = a fresh compile of the final model" \
     flows_match_model "$D/seed.json"
 check "web still balances" vip_works
+# All writers on one backend: the last acknowledged write wins.
+contend_ok() {
+    "$PYTHON" "$TOOLS/rest_burst.py" contend "$REST_URL" web s1 \
+        --writers 20 --writes 10 --seconds 60
+}
+check "20 writers x 10 PATCHes of web/s1: the highest acknowledged generation's weight is left" \
+    contend_ok
+check "  ... all 200 acknowledged" grep -q '"acknowledged": 200' "$D/logs/check.$CHECK_N.out"
+check "the bridge = a fresh compile" wait_for 20 flows_match_model "$D/seed.json"
 
 # ---- 4. Rows written by another database client.
 # The model's rules that the schema cannot express: refused into

@@ -31,6 +31,7 @@ services_are() {   # services_are NAME...
 }
 check "the imported services are served" services_are alt dns web
 check "  ... and installed" wait_for 20 br_in_step
+check "ping the VIP and the gateway (ARP warm-up)" warm_up
 check "traffic through the VIP" vip_works
 check "a change over REST" expect_api 200 PATCH /v1/services/web/backends/s1 '{"weight": 7}'
 g=$(generation)

@@ -15,6 +15,7 @@ nat_topo_up
 db_seed "$D/seed.json"
 DB_CONFIG=$D/seed.json db_start
 check "seeded: bridge in step" wait_for 20 br_in_step
+check "ping the VIP and the gateway (ARP warm-up)" warm_up
 
 # gen_above N: the model's generation is above N.
 gen_above() { test "$(generation)" -gt "$1"; }

@@ -5,6 +5,7 @@
                 [--services a,b,c,d] [--tag T] [--seconds 60]
                 [--stop-file F] [--timeout 30]
   rest_burst.py verify URL FILE... [--strict-errors] [--summary FILE]
+  rest_burst.py contend URL SERVICE BACKEND [--writers 20] [--writes 10]
 
 run: WRITERS threads, each with its own HTTP/1.1 connection, do up to
 WRITES writes one after another: add a backend named tT-wW-jJ (its own
@@ -253,6 +254,45 @@ def verify(args):
     return 1 if problems else 0
 
 
+def contend(args):
+    """All writers PATCH the same backend with distinct weights: the
+    weight left is the one of the acknowledged write with the highest
+    generation, and no two acknowledged writes share a generation."""
+    path = "/v1/services/%s/backends/%s" % (args.service, args.backend)
+    deadline = time.monotonic() + args.seconds
+    out, lock = [], threading.Lock()
+
+    def one(w):
+        cl = Client(args.url, args.timeout)
+        for j in range(args.writes):
+            if time.monotonic() >= deadline:
+                break
+            weight = 1 + w * args.writes + j
+            st, resp = cl.request("PATCH", path, {"weight": weight})
+            with lock:
+                out.append((st, weight, resp))
+        cl.close()
+
+    threads = [threading.Thread(target=one, args=(w,), daemon=True)
+               for w in range(args.writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.1, deadline + args.timeout + 5 - time.monotonic()))
+    acked = [(r["generation"], wt) for st, wt, r in out
+             if st and 200 <= st < 300]
+    st, now = Client(args.url, args.timeout).request("GET", path)
+    gens = [g for g, _ in acked]
+    res = {"writes": len(out), "acknowledged": len(acked),
+           "statuses": sorted({str(st) for st, _, _ in out}),
+           "distinct_generations": len(set(gens)) == len(gens),
+           "last_acknowledged": max(acked)[1] if acked else None,
+           "final": (now or {}).get("weight")}
+    print(json.dumps(res))
+    return 0 if (acked and res["distinct_generations"]
+                 and res["final"] == res["last_acknowledged"]) else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -272,10 +312,18 @@ def main():
     v.add_argument("--strict-errors", action="store_true")
     v.add_argument("--summary")
     v.add_argument("--timeout", type=float, default=30)
+    c = sub.add_parser("contend")
+    c.add_argument("url")
+    c.add_argument("service")
+    c.add_argument("backend")
+    c.add_argument("--writers", type=int, default=20)
+    c.add_argument("--writes", type=int, default=10)
+    c.add_argument("--seconds", type=float, default=60)
+    c.add_argument("--timeout", type=float, default=30)
     args = ap.parse_args()
     if args.cmd == "run" and (args.writers > 20 or args.tag > 11):
         sys.exit("at most 20 writers and tag 11 (addresses 198.19.0-239.x)")
-    return run(args) if args.cmd == "run" else verify(args)
+    return {"run": run, "verify": verify, "contend": contend}[args.cmd](args)
 
 
 if __name__ == "__main__":
