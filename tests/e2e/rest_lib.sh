@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Helpers for tests that drive mslbd's REST API (source after lib.sh).
 
-REST_PORT=$((30000 + 0x${RID:0:4} % 20000))
+# Below the ephemeral range (32768-60999), so that no client connection
+# on this busy machine holds it when mslbd binds.
+REST_PORT=$((20000 + 0x${RID:0:4} % 12000))
 REST_URL=${REST_URL:-http://127.0.0.1:$REST_PORT}
 REST_AUTH=()
 
