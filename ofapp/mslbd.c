@@ -51,6 +51,7 @@ struct mslbd {
     bool import_done;
     uint64_t import_gen;
     int exit_code;
+    int reload_attempts;        /* Of the SIGHUP reload under way. */
     struct swfacts *swfacts;    /* What the switches reported. */
     struct rtfacts *rtfacts;    /* Runtime facts (health: next issues). */
     struct lbengine *engine;    /* Model + facts -> desired tables. */
@@ -175,6 +176,8 @@ setup_logging(const char *log_file, bool verbose)
     return log_file ? vlog_set_log_file(log_file) : 0;
 }
 
+static void reload(struct mslbd *);
+
 static void
 on_reloaded(void *d_, enum nbdb_status status, uint64_t gen,
             const char *error)
@@ -183,12 +186,16 @@ on_reloaded(void *d_, enum nbdb_status status, uint64_t gen,
 
     if (status == NBDB_OK) {
         VLOG_INFO("config %s loaded: generation %"PRIu64, d->config_file,
-                 gen);
+                  gen);
+    } else if (status == NBDB_RETRY && ++d->reload_attempts < 10) {
+        /* REST changed an object the reload touches: compute it again
+         * from the model as it is now. */
+        reload(d);
     } else {
         VLOG_ERR("config %s refused by the database: %s; keeping "
-                "generation %"PRIu64, d->config_file,
-                error ? error : "the model changed meanwhile, send SIGHUP "
-                "again", d->generation);
+                 "generation %"PRIu64, d->config_file,
+                 error ? error : "the model kept changing meanwhile, send "
+                 "SIGHUP again", d->generation);
     }
 }
 
@@ -222,6 +229,7 @@ on_signal(uv_signal_t *handle, int signum)
     struct mslbd *d = handle->data;
 
     if (signum == SIGHUP) {
+        d->reload_attempts = 0;
         reload(d);
     } else {
         VLOG_INFO("signal %d: exiting; bridges keep their flows", signum);

@@ -247,14 +247,34 @@ render_result(const struct request *r)
 
 static void attempt(struct request *);
 
+/* The write is in the database as of generation 'gen': answer once the
+ * bridges have it (or ?wait= passed). */
+static void
+committed(struct request *r, uint64_t gen)
+{
+    int wait = wait_seconds(r);
+    bool any, done;
+
+    r->result = render_result(r);
+    json_object_set_new(r->result, "generation", json_integer(gen));
+    r->gen = gen;
+    r->deadline_ms = mono_ms() + wait * 1000ULL;
+    done = rest_installed(r->srv, gen, &any);
+    write_destroy(r->write);
+    r->write = NULL;
+    if (!wait || !any || done) {
+        finish_write(r, done && any);
+    } else {
+        add_waiter(r);
+    }
+}
+
 static void
 on_committed(void *aux, enum nbdb_status status, uint64_t gen,
              const char *error)
 {
     struct request *r = aux;
     struct rest_write *w = r->write;
-    int wait = wait_seconds(r);
-    bool any, done;
 
     switch (status) {
     case NBDB_RETRY:
@@ -277,18 +297,7 @@ on_committed(void *aux, enum nbdb_status status, uint64_t gen,
                       NULL);
         break;
     case NBDB_OK:
-        r->result = render_result(r);
-        json_object_set_new(r->result, "generation", json_integer(gen));
-        r->gen = gen;
-        r->deadline_ms = mono_ms() + wait * 1000ULL;
-        done = rest_installed(r->srv, gen, &any);
-        write_destroy(r->write);
-        r->write = NULL;
-        if (!wait || !any || done) {
-            finish_write(r, done && any);
-        } else {
-            add_waiter(r);
-        }
+        committed(r, gen);
         return;
     }
     write_destroy(r->write);
@@ -362,12 +371,42 @@ put_service_doc(struct request *r, json_t *doc, const char *prefix,
     });
 }
 
+/* On a second attempt of a create, the first may have committed after
+ * all (the database went away before its answer came): true if service
+ * document 'doc' is exactly what service 'cur' already is. */
+static bool
+already_applied(struct request *r, json_t *doc,
+                const struct model_service *cur)
+{
+    struct model_lookup lk = mdb_lookup(mdb_of(r));
+    struct model_service *svc;
+    bool same = false;
+    char *error;
+
+    if (!r->write->attempts) {
+        return false;
+    }
+    error = model_service_from_json(doc, "", &lk, &svc);
+    if (!error) {
+        svc->id = cur->id;
+        same = model_service_hash(svc) == model_service_hash(cur);
+        model_service_destroy(svc);
+    }
+    free(error);
+    return same;
+}
+
 static void
 attempt_put_service(struct request *r)
 {
     struct rest_write *w = r->write;
     const struct model_service *cur = mdb_find_service(mdb_of(r), w->name);
 
+    if (w->post && cur && already_applied(r, w->body, cur)) {
+        r->status = MHD_HTTP_CREATED;
+        committed(r, nbdb_generation(r->srv->d->nbdb));
+        return;
+    }
     if (w->post && cur) {
         char *msg = xasprintf("name: a service named \"%s\" already exists",
                               w->name);
@@ -396,7 +435,14 @@ attempt_backend(struct request *r)
     doc = model_service_to_json(cur);
     backends = json_object_get(doc, "backends");
     if (w->kind == W_POST_BACKEND) {
-        if (find_backend(cur, w->sub, NULL)) {
+        if (find_backend(cur, w->sub, &idx)) {
+            json_array_set(backends, idx, w->body);
+            if (already_applied(r, doc, cur)) {
+                json_decref(doc);
+                r->status = MHD_HTTP_CREATED;
+                committed(r, nbdb_generation(r->srv->d->nbdb));
+                return;
+            }
             char *msg = xasprintf("name: service \"%s\" already has a "
                                   "backend named \"%s\"", w->name, w->sub);
             respond_error(r, MHD_HTTP_CONFLICT, "conflict", msg, "name");
