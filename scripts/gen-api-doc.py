@@ -404,7 +404,9 @@ class Doc:
                "(else 401 `unauthorized`).")
         self.w()
         self.w("**Writes** (POST, PUT, PATCH, DELETE) commit a new model "
-               "generation, then wait for the switches to confirm it (an "
+               "generation (one database transaction; writes that arrive "
+               "together may share one, and a write that another changed "
+               "first is computed again from the new model), then wait for the switches to confirm it (an "
                "OpenFlow barrier after the flow changes) for up to `?wait="
                "SECONDS`: 5 by default, `wait=0` answers at once.  The "
                "answer, a [write-result](#body-write-result), says "
