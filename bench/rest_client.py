@@ -22,7 +22,7 @@
         ("generation G installed (flows +a ~b -c, groups +d ~e -f").
 
     rest_client.py churn URL PATH COUNT PID [DEADLINE_S]
-        COUNT PATCHes of PATH (a backend) setting its weight to 2 and 3 in
+        COUNT PATCHes of PATH (a backend) setting its weight to 50 and 1 in
         turn, one at a time; prints the VmRSS of process PID before and
         at each quarter, and the write latencies.
 
@@ -253,7 +253,7 @@ def churn(url, path, count, pid, deadline_s):
     for i in range(count):
         if time.monotonic() - t0 > deadline_s:
             break
-        status, ans, dt = c.request("PATCH", path, {"weight": 2 + i % 2})
+        status, ans, dt = c.request("PATCH", path, {"weight": 1 if i % 2 else 50})
         if status != 200 or not ans.get("installed"):
             failed += 1
         lat.append(dt * 1000)
