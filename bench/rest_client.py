@@ -229,6 +229,9 @@ def report(out, log):
               % (kind, len(t), pct(t, 50), pct(t, 99), t[-1],
                  ("%d-%d" % (min(n_ops), max(n_ops))) if n_ops else "?",
                  detail))
+    slow = sorted(range(len(rows)), key=lambda i: -rows[i]["ms"])[:3]
+    print("  slowest: " + ", ".join("write #%d (%s) %.1f ms" % (
+        i + 1, rows[i]["kind"], rows[i]["ms"]) for i in slow))
     missing = sum(1 for r in rows if r["generation"] not in ops)
     if missing:
         print("  (%d writes had no install line of their own: batched)"
