@@ -240,6 +240,10 @@ flowset_clear_dirty(struct flowset *fs)
         fs_fdata_unref(d->flow);
         free(d);
     }
+    /* Iterating an hmap walks all its buckets: after a whole build (every
+     * key dirty) an unshrunk 'dirty' made each later small change cost
+     * O(largest build), about 1 ms per walk at 650,000 flows. */
+    hmap_shrink(&fs->dirty);
 }
 
 size_t

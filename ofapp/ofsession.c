@@ -16,6 +16,7 @@
 #include "openvswitch/ofp-switch.h"
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "openflow/openflow.h"
 #include "flow.h"
@@ -110,6 +111,11 @@ ofsession_send_xid(struct ofsession *s, struct ofpbuf *msg)
         flush_tx(s);
     } else {
         uv_prepare_start(&s->flusher, on_prepare);
+        /* libuv's backend timeout ignores prepare handles: without this,
+         * mainloop's poll_block() sleeps with 'tx' unsent until some other
+         * event (up to a timer's period) when the send came from an OVS
+         * hook or from the last libuv callback of a turn. */
+        poll_immediate_wake();
     }
 }
 
