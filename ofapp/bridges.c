@@ -63,6 +63,7 @@ struct bridges {
 };
 
 static void announce_run(struct bridges *);
+#define ANNOUNCE_RECHECK_MS 250
 
 static void
 notify_changed(struct bridges *t)
@@ -661,6 +662,9 @@ announce_run(struct bridges *t)
             announcer_set_targets(b->announcer, at, n, now);
             b->announce_synced = true;
             b->announced_gen = gen;
+        } else if (!bridge_in_step(b)) {
+            /* Look again soon: its new addresses wait for it. */
+            next = MIN(next, now + ANNOUNCE_RECHECK_MS);
         }
         n = announcer_due(b->announcer, now, due, &b_next);
         for (size_t j = 0; j < n; j++) {

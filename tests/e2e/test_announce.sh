@@ -10,6 +10,7 @@ set -euo pipefail
 
 VIP=198.18.0.100
 VIP2=198.18.0.101
+VIP3=198.18.0.102
 VIP6=2001:db8::100
 GW=198.18.1.1
 LBMAC=0a:00:00:00:00:01
@@ -24,12 +25,9 @@ add_host c2 br-cl 198.18.0.11/24 2001:db8::11/64
 add_host s1 br-sv 198.18.1.11/24 - 02:00:00:00:01:11
 
 be() { printf '{"name":"s1","ip":"198.18.1.11","port":8080,"mac":"02:00:00:00:01:11"}'; }
-config() {   # config WITH_VIP2
-    local extra=""
-    if [ "$1" = 1 ]; then
-        extra=", {\"name\": \"extra\", \"vip\": \"$VIP2\", \"protocol\": \"tcp\",
+config() {   # config EXTRA_VIP: one more service, on EXTRA_VIP
+    local extra=", {\"name\": \"extra\", \"vip\": \"$1\", \"protocol\": \"tcp\",
                   \"port\": 80, \"bridges\": [\"br-lb\"], \"backends\": [$(be)]}"
-    fi
     cat >"$D/mslb.json" <<JSON
 {"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "front",
               "backend_port": "back", "gateways": ["$GW"]}],
@@ -69,7 +67,7 @@ nsx c1 sysctl -qw net.ipv4.conf.eth0.arp_accept=1
 nsx c1 ip neigh flush dev eth0
 nsx c1 ip -6 neigh replace "$VIP6" lladdr 02:00:00:00:99:99 dev eth0 nud stale
 
-config 1
+config "$VIP2"
 capture c2 10
 capture s1 10
 mslbd_start "$D/mslb.json" --announce-interval "${ANNOUNCE_INTERVAL:-2}"
@@ -101,8 +99,9 @@ check "the gateway is announced on the servers' segment" at_least "$(
 check "VIPs are not announced on the servers' segment" test "$(
     seen s1 "who-has $VIP")" = 0
 
-# A removed service's VIP is no longer announced; the others still are.
-config 0
+# A removed service's VIP is no longer announced, a new one is; the others
+# still are.
+config "$VIP3"
 kill -HUP "$(mslbd_pid)"
 check "reloaded" wait_for 20 \
     grep -q "bridge br-lb: generation 2 installed" "$D/mslbd.log"
@@ -110,5 +109,7 @@ sleep 1
 capture c2 5
 check "$VIP still announced after the reload" at_least "$(
     seen c2 "Request who-has $VIP tell $VIP,")" 2
+check "$VIP3 (added) is announced" at_least "$(
+    seen c2 "$LBMAC > ff:ff:ff:ff:ff:ff.*Request who-has $VIP3 tell $VIP3,")" 2
 check "$VIP2 (removed) is not announced any more" test "$(
     seen c2 "who-has $VIP2 ")" = 0
