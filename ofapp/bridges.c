@@ -15,6 +15,7 @@
 #include "openvswitch/vlog.h"
 #include "util.h"
 
+#include "announce.h"
 #include "lbengine.h"
 #include "mslb/flowset.h"
 #include "mslb/modeldb.h"
@@ -39,6 +40,10 @@ struct bridge {
     struct reconciler *rec;
     struct ofstats *stats;
     bool in_model;              /* As of the last update. */
+    struct announcer *announcer;    /* NULL until needed. */
+    bool announce_synced;       /* Its addresses as of announced_gen. */
+    uint64_t announced_gen;
+    size_t n_announced;
 };
 
 struct bridges {
@@ -53,7 +58,12 @@ struct bridges {
     size_t n, allocated;
     struct ofsession_listener **listeners;
     size_t n_listeners, allocated_listeners;
+    uint64_t announce_ms;       /* Interval; 0: no announcements. */
+    uv_timer_t *announce_timer;
 };
+
+static void announce_run(struct bridges *);
+#define ANNOUNCE_RECHECK_MS 250
 
 static void
 notify_changed(struct bridges *t)
@@ -244,6 +254,7 @@ on_installed(void *b_, uint64_t generation)
     struct bridge *b = b_;
 
     sync_busy(b);
+    announce_run(b->table);     /* New addresses are announced now. */
     notify_changed(b->table);
 }
 
@@ -355,6 +366,10 @@ on_disconnected(void *t_, struct ofsession *s)
 
     if (b) {
         b->session = NULL;
+        b->announce_synced = false;
+        if (b->announcer) {
+            announcer_reset(b->announcer);
+        }
         reconciler_disconnected(b->rec);
         ofstats_fail_all(b->stats);
         notify_changed(t);
@@ -370,6 +385,12 @@ static const struct ofsession_cbs session_cbs = {
 
 /* ---- The table. ---- */
 
+static void
+free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
 struct bridges *
 bridges_create(uv_loop_t *loop, const struct mdb *mdb, struct swfacts *sw,
                const struct lbengine *engine, const struct bridges_cbs *cbs,
@@ -383,6 +404,10 @@ bridges_create(uv_loop_t *loop, const struct mdb *mdb, struct swfacts *sw,
     t->engine = engine;
     t->cbs = cbs;
     t->aux = aux;
+    t->announce_ms = BRIDGES_ANNOUNCE_DEFAULT * 1000;
+    t->announce_timer = xmalloc(sizeof *t->announce_timer);
+    uv_timer_init(loop, t->announce_timer);
+    t->announce_timer->data = t;
     return t;
 }
 
@@ -399,6 +424,7 @@ bridges_destroy(struct bridges *t)
             continue;           /* Its session still points here. */
         }
         reconciler_destroy(b->rec);
+        announcer_destroy(b->announcer);
         free(b->key);
         free(b->why);
         ofstats_destroy(b->stats);
@@ -407,6 +433,7 @@ bridges_destroy(struct bridges *t)
     }
     free(t->bridges);
     free(t->listeners);
+    uv_close((uv_handle_t *) t->announce_timer, free_handle);
     free(t);
 }
 
@@ -541,4 +568,110 @@ bridge_collect_stats(struct bridge *b, ofstats_cb *cb, void *aux)
         return;
     }
     ofstats_collect(b->stats, b->session, cb, aux);
+}
+
+/* ---- Announcements (announce.h). ---- */
+
+void
+bridges_set_announce_interval(struct bridges *t, unsigned int seconds)
+{
+    t->announce_ms = (uint64_t) seconds * 1000;
+    if (!seconds) {
+        uv_timer_stop(t->announce_timer);
+    }
+}
+
+static void
+on_announce_timer(uv_timer_t *timer)
+{
+    announce_run(timer->data);
+}
+
+static bool
+port_no(const struct bridge *b, const char *name, uint32_t *no)
+{
+    const struct ofsession_port *p;
+    size_t n;
+
+    p = ofsession_ports(b->session, &n);
+    for (size_t i = 0; name && i < n; i++) {
+        if (!strcmp(p[i].name, name)) {
+            *no = p[i].no;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+announce_send(struct bridge *b, const struct model_bridge *br,
+              const struct announce_target *at)
+{
+    uint8_t frame[ANNOUNCE_FRAME_MAX];
+    size_t len = announce_frame(&at->addr, &br->mac, frame);
+    int version = ofsession_version(b->session);
+    uint32_t front, back;
+
+    if (port_no(b, br->frontend_port, &front)) {
+        ofsession_send(b->session,
+                       announce_packet_out(version, frame, len, front));
+    } else {
+        front = UINT32_MAX;
+    }
+    if (at->gateway && port_no(b, br->backend_port, &back) && back != front) {
+        ofsession_send(b->session,
+                       announce_packet_out(version, frame, len, back));
+    }
+}
+
+/* Sends every bridge's due announcements and sets the timer for the next
+ * ones.  A bridge's addresses are taken from the model once it is in step
+ * (its flows answer for them before anyone is told to use them). */
+static void
+announce_run(struct bridges *t)
+{
+    const struct announce_target *due[ANNOUNCE_BURST];
+    uint64_t now = uv_hrtime() / 1000000;
+    uint64_t next = now + t->announce_ms;
+
+    if (!t->announce_ms || !t->mdb) {
+        return;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        struct bridge *b = t->bridges[i];
+        const struct model_bridge *br;
+        uint64_t gen, b_next;
+        size_t n;
+
+        if (!bridge_is_connected(b) || !(br = model_bridge(b))
+            || br->role != MODEL_ROLE_FIRST) {
+            continue;
+        }
+        if (!b->announcer) {
+            b->announcer = announcer_create(t->announce_ms);
+        }
+        gen = reconciler_installed_generation(b->rec);
+        if (bridge_in_step(b)
+            && (!b->announce_synced || gen != b->announced_gen)) {
+            struct announce_target *at = announce_targets(t->mdb, br, &n);
+            if (!b->announce_synced || n != b->n_announced) {
+                VLOG_INFO("bridge %s: announcing %zu addresses every "
+                          "%"PRIu64" s", b->name, n, t->announce_ms / 1000);
+            }
+            b->n_announced = n;
+            announcer_set_targets(b->announcer, at, n, now);
+            b->announce_synced = true;
+            b->announced_gen = gen;
+        } else if (!bridge_in_step(b)) {
+            /* Look again soon: its new addresses wait for it. */
+            next = MIN(next, now + ANNOUNCE_RECHECK_MS);
+        }
+        n = announcer_due(b->announcer, now, due, &b_next);
+        for (size_t j = 0; j < n; j++) {
+            announce_send(b, br, due[j]);
+        }
+        next = MIN(next, b_next);
+    }
+    uv_timer_start(t->announce_timer, on_announce_timer,
+                   next > now ? next - now : 1, 0);
 }

@@ -51,6 +51,13 @@ void bridges_model_changed(struct bridges *);
  * bridge's reconciler its table where it changed. */
 void bridges_publish(struct bridges *, uint64_t generation);
 
+/* Gratuitous ARP and unsolicited neighbour advertisements for every VIP
+ * and gateway of each connected first-stage bridge (announce.h): every
+ * 'seconds' (spread over the interval), and at once for new addresses;
+ * 0 turns them off. */
+#define BRIDGES_ANNOUNCE_DEFAULT 30
+void bridges_set_announce_interval(struct bridges *, unsigned int seconds);
+
 /* Read-only queries (the REST layer's view).  Bridges are listed whether
  * connected or not; only connected ones have a live status. */
 size_t bridges_count(const struct bridges *);

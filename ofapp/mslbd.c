@@ -292,6 +292,11 @@ usage(const char *name)
            "      --rest [IP:]PORT  serve the REST API (IP default 127.0.0.1)\n"
            "      --rest-token-file FILE  require this bearer token\n"
            "      --rest-cert FILE, --rest-key FILE  serve HTTPS\n"
+           "      --announce-interval SECONDS  gratuitous ARP / unsolicited "
+           "NA for\n"
+           "                        every VIP and gateway, spread over this "
+           "interval\n"
+           "                        (default 30; 0: off)\n"
            "  -v, --verbose         debug logging\n"
            "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n"
            "With no --db, --state or --db-remote, the model lives in a "
@@ -381,6 +386,7 @@ main(int argc, char *argv[])
         { "rest-token-file", required_argument, NULL, 'T' },
         { "rest-cert", required_argument, NULL, 'E' },
         { "rest-key", required_argument, NULL, 'K' },
+        { "announce-interval", required_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -398,6 +404,7 @@ main(int argc, char *argv[])
         .max_body = 1024 * 1024,
     };
     struct model *config = NULL, *legacy = NULL;
+    unsigned int announce_s = BRIDGES_ANNOUNCE_DEFAULT;
 
     set_program_name(argv[0]);
     while ((opt = getopt_long(argc, argv, "c:l:C:s:vh", options, NULL))
@@ -425,6 +432,17 @@ main(int argc, char *argv[])
         case 'T': token_file = optarg; break;
         case 'E': ro.cert_file = optarg; break;
         case 'K': ro.key_file = optarg; break;
+        case 'A': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || v > 86400 || optarg[0] == '-') {
+                fprintf(stderr, "mslbd: --announce-interval %s: must be "
+                        "an integer from 0 to 86400 (seconds)\n", optarg);
+                return 2;
+            }
+            announce_s = v;
+            break;
+        }
         case 'h': usage(argv[0]); return 0;
         default: usage(argv[0]); return 2;
         }
@@ -553,6 +571,7 @@ main(int argc, char *argv[])
     d.generation = nbdb_generation(d.nbdb);
     d.bridges = bridges_create(d.loop, d.mdb, d.swfacts, d.engine,
                                &bridges_cbs, &d);
+    bridges_set_announce_interval(d.bridges, announce_s);
     d.rest_env = (struct rest_env) {
         .loop = d.loop,
         .mdb = d.mdb,
