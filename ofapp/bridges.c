@@ -20,6 +20,7 @@
 #include "mslb/modeldb.h"
 #include "sset.h"
 #include "ofsession.h"
+#include "pmtu.h"
 #include "reconciler.h"
 
 VLOG_DEFINE_THIS_MODULE(bridges);
@@ -38,6 +39,7 @@ struct bridge {
     bool republish;             /* Hand the reconciler its table again. */
     struct reconciler *rec;
     struct ofstats *stats;
+    struct pmtu *pmtu;          /* Path-MTU answers (tun, mslb). */
     bool in_model;              /* As of the last update. */
 };
 
@@ -283,6 +285,7 @@ find_or_create(struct bridges *t, const char *name, uint64_t dpid)
     b->rec = reconciler_create(name, &session_switch, b, &reconciler_cbs,
                                b);
     b->stats = ofstats_create();
+    b->pmtu = pmtu_create(name);
     b->in_model = true;
     if (t->n >= t->allocated) {
         t->bridges = x2nrealloc(t->bridges, &t->allocated,
@@ -337,6 +340,9 @@ on_msg(void *t_, struct ofsession *s, const struct ofp_header *oh,
     if (b && (reconciler_handle_msg(b->rec, oh)
               || ofstats_handle_msg(b->stats, oh, type))) {
         sync_busy(b);
+        return;
+    }
+    if (b && pmtu_handle_msg(b->pmtu, s, oh, type)) {
         return;
     }
     if (type == OFPTYPE_ERROR) {
@@ -402,6 +408,7 @@ bridges_destroy(struct bridges *t)
         free(b->key);
         free(b->why);
         ofstats_destroy(b->stats);
+        pmtu_destroy(b->pmtu);
         free(b->name);
         free(b);
     }

@@ -68,6 +68,16 @@ enum mslb_cookie_kind {
 #define MSLB_REG_SERVICE "reg0"
 #define MSLB_REG_BACKEND "reg1"
 
+/* reg2 in DSR_FORWARD of the tunnelling modes (tun, mslb): the path-MTU
+ * check.  Bit 1: checked; bit 0: the frame is bigger than the tunnel
+ * allows; bits 16-31: the largest inner IP packet the tunnel carries.  A
+ * too-big packet goes to the controller (ofapp/pmtu.c) with reg0-reg2 in
+ * its metadata, see docs/mtu.md. */
+#define MSLB_REG_PMTU "reg2"
+#define MSLB_PMTU_TOO_BIG 0x1u
+#define MSLB_PMTU_CHECKED 0x2u
+#define MSLB_PMTU_MTU_SHIFT 16
+
 static inline uint64_t
 mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
 {
