@@ -38,7 +38,9 @@
                "forwarded")                                                \
     MSLB_TABLE(DSR_FORWARD, 22,                                            \
                "DSR modes: per backend (reg0, reg1), the mode's rewrite "  \
-               "(MAC; destination and DSCP; or tunnel) and output")
+               "(MAC; destination and DSCP; or tunnel) and output; tunnels "   \
+               "check the size first (reg2) and send what does not fit "    \
+               "to the controller")
 
 enum mslb_table {
 #define MSLB_TABLE(NAME, NUMBER, PURPOSE) MSLB_T_##NAME = NUMBER,
