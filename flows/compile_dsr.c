@@ -113,6 +113,59 @@ a_learn_session(struct cbuild *cb, const struct model_service *svc)
     ofpact_finish_LEARN(ofpacts, &learn);
 }
 
+/* Where a tunnel to backend 'be' goes: its host, or the backend itself. */
+static const struct mslb_addr *
+tunnel_dst(const struct model_backend *be)
+{
+    return be->host.family ? &be->host : &be->ip;
+}
+
+/* The largest inner IP packet a tunnel of type 't' to 'dst' carries over
+ * an underlay of 'mtu' bytes: the outer IP header, the tunnel header (UDP
+ * and VXLAN or Geneve without options: 16; GRE with a key, as the ports
+ * are set up with key=flow: 8) and the inner Ethernet header (14). */
+static int
+tunnel_inner_mtu(enum model_tunnel t, const struct mslb_addr *dst, int mtu)
+{
+    int outer_ip = dst->family == AF_INET6 ? 40 : 20;
+    int tunnel = t == MODEL_TUNNEL_GRE ? 8 : 16;
+
+    return mtu - outer_ip - tunnel - ETH_HEADER_LEN;
+}
+
+static void
+m_reg_masked(struct cbuild *cb, unsigned int reg, uint32_t value,
+             uint32_t mask)
+{
+    match_set_reg_masked(&cb->match, reg, value, mask);
+}
+
+/* check_pkt_larger(LEN)->REG[BIT]. */
+static void
+a_check_pkt_larger(struct cbuild *cb, uint16_t len, enum mf_field_id reg,
+                   int bit)
+{
+    struct ofpact_check_pkt_larger *c;
+
+    c = ofpact_put_CHECK_PKT_LARGER(&cb->ofpacts);
+    c->pkt_len = len;
+    c->dst.field = mf_from_id(reg);
+    c->dst.ofs = bit;
+    c->dst.n_bits = 1;
+}
+
+/* output:CONTROLLER with the whole packet (what the switch reports back
+ * for controller(max_len=65535)), the pipeline's registers in the
+ * packet-in's metadata. */
+static void
+a_controller_all(struct cbuild *cb)
+{
+    struct ofpact_output *o = ofpact_put_OUTPUT(&cb->ofpacts);
+
+    o->port = OFPP_CONTROLLER;
+    o->max_len = UINT16_MAX;
+}
+
 /* The mode's rewrite and output towards backend 'be'. */
 static void
 dsr_forward(struct cbuild *cb, const struct model_service *svc,
@@ -141,7 +194,7 @@ dsr_forward(struct cbuild *cb, const struct model_service *svc,
         /* The inner source MAC becomes the balancer's, for the reason
          * given for dr: the final stage's switch must not learn the
          * client's MAC behind its tunnel port. */
-        const struct mslb_addr *dst = be->host.family ? &be->host : &be->ip;
+        const struct mslb_addr *dst = tunnel_dst(be);
         a_set_mac(cb, MFF_ETH_SRC, &br->mac);
         a_set_mac(cb, MFF_ETH_DST, &be->mac);
         a_set_addr(cb, MFF_TUN_DST, MFF_TUN_IPV6_DST, dst);
@@ -153,6 +206,57 @@ dsr_forward(struct cbuild *cb, const struct model_service *svc,
     case MODEL_MODE_LOCAL:
         break;
     }
+}
+
+/* The (service, backend) registers of DSR_AFFINITY's miss flow and of
+ * DSR_FORWARD. */
+static void
+m_regs(struct cbuild *cb, uint32_t service, uint32_t backend)
+{
+    m_u32(cb, MFF_REG0, service);
+    m_u32(cb, MFF_REG1, backend);
+}
+
+/* DSR_FORWARD in the tunnelling modes: what the tunnel cannot carry goes
+ * to the controller (a path-MTU answer or fragments, ofapp/pmtu.c), the
+ * rest is forwarded.  The first flow checks the size into reg2 and looks
+ * DSR_FORWARD up again, to the second (forward) or third (controller). */
+static void
+tunnel_forward(struct cbuild *cb, uint64_t cookie,
+               const struct model_service *svc,
+               const struct model_backend *be,
+               const struct model_bridge *br,
+               const struct compile_ports *ports)
+{
+    int mtu = tunnel_inner_mtu(svc->tunnel, tunnel_dst(be), br->tunnel_mtu);
+    uint32_t checked = MSLB_PMTU_CHECKED | MSLB_PMTU_TOO_BIG;
+
+    if (mtu < 68) {
+        mtu = 68;               /* IPv4's minimum: keep the check sane. */
+    }
+    cb_begin(cb);
+    m_ip_proto(cb, &svc->vip, 0);
+    m_regs(cb, svc->id, be->key);
+    m_reg_masked(cb, 2, 0, MSLB_PMTU_CHECKED);
+    a_set_u32(cb, MFF_REG2,
+              ((uint32_t) mtu << MSLB_PMTU_MTU_SHIFT) | MSLB_PMTU_CHECKED);
+    a_check_pkt_larger(cb, mtu + ETH_HEADER_LEN, MFF_REG2, 0);
+    a_resubmit(cb, MSLB_T_DSR_FORWARD);
+    cb_add(cb, cookie, MSLB_T_DSR_FORWARD, 100);
+
+    cb_begin(cb);
+    m_ip_proto(cb, &svc->vip, 0);
+    m_regs(cb, svc->id, be->key);
+    m_reg_masked(cb, 2, MSLB_PMTU_CHECKED, checked);
+    dsr_forward(cb, svc, be, br, ports);
+    cb_add(cb, cookie, MSLB_T_DSR_FORWARD, 100);
+
+    cb_begin(cb);
+    m_ip_proto(cb, &svc->vip, 0);
+    m_regs(cb, svc->id, be->key);
+    m_reg_masked(cb, 2, checked, checked);
+    a_controller_all(cb);
+    cb_add(cb, cookie, MSLB_T_DSR_FORWARD, 100);
 }
 
 /* DSR: name the backend in reg1 and learn the session. */
@@ -187,15 +291,6 @@ selection_fields(const struct model_service *svc, enum mf_field_id *fields)
         fields[n++] = MFF_IP_PROTO;
     }
     return n;
-}
-
-/* The (service, backend) registers of DSR_AFFINITY's miss flow and of
- * DSR_FORWARD. */
-static void
-m_regs(struct cbuild *cb, uint32_t service, uint32_t backend)
-{
-    m_u32(cb, MFF_REG0, service);
-    m_u32(cb, MFF_REG1, backend);
 }
 
 void
@@ -254,6 +349,10 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
     for (size_t i = 0; i < svc->n_backends; i++) {
         const struct model_backend *be = &svc->backends[i];
         if (be->state == MODEL_BACKEND_DOWN) {
+            continue;
+        }
+        if (svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB) {
+            tunnel_forward(cb, cookie, svc, be, br, ports);
             continue;
         }
         cb_begin(cb);

@@ -80,10 +80,11 @@ model_parse_bridge(const json_t *j, const char *path,
 {
     static const char *const keys[] = {
         "name", "role", "datapath_id", "mac", "frontend_port",
-        "backend_port", "gateways", "ct_zone", "tunnel_ports", NULL
+        "backend_port", "gateways", "ct_zone", "tunnel_ports", "tunnel_mtu",
+        NULL
     };
     const char *s;
-    long long zone;
+    long long zone, tunnel_mtu;
     char *error;
 
     if (!json_is_object(j)) {
@@ -138,10 +139,13 @@ model_parse_bridge(const json_t *j, const char *path,
     if ((error = parse_tunnel_ports(j, path, br))
         || (error = parse_gateways(j, path, br))
         || (error = model_get_int(j, path, "ct_zone", false, 1, 65535, 1,
-                                  &zone))) {
+                                  &zone))
+        || (error = model_get_int(j, path, "tunnel_mtu", false, 576, 65535,
+                                  1500, &tunnel_mtu))) {
         return error;
     }
     br->ct_zone = zone;
+    br->tunnel_mtu = tunnel_mtu;
     return NULL;
 }
 

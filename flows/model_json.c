@@ -106,6 +106,9 @@ model_bridge_to_json(const struct model_bridge *br)
         json_object_set_new(j, "backend_port", json_string(br->backend_port));
     }
     json_object_set_new(j, "ct_zone", json_integer(br->ct_zone));
+    if (br->tunnel_mtu != 1500) {
+        json_object_set_new(j, "tunnel_mtu", json_integer(br->tunnel_mtu));
+    }
     json_t *tp = json_object();
     for (int t = 0; t < MODEL_N_TUNNELS; t++) {
         if (br->tunnel_ports[t]) {

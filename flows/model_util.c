@@ -318,6 +318,7 @@ model_bridge_hash(const struct model_bridge *br)
     h = hash_str(br->frontend_port, h);
     h = hash_str(br->backend_port, h);
     h = mslb_hash_bytes(&br->ct_zone, sizeof br->ct_zone, h);
+    h = mslb_hash_bytes(&br->tunnel_mtu, sizeof br->tunnel_mtu, h);
     h = mslb_hash_bytes(&br->role, sizeof br->role, h);
     for (int t = 0; t < MODEL_N_TUNNELS; t++) {
         h = hash_str(br->tunnel_ports[t] ? br->tunnel_ports[t] : "", h);

@@ -21,6 +21,7 @@
 #include "mslb/modeldb.h"
 #include "sset.h"
 #include "ofsession.h"
+#include "pmtu.h"
 #include "reconciler.h"
 
 VLOG_DEFINE_THIS_MODULE(bridges);
@@ -39,6 +40,7 @@ struct bridge {
     bool republish;             /* Hand the reconciler its table again. */
     struct reconciler *rec;
     struct ofstats *stats;
+    struct pmtu *pmtu;          /* Path-MTU answers (tun, mslb). */
     bool in_model;              /* As of the last update. */
     struct announcer *announcer;    /* NULL until needed. */
     bool announce_synced;       /* Its addresses as of announced_gen. */
@@ -294,6 +296,7 @@ find_or_create(struct bridges *t, const char *name, uint64_t dpid)
     b->rec = reconciler_create(name, &session_switch, b, &reconciler_cbs,
                                b);
     b->stats = ofstats_create();
+    b->pmtu = pmtu_create(name);
     b->in_model = true;
     if (t->n >= t->allocated) {
         t->bridges = x2nrealloc(t->bridges, &t->allocated,
@@ -348,6 +351,9 @@ on_msg(void *t_, struct ofsession *s, const struct ofp_header *oh,
     if (b && (reconciler_handle_msg(b->rec, oh)
               || ofstats_handle_msg(b->stats, oh, type))) {
         sync_busy(b);
+        return;
+    }
+    if (b && pmtu_handle_msg(b->pmtu, s, oh, type)) {
         return;
     }
     if (type == OFPTYPE_ERROR) {
@@ -428,6 +434,7 @@ bridges_destroy(struct bridges *t)
         free(b->key);
         free(b->why);
         ofstats_destroy(b->stats);
+        pmtu_destroy(b->pmtu);
         free(b->name);
         free(b);
     }

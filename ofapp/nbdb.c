@@ -136,6 +136,10 @@ bridge_row_json(const struct mslbrec_bridge *r)
     json_t *gws = json_array();
     struct smap_node *sn;
 
+    if (r->n_tunnel_mtu) {
+        json_object_set_new(j, "tunnel_mtu",
+                            json_integer(r->tunnel_mtu[0]));
+    }
     if (r->datapath_id) {
         json_object_set_new(j, "datapath_id", json_string(r->datapath_id));
     }

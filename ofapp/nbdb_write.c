@@ -239,6 +239,12 @@ write_bridge(struct nbdb *nb, struct ovsdb_idl_txn *txn,
     SET_STR(mslbrec_bridge, row, backend_port,
             br->frontend_port[0] ? br->backend_port : NULL);
     SET_INT(mslbrec_bridge, row, ct_zone, br->ct_zone);
+    if (br->tunnel_mtu == 1500 ? row->n_tunnel_mtu != 0
+        : !row->n_tunnel_mtu || *row->tunnel_mtu != br->tunnel_mtu) {
+        int64_t mtu = br->tunnel_mtu;
+        /* The default stays implicit: absent in the database. */
+        mslbrec_bridge_set_tunnel_mtu(row, &mtu, br->tunnel_mtu != 1500);
+    }
     for (int t = 0; t < MODEL_N_TUNNELS; t++) {
         if (br->tunnel_ports[t]) {
             smap_add(&tp, model_tunnel_name(t), br->tunnel_ports[t]);

@@ -10,6 +10,7 @@
 
 #include "bridges.h"
 #include "nbdb.h"
+#include "pmtu.h"
 #include "mslb/compile.h"
 #include "mslb/modeldb.h"
 #include "mslb/pipeline.h"
@@ -324,6 +325,18 @@ format_metrics(struct rest_server *srv, const json_t *stats)
                       c ? bridge_installed_generation(c) : 0);
     }
     free(brs);
+    struct pmtu_counters pc;
+    pmtu_get_counters(&pc);
+    put_metric(&out, "mslb_pmtu_answers_total", "Oversized packets of the "
+               "tunnelling modes answered (icmp4, icmp6) or fragmented "
+               "(fragmented), dropped by the rate limit (limited) or not "
+               "answered (ignored).", "counter");
+    ds_put_format(&out, "mslb_pmtu_answers_total{kind=\"icmp4\"} %"PRIu64"\n"
+                  "mslb_pmtu_answers_total{kind=\"icmp6\"} %"PRIu64"\n"
+                  "mslb_pmtu_answers_total{kind=\"fragmented\"} %"PRIu64"\n"
+                  "mslb_pmtu_answers_total{kind=\"limited\"} %"PRIu64"\n"
+                  "mslb_pmtu_answers_total{kind=\"ignored\"} %"PRIu64"\n",
+                  pc.icmp4, pc.icmp6, pc.fragmented, pc.limited, pc.ignored);
     put_metric(&out, "mslb_service_packets_total",
                "Request packets to the service.", "counter");
     put_metric(&out, "mslb_service_bytes_total",

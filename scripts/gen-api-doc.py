@@ -179,6 +179,10 @@ METRICS = [
      "1 while the bridge is connected over OpenFlow, else 0"),
     ("mslb_bridge_installed_generation", "gauge", "bridge",
      "the last generation the bridge confirmed (0: none yet)"),
+    ("mslb_pmtu_answers_total", "counter", "kind",
+     "oversized packets of modes tun and mslb: `icmp4`, `icmp6` (answered), "
+     "`fragmented`, `limited` (over the rate limit), `ignored` "
+     "(see docs/mtu.md)"),
     ("mslb_service_packets_total", "counter", "service",
      "packets clients sent to the service"),
     ("mslb_service_bytes_total", "counter", "service",

@@ -104,6 +104,7 @@ struct model_bridge {
     char *frontend_port;        /* Clients' side (first stage). */
     char *backend_port;         /* Servers' side; equal: one-armed. */
     char *tunnel_ports[MODEL_N_TUNNELS];  /* Port names, or NULL. */
+    uint16_t tunnel_mtu;        /* The tunnels' underlay IP MTU. */
     struct mslb_addr *gateways; /* Addresses the bridge answers for. */
     size_t n_gateways;
     uint16_t ct_zone;

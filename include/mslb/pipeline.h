@@ -38,7 +38,9 @@
                "forwarded")                                                \
     MSLB_TABLE(DSR_FORWARD, 22,                                            \
                "DSR modes: per backend (reg0, reg1), the mode's rewrite "  \
-               "(MAC; destination and DSCP; or tunnel) and output")
+               "(MAC; destination and DSCP; or tunnel) and output; tunnels "   \
+               "check the size first (reg2) and send what does not fit "    \
+               "to the controller")
 
 enum mslb_table {
 #define MSLB_TABLE(NAME, NUMBER, PURPOSE) MSLB_T_##NAME = NUMBER,
@@ -67,6 +69,16 @@ enum mslb_cookie_kind {
 /* Registers of the DSR pipeline. */
 #define MSLB_REG_SERVICE "reg0"
 #define MSLB_REG_BACKEND "reg1"
+
+/* reg2 in DSR_FORWARD of the tunnelling modes (tun, mslb): the path-MTU
+ * check.  Bit 1: checked; bit 0: the frame is bigger than the tunnel
+ * allows; bits 16-31: the largest inner IP packet the tunnel carries.  A
+ * too-big packet goes to the controller (ofapp/pmtu.c) with reg0-reg2 in
+ * its metadata, see docs/mtu.md. */
+#define MSLB_REG_PMTU "reg2"
+#define MSLB_PMTU_TOO_BIG 0x1u
+#define MSLB_PMTU_CHECKED 0x2u
+#define MSLB_PMTU_MTU_SHIFT 16
 
 static inline uint64_t
 mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
