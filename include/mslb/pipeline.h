@@ -17,6 +17,11 @@
                "already turned into an advertisement by CLASSIFY, gets "   \
                "the bridge's MAC as target link-layer address (settable "  \
                "only once the packet matches as an advertisement)")        \
+    MSLB_TABLE(FRAG, 2,                                                    \
+               "IPv6 fragments to a VIP with an any-protocol DSR "        \
+               "service, after conntrack reassembled the datagram: "      \
+               "balanced by its protocol (ct_nw_proto), which later "      \
+               "fragments do not carry themselves")                        \
     MSLB_TABLE(NAT_REQUEST, 10,                                            \
                "request after conntrack: a new session goes to the "      \
                "service's select group, a known one (already translated) " \
@@ -67,6 +72,9 @@ enum mslb_cookie_kind {
 /* Registers of the DSR pipeline. */
 #define MSLB_REG_SERVICE "reg0"
 #define MSLB_REG_BACKEND "reg1"
+/* The protocol of an any-protocol service's packet (IPv6 fragments: of
+ * their datagram), part of its learned session key. */
+#define MSLB_REG_PROTO "reg2"
 
 static inline uint64_t
 mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
