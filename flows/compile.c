@@ -613,6 +613,7 @@ compile_bridge_base(const struct model_bridge *br,
     a_output(&cb, ofp_to_u16(OFPP_IN_PORT));
     cb_add(&cb, base, MSLB_T_ND_ADVERT, 100);
     add_default(&cb, base, MSLB_T_ND_ADVERT, false);
+    add_default(&cb, base, MSLB_T_FRAG, true);
     add_default(&cb, base, MSLB_T_NAT_REQUEST, false);
     cb_begin(&cb);
     m_ct_state(&cb, CS_TRACKED, CS_INVALID | CS_TRACKED);

@@ -104,9 +104,11 @@ a_learn_session(struct cbuild *cb, const struct model_service *svc)
         learn_match_field(ofpacts, tcp ? MFF_TCP_SRC : MFF_UDP_SRC);
         learn_match_field(ofpacts, tcp ? MFF_TCP_DST : MFF_UDP_DST);
     } else {
+        /* The protocol from reg3, not ip_proto: an IPv6 fragment after the
+         * first carries next header 44 there (see a_any_key()). */
         learn_match_field(ofpacts, src);
         learn_match_field(ofpacts, dst);
-        learn_match_field(ofpacts, MFF_IP_PROTO);
+        learn_match_field(ofpacts, MFF_REG3);
     }
     learn_load_field(ofpacts, MFF_REG1);
     learn = ofpacts->header;
@@ -293,6 +295,98 @@ selection_fields(const struct model_service *svc, enum mf_field_id *fields)
     return n;
 }
 
+/* An any-protocol service keys its sessions on the protocol too. */
+static bool
+keyed_on_proto(const struct model_service *svc)
+{
+    return !svc->proto && !svc->persistence;
+}
+
+/* Into the service's pipeline: reg0 = service, reg1 = 0 (no backend yet),
+ * reg3 = the protocol 'proto_field' holds (any-protocol services), then
+ * DSR_AFFINITY and DSR_FORWARD. */
+static void
+a_enter(struct cbuild *cb, const struct model_service *svc,
+        enum mf_field_id proto_field)
+{
+    a_set_u32(cb, MFF_REG0, svc->id);
+    a_set_u32(cb, MFF_REG1, 0);
+    if (keyed_on_proto(svc)) {
+        a_move(cb, proto_field, 0, 8, MFF_REG3, 0);
+    }
+    a_resubmit(cb, MSLB_T_DSR_AFFINITY);
+    a_resubmit(cb, MSLB_T_DSR_FORWARD);
+}
+
+/* ct(zone=Z,table=T), no commit: userspace conntrack reassembles the
+ * fragments of a datagram and sends them on, unchanged, with the
+ * datagram's tuple (ct_nw_proto) attached; no connection is kept. */
+static void
+a_ct_plain(struct cbuild *cb, uint16_t zone, int table)
+{
+    struct ofpact_conntrack *ct = ofpact_put_CT(&cb->ofpacts);
+
+    ct->zone_imm = zone;
+    ct->recirc_table = table;
+    ofpact_finish_CT(&cb->ofpacts, &ct);
+}
+
+static void
+m_fragment(struct cbuild *cb)
+{
+    union mf_value v = { .u8 = FLOW_NW_FRAG_ANY };
+
+    mf_set(mf_from_id(MFF_IP_FRAG), &v, &v, &cb->match, NULL);
+}
+
+/* An any-protocol service: ICMP echo to the VIP goes to a server like any
+ * other packet (above the balancer's own echo responder), and IPv6
+ * fragments are balanced by their datagram's protocol. */
+static void
+compile_any_extras(struct cbuild *cb, const struct model_service *svc,
+                   const struct model_bridge *br, uint64_t cookie)
+{
+    bool v6 = svc->vip.family == AF_INET6;
+
+    cb_begin(cb);
+    m_proto(cb, v6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP,
+            v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+    m_u8(cb, MFF_ICMPV4_TYPE, v6 ? 128 : 8);
+    m_u8(cb, MFF_ICMPV4_CODE, 0);
+    a_enter(cb, svc, MFF_IP_PROTO);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 310);
+
+    if (!v6 || !keyed_on_proto(svc)) {
+        /* IPv4 fragments all carry the protocol; a source-persistent
+         * service does not look at it. */
+        return;
+    }
+    cb_begin(cb);
+    m_ip_proto(cb, &svc->vip, 0);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+    m_fragment(cb);
+    a_ct_plain(cb, br->ct_zone, MSLB_T_FRAG);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 250);
+
+    cb_begin(cb);
+    m_ct_state(cb, CS_TRACKED, CS_TRACKED | CS_INVALID);
+    m_ip_proto(cb, &svc->vip, 0);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+    a_enter(cb, svc, MFF_CT_NW_PROTO);
+    cb_add(cb, cookie, MSLB_T_FRAG, 190);
+
+    /* Fragments conntrack would not reassemble (smaller than its minimum
+     * size, or expired) come back invalid: balanced as before, by the
+     * header they carry. */
+    cb_begin(cb);
+    m_ct_state(cb, CS_TRACKED | CS_INVALID, CS_TRACKED | CS_INVALID);
+    m_ip_proto(cb, &svc->vip, 0);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+    a_enter(cb, svc, MFF_IP_PROTO);
+    cb_add(cb, cookie, MSLB_T_FRAG, 180);
+}
+
 void
 compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
                     const struct model_bridge *br,
@@ -305,11 +399,11 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
                        &br->mac);
     cb_begin(cb);
     priority = compile_service_match(cb, svc);
-    a_set_u32(cb, MFF_REG0, svc->id);
-    a_set_u32(cb, MFF_REG1, 0);
-    a_resubmit(cb, MSLB_T_DSR_AFFINITY);
-    a_resubmit(cb, MSLB_T_DSR_FORWARD);
+    a_enter(cb, svc, MFF_IP_PROTO);
     cb_add(cb, cookie, MSLB_T_CLASSIFY, priority);
+    if (!svc->proto) {
+        compile_any_extras(cb, svc, br, cookie);
+    }
 
     /* A miss in DSR_AFFINITY: choose (the bucket forwards; the resubmit
      * to DSR_FORWARD that follows in CLASSIFY then finds reg1 = 0). */

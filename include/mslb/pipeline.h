@@ -17,6 +17,11 @@
                "already turned into an advertisement by CLASSIFY, gets "   \
                "the bridge's MAC as target link-layer address (settable "  \
                "only once the packet matches as an advertisement)")        \
+    MSLB_TABLE(FRAG, 2,                                                    \
+               "IPv6 fragments to a VIP with an any-protocol DSR "        \
+               "service, after conntrack reassembled the datagram: "      \
+               "balanced by its protocol (ct_nw_proto), which later "      \
+               "fragments do not carry themselves")                        \
     MSLB_TABLE(NAT_REQUEST, 10,                                            \
                "request after conntrack: a new session goes to the "      \
                "service's select group, a known one (already translated) " \
@@ -69,6 +74,9 @@ enum mslb_cookie_kind {
 /* Registers of the DSR pipeline. */
 #define MSLB_REG_SERVICE "reg0"
 #define MSLB_REG_BACKEND "reg1"
+/* The protocol of an any-protocol service's packet (IPv6 fragments: of
+ * their datagram), part of its learned session key. */
+#define MSLB_REG_PROTO "reg3"
 
 /* reg2 in DSR_FORWARD of the tunnelling modes (tun, mslb): the path-MTU
  * check.  Bit 1: checked; bit 0: the frame is bigger than the tunnel
