@@ -52,6 +52,7 @@ struct mslbd {
     uint64_t import_gen;
     int exit_code;
     int reload_attempts;        /* Of the SIGHUP reload under way. */
+    bool status_dirty;          /* Bridge_Status rows to refresh. */
     struct swfacts *swfacts;    /* What the switches reported. */
     struct rtfacts *rtfacts;    /* Runtime facts (health: next issues). */
     struct lbengine *engine;    /* Model + facts -> desired tables. */
@@ -84,6 +85,7 @@ run_engine(struct mslbd *d)
         bridges_model_changed(d->bridges);      /* Before the engine. */
     }
     lbengine_run(d->engine);
+    d->status_dirty = true;
     if (model) {
         VLOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
                   "services", gen, mdb_n_bridges(d->mdb),
@@ -128,7 +130,10 @@ db_run(void *d_)
         return;
     }
     run_engine(d);
-    report_bridges(d);
+    if (d->status_dirty) {
+        d->status_dirty = false;
+        report_bridges(d);
+    }
     if (d->rest) {
         rest_server_poll_waiters(d->rest);
     }
@@ -146,6 +151,8 @@ static void
 on_bridges_changed(void *d_)
 {
     struct mslbd *d = d_;
+
+    d->status_dirty = true;
     if (d->rest) {
         rest_server_poll_waiters(d->rest);
     }

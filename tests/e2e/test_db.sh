@@ -38,6 +38,20 @@ check "acknowledged generations are exactly $((g0 + 1))..final (one per transact
     gens_contiguous
 log "generation $g0 -> $g1 for $(summary 's["acknowledged"]') writes"
 check "the bridge installs the final generation" wait_for 30 br_in_step
+# mslbd's status row says the same (written a few times per second).
+status_row_in_step() {
+    local g
+    g=$(generation)
+    ovsdb-client transact "$DBSOCK" '["MSLB",{"op":"select","table":"Bridge_Status","where":[["name","==","br-lb"]],"columns":["connected","installed_generation","desired_generation"]}]' \
+        | "$PYTHON" -c 'import json, sys
+r = json.load(sys.stdin)[0]["rows"]
+g = int(sys.argv[1])
+sys.exit(not (len(r) == 1 and r[0]["connected"] is True
+              and r[0]["installed_generation"] == g
+              and r[0]["desired_generation"] == g))' "$g"
+}
+check "Bridge_Status: br-lb connected, installed = desired = the generation" \
+    wait_for 5 status_row_in_step
 check "br-lb's flows and groups = a fresh compile of the final model" \
     flows_match_model "$D/seed.json"
 check "web still balances" vip_works
