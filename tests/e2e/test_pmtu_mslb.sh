@@ -16,7 +16,7 @@ VIP6=2001:db8::100     # VXLAN
 VIP6G=2001:db8::101    # GRE
 LBMAC=0a:00:00:00:00:01
 S1MAC=02:00:00:00:00:31
-BYTES=$((16 * 1024 * 1024))
+BYTES=$((32 * 1024 * 1024))
 
 # ---- host 1
 ovs_start
@@ -131,22 +131,19 @@ spawn capture ip netns exec "$(ns_of c1)" timeout 300 tcpdump -nn -p -U \
     -i eth0 -w "$D/c1.pcap" "icmp or icmp6"
 capture_ready capture
 
-# upload LABEL HOST: two uploads of $BYTES, each after the client forgot
-# what it learned of path MTUs; the faster in $D/time-LABEL.
+# upload LABEL HOST: one upload of $BYTES after the client forgot what it
+# learned of path MTUs; the fastest so far in $D/time-LABEL.
 upload() {
-    local out i best=
-    for i in 1 2; do
-        nsx c1 ip route flush cache
-        nsx c1 ip -6 route flush cache
-        out=$(nsx c1 "$PYTHON" "$TOOLS/upload.py" send "$2" 9000 "$BYTES" \
-            --timeout 30) || { log "upload $1: $out"; return 1; }
-        echo "upload $1 to $2: $out" >>"$D/uploads.txt"
-        if [ -z "$best" ] || awk -v a="${out%% *}" -v b="$best" \
-            'BEGIN { exit !(a < b) }'; then
-            best=${out%% *}
-        fi
-    done
-    echo "$best" >"$D/time-$1"
+    local out best
+    nsx c1 ip route flush cache
+    nsx c1 ip -6 route flush cache
+    out=$(nsx c1 "$PYTHON" "$TOOLS/upload.py" send "$2" 9000 "$BYTES" \
+        --timeout 30) || { log "upload $1: $out"; return 1; }
+    echo "upload $1 to $2: $out" >>"$D/uploads.txt"
+    best=$(cat "$D/time-$1" 2>/dev/null || echo 1e9)
+    awk -v a="${out%% *}" -v b="$best" 'BEGIN { exit !(a < b) }' &&
+        echo "${out%% *}" >"$D/time-$1"
+    return 0
 }
 # within2x A B: time A at most twice time B.
 within2x() {
@@ -154,13 +151,17 @@ within2x() {
     awk -v a="$(cat "$D/time-$1")" -v b="$(cat "$D/time-$2")" \
         'BEGIN { exit !(a <= 2 * b) }'
 }
+# Three rounds, each direct and through every VIP in turn, the best of
+# each kept: this machine is shared, and a slow spell then slows both.
 M=$((BYTES / 1048576))
-check "$M MiB straight to the server (IPv4)" upload direct4 198.18.0.31
-check "$M MiB through the VIP, mslb over VXLAN (IPv4)" upload vx4 "$VIP"
-check "$M MiB through the VIP, mslb over GRE (IPv4)" upload gre4 "$VIPG"
-check "$M MiB straight to the server (IPv6)" upload direct6 2001:db8::31
-check "$M MiB through the VIP, mslb over VXLAN (IPv6)" upload vx6 "$VIP6"
-check "$M MiB through the VIP, mslb over GRE (IPv6)" upload gre6 "$VIP6G"
+for r in 1 2 3; do
+    check "$M MiB straight to the server (IPv4, round $r)" upload direct4 198.18.0.31
+    check "$M MiB through the VIP, mslb over VXLAN (IPv4, round $r)" upload vx4 "$VIP"
+    check "$M MiB through the VIP, mslb over GRE (IPv4, round $r)" upload gre4 "$VIPG"
+    check "$M MiB straight to the server (IPv6, round $r)" upload direct6 2001:db8::31
+    check "$M MiB through the VIP, mslb over VXLAN (IPv6, round $r)" upload vx6 "$VIP6"
+    check "$M MiB through the VIP, mslb over GRE (IPv6, round $r)" upload gre6 "$VIP6G"
+done
 check "IPv4 VXLAN upload within 2x of direct" within2x vx4 direct4
 check "IPv4 GRE upload within 2x of direct" within2x gre4 direct4
 check "IPv6 VXLAN upload within 2x of direct" within2x vx6 direct6
