@@ -1,10 +1,12 @@
 # Fragment checks shared by test_fragments_*.sh (sourced after lib.sh).
-# frag_round TAG VIP PROTO SOURCES SERVER:IFACE...: captures the client's
-# fragments to VIP and those at each server's IFACE, then sends PROTO
+# frag_round TAG VIP PROTO SOURCES SERVER:IFACE[=MAC]...: captures the
+# client's fragments to VIP and those at each server's IFACE (only frames
+# to MAC if given: a switch flooding a frame to an unknown MAC shows it to
+# every server, whose stack drops it), then sends PROTO
 # datagrams of 3,000 bytes in fragments of 1,400 bytes of IP payload from
 # SOURCES (comma-separated), FRAG_COUNT of them in order, reversed and
 # shuffled; captures in $D/TAG-client.pcap, $D/TAG-SERVER.pcap.
-FRAG_COUNT=${FRAG_COUNT:-6}
+FRAG_COUNT=${FRAG_COUNT:-8}   # one datagram per source (8) per order
 FRAG_N=0
 frag_filter() {   # frag_filter VIP: the fragments to VIP
     if [[ $1 == *:* ]]; then
@@ -19,11 +21,14 @@ frag_round() {
     spawn_in c1 "cap-$tag-c1" timeout 60 tcpdump -nn -p -U -i eth0 \
         -w "$D/$tag-client.pcap" "$(frag_filter "$vip")"
     tags+=("cap-$tag-c1")
+    local host ifc mac
     for spec in "$@"; do
-        spawn_in "${spec%%:*}" "cap-$tag-${spec%%:*}" timeout 60 tcpdump -nn \
-            -p -U -i "${spec#*:}" -w "$D/$tag-${spec%%:*}.pcap" \
-            "$(frag_filter "$vip")"
-        tags+=("cap-$tag-${spec%%:*}")
+        host=${spec%%:*} ifc=${spec#*:} mac=""
+        [[ $ifc == *=* ]] && mac="ether dst ${ifc#*=} and " ifc=${ifc%%=*}
+        spawn_in "$host" "cap-$tag-$host" timeout 60 tcpdump -nn \
+            -p -U -i "$ifc" -w "$D/$tag-$host.pcap" \
+            "$mac$(frag_filter "$vip")"
+        tags+=("cap-$tag-$host")
     done
     capture_ready "${tags[@]}"
     for order in in reverse shuffle; do
