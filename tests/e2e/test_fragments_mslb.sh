@@ -142,7 +142,8 @@ for fam in ${FAMILIES:-4 6}; do
     [ "$fam" = 6 ] && v=$VIP6 src=$SRC6
     for proto in udp tcp; do
         t=v$fam$proto
-        frag_round "$t" "$v" "$proto" "$src" s1:eth0 s2:eth0
+        frag_round "$t" "$v" "$proto" "$src" s1:eth0=02:00:00:00:00:31 \
+            s2:eth0=02:00:00:00:00:32
         check "mslb, IPv$fam, $proto, fragments in order/reversed/shuffled: each datagram whole at one server, both used" \
             frag_where "$t" 2 s1 s2
         check "mslb, IPv$fam, $proto: the servers got the client's fragments byte for byte" \
