@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Checks that every IPv4 or IPv6 packet of protocol PROTO in the first
-capture is in the second one byte for byte (IP header and payload; the
-link-layer header is ignored).  Exit 1 if the first has none or any is missing or different.
+capture is in the second one (or in one of the further ones) byte for byte
+(IP header and payload; the link-layer header is ignored).  Exit 1 if the
+first has none or any is missing or different.
 
-    pcap_same.py SENT.pcap RECEIVED.pcap PROTO
+    pcap_same.py SENT.pcap RECEIVED.pcap PROTO [RECEIVED2.pcap ...]
 """
 import struct
 import sys
@@ -38,7 +39,8 @@ def proto_of(ip):
 def main():
     proto = int(sys.argv[3])
     sent = [p for p in packets(sys.argv[1]) if proto_of(p) == proto]
-    got = [p for p in packets(sys.argv[2]) if proto_of(p) == proto]
+    got = [p for f in [sys.argv[2]] + sys.argv[4:] for p in packets(f)
+           if proto_of(p) == proto]
     missing = [p for p in sent if p not in got]
     print("protocol %d: sent %d, received %d, missing or changed %d"
           % (proto, len(sent), len(got), len(missing)))

@@ -1,0 +1,63 @@
+# Fragment checks shared by test_fragments_*.sh (sourced after lib.sh).
+# frag_round TAG VIP PROTO SOURCES SERVER:IFACE[=MAC]...: captures the
+# client's fragments to VIP and those at each server's IFACE (only frames
+# to MAC if given: a switch flooding a frame to an unknown MAC shows it to
+# every server, whose stack drops it), then sends PROTO
+# datagrams of 3,000 bytes in fragments of 1,400 bytes of IP payload from
+# SOURCES (comma-separated), FRAG_COUNT of them in order, reversed and
+# shuffled; captures in $D/TAG-client.pcap, $D/TAG-SERVER.pcap.
+FRAG_COUNT=${FRAG_COUNT:-8}   # one datagram per source (8) per order
+FRAG_N=0
+frag_filter() {   # frag_filter VIP: the fragments to VIP
+    if [[ $1 == *:* ]]; then
+        echo "ip6 and dst host $1 and ip6[6] == 44"
+    else
+        echo "ip and dst host $1 and (ip[6:2] & 0x3fff != 0)"
+    fi
+}
+frag_round() {
+    local tag=$1 vip=$2 proto=$3 src=$4 spec order tags=()
+    shift 4
+    spawn_in c1 "cap-$tag-c1" timeout 60 tcpdump -nn -p -U -i eth0 \
+        -w "$D/$tag-client.pcap" "$(frag_filter "$vip")"
+    tags+=("cap-$tag-c1")
+    local host ifc mac
+    for spec in "$@"; do
+        host=${spec%%:*} ifc=${spec#*:} mac=""
+        [[ $ifc == *=* ]] && mac="ether dst ${ifc#*=} and " ifc=${ifc%%=*}
+        spawn_in "$host" "cap-$tag-$host" timeout 60 tcpdump -nn \
+            -p -U -i "$ifc" -w "$D/$tag-$host.pcap" \
+            "$mac$(frag_filter "$vip")"
+        tags+=("cap-$tag-$host")
+    done
+    capture_ready "${tags[@]}"
+    for order in in reverse shuffle; do
+        FRAG_N=$((FRAG_N + 1))
+        nsx c1 timeout 60 /usr/bin/python3 "$TOOLS/fragsend.py" send "$vip" \
+            --proto "$proto" --order "$order" --count "$FRAG_COUNT" \
+            --sources "$src" --sport-base $((20000 + FRAG_N * 100)) \
+            --size 3000 --fragsize 1400 >/dev/null
+    done
+    sleep 1
+    capture_stop "${tags[@]}"
+}
+# frag_where TAG MIN_SERVERS SERVER...: every datagram of round TAG whole
+# at one server, over at least MIN_SERVERS of them.
+frag_where() {
+    local tag=$1 min=$2 s args=()
+    shift 2
+    for s in "$@"; do args+=("$D/$tag-$s.pcap" "$s"); done
+    "$PYTHON" "$TOOLS/fragsend.py" where "${args[@]}" \
+        --expect $((FRAG_COUNT * 3)) --min-servers "$min"
+}
+# frag_same TAG VIP SERVER...: every fragment the client sent of round
+# TAG reached a server byte for byte (IP header and payload).
+frag_same() {
+    local tag=$1 vip=$2 s proto args=()
+    shift 2
+    proto=$(grep -q tcp <<<"$tag" && echo 6 || echo 17)
+    [[ $vip == *:* ]] && proto=44
+    for s in "$@"; do args+=("$D/$tag-$s.pcap"); done
+    "$PYTHON" "$TOOLS/pcap_same.py" "$D/$tag-client.pcap" "${args[0]}" \
+        "$proto" "${args[@]:1}"
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Fragments to an `any` service in mode l3dsr (docs/mtu.md "Fragments"),
+# IPv4 and IPv6: fragmented UDP and TCP datagrams, in order, reversed and
+# shuffled; every datagram whole at one of two servers behind the final
+# stage, and every fragment the client sent reaches a server byte for byte
+# (the final stage restores the VIP and the DSCP / traffic class).
+#
+#   c1 198.18.0.10 (+ sources .30-.37) --+-- br-sw == arm [br-lb]
+#                                        +== hostup [br-host] -- s1, s2
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/frag_lib.sh"
+
+VIP=198.18.0.100
+VIP6=2001:db8::100
+LBMAC=0a:00:00:00:00:01
+ovs_start
+add_switch_bridge br-sw
+add_lb_bridge br-lb "$MSLBD_TARGET"
+add_lb_bridge br-host "$MSLBD_TARGET"
+link_bridges br-lb arm br-sw sw-lb veth
+link_bridges br-host hostup br-sw sw-host veth
+add_host c1 br-sw 198.18.0.10/24 2001:db8::10/64 0a:00:00:00:00:10
+# An any service keys sessions on (source, VIP, protocol): several sources.
+SRC4="" SRC6=""
+for i in $(seq 30 37); do
+    nsx c1 ip addr add "198.18.0.$i/24" dev eth0
+    ip -n "$(ns_of c1)" -6 addr add "2001:db8::$i/64" dev eth0 nodad
+    SRC4+="${SRC4:+,}198.18.0.$i" SRC6+="${SRC6:+,}2001:db8::$i"
+done
+for i in 1 2; do
+    add_host "s$i" br-host "198.18.1.2$i/24" "2001:db8:1::2$i/64" "02:00:00:00:01:2$i"
+    nsx "s$i" ip addr add "$VIP/32" dev lo
+    ip -n "$(ns_of "s$i")" -6 addr add "$VIP6/128" dev lo nodad
+    host_route "s$i" 198.18.0.0/24 dev eth0
+    host_route "s$i" 2001:db8::/64 dev eth0
+    nsx "s$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+        net.ipv4.conf.all.arp_announce=2
+    start_server "s$i" "S$i" --tcp 80 --udp 53
+done
+be() { printf '{"name":"s%s","ip":"%s","mac":"02:00:00:00:01:2%s","host_bridge":"br-host"}' "$1" "$2" "$1"; }
+cat >"$D/mslb.json" <<JSON
+{"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm"},
+             {"name": "br-host", "role": "final"}],
+ "services": [
+  {"name": "any4", "vip": "$VIP", "protocol": "any", "mode": "l3dsr", "dscp": 10,
+   "bridges": ["br-lb"], "backends": [$(be 1 198.18.1.21),$(be 2 198.18.1.22)]},
+  {"name": "any6", "vip": "$VIP6", "protocol": "any", "mode": "l3dsr", "dscp": 12,
+   "bridges": ["br-lb"], "backends": [$(be 1 2001:db8:1::21),$(be 2 2001:db8:1::22)]}]}
+JSON
+mslbd_start "$D/mslb.json"
+wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
+wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
+nsx c1 ping -c 1 -W 2 "$VIP" >/dev/null || true
+nsx c1 ping -6 -c 1 -W 2 "$VIP6" >/dev/null || true
+
+for fam in ${FAMILIES:-4 6}; do
+    v=$VIP src=$SRC4
+    [ "$fam" = 6 ] && v=$VIP6 src=$SRC6
+    for proto in udp tcp; do
+        t=v$fam$proto
+        frag_round "$t" "$v" "$proto" "$src" s1:eth0=02:00:00:00:01:21 s2:eth0=02:00:00:00:01:22
+        check "l3dsr, IPv$fam, $proto, fragments in order/reversed/shuffled: each datagram whole at one server, both used" \
+            frag_where "$t" 2 s1 s2
+        check "l3dsr, IPv$fam, $proto: the servers got the client's fragments byte for byte" \
+            frag_same "$t" "$v" s1 s2
+    done
+done
