@@ -42,6 +42,9 @@ void m_u64(struct cbuild *, enum mf_field_id, uint64_t);
 void m_addr(struct cbuild *, enum mf_field_id v4, enum mf_field_id v6,
             const struct mslb_addr *);
 void m_ct_state(struct cbuild *, uint32_t state, uint32_t mask);
+/* ip_frag: FLOW_NW_FRAG_ANY (a fragment) and FLOW_NW_FRAG_LATER (not the
+ * first one), under 'mask'. */
+void m_ip_frag(struct cbuild *, uint8_t value, uint8_t mask);
 
 /* Actions. */
 void a_set_u8(struct cbuild *, enum mf_field_id, uint8_t);
@@ -55,6 +58,10 @@ void a_move(struct cbuild *, enum mf_field_id src, int src_ofs, int n_bits,
             enum mf_field_id dst, int dst_ofs);
 void a_output(struct cbuild *, uint32_t port);
 void a_resubmit(struct cbuild *, int table);
+/* output:CONTROLLER with the whole packet (what the switch reports back
+ * for controller(max_len=65535)), the pipeline's registers in the
+ * packet-in's metadata. */
+void a_controller_all(struct cbuild *);
 void a_group(struct cbuild *, uint32_t group_id);
 void a_goto(struct cbuild *, int table);
 
@@ -105,6 +112,13 @@ void compile_nat_service(struct cbuild *, const struct model_service *,
 void compile_dsr_service(struct cbuild *, const struct model_service *,
                          const struct model_bridge *,
                          const struct compile_ports *);
+/* NAT: ct(commit,nat(dst=be)...,table=NAT_OUT), as the group's buckets. */
+void compile_nat_commit(struct cbuild *, const struct model_bridge *,
+                        const struct model_backend *);
+/* Fragments (compile_frag.c): the flows that send a service's fragments to
+ * the controller, and the bridge's probe flows in DSR_FORWARD. */
+void compile_fragment_flows(struct cbuild *, const struct model_service *);
+void compile_fragment_base(struct cbuild *);
 void compile_final_flows(struct cbuild *, const struct model *,
                          const struct model_bridge *,
                          const struct compile_ports *);

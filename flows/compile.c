@@ -139,6 +139,15 @@ m_u64(struct cbuild *cb, enum mf_field_id id, uint64_t x)
     m_value(cb, id, &v);
 }
 
+void
+m_ip_frag(struct cbuild *cb, uint8_t value, uint8_t mask)
+{
+    union mf_value v = { .u8 = value };
+    union mf_value m = { .u8 = mask };
+
+    mf_set(mf_from_id(MFF_IP_FRAG), &v, &m, &cb->match, NULL);
+}
+
 static void
 addr_value(const struct mslb_addr *a, union mf_value *v)
 {
@@ -251,6 +260,15 @@ a_output_side(struct cbuild *cb, const struct compile_ports *ports,
 {
     a_output(cb, ports->frontend == ports->backend ? ofp_to_u16(OFPP_IN_PORT)
              : port);
+}
+
+void
+a_controller_all(struct cbuild *cb)
+{
+    struct ofpact_output *o = ofpact_put_OUTPUT(&cb->ofpacts);
+
+    o->port = OFPP_CONTROLLER;
+    o->max_len = UINT16_MAX;
 }
 
 void
@@ -624,6 +642,7 @@ compile_bridge_base(const struct model_bridge *br,
     add_default(&cb, base, MSLB_T_DSR_AFFINITY, false);
     add_default(&cb, base, MSLB_T_DSR_LEARN, false);
     add_default(&cb, base, MSLB_T_DSR_FORWARD, false);
+    compile_fragment_base(&cb);
     for (size_t i = 0; i < br->n_gateways; i++) {
         compile_responders(&cb, base, &br->gateways[i], &br->mac);
     }
@@ -684,6 +703,7 @@ compile_service(const struct model_service *svc,
         compile_dsr_service(&cb, svc, br, ports);
         break;
     }
+    compile_fragment_flows(&cb, svc);
     return cb_finish(&cb);
 }
 

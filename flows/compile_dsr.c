@@ -156,18 +156,6 @@ a_check_pkt_larger(struct cbuild *cb, uint16_t len, enum mf_field_id reg,
     c->dst.n_bits = 1;
 }
 
-/* output:CONTROLLER with the whole packet (what the switch reports back
- * for controller(max_len=65535)), the pipeline's registers in the
- * packet-in's metadata. */
-static void
-a_controller_all(struct cbuild *cb)
-{
-    struct ofpact_output *o = ofpact_put_OUTPUT(&cb->ofpacts);
-
-    o->port = OFPP_CONTROLLER;
-    o->max_len = UINT16_MAX;
-}
-
 /* The mode's rewrite and output towards backend 'be'. */
 static void
 dsr_forward(struct cbuild *cb, const struct model_service *svc,
@@ -331,14 +319,6 @@ a_ct_plain(struct cbuild *cb, uint16_t zone, int table)
     ofpact_finish_CT(&cb->ofpacts, &ct);
 }
 
-static void
-m_fragment(struct cbuild *cb)
-{
-    union mf_value v = { .u8 = FLOW_NW_FRAG_ANY };
-
-    mf_set(mf_from_id(MFF_IP_FRAG), &v, &v, &cb->match, NULL);
-}
-
 /* An any-protocol service: ICMP echo to the VIP goes to a server like any
  * other packet (above the balancer's own echo responder), and IPv6
  * fragments are balanced by their datagram's protocol. */
@@ -365,7 +345,7 @@ compile_any_extras(struct cbuild *cb, const struct model_service *svc,
     cb_begin(cb);
     m_ip_proto(cb, &svc->vip, 0);
     m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
-    m_fragment(cb);
+    m_ip_frag(cb, FLOW_NW_FRAG_ANY, FLOW_NW_FRAG_ANY);
     a_ct_plain(cb, br->ct_zone, MSLB_T_FRAG);
     cb_add(cb, cookie, MSLB_T_CLASSIFY, 250);
 

@@ -57,6 +57,13 @@ nat_bucket(struct cbuild *cb, const struct model_backend *be,
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_OUT, be);
 }
 
+void
+compile_nat_commit(struct cbuild *cb, const struct model_bridge *br,
+                   const struct model_backend *be)
+{
+    nat_bucket(cb, be, br);
+}
+
 /* The flows of one backend endpoint (protocol, address, port) on a bridge:
  * replies from it go to conntrack, translated requests to it get its MAC.
  * Services sharing an endpoint emit identical flows, which the flow set
@@ -83,6 +90,28 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
     a_set_mac(cb, MFF_ETH_DST, &be->mac);
     a_output_side(cb, ports, ports->backend);
     cb_add(cb, cookie, MSLB_T_NAT_OUT, 100);
+
+    /* Fragments (docs/mtu.md).  Conntrack reassembles a datagram and
+     * translates all its fragments, but only the first one carries the
+     * ports: the later ones go by address (IPv6 ones show the fragment
+     * header as their protocol).  Replies in fragments go to conntrack
+     * whole too. */
+    cb_begin(cb);
+    m_ip_proto(cb, &be->ip, be->ip.family == AF_INET6 ? 0 : proto);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+    m_ip_frag(cb, FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER,
+              FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER);
+    a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+    a_set_mac(cb, MFF_ETH_DST, &be->mac);
+    a_output_side(cb, ports, ports->backend);
+    cb_add(cb, cookie, MSLB_T_NAT_OUT, 90);
+
+    cb_begin(cb);
+    m_ip_proto(cb, &be->ip, be->ip.family == AF_INET6 ? 0 : proto);
+    m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
+    m_ip_frag(cb, FLOW_NW_FRAG_ANY, FLOW_NW_FRAG_ANY);
+    a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REPLY, NULL);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 210);
 }
 
 /* The request match of a NAT service: protocol, VIP, port. */
@@ -132,6 +161,19 @@ compile_nat_service(struct cbuild *cb, const struct model_service *svc,
     a_set_mac(cb, MFF_ETH_SRC, &br->mac);
     a_output_side(cb, ports, ports->frontend);
     cb_add(cb, cookie, MSLB_T_NAT_REPLY, 100);
+
+    /* The later fragments of a reply: no ports, but conntrack restored the
+     * VIP as their source.  Shared by the VIP's services. */
+    cb_begin(cb);
+    m_ct_state(cb, CS_REPLY_DIR | CS_TRACKED, CS_REPLY_DIR | CS_TRACKED);
+    m_ip_proto(cb, &svc->vip, svc->vip.family == AF_INET6 ? 0 : svc->proto);
+    m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &svc->vip);
+    m_ip_frag(cb, FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER,
+              FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER);
+    a_move(cb, MFF_CT_LABEL, 0, 48, MFF_ETH_DST, 0);
+    a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+    a_output_side(cb, ports, ports->frontend);
+    cb_add(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), MSLB_T_NAT_REPLY, 90);
 
     for (size_t i = 0; i < svc->n_backends; i++) {
         if (svc->backends[i].state != MODEL_BACKEND_DOWN) {

@@ -21,7 +21,9 @@
 #include "mslb/modeldb.h"
 #include "sset.h"
 #include "ofsession.h"
+#include "fragments.h"
 #include "pmtu.h"
+#include "mslb/compile.h"
 #include "reconciler.h"
 
 VLOG_DEFINE_THIS_MODULE(bridges);
@@ -41,6 +43,7 @@ struct bridge {
     struct reconciler *rec;
     struct ofstats *stats;
     struct pmtu *pmtu;          /* Path-MTU answers (tun, mslb). */
+    struct frags *frags;        /* Fragments to VIPs. */
     bool in_model;              /* As of the last update. */
     struct announcer *announcer;    /* NULL until needed. */
     bool announce_synced;       /* Its addresses as of announced_gen. */
@@ -297,6 +300,7 @@ find_or_create(struct bridges *t, const char *name, uint64_t dpid)
                                b);
     b->stats = ofstats_create();
     b->pmtu = pmtu_create(name);
+    b->frags = frags_create(name);
     b->in_model = true;
     if (t->n >= t->allocated) {
         t->bridges = x2nrealloc(t->bridges, &t->allocated,
@@ -353,8 +357,18 @@ on_msg(void *t_, struct ofsession *s, const struct ofp_header *oh,
         sync_busy(b);
         return;
     }
-    if (b && pmtu_handle_msg(b->pmtu, s, oh, type)) {
-        return;
+    if (b && type == OFPTYPE_PACKET_IN) {
+        struct compile_ports ports;
+        struct frags_env env = { .mdb = b->table->mdb };
+
+        env.br = model_bridge(b);
+        if (env.br && lbengine_ports(b->table->engine, env.br, &ports)) {
+            env.ports = &ports;
+        }
+        if (frags_handle_msg(b->frags, s, oh, type, &env)
+            || pmtu_handle_msg(b->pmtu, s, oh, type)) {
+            return;
+        }
     }
     if (type == OFPTYPE_ERROR) {
         char *text = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
@@ -435,6 +449,7 @@ bridges_destroy(struct bridges *t)
         free(b->why);
         ofstats_destroy(b->stats);
         pmtu_destroy(b->pmtu);
+        frags_destroy(b->frags);
         free(b->name);
         free(b);
     }

@@ -304,6 +304,18 @@ make_ports(const struct model_bridge *br, const struct swfacts_bridge *b,
     return NULL;
 }
 
+bool
+lbengine_ports(const struct lbengine *e, const struct model_bridge *br,
+               struct compile_ports *ports)
+{
+    const struct swfacts_bridge *b = shash_find_data(&e->sw->bridges,
+                                                     br->name);
+    char *why = b ? make_ports(br, b, ports) : xstrdup("no facts");
+
+    free(why);
+    return b && !why;
+}
+
 static struct flowset *
 compile_unit(const struct model_service *svc, const struct model_bridge *br,
              const struct compile_ports *ports, int version)

@@ -61,6 +61,12 @@ void lbengine_force_recompute(struct lbengine *);
  * built: it stays valid, but should not be installed ('why' nonnull). */
 struct flowset *lbengine_desired(const struct lbengine *, const char *name,
                                  const char **why);
+/* The ports model bridge 'br' has on its switch, as the compiler sees them
+ * (compile.h); false if the switch facts are missing or incomplete. */
+struct compile_ports;
+bool lbengine_ports(const struct lbengine *, const struct model_bridge *br,
+                    struct compile_ports *);
+
 /* Names of the bridges whose desired table changed in the last run. */
 const struct sset *lbengine_changed_bridges(const struct lbengine *);
 

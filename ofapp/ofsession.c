@@ -10,7 +10,10 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "openvswitch/match.h"
 #include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-switch.h"
@@ -133,6 +136,26 @@ ofsession_send(struct ofsession *s, struct ofpbuf *msg)
     ((struct ofp_header *) msg->data)->xid = htonl(xid);
     ofsession_send_xid(s, msg);
     return xid;
+}
+
+void
+ofsession_packet_out(struct ofsession *s, ofp_port_t in_port,
+                     const void *pkt, size_t len,
+                     const struct ofpact *ofpacts, size_t ofpacts_len)
+{
+    enum ofputil_protocol proto
+        = ofputil_protocol_from_ofp_version(ofsession_version(s));
+    struct ofputil_packet_out po;
+
+    memset(&po, 0, sizeof po);
+    po.packet = pkt;
+    po.packet_len = len;
+    po.buffer_id = UINT32_MAX;
+    match_init_catchall(&po.flow_metadata);
+    match_set_in_port(&po.flow_metadata, in_port);
+    po.ofpacts = CONST_CAST(struct ofpact *, ofpacts);
+    po.ofpacts_len = ofpacts_len;
+    ofsession_send(s, ofputil_encode_packet_out(&po, proto));
 }
 
 /* ---- Ports. ---- */

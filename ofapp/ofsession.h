@@ -16,6 +16,7 @@
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/types.h"
 
+struct ofpact;
 struct ofpbuf;
 struct ofp_header;
 struct ofsession;
@@ -74,6 +75,12 @@ char *ofsession_connect(uv_loop_t *, const char *target,
 uint32_t ofsession_send(struct ofsession *, struct ofpbuf *msg);
 void ofsession_send_xid(struct ofsession *, struct ofpbuf *msg);
 uint32_t ofsession_alloc_xid(struct ofsession *);
+/* A packet-out of Ethernet frame 'pkt' as if it came in on 'in_port', with
+ * the OpenFlow actions 'ofpacts' ('ofpacts_len' bytes), in the session's
+ * version. */
+void ofsession_packet_out(struct ofsession *, ofp_port_t in_port,
+                          const void *pkt, size_t len,
+                          const struct ofpact *ofpacts, size_t ofpacts_len);
 
 /* Closes the session ('disconnected' follows); an active target then
  * reconnects. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "csum.h"
+#include "ipfrag.h"
 #include "openvswitch/match.h"
 #include "openvswitch/meta-flow.h"
 #include "openvswitch/ofp-actions.h"
@@ -90,25 +91,6 @@ take_token(struct pmtu *p)
 
 /* ---- Packets. ---- */
 
-/* The offset of the IP header in Ethernet frame 'pkt' and its EtherType,
- * or 0. */
-static size_t
-l3_offset(const uint8_t *pkt, size_t len, uint16_t *type)
-{
-    size_t ofs = 12;
-
-    while (ofs + 2 <= len) {
-        uint16_t t = (pkt[ofs] << 8) | pkt[ofs + 1];
-        if (t == ETH_TYPE_VLAN_8021Q || t == ETH_TYPE_VLAN_8021AD) {
-            ofs += 4;
-            continue;
-        }
-        *type = t;
-        return ofs + 2;
-    }
-    return 0;
-}
-
 static bool
 ip4_may_answer(const uint8_t *ip, size_t len)
 {
@@ -151,7 +133,7 @@ pmtu_icmp_answer(const void *pkt_, size_t len, int mtu, struct ofpbuf *out)
 {
     const uint8_t *pkt = pkt_;
     uint16_t type;
-    size_t l3 = l3_offset(pkt, len, &type);
+    size_t l3 = ipfrag_l3_offset(pkt, len, &type);
     const uint8_t *ip = pkt + l3;
     size_t ip_len = len - l3;
     struct eth_header *eh;
@@ -240,44 +222,11 @@ pmtu_fragment(const void *pkt_, size_t len, int mtu,
 {
     const uint8_t *pkt = pkt_;
     uint16_t type;
-    size_t l3 = l3_offset(pkt, len, &type);
-    const uint8_t *ip = pkt + l3;
-    size_t ihl, tot, data, step, off;
-    uint16_t frag;
 
-    if (!l3 || type != ETH_TYPE_IP || len < l3 + 20) {
+    if (!ipfrag_l3_offset(pkt, len, &type) || type != ETH_TYPE_IP
+        || !ipfrag_split(pkt, len, mtu, 0, cb, aux)) {
         return false;
     }
-    ihl = (ip[0] & 0xf) * 4;
-    tot = (ip[2] << 8) | ip[3];
-    frag = (ip[6] << 8) | ip[7];
-    if (ihl < 20 || tot < ihl || l3 + tot > len || (frag & 0x4000)
-        || mtu < (int) ihl + 8) {
-        return false;
-    }
-    data = tot - ihl;
-    step = (mtu - ihl) & ~7u;
-    uint8_t *buf = xmalloc(l3 + ihl + step);
-    for (off = 0; off < data; off += step) {
-        size_t n = MIN(step, data - off);
-        bool more = off + n < data || (frag & 0x2000);
-        uint16_t f = ((frag & 0x1fff) + off / 8) | (more ? 0x2000 : 0);
-        uint8_t *h = buf + l3;
-
-        /* Every fragment gets the whole header, options included (RFC 791
-         * copies only some options; rare enough on client traffic). */
-        memcpy(buf, pkt, l3 + ihl);
-        h[2] = (ihl + n) >> 8;
-        h[3] = (ihl + n) & 0xff;
-        h[6] = f >> 8;
-        h[7] = f & 0xff;
-        h[10] = h[11] = 0;
-        ovs_be16 c = csum(h, ihl);
-        memcpy(h + 10, &c, 2);
-        memcpy(h + ihl, ip + ihl + off, n);
-        cb(aux, buf, l3 + ihl + n);
-    }
-    free(buf);
     counters.fragmented++;
     return true;
 }
@@ -286,7 +235,6 @@ pmtu_fragment(const void *pkt_, size_t len, int mtu,
 
 struct frag_ctx {
     struct ofsession *s;
-    enum ofputil_protocol proto;
     ofp_port_t in_port;
     uint32_t regs[3];
 };
@@ -296,25 +244,6 @@ put_reg(struct ofpbuf *ofpacts, enum mf_field_id id, uint32_t x)
 {
     union mf_value v = { .be32 = htonl(x) };
     ofpact_put_set_field(ofpacts, mf_from_id(id), &v, NULL);
-}
-
-/* A packet-out of 'pkt', from 'in_port', with 'ofpacts'. */
-static void
-packet_out(struct ofsession *s, enum ofputil_protocol proto,
-           ofp_port_t in_port, const void *pkt, size_t len,
-           const struct ofpbuf *ofpacts)
-{
-    struct ofputil_packet_out po;
-
-    memset(&po, 0, sizeof po);
-    po.packet = pkt;
-    po.packet_len = len;
-    po.buffer_id = UINT32_MAX;
-    match_init_catchall(&po.flow_metadata);
-    match_set_in_port(&po.flow_metadata, in_port);
-    po.ofpacts = ofpacts->data;
-    po.ofpacts_len = ofpacts->size;
-    ofsession_send(s, ofputil_encode_packet_out(&po, proto));
 }
 
 /* Sends one fragment through DSR_FORWARD's forwarding flow (reg2 says
@@ -334,7 +263,8 @@ send_fragment(void *ctx_, const void *frag, size_t len)
     r = ofpact_put_RESUBMIT(&ofpacts);
     r->in_port = OFPP_IN_PORT;
     r->table_id = MSLB_T_DSR_FORWARD;
-    packet_out(ctx->s, ctx->proto, ctx->in_port, frag, len, &ofpacts);
+    ofsession_packet_out(ctx->s, ctx->in_port, frag, len, ofpacts.data,
+                         ofpacts.size);
     ofpbuf_uninit(&ofpacts);
 }
 
@@ -371,7 +301,6 @@ pmtu_handle_msg(struct pmtu *p, struct ofsession *s,
     }
 
     ctx.s = s;
-    ctx.proto = ofputil_protocol_from_ofp_version(ofsession_version(s));
     ctx.in_port = md->in_port.ofp_port;
     memcpy(ctx.regs, md->regs, sizeof ctx.regs);
     if (!pmtu_fragment(pin.packet, pin.packet_len, mtu, send_fragment,
@@ -384,8 +313,8 @@ pmtu_handle_msg(struct pmtu *p, struct ofsession *s,
             struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(astub);
 
             ofpact_put_OUTPUT(&ofpacts)->port = ctx.in_port;
-            packet_out(s, ctx.proto, OFPP_CONTROLLER, icmp.data, icmp.size,
-                       &ofpacts);
+            ofsession_packet_out(s, OFPP_CONTROLLER, icmp.data, icmp.size,
+                                 ofpacts.data, ofpacts.size);
             ofpbuf_uninit(&ofpacts);
             VLOG_DBG_RL(&rl, "bridge %s: %zu-byte packet over the tunnel's "
                         "MTU %d: ICMP sent", p->bridge, pin.packet_len, mtu);

@@ -11,6 +11,7 @@
 #include "mslb/model.h"
 
 struct flowset;
+struct ofpbuf;
 
 /* What the compiler needs to know of the switch: the OpenFlow port numbers
  * of the bridge's named ports, and whether the connection speaks OpenFlow
@@ -71,5 +72,33 @@ size_t compile_assign_slots(const struct model_backend *backends,
  * weights (more usable backends than slots) rather than 1 each. */
 size_t compile_group_buckets(const struct model_service *, uint32_t *buckets,
                              bool *weighted);
+
+/* Fragments (docs/mtu.md).  Every fragment to a VIP that has a service
+ * naming a protocol goes to the controller, which classifies its datagram
+ * by the first fragment and sends every fragment on with these actions.
+ *
+ * compile_fragment_probe(): DSR modes only (else returns false): the
+ * actions that send a first fragment through DSR_AFFINITY (learning a new
+ * session, as any packet would) with reg4 = 'token' | MSLB_PROBE_FLAG, so
+ * that DSR_FORWARD hands it back to the controller with its backend's key
+ * in reg1.  'proto': the datagram's protocol.
+ *
+ * compile_fragment_actions(): the actions that send one fragment of a
+ * datagram of 'svc' on to backend 'be' (ignored in mode local): DSR modes
+ * through DSR_FORWARD with reg0, reg1; nat committed and translated by
+ * conntrack, which reassembles the datagram first and keeps an existing
+ * session's translation; local to the LOCAL port.
+ *
+ * compile_fragment_backend(): nat: the backend (index into svc->backends)
+ * a new session with hash 'hash' gets, spread as the select group spreads
+ * them, or -1 if none is usable. */
+bool compile_fragment_probe(const struct model_service *, uint8_t proto,
+                            uint32_t token, struct ofpbuf *ofpacts);
+void compile_fragment_actions(const struct model_service *,
+                              const struct model_backend *be,
+                              const struct model_bridge *,
+                              const struct compile_ports *,
+                              struct ofpbuf *ofpacts);
+int compile_fragment_backend(const struct model_service *, uint32_t hash);
 
 #endif /* compile.h */

@@ -45,7 +45,8 @@
                "DSR modes: per backend (reg0, reg1), the mode's rewrite "  \
                "(MAC; destination and DSCP; or tunnel) and output; tunnels "   \
                "check the size first (reg2) and send what does not fit "    \
-               "to the controller")
+               "to the controller; a fragment probe (reg4) goes back to "  \
+               "the controller with its backend")
 
 enum mslb_table {
 #define MSLB_TABLE(NAME, NUMBER, PURPOSE) MSLB_T_##NAME = NUMBER,
@@ -77,6 +78,14 @@ enum mslb_cookie_kind {
 /* The protocol of an any-protocol service's packet (IPv6 fragments: of
  * their datagram), part of its learned session key. */
 #define MSLB_REG_PROTO "reg3"
+
+/* reg4: a first fragment the controller sends through DSR_AFFINITY to ask
+ * which backend its datagram goes to (ofapp/fragments.c) carries a token
+ * with MSLB_PROBE_FLAG set; DSR_FORWARD then hands it back to the
+ * controller with the backend in reg1 instead of forwarding it.  Packets
+ * from ports always have reg4 = 0. */
+#define MSLB_REG_PROBE "reg4"
+#define MSLB_PROBE_FLAG 0x80000000u
 
 /* reg2 in DSR_FORWARD of the tunnelling modes (tun, mslb): the path-MTU
  * check.  Bit 1: checked; bit 0: the frame is bigger than the tunnel

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Fragments and ping to a VIP, mode dr, IPv4 and IPv6 (docs/mtu.md): every
-# fragment of a datagram to an `any` service reaches one server, in order
-# or not, and different datagrams are spread; ping to an `any` VIP is
-# answered by a server at 64 and 3,000 bytes, ping to a VIP with only port
-# services by the balancer.
+# fragment of a datagram to an `any` service or to a port service (udp:53,
+# tcp:80) reaches one server, in order or not, and different datagrams are
+# spread; ping to an `any` VIP is answered by a server at 64 and 3,000
+# bytes, ping to a VIP with only port services by the balancer, also at
+# 3,000 bytes (in fragments).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VIP=198.18.0.100      # any
 VIPP=198.18.0.101     # udp:53 only
 VIP6=2001:db8::100    # any
+VIPP6=2001:db8::101   # udp:53 and tcp:80
 LBMAC=0a:00:00:00:00:01
 ovs_start
 add_switch_bridge br-sw
@@ -28,7 +30,9 @@ for i in 1 2; do
     nsx "s$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
         net.ipv4.conf.all.arp_announce=2
     for a in $VIP $VIPP; do nsx "s$i" ip addr add "$a/32" dev lo; done
-    ip -n "$(ns_of "s$i")" -6 addr add "$VIP6/128" dev lo nodad
+    for a in $VIP6 $VIPP6; do
+        ip -n "$(ns_of "s$i")" -6 addr add "$a/128" dev lo nodad
+    done
     start_server "s$i" "S$i" --udp 53
 done
 be() { printf '{"name":"s%s","ip":"%s","mac":"02:00:00:00:00:2%s"}' "$1" "$2" "$1"; }
@@ -39,7 +43,13 @@ cat >"$D/mslb.json" <<JSON
    "bridges": ["br-lb"], "backends": [$(be 1 198.18.0.21),$(be 2 198.18.0.22)]},
   {"name": "dns4", "vip": "$VIPP", "protocol": "udp", "port": 53, "mode": "dr",
    "bridges": ["br-lb"], "backends": [$(be 1 198.18.0.21),$(be 2 198.18.0.22)]},
+  {"name": "web4", "vip": "$VIPP", "protocol": "tcp", "port": 80, "mode": "dr",
+   "bridges": ["br-lb"], "backends": [$(be 1 198.18.0.21),$(be 2 198.18.0.22)]},
   {"name": "any6", "vip": "$VIP6", "protocol": "any", "mode": "dr",
+   "bridges": ["br-lb"], "backends": [$(be 1 2001:db8::21),$(be 2 2001:db8::22)]},
+  {"name": "dns6", "vip": "$VIPP6", "protocol": "udp", "port": 53, "mode": "dr",
+   "bridges": ["br-lb"], "backends": [$(be 1 2001:db8::21),$(be 2 2001:db8::22)]},
+  {"name": "web6", "vip": "$VIPP6", "protocol": "tcp", "port": 80, "mode": "dr",
    "bridges": ["br-lb"], "backends": [$(be 1 2001:db8::21),$(be 2 2001:db8::22)]}]}
 JSON
 mslbd_start "$D/mslb.json"
@@ -48,7 +58,7 @@ nsx c1 ping -c 1 -W 2 "$VIP" >/dev/null || true
 nsx c1 ping -6 -c 1 -W 2 "$VIP6" >/dev/null || true
 
 N=0
-# frags_at_one_server TAG VIP PROTO ORDER COUNT: COUNT datagrams of 3,000
+# frags_at_one_server TAG VIP PROTO ORDER COUNT [DPORT]: COUNT datagrams of 3,000
 # bytes in fragments of 1,400, each whole at one server, over both.
 frags_at_one_server() {
     local tag=$1 vip=$2 proto=$3 order=$4 count=$5 filt s src=$SRC4
@@ -63,7 +73,8 @@ frags_at_one_server() {
     capture_ready "cap-$tag-s1" "cap-$tag-s2"
     nsx c1 timeout 60 /usr/bin/python3 "$TOOLS/fragsend.py" send "$vip" \
         --proto "$proto" --order "$order" --count "$count" --sources "$src" \
-        --sport-base $((20000 + N * 100)) --size 3000 --fragsize 1400
+        --sport-base $((20000 + N * 100)) --size 3000 --fragsize 1400 \
+        --dport "${6:-53}"
     sleep 1
     capture_stop "cap-$tag-s1" "cap-$tag-s2"
     "$PYTHON" "$TOOLS/fragsend.py" where "$D/$tag-s1.pcap" S1 \
@@ -75,6 +86,18 @@ for fam in ${FAMILIES:-4 6}; do
         for order in in reverse shuffle; do
             check "any, IPv$fam, $proto, fragments $order: 16 datagrams, each whole at one server" \
                 frags_at_one_server "a$fam$proto$order" "$v" "$proto" "$order" 16
+        done
+    done
+done
+
+# Port services: the controller keeps each datagram's fragments together.
+for fam in ${FAMILIES:-4 6}; do
+    v=$VIPP; [ $fam = 6 ] && v=$VIPP6
+    for proto in udp tcp; do
+        port=53; [ $proto = tcp ] && port=80
+        for order in in reverse shuffle; do
+            check "$proto:$port, IPv$fam, fragments $order: 16 datagrams, each whole at one server" \
+                frags_at_one_server "p$fam$proto$order" "$v" "$proto" "$order" 16 $port
         done
     done
 done
@@ -103,5 +126,9 @@ for size in 56 3000; do
     check "ping $VIP (any) at $size bytes: answered by a server" ping_by server "$VIP" "$size"
     check "ping $VIP6 (any) at $size bytes: answered by a server" ping_by server "$VIP6" "$size"
 done
-check "ping $VIPP (port services only) at 56 bytes: answered by the balancer" \
-    ping_by balancer "$VIPP" 56
+for size in 56 3000; do
+    check "ping $VIPP (port services only) at $size bytes: answered by the balancer" \
+        ping_by balancer "$VIPP" "$size"
+    check "ping $VIPP6 (port services only) at $size bytes: answered by the balancer" \
+        ping_by balancer "$VIPP6" "$size"
+done
