@@ -10,6 +10,7 @@
 
 #include "bridges.h"
 #include "nbdb.h"
+#include "fragments.h"
 #include "pmtu.h"
 #include "mslb/compile.h"
 #include "mslb/modeldb.h"
@@ -337,6 +338,24 @@ format_metrics(struct rest_server *srv, const json_t *stats)
                   "mslb_pmtu_answers_total{kind=\"limited\"} %"PRIu64"\n"
                   "mslb_pmtu_answers_total{kind=\"ignored\"} %"PRIu64"\n",
                   pc.icmp4, pc.icmp6, pc.fragmented, pc.limited, pc.ignored);
+    struct frags_counters fc;
+    frags_get_counters(&fc);
+    put_metric(&out, "mslb_fragments_total", "Fragments to VIPs that the "
+               "controller kept together (docs/mtu.md).", "counter");
+    ds_put_format(&out, "mslb_fragments_total %"PRIu64"\n", fc.fragments);
+    put_metric(&out, "mslb_fragmented_datagrams_total", "Datagrams in "
+               "fragments to VIPs: sent to a service (forwarded), switched "
+               "unchanged (switched), echo requests answered (answered), "
+               "dropped (malformed, no backend, over a limit), not whole in "
+               "time (expired).", "counter");
+    ds_put_format(&out,
+                  "mslb_fragmented_datagrams_total{result=\"forwarded\"} %"PRIu64"\n"
+                  "mslb_fragmented_datagrams_total{result=\"switched\"} %"PRIu64"\n"
+                  "mslb_fragmented_datagrams_total{result=\"answered\"} %"PRIu64"\n"
+                  "mslb_fragmented_datagrams_total{result=\"dropped\"} %"PRIu64"\n"
+                  "mslb_fragmented_datagrams_total{result=\"expired\"} %"PRIu64"\n",
+                  fc.forwarded, fc.switched, fc.answered, fc.dropped,
+                  fc.expired);
     put_metric(&out, "mslb_service_packets_total",
                "Request packets to the service.", "counter");
     put_metric(&out, "mslb_service_bytes_total",

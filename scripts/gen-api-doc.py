@@ -183,6 +183,13 @@ METRICS = [
      "oversized packets of modes tun and mslb: `icmp4`, `icmp6` (answered), "
      "`fragmented`, `limited` (over the rate limit), `ignored` "
      "(see docs/mtu.md)"),
+    ("mslb_fragments_total", "counter", "",
+     "fragments to VIPs that the controller kept together (docs/mtu.md)"),
+    ("mslb_fragmented_datagrams_total", "counter", "result",
+     "datagrams in fragments to VIPs: `forwarded` (to a service), "
+     "`switched` (no service: unchanged), `answered` (echo requests), "
+     "`dropped` (malformed, no backend, over a limit), `expired` (not whole "
+     "in time)"),
     ("mslb_service_packets_total", "counter", "service",
      "packets clients sent to the service"),
     ("mslb_service_bytes_total", "counter", "service",

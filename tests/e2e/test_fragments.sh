@@ -7,6 +7,7 @@
 # 3,000 bytes (in fragments).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/rest_lib.sh"
 
 VIP=198.18.0.100      # any
 VIPP=198.18.0.101     # udp:53 only
@@ -52,7 +53,7 @@ cat >"$D/mslb.json" <<JSON
   {"name": "web6", "vip": "$VIPP6", "protocol": "tcp", "port": 80, "mode": "dr",
    "bridges": ["br-lb"], "backends": [$(be 1 2001:db8::21),$(be 2 2001:db8::22)]}]}
 JSON
-mslbd_start "$D/mslb.json"
+mslbd_start "$D/mslb.json" --rest "$REST_PORT"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 nsx c1 ping -c 1 -W 2 "$VIP" >/dev/null || true
 nsx c1 ping -6 -c 1 -W 2 "$VIP6" >/dev/null || true
@@ -132,3 +133,19 @@ for size in 56 3000; do
     check "ping $VIPP6 (port services only) at $size bytes: answered by the balancer" \
         ping_by balancer "$VIPP6" "$size"
 done
+
+# metric NAME: its value in /metrics.
+metric() {
+    curl -s --max-time 10 "$REST_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+metrics_count() {
+    local fwd ans
+    fwd=$(metric 'mslb_fragmented_datagrams_total{result="forwarded"}')
+    ans=$(metric 'mslb_fragmented_datagrams_total{result="answered"}')
+    echo "forwarded $fwd answered $ans"
+    # 12 rounds of 16 port-service datagrams; 2 pings at 3,000 bytes per
+    # family to the port-only VIPs.
+    [ "${fwd:-0}" -ge 192 ] && [ "${ans:-0}" -ge 4 ]
+}
+check "/metrics counts the datagrams kept together and the echoes answered" \
+    metrics_count
