@@ -46,10 +46,28 @@ announce_targets(const struct mdb *mdb, const struct model_bridge *br,
     size_t n_svcs, n = 0;
 
     *np = 0;
-    if (br->role != MODEL_ROLE_FIRST) {
-        return NULL;
-    }
     svcs = mdb_services_of_bridge(mdb, br->name, &n_svcs);
+    if (br->role == MODEL_ROLE_FINAL) {
+        size_t n_bes = 0;
+
+        for (size_t i = 0; i < n_svcs; i++) {
+            n_bes += svcs[i]->n_backends;
+        }
+        t = xmalloc((n_bes + 1) * sizeof *t);
+        for (size_t i = 0; i < n_svcs; i++) {
+            for (size_t j = 0; j < svcs[i]->n_backends; j++) {
+                const struct model_backend *be = &svcs[i]->backends[j];
+
+                if (be->host_bridge && !strcmp(be->host_bridge, br->name)
+                    && be->state != MODEL_BACKEND_DOWN) {
+                    t[n++] = (struct announce_target) { .addr = be->ip,
+                                                        .probe = true };
+                }
+            }
+        }
+        free(svcs);
+        goto sort;
+    }
     t = xmalloc((n_svcs + br->n_gateways + 1) * sizeof *t);
     for (size_t i = 0; i < n_svcs; i++) {
         if (model_service_on_bridge(svcs[i], br->name)) {
@@ -62,8 +80,9 @@ announce_targets(const struct mdb *mdb, const struct model_bridge *br,
     }
     free(svcs);
 
-    /* Several services share a VIP: one entry per address (a gateway is
-     * never a VIP: the model forbids it). */
+sort:
+    /* Several services share a VIP (or a server): one entry per address
+     * (a gateway is never a VIP: the model forbids it). */
     qsort(t, n, sizeof *t, target_cmp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -103,6 +122,36 @@ announce_frame(const struct mslb_addr *addr, const struct mslb_mac *mac_,
          * VIP is both, and the target link-layer option carries 'mac'. */
         compose_nd_na(&p, mac, dst, &vip, &all_hosts,
                       htonl(ND_RSO_OVERRIDE));
+    }
+    len = dp_packet_size(&p);
+    ovs_assert(len <= ANNOUNCE_FRAME_MAX);
+    memcpy(buf, dp_packet_data(&p), len);
+    dp_packet_uninit(&p);
+    return len;
+}
+
+size_t
+announce_probe_frame(const struct mslb_addr *addr,
+                     const struct mslb_mac *mac_,
+                     uint8_t buf[ANNOUNCE_FRAME_MAX])
+{
+    struct eth_addr mac;
+    struct dp_packet p;
+    size_t len;
+
+    memcpy(mac.ea, mac_->b, sizeof mac.ea);
+    dp_packet_init(&p, ANNOUNCE_FRAME_MAX);
+    if (addr->family == AF_INET) {
+        compose_arp(&p, ARP_OP_REQUEST, mac, eth_addr_zero, true, 0,
+                    addr->v4.s_addr);
+    } else {
+        struct in6_addr lla, target;
+
+        /* Not duplicate address detection (from ::), which a server
+         * answers to everyone: a plain solicitation, answered to us. */
+        in6_generate_lla(mac, &lla);
+        memcpy(&target, &addr->v6, sizeof target);
+        compose_nd_ns(&p, mac, &lla, &target);
     }
     len = dp_packet_size(&p);
     ovs_assert(len <= ANNOUNCE_FRAME_MAX);

@@ -2,7 +2,11 @@
  * it serves, as balancers do, with gratuitous ARP (IPv4) and unsolicited
  * neighbour advertisements (IPv6) for every VIP of its services (out of the
  * frontend port) and for its gateway addresses (out of the frontend and the
- * backend port).
+ * backend port).  A final-stage bridge asks for the servers behind it
+ * instead (an ARP probe, a neighbour solicitation) so that their answers
+ * teach its MAC learning where each server is: it switches what it
+ * restores or decapsulates with NORMAL, which floods frames to a MAC it has
+ * not learned, and servers of the DSR modes may send nothing first.
  *
  * The frames and the schedule are computed here without I/O: the caller
  * (the bridge table) supplies the clock and sends the packet-outs. */
@@ -21,11 +25,13 @@ struct ofpbuf;
 struct announce_target {
     struct mslb_addr addr;
     bool gateway;               /* Also out of the backend port. */
+    bool probe;                 /* A server behind a final stage: asked
+                                 * for, flooded (announce_probe_frame()). */
 };
 
-/* What first-stage bridge 'br' announces in 'mdb': its services' VIPs and
- * its gateways, sorted, each once, in a malloc'd array of '*n' (NULL and 0
- * for a final-stage bridge). */
+/* What bridge 'br' announces in 'mdb', sorted, each once, in a malloc'd
+ * array of '*n': a first stage its services' VIPs and its gateways; a final
+ * stage the address of every backend it hosts (probe). */
 struct announce_target *announce_targets(const struct mdb *,
                                          const struct model_bridge *br,
                                          size_t *n);
@@ -38,6 +44,15 @@ struct announce_target *announce_targets(const struct mdb *,
 #define ANNOUNCE_FRAME_MAX 128
 size_t announce_frame(const struct mslb_addr *addr, const struct mslb_mac *,
                       uint8_t buf[ANNOUNCE_FRAME_MAX]);
+
+/* The frame asking for server 'addr' from 'mac', whose answer comes back
+ * to 'mac' from the server's MAC: an ARP probe (sender address 0.0.0.0,
+ * broadcast) or a neighbour solicitation from the link-local address of
+ * 'mac' (to the solicited-node group, source link-layer address 'mac').
+ * Returns its length, written to 'buf'. */
+size_t announce_probe_frame(const struct mslb_addr *addr,
+                            const struct mslb_mac *,
+                            uint8_t buf[ANNOUNCE_FRAME_MAX]);
 
 /* A packet-out of 'frame' to OpenFlow port 'port', in 'ofp_version'. */
 struct ofpbuf *announce_packet_out(int ofp_version, const void *frame,

@@ -630,9 +630,25 @@ announce_send(struct bridge *b, const struct model_bridge *br,
               const struct announce_target *at)
 {
     uint8_t frame[ANNOUNCE_FRAME_MAX];
-    size_t len = announce_frame(&at->addr, &br->mac, frame);
     int version = ofsession_version(b->session);
     uint32_t front, back;
+    size_t len;
+
+    if (at->probe) {
+        /* From the LOCAL port's MAC: the server's answer goes to the
+         * host's stack, which ignores it, and teaches the bridge on the
+         * way where the server is. */
+        struct compile_ports ports;
+
+        if (lbengine_ports(b->table->engine, br, &ports)) {
+            len = announce_probe_frame(&at->addr, &ports.local_mac, frame);
+            ofsession_send(b->session,
+                           announce_packet_out(version, frame, len,
+                                               (uint16_t) OFPP_FLOOD));
+        }
+        return;
+    }
+    len = announce_frame(&at->addr, &br->mac, frame);
 
     if (port_no(b, br->frontend_port, &front)) {
         ofsession_send(b->session,
@@ -665,8 +681,7 @@ announce_run(struct bridges *t)
         uint64_t gen, b_next;
         size_t n;
 
-        if (!bridge_is_connected(b) || !(br = model_bridge(b))
-            || br->role != MODEL_ROLE_FIRST) {
+        if (!bridge_is_connected(b) || !(br = model_bridge(b))) {
             continue;
         }
         if (!b->announcer) {

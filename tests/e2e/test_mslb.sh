@@ -59,6 +59,14 @@ JSON
 mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
+# The final stage asks for the servers behind it (ARP probe, neighbour
+# solicitation), so that its MAC learning knows where they are before the
+# first restored packet: nothing is flooded to the other servers.
+wait_for 20 grep -q "bridge br-host: announcing 3 addresses" "$D/mslbd.log"
+spawn_in s2 cap_s2 timeout 120 tcpdump -nn -e -p -U -i eth0 \
+    -w "$D/s2-for-s1.pcap" "ether dst $S1MAC"
+capture_ready cap_s2
+sleep 0.5
 
 spawn cap_c ip netns exec "$(ns_of c1)" timeout 120 tcpdump -nn -p -U -i eth0 \
     -w "$D/client.pcap" "(dst host $VIP or dst host $VIP2 or dst host $VIP6) and not icmp and not icmp6"
@@ -94,7 +102,7 @@ raw_arrived() {
             2>/dev/null | wc -l)" -ge 10
 }
 wait_for 20 raw_arrived || true
-capture_stop cap_c cap_s cap_lb
+capture_stop cap_c cap_s cap_lb cap_s2
 
 compare() {
     "$PYTHON" "$TOOLS/pcap_same.py" "$D/client.pcap" "$D/server.pcap" "$1"
@@ -106,3 +114,6 @@ from_client=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.0.10 or src host 200
 replies=$(tcpdump -nn -r "$D/arm.pcap" "(src host $VIP or src host $VIP2 or src host $VIP6 or src host 198.18.0.31 or src host 2001:db8::31) and (tcp or udp)" 2>/dev/null | wc -l)
 check "br-lb saw the requests ($from_client packets)" test "$from_client" -gt 100
 check "br-lb saw no replies ($replies)" test "$replies" -eq 0
+flooded=$(tcpdump -nn -r "$D/s2-for-s1.pcap" 2>/dev/null | wc -l)
+check "no frame for s1 flooded to s2 by the final stage ($flooded)" \
+    test "$flooded" -eq 0

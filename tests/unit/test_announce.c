@@ -153,6 +153,84 @@ test_frames(void **state OVS_UNUSED)
     assert_int_equal(csum_finish(csum_continue(sum, icmp, 32)), 0);
 }
 
+/* A final stage asks for the servers it hosts: ARP probes and plain
+ * neighbour solicitations, answered to its MAC. */
+static void
+test_probes(void **state OVS_UNUSED)
+{
+    struct mdb *db = mdb_create();
+    struct model_service *svc;
+    struct model_bridge *br;
+    struct announce_target *t;
+    uint8_t f[ANNOUNCE_FRAME_MAX];
+    struct mslb_addr a4 = addr("198.18.1.11");
+    struct mslb_addr a6 = addr("2001:db8::21");
+    struct model_lookup lk;
+    size_t n, len;
+    char *error;
+    json_t *j;
+
+    j = load("{\"name\": \"lb\", \"mac\": \"0a:00:00:00:00:01\", "
+             "\"frontend_port\": \"arm\"}");
+    assert_null(model_bridge_from_json(j, "", &br));
+    json_decref(j);
+    mdb_put_bridge(db, br);
+    j = load("{\"name\": \"host\", \"role\": \"final\"}");
+    assert_null(model_bridge_from_json(j, "", &br));
+    json_decref(j);
+    mdb_put_bridge(db, br);
+    lk = mdb_lookup(db);
+    j = load("{\"name\": \"l3\", \"vip\": \"198.18.0.100\", "
+             "\"protocol\": \"tcp\", \"port\": 80, \"mode\": \"l3dsr\", \"dscp\": 10, "
+             "\"bridges\": [\"lb\"], \"backends\": ["
+             "{\"name\": \"s1\", \"ip\": \"198.18.1.11\", "
+             "\"mac\": \"02:00:00:00:01:11\", \"host_bridge\": \"host\"},"
+             "{\"name\": \"s2\", \"ip\": \"198.18.1.12\", "
+             "\"mac\": \"02:00:00:00:01:12\"}]}");
+    error = model_service_from_json(j, "", &lk, &svc);
+    json_decref(j);
+    if (error) {
+        fail_msg("%s", error);
+    }
+    svc->id = mdb_new_service_id(db, svc);
+    mdb_put_service(db, svc);
+
+    t = announce_targets(db, mdb_find_bridge(db, "host"), &n);
+    assert_int_equal(n, 1);         /* s2 is not behind it. */
+    assert_true(mslb_addr_equal(&t[0].addr, &a4));
+    assert_true(t[0].probe);
+    free(t);
+    t = announce_targets(db, mdb_find_bridge(db, "lb"), &n);
+    assert_int_equal(n, 1);
+    assert_false(t[0].probe);
+    free(t);
+    mdb_destroy(db);
+
+    len = announce_probe_frame(&a4, &mac, f);
+    assert_int_equal(len, 42);
+    assert_memory_equal(f, "\xff\xff\xff\xff\xff\xff", 6);
+    assert_memory_equal(f + 20, "\x00\x01", 2);         /* Request. */
+    assert_memory_equal(f + 22, mac.b, 6);
+    assert_memory_equal(f + 28, "\0\0\0\0", 4);        /* A probe. */
+    assert_memory_equal(f + 38, &a4.v4, 4);
+
+    len = announce_probe_frame(&a6, &mac, f);
+    assert_int_equal(len, 14 + 40 + 24 + 8);
+    /* To the target's solicited-node group, from our link-local. */
+    assert_memory_equal(f, "\x33\x33\xff\x00\x00\x21", 6);
+    assert_int_equal(f[14 + 8], 0xfe);
+    assert_int_equal(f[14 + 9], 0x80);
+    assert_memory_equal(f + 14 + 24,
+                        "\xff\x02\0\0\0\0\0\0\0\0\0\x01\xff\0\0\x21", 16);
+    const uint8_t *icmp = f + 54;
+    assert_int_equal(icmp[0], 135);                      /* NS. */
+    assert_memory_equal(icmp + 8, &a6.v6, 16);
+    assert_int_equal(icmp[24], 1);                       /* Source LLA. */
+    assert_memory_equal(icmp + 26, mac.b, 6);
+    uint32_t sum = packet_csum_pseudoheader6((const void *) (f + 14));
+    assert_int_equal(csum_finish(csum_continue(sum, icmp, 32)), 0);
+}
+
 static void
 test_packet_out(void **state OVS_UNUSED)
 {
@@ -244,6 +322,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_frames),
+        cmocka_unit_test(test_probes),
         cmocka_unit_test(test_packet_out),
         cmocka_unit_test(test_schedule),
     };

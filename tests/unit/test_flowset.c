@@ -102,7 +102,8 @@ find_service(const struct model *m, const char *name)
 }
 
 /* One backend added to a 1,000-service model: only that service's group
- * and the new backend's own flows change. */
+ * and the new backend's own flows change (its requests and replies, and
+ * their fragments, matched without ports). */
 static void
 test_minimal_diff(void **state)
 {
@@ -118,8 +119,9 @@ test_minimal_diff(void **state)
              MSLB_GROUP_ID(svc->id));
     flowset_diff(have, want, &diff);
     assert_int_equal(diff.counts[FLOWSET_GROUP_MODIFY], 1);
-    assert_int_equal(diff.counts[FLOWSET_FLOW_ADD], 2);
-    assert_int_equal(diff.n_ops, 3);
+    assert_int_equal(diff.counts[FLOWSET_FLOW_ADD], 4);
+    assert_int_equal(diff.n_ops, 5);
+    size_t with_port = 0;
     for (size_t i = 0; i < diff.n_ops; i++) {
         char *s = flowset_op_to_string(&diff.ops[i]);
         if (diff.ops[i].type == FLOWSET_GROUP_MODIFY) {
@@ -127,10 +129,11 @@ test_minimal_diff(void **state)
         } else {
             /* The new backend 198.19.4.118 (617 % 250 + 1), port 8617. */
             assert_non_null(strstr(s, "198.19.4.118"));
-            assert_non_null(strstr(s, "8617"));
+            with_port += strstr(s, "8617") != NULL;
         }
         free(s);
     }
+    assert_int_equal(with_port, 2);
 
     /* Applying the diff makes the sets equal; every op encodes. */
     for (int v = 4; v <= 5; v++) {         /* OpenFlow 1.3 and 1.4. */
