@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Path MTU through mode mslb: the first stage (host 1) encapsulates to the
 # final-stage bridge on the server's host (host 2, a second ovs-vswitchd),
-# over VXLAN and over GRE with a key, on a 1500-byte IPv4 underlay.  A
+# over VXLAN, Geneve and GRE with a key, on a 1500-byte IPv4 underlay.  A
 # client with a 1500-byte MTU uploads through the VIPs, IPv4 and IPv6; the
 # first stage answers the too-big segments with ICMP "fragmentation
-# needed" / ICMPv6 "packet too big" carrying 1450 (VXLAN) or 1458 (GRE),
+# needed" / ICMPv6 "packet too big" carrying 1450 (VXLAN, Geneve) or 1458
+# (GRE),
 # so each upload completes, within 2x of the same upload straight to the
 # server.  Topology: test_mslb.sh's, one server.
 set -euo pipefail
@@ -15,14 +16,16 @@ VIP=198.18.0.100       # VXLAN
 VIPG=198.18.0.101      # GRE
 VIP6=2001:db8::100     # VXLAN
 VIP6G=2001:db8::101    # GRE
+VIPN=198.18.0.102      # Geneve
+VIP6N=2001:db8::102    # Geneve
 LBMAC=0a:00:00:00:00:01
 S1MAC=02:00:00:00:00:31
 BYTES=$((32 * 1024 * 1024))
 
 mslb_two_hosts                      # the underlay: 1500 bytes
 # The server s1 behind br-host, the VIPs on its loopback.
-H2_VIPS="$VIP $VIPG"
-H2_VIPS6="$VIP6 $VIP6G"
+H2_VIPS="$VIP $VIPG $VIPN"
+H2_VIPS6="$VIP6 $VIP6G $VIP6N"
 h2_server 1 "$S1MAC"
 NSS=$(ns_of s1)
 spawn_in s1 sink "$PYTHON" "$TOOLS/upload.py" sink 9000 \
@@ -39,14 +42,17 @@ svc() {   # svc NAME VIP TUNNEL BACKEND
 cat >"$D/mslb.json" <<JSON
 {"bridges": [
   {"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm",
-   "tunnel_ports": {"vxlan": "vx0", "gre": "gre0"}, "tunnel_mtu": 1500},
+   "tunnel_ports": {"vxlan": "vx0", "gre": "gre0", "geneve": "gnv0"},
+   "tunnel_mtu": 1500},
   {"name": "br-host", "role": "final",
-   "tunnel_ports": {"vxlan": "vx1", "gre": "gre1"}}],
+   "tunnel_ports": {"vxlan": "vx1", "gre": "gre1", "geneve": "gnv1"}}],
  "services": [
   $(svc up4 "$VIP" vxlan "$be"),
   $(svc up4g "$VIPG" gre "$be"),
   $(svc up6 "$VIP6" vxlan "$be6"),
-  $(svc up6g "$VIP6G" gre "$be6")]}
+  $(svc up6g "$VIP6G" gre "$be6"),
+  $(svc up4n "$VIPN" geneve "$be"),
+  $(svc up6n "$VIP6N" geneve "$be6")]}
 JSON
 mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
@@ -85,14 +91,18 @@ for r in 1 2 3; do
     check "$M MiB straight to the server (IPv4, round $r)" upload direct4 198.18.0.31
     check "$M MiB through the VIP, mslb over VXLAN (IPv4, round $r)" upload vx4 "$VIP"
     check "$M MiB through the VIP, mslb over GRE (IPv4, round $r)" upload gre4 "$VIPG"
+    check "$M MiB through the VIP, mslb over Geneve (IPv4, round $r)" upload gnv4 "$VIPN"
     check "$M MiB straight to the server (IPv6, round $r)" upload direct6 2001:db8::31
     check "$M MiB through the VIP, mslb over VXLAN (IPv6, round $r)" upload vx6 "$VIP6"
     check "$M MiB through the VIP, mslb over GRE (IPv6, round $r)" upload gre6 "$VIP6G"
+    check "$M MiB through the VIP, mslb over Geneve (IPv6, round $r)" upload gnv6 "$VIP6N"
 done
 check "IPv4 VXLAN upload within 2x of direct" within2x vx4 direct4
 check "IPv4 GRE upload within 2x of direct" within2x gre4 direct4
 check "IPv6 VXLAN upload within 2x of direct" within2x vx6 direct6
 check "IPv6 GRE upload within 2x of direct" within2x gre6 direct6
+check "IPv4 Geneve upload within 2x of direct" within2x gnv4 direct4
+check "IPv6 Geneve upload within 2x of direct" within2x gnv6 direct6
 capture_stop capture
 cat "$D/uploads.txt" >&2
 
@@ -124,8 +134,13 @@ check "packet too big, mtu 1450, for the VXLAN VIP ($(got 6 $VIP6 1450))" \
     test "$(got 6 "$VIP6" 1450)" -ge 1
 check "packet too big, mtu 1458, for the GRE VIP ($(got 6 $VIP6G 1458))" \
     test "$(got 6 "$VIP6G" 1458)" -ge 1
-others=$(awk -v v4="$VIP" -v g4="$VIPG" -v v6="$VIP6" -v g6="$VIP6G" '
-    !(($2 == v4 || $2 == v6) && $3 == 1450) &&
+check "frag needed, mtu 1450, for the Geneve VIP ($(got 4 $VIPN 1450))" \
+    test "$(got 4 "$VIPN" 1450)" -ge 1
+check "packet too big, mtu 1450, for the Geneve VIP ($(got 6 $VIP6N 1450))" \
+    test "$(got 6 "$VIP6N" 1450)" -ge 1
+others=$(awk -v v4="$VIP" -v g4="$VIPG" -v v6="$VIP6" -v g6="$VIP6G" \
+    -v n4="$VIPN" -v n6="$VIP6N" '
+    !(($2 == v4 || $2 == v6 || $2 == n4 || $2 == n6) && $3 == 1450) &&
     !(($2 == g4 || $2 == g6) && $3 == 1458) { n += $4 } END { print n + 0 }' \
     "$D/icmp.txt")
 check "no other ICMP error or MTU ($others)" test "$others" -eq 0
