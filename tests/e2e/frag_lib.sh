@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Fragment checks shared by test_fragments_*.sh (sourced after lib.sh).
 # frag_round TAG VIP PROTO SOURCES SERVER:IFACE[=MAC]...: captures the
 # client's fragments to VIP and those at each server's IFACE (only frames
@@ -5,7 +6,9 @@
 # every server, whose stack drops it), then sends PROTO
 # datagrams of 3,000 bytes in fragments of 1,400 bytes of IP payload from
 # SOURCES (comma-separated), FRAG_COUNT of them in order, reversed and
-# shuffled; captures in $D/TAG-client.pcap, $D/TAG-SERVER.pcap.
+# shuffled, to destination port FRAG_DPORT (default 53: set it for one
+# round with `FRAG_DPORT=80 frag_round ...`); captures in
+# $D/TAG-client.pcap, $D/TAG-SERVER.pcap.
 FRAG_COUNT=${FRAG_COUNT:-8}   # one datagram per source (8) per order
 FRAG_N=0
 frag_filter() {   # frag_filter VIP: the fragments to VIP
@@ -36,7 +39,8 @@ frag_round() {
         nsx c1 timeout 60 /usr/bin/python3 "$TOOLS/fragsend.py" send "$vip" \
             --proto "$proto" --order "$order" --count "$FRAG_COUNT" \
             --sources "$src" --sport-base $((20000 + FRAG_N * 100)) \
-            --size 3000 --fragsize 1400 >/dev/null
+            --size 3000 --fragsize 1400 --dport "${FRAG_DPORT:-53}" \
+            >/dev/null
     done
     sleep 1
     capture_stop "${tags[@]}"
@@ -60,4 +64,16 @@ frag_same() {
     for s in "$@"; do args+=("$D/$tag-$s.pcap"); done
     "$PYTHON" "$TOOLS/pcap_same.py" "$D/$tag-client.pcap" "${args[0]}" \
         "$proto" "${args[@]:1}"
+}
+# frag_via_mslbd BRIDGE VIP MIN [MAX]: BRIDGE's flows that send fragments
+# to VIP to mslbd (CLASSIFY, priority 320) counted MIN to MAX packets (no
+# MAX: no limit; no such flow counts 0).
+frag_via_mslbd() {
+    local n
+    n=$(ofctl dump-flows "$1" | awk -v vip="$2" '
+        /priority=320,/ && ($0 ~ "(nw_dst|ipv6_dst)=" vip "[, ]") {
+            sub(/.*n_packets=/, ""); s += $0 + 0 }
+        END { print s + 0 }')
+    echo "$1: fragments to $2 sent to mslbd: $n"
+    [ "$n" -ge "$3" ] && [ "$n" -le "${4:-$n}" ]
 }

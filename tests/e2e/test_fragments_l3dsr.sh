@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Fragments to an `any` service in mode l3dsr (docs/mtu.md "Fragments"),
-# IPv4 and IPv6: fragmented UDP and TCP datagrams, in order, reversed and
-# shuffled; every datagram whole at one of two servers behind the final
-# stage, and every fragment the client sent reaches a server byte for byte
-# (the final stage restores the VIP and the DSCP / traffic class).
+# Fragments in mode l3dsr (docs/mtu.md "Fragments"), IPv4 and IPv6:
+# fragmented UDP and TCP datagrams, in order, reversed and shuffled, to an
+# `any` service (VIP, VIP6) and to a VIP with an `any` service and port
+# services udp:53 and tcp:80 (VIPM, VIPM6: every fragment to it goes
+# through mslbd); every datagram whole at one of two servers behind the
+# final stage, and every fragment the client sent reaches a server byte
+# for byte (the final stage restores the VIP and the DSCP / traffic class).
 #
 #   c1 198.18.0.10 (+ sources .30-.37) --+-- br-sw == arm [br-lb]
 #                                        +== hostup [br-host] -- s1, s2
@@ -13,6 +15,8 @@ set -euo pipefail
 
 VIP=198.18.0.100
 VIP6=2001:db8::100
+VIPM=198.18.0.101       # any, udp:53, tcp:80
+VIPM6=2001:db8::101     # any, udp:53, tcp:80
 LBMAC=0a:00:00:00:00:01
 ovs_start
 add_switch_bridge br-sw
@@ -30,8 +34,10 @@ for i in $(seq 30 37); do
 done
 for i in 1 2; do
     add_host "s$i" br-host "198.18.1.2$i/24" "2001:db8:1::2$i/64" "02:00:00:00:01:2$i"
-    nsx "s$i" ip addr add "$VIP/32" dev lo
-    ip -n "$(ns_of "s$i")" -6 addr add "$VIP6/128" dev lo nodad
+    for a in $VIP $VIPM; do nsx "s$i" ip addr add "$a/32" dev lo; done
+    for a in $VIP6 $VIPM6; do
+        ip -n "$(ns_of "s$i")" -6 addr add "$a/128" dev lo nodad
+    done
     host_route "s$i" 198.18.0.0/24 dev eth0
     host_route "s$i" 2001:db8::/64 dev eth0
     nsx "s$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
@@ -39,14 +45,24 @@ for i in 1 2; do
     start_server "s$i" "S$i" --tcp 80 --udp 53
 done
 be() { printf '{"name":"s%s","ip":"%s","mac":"02:00:00:00:01:2%s","host_bridge":"br-host"}' "$1" "$2" "$1"; }
+# svc NAME VIP PROTO PORT DSCP (PORT 0: none): a service on s1 and s2.
+svc() {
+    local p="" b1=198.18.1.21 b2=198.18.1.22
+    [ "$4" != 0 ] && p="\"port\": $4, "
+    [[ $2 == *:* ]] && b1=2001:db8:1::21 b2=2001:db8:1::22
+    printf '{"name": "%s", "vip": "%s", "protocol": "%s", %s"mode": "l3dsr", "dscp": %s, "bridges": ["br-lb"], "backends": [%s,%s]}' \
+        "$1" "$2" "$3" "$p" "$5" "$(be 1 $b1)" "$(be 2 $b2)"
+}
 cat >"$D/mslb.json" <<JSON
 {"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm"},
              {"name": "br-host", "role": "final"}],
  "services": [
-  {"name": "any4", "vip": "$VIP", "protocol": "any", "mode": "l3dsr", "dscp": 10,
-   "bridges": ["br-lb"], "backends": [$(be 1 198.18.1.21),$(be 2 198.18.1.22)]},
-  {"name": "any6", "vip": "$VIP6", "protocol": "any", "mode": "l3dsr", "dscp": 12,
-   "bridges": ["br-lb"], "backends": [$(be 1 2001:db8:1::21),$(be 2 2001:db8:1::22)]}]}
+  $(svc any4 "$VIP" any 0 10),
+  $(svc any6 "$VIP6" any 0 12),
+  $(svc mix4 "$VIPM" any 0 14), $(svc dns4 "$VIPM" udp 53 14),
+  $(svc web4 "$VIPM" tcp 80 14),
+  $(svc mix6 "$VIPM6" any 0 16), $(svc dns6 "$VIPM6" udp 53 16),
+  $(svc web6 "$VIPM6" tcp 80 16)]}
 JSON
 mslbd_start "$D/mslb.json"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
@@ -65,4 +81,27 @@ for fam in ${FAMILIES:-4 6}; do
         check "l3dsr, IPv$fam, $proto: the servers got the client's fragments byte for byte" \
             frag_same "$t" "$v" s1 s2
     done
+done
+
+# The VIP with an any service and port services: udp:53 and tcp:80 go to
+# the port services, the any round (udp:9 in IPv4, tcp:9 in IPv6) to the
+# any service, each datagram kept together by mslbd.
+for fam in ${FAMILIES:-4 6}; do
+    v=$VIPM src=$SRC4 anyp=udp:9
+    [ "$fam" = 6 ] && v=$VIPM6 src=$SRC6 anyp=tcp:9
+    for sp in udp:53 tcp:80 "$anyp"; do
+        proto=${sp%:*} port=${sp#*:} what=$sp t=m$fam${sp/:/}
+        [ "$sp" = "$anyp" ] && what="any ($sp)"
+        FRAG_DPORT=$port frag_round "$t" "$v" "$proto" "$src" \
+            s1:eth0=02:00:00:00:01:21 s2:eth0=02:00:00:00:01:22
+        check "l3dsr, IPv$fam, $what to a VIP with any and port services, fragments in order/reversed/shuffled: each datagram whole at one server, both used" \
+            frag_where "$t" 2 s1 s2
+        check "l3dsr, IPv$fam, $what to a VIP with any and port services: the servers got the client's fragments byte for byte" \
+            frag_same "$t" "$v" s1 s2
+    done
+    v0=$VIP; [ "$fam" = 6 ] && v0=$VIP6
+    check "l3dsr, IPv$fam: every fragment to $v (any and port services) went through mslbd" \
+        frag_via_mslbd br-lb "$v" $((FRAG_COUNT * 27))
+    check "l3dsr, IPv$fam: no fragment to $v0 (any only) went through mslbd" \
+        frag_via_mslbd br-lb "$v0" 0 0
 done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Fragments to an `any` service in mode mslb (docs/mtu.md "Fragments"),
-# IPv4 (VXLAN) and IPv6 (Geneve): fragmented UDP and TCP datagrams, in
-# order, reversed and shuffled; every datagram whole at one of two servers
+# Fragments in mode mslb (docs/mtu.md "Fragments"), IPv4 (VXLAN) and IPv6
+# (Geneve): fragmented UDP and TCP datagrams, in order, reversed and
+# shuffled, to an `any` service (VIP, VIP6) and to a VIP with an `any`
+# service and port services udp:53 and tcp:80 (VIPM, VIPM6: every fragment
+# to it goes through mslbd); every datagram whole at one of two servers
 # behind the final stage (a second ovs-vswitchd), and every fragment the
 # client sent reaches a server byte for byte. Topology of test_mslb.sh.
 set -euo pipefail
@@ -10,8 +12,9 @@ set -euo pipefail
 . "$(dirname "$0")/frag_lib.sh"
 
 VIP=198.18.0.100
-VIP2=198.18.0.101
+VIPM=198.18.0.101       # any, udp:53, tcp:80
 VIP6=2001:db8::100
+VIPM6=2001:db8::101     # any, udp:53, tcp:80
 LBMAC=0a:00:00:00:00:01
 S1MAC=02:00:00:00:00:31
 
@@ -19,8 +22,8 @@ S1MAC=02:00:00:00:00:31
 # one).
 VIP3=198.18.0.102
 mslb_two_hosts
-H2_VIPS="$VIP $VIP2 $VIP3"
-H2_VIPS6=$VIP6
+H2_VIPS="$VIP $VIPM $VIP3"
+H2_VIPS6="$VIP6 $VIPM6"
 for n in 1 2; do
     h2_server "$n" "02:00:00:00:00:3$n"
     start_server "s$n" "S$n" --tcp 80 --udp 53
@@ -35,6 +38,15 @@ for i in $(seq 40 47); do
 done
 
 be() { printf '{"name":"s%s","ip":"%s","mac":"02:00:00:00:00:3%s","host":"198.18.2.2","host_bridge":"br-host"}' "$1" "$2" "$1"; }
+# svc NAME VIP PROTO PORT (PORT 0: none): a service on s1 and s2, over
+# VXLAN (IPv4) or Geneve (IPv6).
+svc() {
+    local p="" t=vxlan b1=198.18.0.31 b2=198.18.0.32
+    [ "$4" != 0 ] && p="\"port\": $4, "
+    [[ $2 == *:* ]] && t=geneve b1=2001:db8::31 b2=2001:db8::32
+    printf '{"name": "%s", "vip": "%s", "protocol": "%s", %s"mode": "mslb", "tunnel": "%s", "bridges": ["br-lb"], "backends": [%s,%s]}' \
+        "$1" "$2" "$3" "$p" "$t" "$(be 1 $b1)" "$(be 2 $b2)"
+}
 cat >"$D/mslb.json" <<JSON
 {"bridges": [
   {"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm",
@@ -42,12 +54,11 @@ cat >"$D/mslb.json" <<JSON
   {"name": "br-host", "role": "final",
    "tunnel_ports": {"vxlan": "vx1", "gre": "gre1", "geneve": "gnv1"}}],
  "services": [
-  {"name": "any4", "vip": "$VIP", "protocol": "any", "mode": "mslb",
-   "tunnel": "vxlan", "bridges": ["br-lb"],
-   "backends": [$(be 1 198.18.0.31),$(be 2 198.18.0.32)]},
-  {"name": "any6", "vip": "$VIP6", "protocol": "any", "mode": "mslb",
-   "tunnel": "geneve", "bridges": ["br-lb"],
-   "backends": [$(be 1 2001:db8::31),$(be 2 2001:db8::32)]}]}
+  $(svc any4 "$VIP" any 0), $(svc any6 "$VIP6" any 0),
+  $(svc mix4 "$VIPM" any 0), $(svc dns4 "$VIPM" udp 53),
+  $(svc web4 "$VIPM" tcp 80),
+  $(svc mix6 "$VIPM6" any 0), $(svc dns6 "$VIPM6" udp 53),
+  $(svc web6 "$VIPM6" tcp 80)]}
 JSON
 mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
@@ -67,4 +78,27 @@ for fam in ${FAMILIES:-4 6}; do
         check "mslb, IPv$fam, $proto: the servers got the client's fragments byte for byte" \
             frag_same "$t" "$v" s1 s2
     done
+done
+
+# The VIP with an any service and port services: udp:53 and tcp:80 go to
+# the port services, the any round (udp:9 in IPv4, tcp:9 in IPv6) to the
+# any service, each datagram kept together by mslbd.
+for fam in ${FAMILIES:-4 6}; do
+    v=$VIPM src=$SRC4 anyp=udp:9
+    [ "$fam" = 6 ] && v=$VIPM6 src=$SRC6 anyp=tcp:9
+    for sp in udp:53 tcp:80 "$anyp"; do
+        proto=${sp%:*} port=${sp#*:} what=$sp t=m$fam${sp/:/}
+        [ "$sp" = "$anyp" ] && what="any ($sp)"
+        FRAG_DPORT=$port frag_round "$t" "$v" "$proto" "$src" \
+            s1:eth0=02:00:00:00:00:31 s2:eth0=02:00:00:00:00:32
+        check "mslb, IPv$fam, $what to a VIP with any and port services, fragments in order/reversed/shuffled: each datagram whole at one server, both used" \
+            frag_where "$t" 2 s1 s2
+        check "mslb, IPv$fam, $what to a VIP with any and port services: the servers got the client's fragments byte for byte" \
+            frag_same "$t" "$v" s1 s2
+    done
+    v0=$VIP; [ "$fam" = 6 ] && v0=$VIP6
+    check "mslb, IPv$fam: every fragment to $v (any and port services) went through mslbd" \
+        frag_via_mslbd br-lb "$v" $((FRAG_COUNT * 27))
+    check "mslb, IPv$fam: no fragment to $v0 (any only) went through mslbd" \
+        frag_via_mslbd br-lb "$v0" 0 0
 done

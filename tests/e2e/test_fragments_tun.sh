@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Fragments to an `any` service in mode tun (docs/mtu.md "Fragments"),
-# IPv4 and IPv6 inside an IPv4 VXLAN underlay: fragmented UDP and TCP
-# datagrams, in order, reversed and shuffled; every datagram whole at one
-# of two servers (captured on their vxlan0, after Linux terminated the
-# tunnel). Topology of test_dsr_tun.sh.
+# Fragments in mode tun (docs/mtu.md "Fragments"), IPv4 and IPv6 inside
+# an IPv4 VXLAN underlay: fragmented UDP and TCP datagrams, in order,
+# reversed and shuffled, to an `any` service (VIP, VIP6) and to a VIP with
+# an `any` service and port services udp:53 and tcp:80 (VIPM, VIPM6:
+# every fragment to it goes through mslbd); every datagram whole at one of
+# two servers (captured on their vxlan0, after Linux terminated the
+# tunnel), and every fragment the client sent reaches a server byte for
+# byte. Topology of test_dsr_tun.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/frag_lib.sh"
 
 VIP=198.18.0.100
 VIP6=2001:db8::100
+VIPM=198.18.0.101       # any, udp:53, tcp:80
+VIPM6=2001:db8::101     # any, udp:53, tcp:80
 LBMAC=0a:00:00:00:00:01
 ovs_start
 add_switch_bridge br-sw
@@ -31,8 +36,10 @@ for i in 1 2; do
     nsx "s$i" ip link add vxlan0 address "02:00:00:00:03:2$i" type vxlan \
         external dstport 4789
     nsx "s$i" ip link set vxlan0 up
-    nsx "s$i" ip addr add "$VIP/32" dev lo
-    nsx "s$i" ip -6 addr add "$VIP6/128" dev lo nodad
+    for a in $VIP $VIPM; do nsx "s$i" ip addr add "$a/32" dev lo; done
+    for a in $VIP6 $VIPM6; do
+        nsx "s$i" ip -6 addr add "$a/128" dev lo nodad
+    done
     nsx "s$i" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
         net.ipv4.conf.vxlan0.rp_filter=0 net.ipv4.conf.all.arp_ignore=1 \
         net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 \
@@ -51,14 +58,23 @@ done
 
 tb() { printf '{"name":"s%s","ip":"198.18.2.2%s","mac":"02:00:00:00:03:2%s"}' "$1" "$1" "$1"; }
 tb6() { printf '{"name":"s%s","ip":"2001:db8:2::2%s","host":"198.18.2.2%s","mac":"02:00:00:00:03:2%s"}' "$1" "$1" "$1" "$1"; }
+# svc NAME VIP PROTO PORT (PORT 0: none): a service on s1 and s2.
+svc() {
+    local p="" b=tb
+    [ "$4" != 0 ] && p="\"port\": $4, "
+    [[ $2 == *:* ]] && b=tb6
+    printf '{"name": "%s", "vip": "%s", "protocol": "%s", %s"mode": "tun", "bridges": ["br-lb"], "backends": [%s,%s]}' \
+        "$1" "$2" "$3" "$p" "$($b 1)" "$($b 2)"
+}
 cat >"$D/mslb.json" <<JSON
 {"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm",
               "tunnel_ports": {"vxlan": "vx0"}}],
  "services": [
-  {"name": "any4", "vip": "$VIP", "protocol": "any", "mode": "tun",
-   "bridges": ["br-lb"], "backends": [$(tb 1),$(tb 2)]},
-  {"name": "any6", "vip": "$VIP6", "protocol": "any", "mode": "tun",
-   "bridges": ["br-lb"], "backends": [$(tb6 1),$(tb6 2)]}]}
+  $(svc any4 "$VIP" any 0), $(svc any6 "$VIP6" any 0),
+  $(svc mix4 "$VIPM" any 0), $(svc dns4 "$VIPM" udp 53),
+  $(svc web4 "$VIPM" tcp 80),
+  $(svc mix6 "$VIPM6" any 0), $(svc dns6 "$VIPM6" udp 53),
+  $(svc web6 "$VIPM6" tcp 80)]}
 JSON
 mslbd_start "$D/mslb.json"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
@@ -76,4 +92,26 @@ for fam in ${FAMILIES:-4 6}; do
         check "tun, IPv$fam, $proto: the servers got the client's fragments byte for byte" \
             frag_same "$t" "$v" s1 s2
     done
+done
+
+# The VIP with an any service and port services: udp:53 and tcp:80 go to
+# the port services, the any round (udp:9 in IPv4, tcp:9 in IPv6) to the
+# any service, each datagram kept together by mslbd.
+for fam in ${FAMILIES:-4 6}; do
+    v=$VIPM src=$SRC4 anyp=udp:9
+    [ "$fam" = 6 ] && v=$VIPM6 src=$SRC6 anyp=tcp:9
+    for sp in udp:53 tcp:80 "$anyp"; do
+        proto=${sp%:*} port=${sp#*:} what=$sp t=m$fam${sp/:/}
+        [ "$sp" = "$anyp" ] && what="any ($sp)"
+        FRAG_DPORT=$port frag_round "$t" "$v" "$proto" "$src" s1:vxlan0 s2:vxlan0
+        check "tun, IPv$fam, $what to a VIP with any and port services, fragments in order/reversed/shuffled: each datagram whole at one server, both used" \
+            frag_where "$t" 2 s1 s2
+        check "tun, IPv$fam, $what to a VIP with any and port services: the servers got the client's fragments byte for byte" \
+            frag_same "$t" "$v" s1 s2
+    done
+    v0=$VIP; [ "$fam" = 6 ] && v0=$VIP6
+    check "tun, IPv$fam: every fragment to $v (any and port services) went through mslbd" \
+        frag_via_mslbd br-lb "$v" $((FRAG_COUNT * 27))
+    check "tun, IPv$fam: no fragment to $v0 (any only) went through mslbd" \
+        frag_via_mslbd br-lb "$v0" 0 0
 done
