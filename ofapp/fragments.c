@@ -372,6 +372,13 @@ decide(struct frags *fr, struct ofsession *s, struct dgram *d,
             return;
         }
         be = &svc->backends[i];
+        /* ovs-vswitchd cannot resume a packet-out after ct(table=...)
+         * when its in_port is a patch port (the upcall finds no port and
+         * drops it), so two-arm NAT sends from the controller; one-arm NAT
+         * keeps the port, which its flows send back out of (IN_PORT). */
+        if (env->ports->frontend != env->ports->backend) {
+            d->in_port = OFPP_CONTROLLER;
+        }
     }
     compile_fragment_actions(svc, be, env->br, env->ports, &d->actions);
     d->state = DG_FORWARD;
