@@ -92,17 +92,20 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
     cb_add(cb, cookie, MSLB_T_NAT_OUT, 100);
 
     /* Fragments (docs/mtu.md).  Conntrack reassembles a datagram and
-     * translates all its fragments, but the bridge's fragment handling
-     * hides every fragment's ports (the first one's too): they go by
-     * address (later IPv6 fragments show the fragment header as their
-     * protocol).  Replies in fragments go to conntrack whole too. */
+     * translates all its fragments, but the switch's fragment handling
+     * ("normal") hides the ports of every fragment, the first one
+     * included: all go by address (IPv6 later ones show the fragment
+     * header as their protocol).  Replies in fragments go to conntrack
+     * whole too. */
     cb_begin(cb);
     m_ip_proto(cb, &be->ip, be->ip.family == AF_INET6 ? 0 : proto);
     m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
     m_ip_frag(cb, FLOW_NW_FRAG_ANY, FLOW_NW_FRAG_ANY);
     a_set_mac(cb, MFF_ETH_SRC, &br->mac);
     a_set_mac(cb, MFF_ETH_DST, &be->mac);
-    a_output_side(cb, ports, ports->backend);
+    /* Only mslbd sends fragments here, from the controller's port
+     * (fragments.c): the backend port by number even when one-armed. */
+    a_output(cb, ports->backend);
     cb_add(cb, cookie, MSLB_T_NAT_OUT, 90);
 
     cb_begin(cb);
@@ -161,8 +164,9 @@ compile_nat_service(struct cbuild *cb, const struct model_service *svc,
     a_output_side(cb, ports, ports->frontend);
     cb_add(cb, cookie, MSLB_T_NAT_REPLY, 100);
 
-    /* The fragments of a reply: no ports to see, but conntrack restored
-     * the VIP as their source.  Shared by the VIP's services. */
+    /* The fragments of a reply: no ports to match (not even the first
+     * one's, see add_endpoint), but conntrack restored the VIP as their
+     * source.  Shared by the VIP's services. */
     cb_begin(cb);
     m_ct_state(cb, CS_REPLY_DIR | CS_TRACKED, CS_REPLY_DIR | CS_TRACKED);
     m_ip_proto(cb, &svc->vip, svc->vip.family == AF_INET6 ? 0 : svc->proto);

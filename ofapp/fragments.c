@@ -371,6 +371,11 @@ decide(struct frags *fr, struct ofsession *s, struct dgram *d,
             return;
         }
         be = &svc->backends[i];
+        /* ovs-vswitchd cannot resume a packet-out after ct(table=...)
+         * when its in_port is a patch port (the upcall finds no port and
+         * drops it), so NAT fragments come from the controller; NAT_OUT's
+         * fragment flows name the backend port (not IN_PORT) for that. */
+        d->in_port = OFPP_CONTROLLER;
     }
     compile_fragment_actions(svc, be, env->br, env->ports, &d->actions);
     d->state = DG_FORWARD;

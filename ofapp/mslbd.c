@@ -67,7 +67,7 @@ struct mslbd {
 /* Log modules of mslbd's own, for --verbose. */
 static const char *const mslb_modules[] = {
     "mslbd", "bridges", "reconciler", "ofsession", "rest",
-    "nbdb", "nbdb_write", "dbserver", "lbengine",
+    "nbdb", "nbdb_write", "dbserver", "lbengine", "fragments",
 };
 
 /* Runs the engine if the model, the switch facts or the generation moved,
