@@ -105,6 +105,12 @@ int compile_service_match(struct cbuild *, const struct model_service *);
 /* The number of usable (up) backends of 'svc'. */
 size_t compile_n_usable(const struct model_service *);
 
+/* Adds the flow being built as a service's entry in CLASSIFY at
+ * 'priority', and, for a service with MSS clamping, its copy for SYNs at
+ * 'priority' + 1 that pauses at the controller first. */
+void cb_add_service_entry(struct cbuild *, const struct model_service *,
+                          uint64_t cookie, int priority);
+
 /* The modes' service compilers. */
 void compile_nat_service(struct cbuild *, const struct model_service *,
                          const struct model_bridge *,

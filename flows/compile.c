@@ -649,6 +649,47 @@ compile_bridge_base(const struct model_bridge *br,
     return cb_finish(&cb);
 }
 
+void
+cb_add_service_entry(struct cbuild *cb, const struct model_service *svc,
+                     uint64_t cookie, int priority)
+{
+    struct ofpact_controller *oc;
+    struct ofpbuf actions;
+    uint8_t userdata[4];
+
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, priority);
+    if (!svc->mss) {
+        return;
+    }
+    /* MSS clamping (docs/mtu.md): the service's SYNs stop at mslbd, which
+     * lowers their MSS option and resumes them where they paused, into the
+     * service's own actions. */
+    ofpbuf_init(&actions, cb->ofpacts.size);
+    ofpbuf_put(&actions, cb->ofpacts.data, cb->ofpacts.size);
+    if (!svc->proto) {
+        match_set_nw_proto(&cb->match, IPPROTO_TCP);
+    }
+    match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
+                               htons(TCP_SYN | TCP_ACK));
+    ofpbuf_clear(&cb->ofpacts);
+    oc = ofpact_put_CONTROLLER(&cb->ofpacts);
+    oc->max_len = UINT16_MAX;
+    oc->reason = OFPR_ACTION;
+    oc->pause = true;
+    oc->meter_id = NX_CTLR_NO_METER;
+    userdata[0] = MSLB_MSS_USERDATA0;
+    userdata[1] = MSLB_MSS_USERDATA1;
+    userdata[2] = svc->mss >> 8;
+    userdata[3] = svc->mss & 0xff;
+    ofpbuf_put(&cb->ofpacts, userdata, sizeof userdata);
+    oc = cb->ofpacts.header;
+    oc->userdata_len = sizeof userdata;
+    ofpact_finish_CONTROLLER(&cb->ofpacts, &oc);
+    ofpbuf_put(&cb->ofpacts, actions.data, actions.size);
+    ofpbuf_uninit(&actions);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, priority + 1);
+}
+
 /* The match of a service's requests: protocol, VIP and port, as far as the
  * service names them.  Returns the priority: more specific services win
  * (port, then protocol). */
@@ -677,8 +718,8 @@ compile_local_service(struct cbuild *cb, const struct model_service *svc,
     priority = compile_service_match(cb, svc);
     a_set_mac(cb, MFF_ETH_DST, &ports->local_mac);
     a_output(cb, ofp_to_u16(OFPP_LOCAL));
-    cb_add(cb, mslb_cookie(MSLB_COOKIE_SERVICE, svc->id), MSLB_T_CLASSIFY,
-           priority);
+    cb_add_service_entry(cb, svc, mslb_cookie(MSLB_COOKIE_SERVICE, svc->id),
+                         priority);
 }
 
 char *

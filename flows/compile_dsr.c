@@ -380,7 +380,7 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
     cb_begin(cb);
     priority = compile_service_match(cb, svc);
     a_enter(cb, svc, MFF_IP_PROTO);
-    cb_add(cb, cookie, MSLB_T_CLASSIFY, priority);
+    cb_add_service_entry(cb, svc, cookie, priority);
     if (!svc->proto) {
         compile_any_extras(cb, svc, br, cookie);
     }

@@ -137,7 +137,7 @@ compile_nat_service(struct cbuild *cb, const struct model_service *svc,
     cb_begin(cb);
     nat_request_match(cb, svc);
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REQUEST, NULL);
-    cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
+    cb_add_service_entry(cb, svc, cookie, 200);
 
     if (compile_n_usable(svc)) {
         /* With OpenFlow 1.5: dp_hash over the 5-tuple (algorithm 0, basis

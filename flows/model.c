@@ -393,7 +393,7 @@ model_parse_service(const json_t *j, const char *path,
 {
     static const char *const keys[] = {
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
-        "idle_timeout", "persistence", "tunnel", "dscp", NULL
+        "idle_timeout", "persistence", "tunnel", "dscp", "mss", NULL
     };
     const char *s;
     long long n;
@@ -493,6 +493,16 @@ model_parse_service(const json_t *j, const char *path,
     svc->dscp = n;
     if (svc->dscp && svc->mode != MODEL_MODE_L3DSR) {
         return model_key_error(path, "dscp", "only for mode l3dsr");
+    }
+    if ((error = model_get_int(j, path, "mss", false,
+                               svc->vip.family == AF_INET6 ? 1220 : 536,
+                               65495, 0, &n))) {
+        return error;
+    }
+    svc->mss = n;
+    if (svc->mss && svc->proto == IPPROTO_UDP) {
+        return model_key_error(path, "mss",
+                               "only for protocol \"tcp\" or \"any\"");
     }
     if ((error = parse_service_bridges(j, path, lk, svc))) {
         return error;

@@ -74,6 +74,9 @@ model_service_to_json(const struct model_service *svc)
         json_object_set_new(j, "idle_timeout",
                             json_integer(svc->idle_timeout));
     }
+    if (svc->mss) {
+        json_object_set_new(j, "mss", json_integer(svc->mss));
+    }
     if (svc->persistence) {
         json_object_set_new(j, "persistence",
                             json_integer(svc->persistence));

@@ -290,6 +290,7 @@ model_service_hash(const struct model_service *svc)
     h = mslb_hash_bytes(&svc->id, sizeof svc->id, h);
     h = mslb_hash_bytes(&svc->idle_timeout, sizeof svc->idle_timeout, h);
     h = mslb_hash_bytes(&svc->persistence, sizeof svc->persistence, h);
+    h = mslb_hash_bytes(&svc->mss, sizeof svc->mss, h);
     h = mslb_hash_bytes(&svc->tunnel, sizeof svc->tunnel, h);
     h = mslb_hash_bytes(&svc->dscp, sizeof svc->dscp, h);
     for (size_t i = 0; i < svc->n_bridges; i++) {

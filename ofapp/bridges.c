@@ -22,6 +22,7 @@
 #include "sset.h"
 #include "ofsession.h"
 #include "fragments.h"
+#include "mss.h"
 #include "pmtu.h"
 #include "mslb/compile.h"
 #include "reconciler.h"
@@ -365,7 +366,8 @@ on_msg(void *t_, struct ofsession *s, const struct ofp_header *oh,
         if (env.br && lbengine_ports(b->table->engine, env.br, &ports)) {
             env.ports = &ports;
         }
-        if (frags_handle_msg(b->frags, s, oh, type, &env)
+        if (mss_handle_msg(s, oh, type)
+            || frags_handle_msg(b->frags, s, oh, type, &env)
             || pmtu_handle_msg(b->pmtu, s, oh, type)) {
             return;
         }

@@ -209,6 +209,9 @@ service_row_json(const struct mslbrec_service *r)
     if (r->n_dscp) {
         json_object_set_new(j, "dscp", json_integer(r->dscp[0]));
     }
+    if (r->n_mss) {
+        json_object_set_new(j, "mss", json_integer(r->mss[0]));
+    }
     for (size_t i = 0; i < r->n_bridges; i++) {
         json_array_append_new(bridges, json_string(r->bridges[i]->name));
     }

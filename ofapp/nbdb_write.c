@@ -131,6 +131,7 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
     bool has_tunnel = svc->mode == MODEL_MODE_TUN
                       || svc->mode == MODEL_MODE_MSLB;
     int64_t dscp = svc->dscp;
+    int64_t mss = svc->mss;
 
     if (row) {
         verify_all(&row->header_, mslbrec_service_columns,
@@ -156,6 +157,10 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
     if (row->n_dscp != (svc->dscp ? 1 : 0)
         || (svc->dscp && row->dscp[0] != svc->dscp)) {
         mslbrec_service_set_dscp(row, &dscp, svc->dscp ? 1 : 0);
+    }
+    if (row->n_mss != (svc->mss ? 1 : 0)
+        || (svc->mss && row->mss[0] != svc->mss)) {
+        mslbrec_service_set_mss(row, &mss, svc->mss ? 1 : 0);
     }
 
     brs = xmalloc((svc->n_bridges + 1) * sizeof *brs);

@@ -285,6 +285,10 @@ handle_msg(struct ofsession *s, const struct ofp_header *oh)
             && !ofputil_pull_switch_features(&b, &sf)) {
             s->dpid = sf.datapath_id;
             s->n_ports = 0;
+            /* Paused packet-ins (MSS clamping) carry their continuation
+             * only in this format; every packet-in decodes the same. */
+            ofsession_send(s, ofputil_encode_set_packet_in_format(
+                               s->version, OFPUTIL_PACKET_IN_NXT2));
             s->ports_xid = ofsession_send(
                 s, ofputil_encode_port_desc_stats_request(s->version,
                                                           OFPP_ANY));

@@ -11,6 +11,7 @@
 #include "bridges.h"
 #include "nbdb.h"
 #include "fragments.h"
+#include "mss.h"
 #include "pmtu.h"
 #include "mslb/compile.h"
 #include "mslb/modeldb.h"
@@ -338,6 +339,15 @@ format_metrics(struct rest_server *srv, const json_t *stats)
                   "mslb_pmtu_answers_total{kind=\"limited\"} %"PRIu64"\n"
                   "mslb_pmtu_answers_total{kind=\"ignored\"} %"PRIu64"\n",
                   pc.icmp4, pc.icmp6, pc.fragmented, pc.limited, pc.ignored);
+    struct mss_counters mc;
+    mss_get_counters(&mc);
+    put_metric(&out, "mslb_mss_syns_total", "SYNs of services with MSS "
+               "clamping: their MSS option lowered (clamped) or left "
+               "(unchanged).", "counter");
+    ds_put_format(&out,
+                  "mslb_mss_syns_total{result=\"clamped\"} %"PRIu64"\n"
+                  "mslb_mss_syns_total{result=\"unchanged\"} %"PRIu64"\n",
+                  mc.clamped, mc.unchanged);
     struct frags_counters fc;
     frags_get_counters(&fc);
     put_metric(&out, "mslb_fragments_total", "Fragments to VIPs that the "

@@ -183,6 +183,9 @@ METRICS = [
      "oversized packets of modes tun and mslb: `icmp4`, `icmp6` (answered), "
      "`fragmented`, `limited` (over the rate limit), `ignored` "
      "(see docs/mtu.md)"),
+    ("mslb_mss_syns_total", "counter", "result",
+     "SYNs of services with `mss`: `clamped` (MSS option lowered) or "
+     "`unchanged` (already small enough, or no option)"),
     ("mslb_fragments_total", "counter", "",
      "fragments to VIPs that the controller kept together (docs/mtu.md)"),
     ("mslb_fragmented_datagrams_total", "counter", "result",

@@ -88,6 +88,8 @@ struct model_service {
                                  * per session. */
     enum model_tunnel tunnel;   /* tun, mslb. */
     uint8_t dscp;               /* l3dsr: the code that names the VIP. */
+    uint16_t mss;               /* Clamp SYNs' MSS option to this; 0:
+                                 * no clamping. */
     char **bridges;             /* Names of first-stage bridges. */
     size_t n_bridges;
     struct model_backend *backends;

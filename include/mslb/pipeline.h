@@ -87,6 +87,12 @@ enum mslb_cookie_kind {
 #define MSLB_REG_PROBE "reg4"
 #define MSLB_PROBE_FLAG 0x80000000u
 
+/* MSS clamping: a SYN to a service with "mss" pauses at the controller
+ * (controller(pause), userdata MSLB_MSS_USERDATA0/1 and the MSS, 2 bytes
+ * big-endian), which lowers its MSS option and resumes it. */
+#define MSLB_MSS_USERDATA0 'm'
+#define MSLB_MSS_USERDATA1 's'
+
 /* reg2 in DSR_FORWARD of the tunnelling modes (tun, mslb): the path-MTU
  * check.  Bit 1: checked; bit 0: the frame is bigger than the tunnel
  * allows; bits 16-31: the largest inner IP packet the tunnel carries.  A

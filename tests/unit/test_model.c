@@ -162,6 +162,18 @@ test_errors(void **state)
           "services[0].mode: must be \"nat\", \"dr\", \"tun\", \"l3dsr\", "
           "\"mslb\" or \"local\"" },
         { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
+          "\"vip\":\"198.18.0.1\",\"protocol\":\"udp\",\"port\":53,"
+          "\"mss\":1200,\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
+          "services[0].mss: only for protocol \"tcp\" or \"any\"" },
+        { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
+          "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
+          "\"mss\":500,\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
+          "services[0].mss: must be an integer from 536 to 65495" },
+        { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
+          "\"vip\":\"2001:db8::1\",\"protocol\":\"tcp\",\"port\":80,"
+          "\"mss\":1000,\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
+          "services[0].mss: must be an integer from 1220 to 65495" },
+        { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
           "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
           "\"bridges\":[\"br-x\"],\"backends\":[]}]}",
           "services[0].bridges[0]: no bridge named \"br-x\"" },

@@ -179,7 +179,7 @@ test_stale_and_convert(void **state)
     assert_int_equal(mkdir(sub, 0700), 0);
     snprintf(file, sizeof file, "%s/mslb.db", sub);
     snprintf(old_schema, sizeof old_schema, "%s/old.ovsschema", sub);
-    /* Version 0.9.0: as 1.1.0 without Bridge_Status (jansson here). */
+    /* Version 0.9.0: as 1.2.0 without Bridge_Status (jansson here). */
     schema = json_load_file(MSLB_OVSDB_SCHEMA, 0, &jerr);
     assert_non_null(schema);
     json_object_set_new(schema, "version", json_string("0.9.0"));
@@ -204,7 +204,7 @@ test_stale_and_convert(void **state)
     assert_true(dbserver_pid(old) > 0);
     assert_int_not_equal(dbserver_pid(old), stale);
     version = xsystem_out("ovsdb-tool db-version %s", file);
-    assert_string_equal(version, "1.1.0");
+    assert_string_equal(version, "1.2.0");
     free(version);
     version = xsystem_out("ovsdb-tool db-version %s.backup-0.9.0", file);
     assert_string_equal(version, "0.9.0");
