@@ -541,6 +541,41 @@ model_bridge_from_json(const json_t *j, const char *path,
     return error;
 }
 
+static bool
+same_host_bridge(const struct model_backend *a, const struct model_backend *b)
+{
+    return a->host_bridge && b->host_bridge
+           ? !strcmp(a->host_bridge, b->host_bridge)
+           : a->host_bridge == b->host_bridge;
+}
+
+char *
+model_check_l3dsr_pair(const struct model_service *a,
+                       const struct model_service *b, const char *path)
+{
+    if (a->mode != MODEL_MODE_L3DSR || b->mode != MODEL_MODE_L3DSR
+        || a->dscp != b->dscp || mslb_addr_equal(&a->vip, &b->vip)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < a->n_backends; i++) {
+        for (size_t k = 0; k < b->n_backends; k++) {
+            if (mslb_addr_equal(&a->backends[i].ip, &b->backends[k].ip)
+                && same_host_bridge(&a->backends[i], &b->backends[k])) {
+                char vip[INET6_ADDRSTRLEN], ip[INET6_ADDRSTRLEN];
+
+                mslb_addr_format(&b->vip, vip, sizeof vip);
+                mslb_addr_format(&b->backends[k].ip, ip, sizeof ip);
+                return model_key_error(path, "dscp", "%u already names vip "
+                                       "%s for backend %s (service \"%s\"): "
+                                       "the final stage could not tell "
+                                       "them apart", a->dscp, vip, ip,
+                                       b->name);
+            }
+        }
+    }
+    return NULL;
+}
+
 char *
 model_check_vip_gateways(const struct model_service *svc,
                          const struct model_bridge *br, const char *path)

@@ -87,6 +87,71 @@ compare_backend_refs(const void *a_, const void *b_)
     return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
 }
 
+/* Mode l3dsr: one VIP per (DSCP, backend address, host bridge), or the
+ * final stage could not tell them apart.  Sorted, so that a big model
+ * costs n log n. */
+static const struct model *l3dsr_model;
+
+static int
+compare_l3dsr_refs(const void *a_, const void *b_)
+{
+    const struct backend_ref *a = a_, *b = b_;
+    uint8_t da = l3dsr_model->services[a->svc].dscp;
+    uint8_t db = l3dsr_model->services[b->svc].dscp;
+    const char *ha = a->be->host_bridge, *hb = b->be->host_bridge;
+    int c = (da > db) - (da < db);
+
+    if (!c) {
+        c = a->be->ip.family - b->be->ip.family;
+        if (!c) {
+            c = memcmp(&a->be->ip.v6, &b->be->ip.v6,
+                       a->be->ip.family == AF_INET ? 4 : 16);
+        }
+    }
+    if (!c) {
+        c = !ha || !hb ? (ha != NULL) - (hb != NULL) : strcmp(ha, hb);
+    }
+    return c ? c : (a->svc > b->svc) - (a->svc < b->svc);
+}
+
+static char *
+check_l3dsr_dscps(const struct model *m)
+{
+    struct backend_ref *refs;
+    char *error = NULL;
+    size_t n = 0;
+
+    for (size_t i = 0; i < m->n_services; i++) {
+        if (m->services[i].mode == MODEL_MODE_L3DSR) {
+            n += m->services[i].n_backends;
+        }
+    }
+    refs = mslb_xzalloc((n + 1) * sizeof *refs);
+    n = 0;
+    for (size_t i = 0; i < m->n_services; i++) {
+        if (m->services[i].mode != MODEL_MODE_L3DSR) {
+            continue;
+        }
+        for (size_t k = 0; k < m->services[i].n_backends; k++) {
+            refs[n++] = (struct backend_ref) {
+                &m->services[i].backends[k], i, k
+            };
+        }
+    }
+    l3dsr_model = m;
+    qsort(refs, n, sizeof *refs, compare_l3dsr_refs);
+    for (size_t i = 1; i < n && !error; i++) {
+        const struct model_service *a = &m->services[refs[i].svc];
+        const struct model_service *b = &m->services[refs[i - 1].svc];
+        char sub[64];
+
+        snprintf(sub, sizeof sub, "services[%zu]", refs[i].svc);
+        error = model_check_l3dsr_pair(a, b, sub);
+    }
+    free(refs);
+    return error;
+}
+
 /* A backend address is one host: one MAC across all services. */
 static char *
 check_backend_macs(const struct model *m)
@@ -227,7 +292,8 @@ model_from_json(const json_t *j, struct model **modelp)
     }
 
     if ((error = check_services_unique(m))
-        || (error = check_backend_macs(m))) {
+        || (error = check_backend_macs(m))
+        || (error = check_l3dsr_dscps(m))) {
         goto fail;
     }
     assign_service_ids(m);

@@ -353,6 +353,17 @@ mdb_check_service(const struct mdb *db, const struct model_service *svc,
             }
         }
     }
+    if (svc->mode == MODEL_MODE_L3DSR) {
+        SHASH_FOR_EACH (node, &db->services) {
+            const struct model_service *o
+                = ((const struct svc_entry *) node->data)->svc;
+
+            if (o != old
+                && (error = model_check_l3dsr_pair(svc, o, path))) {
+                return error;   /* A clash with another service: 409. */
+            }
+        }
+    }
     *conflict = false;
     SHASH_FOR_EACH (node, &db->bridges) {
         error = model_check_vip_gateways(svc, node->data,

@@ -162,6 +162,14 @@ char *model_check_vip_gateways(const struct model_service *,
                                const struct model_bridge *, const char *path)
     MSLB_WARN_UNUSED;
 
+/* Mode l3dsr: a final stage tells VIPs apart by (backend address, DSCP):
+ * "PATH.dscp: ..." if l3dsr services 'a' and 'b' have different VIPs, the
+ * same DSCP and a backend address (behind the same host bridge) in common,
+ * else NULL. */
+char *model_check_l3dsr_pair(const struct model_service *a,
+                             const struct model_service *b, const char *path)
+    MSLB_WARN_UNUSED;
+
 /* A service's key is (vip, protocol, port): its hash, and a qsort()-style
  * comparison of two 'struct model_service's by key. */
 uint32_t model_service_key_hash(const struct model_service *);

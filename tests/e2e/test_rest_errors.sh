@@ -98,6 +98,8 @@ T "bad vip"                 422 invalid vip          POST /v1/services "$(svc 'v
 T "bad mac"                 422 invalid backends[0].mac POST /v1/services "$(svc 'backends.0.mac="02:00:00:00:01"')"
 T "mixed address families"  422 invalid backends[0].ip POST /v1/services "$(svc 'backends.0.ip="2001:db8::21"')"
 T "protocol sctp"           422 invalid protocol     POST /v1/services "$(svc 'protocol="sctp"')"
+T "mss 100"                 422 invalid mss          POST /v1/services "$(svc 'mss=100')"
+T "mss on udp"              422 invalid mss          POST /v1/services "$(svc 'protocol="udp"' 'mss=1400')"
 T "unknown bridge"          422 invalid bridges[0]   POST /v1/services "$(svc 'bridges=["br-x"]')"
 T "duplicate VIP"           409 conflict -           POST /v1/services "$(svc 'vip="198.18.0.100"' 'port=80')"
 T "duplicate name"          409 conflict name        POST /v1/services "$(svc 'name="web"')"

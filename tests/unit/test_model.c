@@ -15,6 +15,14 @@
     "\"frontend_port\":\"front\",\"backend_port\":\"back\"}"
 #define BACKEND(IP, MAC) "{\"name\":\"" IP "\",\"ip\":\"" IP "\"," \
     "\"mac\":\"" MAC "\"}"
+#define L3DSR(NAME, VIP, DSCP, HOSTBR) \
+    "{\"name\":\"" NAME "\",\"vip\":\"" VIP "\",\"protocol\":\"tcp\"," \
+    "\"port\":80,\"mode\":\"l3dsr\",\"dscp\":" DSCP "," \
+    "\"bridges\":[\"br-lb\"],\"backends\":[{\"name\":\"s\"," \
+    "\"ip\":\"198.18.1.1\",\"mac\":\"02:00:00:00:00:01\"," \
+    "\"host_bridge\":\"" HOSTBR "\"}]}"
+#define FINALS ",{\"name\":\"h1\",\"role\":\"final\"}," \
+    "{\"name\":\"h2\",\"role\":\"final\"}"
 #define SERVICE(NAME, VIP, PROTO, PORT, BACKENDS) \
     "{\"name\":\"" NAME "\",\"vip\":\"" VIP "\",\"protocol\":\"" PROTO "\"," \
     "\"port\":" PORT ",\"bridges\":[\"br-lb\"],\"backends\":[" BACKENDS "]}"
@@ -78,6 +86,13 @@ test_valid(void **state)
     }
     assert_int_equal(m->bridges[0].ct_zone, 1);
     assert_string_equal(m->bridges[0].backend_port, "back");
+    model_destroy(m);
+
+    /* l3dsr: one DSCP may name two VIPs behind different host bridges. */
+    error = try_parse("{\"bridges\":[" BRIDGE FINALS "],\"services\":["
+                      L3DSR("a", "198.18.0.1", "10", "h1") ","
+                      L3DSR("b", "198.18.0.2", "10", "h2") "]}", &m);
+    assert_null(error);
     model_destroy(m);
 }
 
@@ -161,6 +176,12 @@ test_errors(void **state)
           "\"mode\":\"magic\",\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
           "services[0].mode: must be \"nat\", \"dr\", \"tun\", \"l3dsr\", "
           "\"mslb\" or \"local\"" },
+        { "{\"bridges\":[" BRIDGE FINALS "],\"services\":["
+          L3DSR("a", "198.18.0.1", "10", "h1") ","
+          L3DSR("b", "198.18.0.2", "10", "h1") "]}",
+          "services[1].dscp: 10 already names vip 198.18.0.1 for backend "
+          "198.18.1.1 (service \"a\"): the final stage could not tell them "
+          "apart" },
         { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
           "\"vip\":\"198.18.0.1\",\"protocol\":\"udp\",\"port\":53,"
           "\"mss\":1200,\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
