@@ -314,9 +314,16 @@ spawn_child(struct dbserver *db)
     char *pidfile = xasprintf("--pidfile=%s", db->pidfile);
     char *ctl = xasprintf("--unixctl=%s", db->ctl);
     char *log_file = xasprintf("--log-file=%s", db->log_file);
-    /* -vconsole first: it must apply to --log-file's own message. */
-    char *args[] = { db->server_bin, "-vconsole:err", db->db_file, remote,
+    /* -vconsole first: it must apply to --log-file's own message.  Run
+     * through util-linux's setpriv, when there, so that the server gets
+     * SIGTERM when mslbd dies however it dies (kill -9 included): a
+     * supervised server must not outlive its supervisor. */
+    static const char setpriv[] = "/usr/bin/setpriv";
+    bool pdeath = !access(setpriv, X_OK);
+    char *args[] = { (char *) setpriv, "--pdeathsig", "TERM", "--",
+                     db->server_bin, "-vconsole:err", db->db_file, remote,
                      pidfile, ctl, log_file, "--no-chdir", NULL };
+    char **argv = pdeath ? args : args + 4;
     /* No inherited stdout/stderr: a server outliving mslbd (kill -9) would
      * hold the pipes of whoever reads mslbd's output (ctest, a test
      * harness) open.  It logs to its log file. */
@@ -326,8 +333,8 @@ spawn_child(struct dbserver *db)
     };
     uv_process_options_t po = {
         .exit_cb = on_child_exit,
-        .file = db->server_bin,
-        .args = args,
+        .file = argv[0],
+        .args = argv,
         .flags = UV_PROCESS_DETACHED,
         .stdio_count = 3,
         .stdio = stdio,

@@ -179,7 +179,10 @@ patch_web() {
     test "$(json_get 'j["generation"]')" = "$2"
 }
 check "a write gives generation $((g + 1))" patch_web 2 $((g + 1))
+dbpid=$(cat "$DBPID")
 mslbd_kill9
+gone() { ! kill -0 "$1" 2>/dev/null; }
+check "mslbd's ovsdb-server $dbpid ends with mslbd (kill -9)" wait_for 5 gone "$dbpid"
 mv "$D/mslbd.log" "$D/mslbd.log.2"
 db_start
 check "after kill -9 and restart: generation $((g + 1))" test "$(generation)" = $((g + 1))
