@@ -77,3 +77,32 @@ frag_via_mslbd() {
     echo "$1: fragments to $2 sent to mslbd: $n"
     [ "$n" -ge "$3" ] && [ "$n" -le "${4:-$n}" ]
 }
+# frag_ping VIP SIZE SERVER:IFACE[=MAC]...: `ping -s SIZE` from c1 to VIP
+# (an `any` service's: the servers answer ping, docs/mtu.md) gets at least
+# 2 of 3 answers (over a tunnel the first 3,000-byte IPv6 echo may get
+# "packet too big" instead: IPv6 is not fragmented on the way, and the
+# client then sends smaller fragments), and the echo requests reached the
+# servers.
+frag_ping() {
+    local vip=$1 size=$2 spec six="" tags=() n=0 host ifc tag k=0
+    shift 2
+    [[ $vip == *:* ]] && six=-6
+    for spec in "$@"; do
+        host=${spec%%:*} ifc=${spec#*:} ifc=${ifc%%=*} k=$((k + 1))
+        tag=ping-$size-$k-$RANDOM
+        spawn_in "$host" "$tag" timeout 30 tcpdump -nn -p -U -i "$ifc" \
+            -w "$D/$tag.pcap" "dst host $vip and (icmp or icmp6 or (ip and ip[6:2] & 0x1fff != 0) or (ip6 and ip6[6] == 44))"
+        tags+=("$tag")
+    done
+    capture_ready "${tags[@]}"
+    nsx c1 timeout 20 ping $six -c 3 -i 0.3 -W 2 -s "$size" "$vip" \
+        | tee "$D/ping.out" || true
+    sleep 0.5
+    capture_stop "${tags[@]}"
+    grep -Eq " [23] received" "$D/ping.out"
+    for tag in "${tags[@]}"; do
+        n=$((n + $(tcpdump -nn -r "$D/$tag.pcap" 2>/dev/null | wc -l)))
+    done
+    echo "frames of the echo requests at the servers: $n"
+    [ "$n" -ge 2 ]
+}

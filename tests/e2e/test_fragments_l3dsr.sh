@@ -105,3 +105,12 @@ for fam in ${FAMILIES:-4 6}; do
     check "l3dsr, IPv$fam: no fragment to $v0 (any only) went through mslbd" \
         frag_via_mslbd br-lb "$v0" 0 0
 done
+
+# Ping to the `any` VIPs at 56 and 3,000 bytes (fragmented): answered by a
+# server, as documented (docs/mtu.md "Ping to a VIP").
+for size in 56 3000; do
+    for v in $VIP $VIP6; do
+        check "l3dsr: ping -s $size $v (any) answered, the requests at the servers" \
+            frag_ping "$v" "$size" s1:eth0 s2:eth0
+    done
+done
