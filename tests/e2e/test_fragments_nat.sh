@@ -21,6 +21,7 @@ VIP=198.18.0.100
 VIP6=2001:db8::100
 LVIP=198.18.2.100
 LVIP6=2001:db8:2::100
+LAVIP=198.18.2.101    # local, protocol any: no controller
 LBMAC=0a:00:00:00:00:01
 LOMAC=0a:00:00:00:00:02
 FRAGNAT=$TOOLS/fragnat.py
@@ -55,6 +56,7 @@ done
 add_lb_bridge br-lo "$MSLBD_TARGET"
 add_host c3 br-lo 198.18.2.10/24 2001:db8:2::10/64 0a:00:00:00:00:30
 in_ovs ip addr add "$LVIP/32" dev br-lo
+in_ovs ip addr add "$LAVIP/32" dev br-lo
 in_ovs ip route add 198.18.2.0/24 dev br-lo
 in_ovs sysctl -qw net.ipv6.conf.br-lo.disable_ipv6=0
 in_ovs ip -6 addr add "$LVIP6/128" dev br-lo nodad
@@ -106,6 +108,8 @@ cat >"$D/mslb.json" <<JSON
      {"name": "s6", "ip": "198.18.5.26", "port": 5353, "mac": "02:00:00:00:05:26"}]},
   {"name": "ldns4", "vip": "$LVIP", "protocol": "udp", "port": 53,
    "mode": "local", "bridges": ["br-lo"], "backends": []},
+  {"name": "lany4", "vip": "$LAVIP", "protocol": "any",
+   "mode": "local", "bridges": ["br-lo"], "backends": []},
   {"name": "ldns6", "vip": "$LVIP6", "protocol": "udp", "port": 53,
    "mode": "local", "bridges": ["br-lo"], "backends": []}]}
 JSON
@@ -119,6 +123,7 @@ wait_for 20 grep -q "bridge br-one: generation 1 installed" "$D/mslbd.log"
 nsx c1 ping -c 1 -W 2 "$VIP" >/dev/null || true
 nsx c1 ping -6 -c 1 -W 2 "$VIP6" >/dev/null || true
 nsx c3 ping -c 1 -W 2 "$LVIP" >/dev/null || true
+nsx c3 ping -c 1 -W 2 "$LAVIP" >/dev/null || true
 nsx c5 ping -c 1 -W 2 "$OVIP" >/dev/null || true
 nsx c3 ping -6 -c 1 -W 2 "$LVIP6" >/dev/null || true
 e2e_hold "after setup"
@@ -226,8 +231,8 @@ for v in $VIP $VIP6; do
 done
 
 # 4. Mode local: fragmented datagrams reach the host's socket whole.
-local_round() {   # local_round VIP FAMILY SOURCE
-    local vip=$1 tag=sink$2 order base=$((30000 + $2 * 1000))
+local_round() {   # local_round VIP FAMILY SOURCE [TAG]
+    local vip=$1 tag=${4:-sink$2} order base=$((30000 + $2 * 1000))
     spawn "$tag" ip netns exec "$OVS_NS" timeout 60 "$PYTHON" "$FRAGNAT" sink \
         "$vip" 53 --count $((COUNT * 3)) --size 3000 --timeout 30 \
         --ready "$D/pids/$tag.ready"
@@ -243,6 +248,8 @@ check "local udp:53 $LVIP: $((COUNT * 3)) fragmented datagrams reach the host's 
     local_round "$LVIP" 4 198.18.2.10
 check "local udp:53 $LVIP6: $((COUNT * 3)) fragmented datagrams reach the host's socket byte for byte" \
     local_round "$LVIP6" 6 2001:db8:2::10
+check "local any $LAVIP: $((COUNT * 3)) fragmented datagrams reach the host's socket byte for byte (flows only)" \
+    local_round "$LAVIP" 4 198.18.2.10 sinkany
 
 # 5. Ping: answered by the balancer (source MAC the bridge's), whole.
 # ping_balancer TAG HOST VIP SIZE MAC
