@@ -375,6 +375,15 @@ pratio() {
         | sort -g | awk '{ a[NR] = $1 } END { printf "%.2f\n", NR ? a[int((NR + 1) / 2)] : 0 }'
 }
 
+# prange "M1 M2..." "L1 L2...": the lowest and highest M_i / L_i, "a-b".
+prange() {
+    awk -v m="$1" -v l="$2" 'BEGIN {
+        n = split(m, a, " "); split(l, b, " "); lo = 1e9; hi = 0
+        for (i = 1; i <= n; i++) { r = b[i] > 0 ? a[i] / b[i] : 0
+            if (r < lo) lo = r; if (r > hi) hi = r }
+        printf "%.2f-%.2f\n", lo, hi }'
+}
+
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : 0 }'; }
 
 rr() {   # rr TAG ADDR PORT: "p50 p99" in microseconds
@@ -430,13 +439,14 @@ p99l=$(median <<<"${P99[limit]}") p99m=$(median <<<"${P99[mode]}")
 # back, under about the same load from the machine's other jobs).
 rt=$(pratio "${T[mode]}" "${T[limit]}") rc=$(pratio "${C[mode]}" "${C[limit]}")
 r50=$(pratio "${P50[mode]}" "${P50[limit]}") r99=$(pratio "${P99[mode]}" "${P99[limit]}")
+rtr=$(prange "${T[mode]}" "${T[limit]}") rcr=$(prange "${C[mode]}" "${C[limit]}")
 nm=${N[mode]}
 um=$(awk -v u="${US[mode]}" -v n="$nm" 'BEGIN { printf "%.2f", n ? u / n : 0 }')
 ul=$(awk -v u="${US[limit]}" -v n="${N[limit]}" 'BEGIN { printf "%.2f", n ? u / n : 0 }')
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
-printf '%s: throughput %.2f Gbit/s (%sx LIMIT %.2f) | conn/s %d (%sx LIMIT %d) | latency p50 %d us (%sx LIMIT %d) p99 %d us (%sx LIMIT %d) | upcalls/conn %s (LIMIT %s; %d upcalls, %d failed, %d connections, %d sessions learned) | load %s\n' \
-    "$MODE" "$tm" "$rt" "$tl" "$cm" "$rc" "$cl" "$p50m" "$r50" "$p50l" \
+printf '%s: throughput %.2f Gbit/s (%sx, rounds %s; LIMIT %.2f) | conn/s %d (%sx, rounds %s; LIMIT %d) | latency p50 %d us (%sx LIMIT %d) p99 %d us (%sx LIMIT %d) | upcalls/conn %s (LIMIT %s; %d upcalls, %d failed, %d connections, %d sessions learned) | load %s\n' \
+    "$MODE" "$tm" "$rt" "$rtr" "$tl" "$cm" "$rc" "$rcr" "$cl" "$p50m" "$r50" "$p50l" \
     "$p99m" "$r99" "$p99l" "$um" "$ul" "${US[mode]}" "${UF[mode]}" "$nm" \
     "$(learned)" "$load"
 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
