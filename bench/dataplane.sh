@@ -32,7 +32,7 @@
 #   throughput   iperf3, one TCP stream client -> server (the direction
 #                that crosses the balancer in every mode), $IPERF_SECONDS
 #                (2) s after a 1 s warm-up, received Gbit/s; to bulk (s1)
-#   conn/s       build/bench/tcpbench conn: $CONNS (10,000) connections
+#   conn/s       build/bench/tcpbench conn: $CONNS (8,000) connections
 #                (connect, 64-byte request, 64-byte answer, the server
 #                closes, close), $CONC (16) at a time, at most $CONN_SECONDS
 #                s, each round from its own source ports so that no 5-tuple
@@ -56,7 +56,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 ALL_MODES="nat dr tun l3dsr mslb local"
-export CONNS=${CONNS:-10000} CONC=${CONC:-16} CONN_SECONDS=${CONN_SECONDS:-20}
+export CONNS=${CONNS:-8000} CONC=${CONC:-16} CONN_SECONDS=${CONN_SECONDS:-20}
 export RR=${RR:-5000} IPERF_SECONDS=${IPERF_SECONDS:-2} ROUNDS=${ROUNDS:-5}
 
 # ------------------------------------------------------------ the driver
@@ -79,7 +79,7 @@ if [ "${1:-}" != --one ]; then
     t0=$SECONDS
     for m in $modes; do
         ts=$SECONDS
-        if ! "$0" --one "$m" "$results"; then
+        if ! bash "$0" --one "$m" "$results"; then
             echo "$m: FAILED" >&2
             printf '%s\tFAILED\n' "$m" >>"$results"
             failed=1
