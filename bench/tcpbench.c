@@ -39,7 +39,6 @@ struct conn {
     int fd;
     int got;                    /* bytes of the answer (client) or request */
     char buf[REQ_SIZE];
-    double start;
 };
 
 static double
@@ -200,7 +199,6 @@ conn_open(struct client *cl, struct conn *c)
         die("socket");
     }
     c->got = -1;                /* connecting */
-    c->start = now();
     cl->started++;
     if (cl->sport) {
         struct sockaddr_storage src;
