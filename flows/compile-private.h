@@ -77,19 +77,30 @@ a_move_field(struct cbuild *cb, enum mf_field_id src, enum mf_field_id dst)
     a_move(cb, src, 0, mf_from_id(src)->n_bits, dst, 0);
 }
 
-/* The actions of one select-group bucket for backend 'be'. */
-typedef void compile_bucket_fn(struct cbuild *,
-                               const struct model_backend *be,
+/* Slot tables (compile_slots.c, docs/selection.md).
+ *
+ * a_select_slot(): the actions that put the packet's slot in reg5 and look
+ * it up in SLOTS: a shared one-bucket select group whose bucket copies the
+ * datapath's hash (dp_hash) into reg5, or a multipath hash of the fields
+ * the service is spread by.  Registers set before it survive; changes made
+ * after the lookup do not (a group bucket's never do): SLOTS' flows finish
+ * the packet's way themselves.
+ *
+ * compile_slots(): SLOTS' flows of 'svc': a flow per run of slots with the
+ * same backend (priority 100), whose actions 'stable' appends, and in the
+ * DSR modes, a flow per run of slots in a move (priority 110), whose
+ * actions 'move' appends ('to' NULL: the slot has no backend now). */
+typedef void compile_stable_fn(struct cbuild *, const struct model_backend *,
                                const void *aux);
-
-/* Adds the service's select group: 'selection' (may be NULL) for OpenFlow
- * 1.5's selection_method, 'fields' (n_fields entries) for its fields, then
- * one bucket for each of compile_group_buckets()'s entries, whose actions
- * 'bucket' appends.  Uses the builder's action buffer. */
-void cb_add_select_group(struct cbuild *, const struct model_service *,
-                         const char *selection,
-                         const enum mf_field_id *fields, size_t n_fields,
-                         compile_bucket_fn *bucket, const void *aux);
+typedef void compile_move_fn(struct cbuild *, const struct model_backend *to,
+                             const struct model_backend *from,
+                             const void *aux);
+void a_select_slot(struct cbuild *, const struct model_service *,
+                   const struct compile_ports *);
+void compile_slots(struct cbuild *, const struct model_service *,
+                   uint64_t cookie, const struct compile_ports *,
+                   compile_stable_fn *stable, compile_move_fn *move,
+                   const void *aux);
 
 /* ARP replies and ICMP echo replies (neighbour advertisements and ICMPv6
  * echo replies for IPv6) for an address the bridge owns. */
@@ -118,7 +129,7 @@ void compile_nat_service(struct cbuild *, const struct model_service *,
 void compile_dsr_service(struct cbuild *, const struct model_service *,
                          const struct model_bridge *,
                          const struct compile_ports *);
-/* NAT: ct(commit,nat(dst=be)...,table=NAT_OUT), as the group's buckets. */
+/* NAT: ct(commit,nat(dst=be)...,table=NAT_OUT), as a slot's actions. */
 void compile_nat_commit(struct cbuild *, const struct model_bridge *,
                         const struct model_backend *);
 /* Fragments (compile_frag.c): the flows that send a service's fragments to

@@ -1,5 +1,5 @@
 /* The compiler: model -> flows and groups of one bridge, built as matches
- * and ofpacts into a flow set.  This file: the builder, backend slots, the
+ * and ofpacts into a flow set.  This file: the builder, the
  * bridge's base, VIP and gateway responders, mode local, and the entry
  * points; compile_nat.c and compile_dsr.c hold the modes' pipelines.  See
  * docs/pipeline.md for what they emit. */
@@ -294,155 +294,6 @@ a_goto(struct cbuild *cb, int table)
     ofpact_put_GOTO_TABLE(&cb->ofpacts)->table_id = table;
 }
 
-/* ---- Backend slots. ---- */
-
-static uint32_t
-backend_key_hash(const struct model_backend *be, uint32_t basis)
-{
-    uint8_t key[18];
-    size_t n = be->ip.family == AF_INET ? 4 : 16;
-
-    memcpy(key, be->ip.family == AF_INET ? (const void *) &be->ip.v4
-           : (const void *) &be->ip.v6, n);
-    key[n] = be->port >> 8;
-    key[n + 1] = be->port & 0xff;
-    return mslb_hash_bytes(key, n + 2, basis);
-}
-
-/* A (slot, backend) pair in one 64-bit key: ascending keys are descending
- * scores, ties broken by slot then backend index. */
-static uint64_t
-pair_key(uint32_t score, uint32_t slot, uint32_t backend)
-{
-    return ((uint64_t) ~score << 32) | ((uint64_t) slot << 16) | backend;
-}
-
-/* LSD radix sort of 'n' keys, 8 bits a pass ('tmp' holds n keys). */
-static void
-radix_sort(uint64_t *keys, uint64_t *tmp, size_t n)
-{
-    for (int shift = 0; shift < 64; shift += 8) {
-        size_t count[257] = { 0 };
-
-        for (size_t i = 0; i < n; i++) {
-            count[((keys[i] >> shift) & 0xff) + 1]++;
-        }
-        if (count[1] == n) {
-            continue;           /* This byte is 0 everywhere. */
-        }
-        for (int d = 0; d < 256; d++) {
-            count[d + 1] += count[d];
-        }
-        for (size_t i = 0; i < n; i++) {
-            tmp[count[(keys[i] >> shift) & 0xff]++] = keys[i];
-        }
-        memcpy(keys, tmp, n * sizeof *keys);
-    }
-}
-
-struct quota {
-    uint32_t backend;
-    uint32_t count;
-    double remainder;
-    uint32_t tiebreak;
-};
-
-static int
-compare_remainders(const void *a_, const void *b_)
-{
-    const struct quota *a = a_, *b = b_;
-
-    if (a->remainder != b->remainder) {
-        return a->remainder > b->remainder ? -1 : 1;
-    }
-    return a->tiebreak < b->tiebreak ? -1 : a->tiebreak > b->tiebreak;
-}
-
-size_t
-compile_assign_slots(const struct model_backend *backends, size_t n_backends,
-                     uint32_t *slots, size_t n_slots)
-{
-    struct quota *q = calloc(n_backends + 1, sizeof *q);
-    uint64_t *pairs, *tmp;
-    uint64_t total = 0;
-    size_t n = 0, given = 0, n_pairs = 0, filled = 0;
-    uint32_t *count;
-
-    for (size_t i = 0; i < n_backends; i++) {
-        if (backends[i].state == MODEL_BACKEND_UP) {
-            q[n].backend = i;
-            q[n].tiebreak = backend_key_hash(&backends[i], 0);
-            total += backends[i].weight;
-            n++;
-        }
-    }
-    if (!n || n > n_slots) {
-        free(q);
-        return 0;
-    }
-
-    /* Quotas: largest remainder (Hamilton), at least one slot each. */
-    for (size_t i = 0; i < n; i++) {
-        double exact = (double) n_slots * backends[q[i].backend].weight
-                       / total;
-        q[i].count = exact;
-        q[i].remainder = exact - q[i].count;
-        if (!q[i].count) {
-            q[i].count = 1;
-            q[i].remainder = -1.0;
-        }
-        given += q[i].count;
-    }
-    qsort(q, n, sizeof *q, compare_remainders);
-    for (size_t i = 0; given < n_slots; i = (i + 1) % n) {
-        q[i].count++;
-        given++;
-    }
-    for (size_t i = n; given > n_slots; ) {
-        i = i ? i - 1 : n - 1;
-        if (q[i].count > 1) {
-            q[i].count--;
-            given--;
-        }
-    }
-
-    /* Rendezvous: every (slot, backend) pair gets a score; the best pairs
-     * win while the backend has quota left.  A backend's scores do not
-     * depend on the others, so the set changing moves few slots. */
-    pairs = malloc(n_slots * n * sizeof *pairs);
-    tmp = malloc(n_slots * n * sizeof *tmp);
-    count = calloc(n_backends, sizeof *count);
-    for (size_t s = 0; s < n_slots; s++) {
-        for (size_t i = 0; i < n; i++) {
-            const struct model_backend *be = &backends[q[i].backend];
-            pairs[n_pairs++] = pair_key(
-                backend_key_hash(be, (uint32_t) s * 2654435761u), s,
-                q[i].backend);
-        }
-    }
-    radix_sort(pairs, tmp, n_pairs);
-    free(tmp);
-    for (size_t s = 0; s < n_slots; s++) {
-        slots[s] = UINT32_MAX;
-    }
-    for (size_t i = 0; i < n; i++) {
-        count[q[i].backend] = q[i].count;
-    }
-    for (size_t i = 0; i < n_pairs && filled < n_slots; i++) {
-        uint32_t slot = (pairs[i] >> 16) & 0xffff;
-        uint32_t backend = pairs[i] & 0xffff;
-        if (slots[slot] == UINT32_MAX && count[backend]) {
-            slots[slot] = backend;
-            count[backend]--;
-            filled++;
-        }
-    }
-    free(pairs);
-    free(count);
-    free(q);
-    return n_slots;
-}
-
 size_t
 compile_n_usable(const struct model_service *svc)
 {
@@ -451,73 +302,6 @@ compile_n_usable(const struct model_service *svc)
         n += svc->backends[i].state == MODEL_BACKEND_UP;
     }
     return n;
-}
-
-size_t
-compile_group_buckets(const struct model_service *svc, uint32_t *buckets,
-                      bool *weighted)
-{
-    size_t n = 0;
-
-    *weighted = compile_n_usable(svc) > MSLB_GROUP_SLOTS;
-    if (!*weighted) {
-        return compile_assign_slots(svc->backends, svc->n_backends, buckets,
-                                    MSLB_GROUP_SLOTS);
-    }
-    for (size_t i = 0; i < svc->n_backends; i++) {
-        if (svc->backends[i].state == MODEL_BACKEND_UP) {
-            buckets[n++] = i;
-        }
-    }
-    return n;
-}
-
-/* ---- Select groups. ---- */
-
-void
-cb_add_select_group(struct cbuild *cb, const struct model_service *svc,
-                    const char *selection, const enum mf_field_id *fields,
-                    size_t n_fields, compile_bucket_fn *bucket,
-                    const void *aux)
-{
-    uint32_t buckets[MODEL_MAX_BACKENDS + MSLB_GROUP_SLOTS];
-    struct ofputil_group_mod gm;
-    bool weighted;
-    size_t n;
-
-    memset(&gm, 0, sizeof gm);
-    gm.command = OFPGC11_ADD;
-    gm.type = OFPGT11_SELECT;
-    gm.group_id = MSLB_GROUP_ID(svc->id);
-    gm.command_bucket_id = OFPG15_BUCKET_ALL;
-    ovs_list_init(&gm.buckets);
-    if (selection) {
-        ovs_strlcpy(gm.props.selection_method, selection,
-                    sizeof gm.props.selection_method);
-    }
-    for (size_t i = 0; i < n_fields; i++) {
-        union mf_value all;
-
-        memset(&all, 0xff, mf_from_id(fields[i])->n_bytes);
-        field_array_set(fields[i], &all, &gm.props.fields);
-    }
-    n = compile_group_buckets(svc, buckets, &weighted);
-    for (size_t i = 0; i < n; i++) {
-        const struct model_backend *be = &svc->backends[buckets[i]];
-        struct ofputil_bucket *b = xzalloc(sizeof *b);
-
-        b->weight = weighted ? be->weight : 1;
-        b->watch_port = OFPP_ANY;
-        b->watch_group = OFPG_ANY;
-        b->bucket_id = OFPG15_BUCKET_ALL;
-        ofpbuf_clear(&cb->ofpacts);
-        bucket(cb, be, aux);
-        b->ofpacts = xmemdup(cb->ofpacts.data, cb->ofpacts.size);
-        b->ofpacts_len = cb->ofpacts.size;
-        ovs_list_push_back(&gm.buckets, &b->list_node);
-    }
-    cb_error(cb, flowset_add_group(cb->out, &gm));
-    ofputil_uninit_group_mod(&gm);
 }
 
 /* ---- Responders, base, mode local. ---- */
@@ -631,7 +415,7 @@ compile_bridge_base(const struct model_bridge *br,
     a_output(&cb, ofp_to_u16(OFPP_IN_PORT));
     cb_add(&cb, base, MSLB_T_ND_ADVERT, 100);
     add_default(&cb, base, MSLB_T_ND_ADVERT, false);
-    add_default(&cb, base, MSLB_T_FRAG, true);
+    add_default(&cb, base, MSLB_T_SLOTS, false);
     add_default(&cb, base, MSLB_T_NAT_REQUEST, false);
     cb_begin(&cb);
     m_ct_state(&cb, CS_TRACKED, CS_INVALID | CS_TRACKED);
@@ -640,7 +424,6 @@ compile_bridge_base(const struct model_bridge *br,
     add_default(&cb, base, MSLB_T_NAT_OUT, false);
     add_default(&cb, base, MSLB_T_NAT_REPLY, true);
     add_default(&cb, base, MSLB_T_DSR_AFFINITY, false);
-    add_default(&cb, base, MSLB_T_DSR_LEARN, false);
     add_default(&cb, base, MSLB_T_DSR_FORWARD, false);
     compile_fragment_base(&cb);
     for (size_t i = 0; i < br->n_gateways; i++) {

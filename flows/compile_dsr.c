@@ -1,7 +1,9 @@
-/* The compiler, DSR modes (dr, tun, l3dsr, mslb): learned session affinity,
- * a select group per service that names the backend in reg1, and the
- * mode's rewrite per backend; and the final-stage bridge that restores
- * what the first stage rewrote.  See docs/pipeline.md and docs/modes.md. */
+/* The compiler, DSR modes (dr, tun, l3dsr, mslb): the slot table names the
+ * backend in reg1 (no per-session state, except for sessions on slots in
+ * a move and for source-IP persistence, which are learned), and the mode's
+ * rewrite per backend; and the final-stage bridge that restores what the
+ * first stage rewrote.  See docs/pipeline.md, docs/selection.md and
+ * docs/modes.md. */
 #include <config.h>
 #include "mslb/compile.h"
 
@@ -207,6 +209,30 @@ m_regs(struct cbuild *cb, uint32_t service, uint32_t backend)
     m_u32(cb, MFF_REG1, backend);
 }
 
+/* Whether DSR_FORWARD counts the service's connections: a copy of each
+ * backend's first flow for TCP SYNs (MSLB_SYN_COUNT_PRIORITY), for the
+ * statistics (the forwarding keeps no state to count them by). */
+static bool
+counts_syns(const struct model_service *svc)
+{
+    return svc->proto == IPPROTO_TCP || !svc->proto;
+}
+
+/* DSR_FORWARD's match for backend 'be' ('syn': its SYN counting copy). */
+static void
+m_forward(struct cbuild *cb, const struct model_service *svc,
+          const struct model_backend *be, bool syn)
+{
+    if (syn) {
+        m_ip_proto(cb, &svc->vip, IPPROTO_TCP);
+        match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
+                                   htons(TCP_SYN | TCP_ACK));
+    } else {
+        m_ip_proto(cb, &svc->vip, 0);
+    }
+    m_regs(cb, svc->id, be->key);
+}
+
 /* DSR_FORWARD in the tunnelling modes: what the tunnel cannot carry goes
  * to the controller (a path-MTU answer or fragments, ofapp/pmtu.c), the
  * rest is forwarded.  The first flow checks the size into reg2 and looks
@@ -224,15 +250,17 @@ tunnel_forward(struct cbuild *cb, uint64_t cookie,
     if (mtu < 68) {
         mtu = 68;               /* IPv4's minimum: keep the check sane. */
     }
-    cb_begin(cb);
-    m_ip_proto(cb, &svc->vip, 0);
-    m_regs(cb, svc->id, be->key);
-    m_reg_masked(cb, 2, 0, MSLB_PMTU_CHECKED);
-    a_set_u32(cb, MFF_REG2,
-              ((uint32_t) mtu << MSLB_PMTU_MTU_SHIFT) | MSLB_PMTU_CHECKED);
-    a_check_pkt_larger(cb, mtu + ETH_HEADER_LEN, MFF_REG2, 0);
-    a_resubmit(cb, MSLB_T_DSR_FORWARD);
-    cb_add(cb, cookie, MSLB_T_DSR_FORWARD, 100);
+    for (int syn = 0; syn <= counts_syns(svc); syn++) {
+        cb_begin(cb);
+        m_forward(cb, svc, be, syn);
+        m_reg_masked(cb, 2, 0, MSLB_PMTU_CHECKED);
+        a_set_u32(cb, MFF_REG2, ((uint32_t) mtu << MSLB_PMTU_MTU_SHIFT)
+                                | MSLB_PMTU_CHECKED);
+        a_check_pkt_larger(cb, mtu + ETH_HEADER_LEN, MFF_REG2, 0);
+        a_resubmit(cb, MSLB_T_DSR_FORWARD);
+        cb_add(cb, cookie, MSLB_T_DSR_FORWARD,
+               syn ? MSLB_SYN_COUNT_PRIORITY : 100);
+    }
 
     cb_begin(cb);
     m_ip_proto(cb, &svc->vip, 0);
@@ -249,41 +277,7 @@ tunnel_forward(struct cbuild *cb, uint64_t cookie,
     cb_add(cb, cookie, MSLB_T_DSR_FORWARD, 100);
 }
 
-/* DSR: name the backend in reg1 and learn the session. */
-static void
-dsr_bucket(struct cbuild *cb, const struct model_backend *be,
-           const void *aux)
-{
-    (void) aux;
-    a_set_u32(cb, MFF_REG1, be->key);
-    a_resubmit(cb, MSLB_T_DSR_LEARN);
-}
-
-/* OpenFlow 1.5's hash fields for the service's group: its session key. */
-static size_t
-selection_fields(const struct model_service *svc, enum mf_field_id *fields)
-{
-    bool v6 = svc->vip.family == AF_INET6;
-    size_t n = 0;
-
-    fields[n++] = v6 ? MFF_IPV6_SRC : MFF_IPV4_SRC;
-    if (svc->persistence) {
-        return n;
-    }
-    fields[n++] = v6 ? MFF_IPV6_DST : MFF_IPV4_DST;
-    if (svc->proto == IPPROTO_TCP) {
-        fields[n++] = MFF_TCP_SRC;
-        fields[n++] = MFF_TCP_DST;
-    } else if (svc->proto == IPPROTO_UDP) {
-        fields[n++] = MFF_UDP_SRC;
-        fields[n++] = MFF_UDP_DST;
-    } else {
-        fields[n++] = MFF_IP_PROTO;
-    }
-    return n;
-}
-
-/* An any-protocol service keys its sessions on the protocol too. */
+/* An any-protocol service keys its learned sessions on the protocol too. */
 static bool
 keyed_on_proto(const struct model_service *svc)
 {
@@ -291,40 +285,33 @@ keyed_on_proto(const struct model_service *svc)
 }
 
 /* Into the service's pipeline: reg0 = service, reg1 = 0 (no backend yet),
- * reg3 = the protocol 'proto_field' holds (any-protocol services), then
- * DSR_AFFINITY and DSR_FORWARD. */
+ * reg3 = the protocol (any-protocol services: part of a learned key), then
+ * the slot (stateless: SLOTS forwards), or with source-IP persistence
+ * first the client's learned backend (DSR_AFFINITY, whose miss picks the
+ * slot), then DSR_FORWARD.  (After a group, reg1 is 0 again: the second
+ * resubmit finds no flow.) */
 static void
 a_enter(struct cbuild *cb, const struct model_service *svc,
-        enum mf_field_id proto_field)
+        const struct compile_ports *ports)
 {
     a_set_u32(cb, MFF_REG0, svc->id);
     a_set_u32(cb, MFF_REG1, 0);
     if (keyed_on_proto(svc)) {
-        a_move(cb, proto_field, 0, 8, MFF_REG3, 0);
+        a_move(cb, MFF_IP_PROTO, 0, 8, MFF_REG3, 0);
     }
-    a_resubmit(cb, MSLB_T_DSR_AFFINITY);
-    a_resubmit(cb, MSLB_T_DSR_FORWARD);
-}
-
-/* ct(zone=Z,table=T), no commit: userspace conntrack reassembles the
- * fragments of a datagram and sends them on, unchanged, with the
- * datagram's tuple (ct_nw_proto) attached; no connection is kept. */
-static void
-a_ct_plain(struct cbuild *cb, uint16_t zone, int table)
-{
-    struct ofpact_conntrack *ct = ofpact_put_CT(&cb->ofpacts);
-
-    ct->zone_imm = zone;
-    ct->recirc_table = table;
-    ofpact_finish_CT(&cb->ofpacts, &ct);
+    if (svc->persistence) {
+        a_resubmit(cb, MSLB_T_DSR_AFFINITY);
+        a_resubmit(cb, MSLB_T_DSR_FORWARD);
+    } else {
+        a_select_slot(cb, svc, ports);
+    }
 }
 
 /* An any-protocol service: ICMP echo to the VIP goes to a server like any
- * other packet (above the balancer's own echo responder), and IPv6
- * fragments are balanced by their datagram's protocol. */
+ * other packet (above the balancer's own echo responder). */
 static void
 compile_any_extras(struct cbuild *cb, const struct model_service *svc,
-                   const struct model_bridge *br, uint64_t cookie)
+                   const struct compile_ports *ports, uint64_t cookie)
 {
     bool v6 = svc->vip.family == AF_INET6;
 
@@ -334,37 +321,63 @@ compile_any_extras(struct cbuild *cb, const struct model_service *svc,
     m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
     m_u8(cb, MFF_ICMPV4_TYPE, v6 ? 128 : 8);
     m_u8(cb, MFF_ICMPV4_CODE, 0);
-    a_enter(cb, svc, MFF_IP_PROTO);
+    a_enter(cb, svc, ports);
     cb_add(cb, cookie, MSLB_T_CLASSIFY, 310);
+}
 
-    if (!v6 || !keyed_on_proto(svc)) {
-        /* IPv4 fragments all carry the protocol; a source-persistent
-         * service does not look at it. */
-        return;
+/* SLOTS, a slot that stays: its backend.  With persistence the client is
+ * learned first. */
+static void
+dsr_stable(struct cbuild *cb, const struct model_backend *be,
+           const void *svc_)
+{
+    const struct model_service *svc = svc_;
+
+    a_set_u32(cb, MFF_REG1, be->key);
+    if (svc->persistence) {
+        a_learn_session(cb, svc);
+    }
+    a_resubmit(cb, MSLB_T_DSR_FORWARD);
+}
+
+/* SLOTS, a slot in a move: the new backend in reg1, the old one in reg6;
+ * DSR_AFFINITY decides (a learned session, or learns one). */
+static void
+dsr_move(struct cbuild *cb, const struct model_backend *to,
+         const struct model_backend *from, const void *svc_)
+{
+    (void) svc_;
+    a_set_u32(cb, MFF_REG1, to ? to->key : 0);
+    a_set_u32(cb, MFF_REG6, from->key);
+    a_resubmit(cb, MSLB_T_DSR_AFFINITY);
+    a_resubmit(cb, MSLB_T_DSR_FORWARD);
+}
+
+/* DSR_AFFINITY's flows for a service with slots in a move: a session with
+ * no entry yet is learned, a SYN (a new connection) to the slot's new
+ * backend, which reg1 holds, anything else (a connection that was open
+ * before the move) to the old one. */
+static void
+compile_move_learning(struct cbuild *cb, const struct model_service *svc,
+                      uint64_t cookie)
+{
+    if (svc->proto == IPPROTO_TCP || !svc->proto) {
+        bool v6 = svc->vip.family == AF_INET6;
+
+        cb_begin(cb);
+        m_u32(cb, MFF_REG0, svc->id);
+        m_proto(cb, v6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP, IPPROTO_TCP);
+        match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
+                                   htons(TCP_SYN | TCP_ACK));
+        a_learn_session(cb, svc);
+        cb_add(cb, cookie, MSLB_T_DSR_AFFINITY, 2);
     }
     cb_begin(cb);
-    m_ip_proto(cb, &svc->vip, 0);
-    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
-    m_ip_frag(cb, FLOW_NW_FRAG_ANY, FLOW_NW_FRAG_ANY);
-    a_ct_plain(cb, br->ct_zone, MSLB_T_FRAG);
-    cb_add(cb, cookie, MSLB_T_CLASSIFY, 250);
-
-    cb_begin(cb);
-    m_ct_state(cb, CS_TRACKED, CS_TRACKED | CS_INVALID);
-    m_ip_proto(cb, &svc->vip, 0);
-    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
-    a_enter(cb, svc, MFF_CT_NW_PROTO);
-    cb_add(cb, cookie, MSLB_T_FRAG, 190);
-
-    /* Fragments conntrack would not reassemble (smaller than its minimum
-     * size, or expired) come back invalid: balanced as before, by the
-     * header they carry. */
-    cb_begin(cb);
-    m_ct_state(cb, CS_TRACKED | CS_INVALID, CS_TRACKED | CS_INVALID);
-    m_ip_proto(cb, &svc->vip, 0);
-    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
-    a_enter(cb, svc, MFF_IP_PROTO);
-    cb_add(cb, cookie, MSLB_T_FRAG, 180);
+    m_u32(cb, MFF_REG0, svc->id);
+    m_ip_proto(cb, &svc->vip, svc->proto);
+    a_move(cb, MFF_REG6, 0, 32, MFF_REG1, 0);
+    a_learn_session(cb, svc);
+    cb_add(cb, cookie, MSLB_T_DSR_AFFINITY, 1);
 }
 
 void
@@ -379,45 +392,22 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
                        &br->mac);
     cb_begin(cb);
     priority = compile_service_match(cb, svc);
-    a_enter(cb, svc, MFF_IP_PROTO);
+    a_enter(cb, svc, ports);
     cb_add_service_entry(cb, svc, cookie, priority);
     if (!svc->proto) {
-        compile_any_extras(cb, svc, br, cookie);
+        compile_any_extras(cb, svc, ports, cookie);
     }
 
-    /* A miss in DSR_AFFINITY: choose (the bucket forwards; the resubmit
-     * to DSR_FORWARD that follows in CLASSIFY then finds reg1 = 0). */
-    if (compile_n_usable(svc)) {
-        /* With OpenFlow 1.5, hash the session key in the slow path, where
-         * every DSR session goes anyway to be learned: unlike dp_hash,
-         * which uses the NIC's (or the software's) receive hash once a
-         * datapath flow exists, every packet of a session hashes the same
-         * before its learned entry becomes visible. */
-        enum mf_field_id fields[5];
-        size_t n_fields = ports->of15 ? selection_fields(svc, fields) : 0;
-
-        cb_add_select_group(cb, svc, ports->of15 ? "hash" : NULL, fields,
-                            n_fields, dsr_bucket, NULL);
+    compile_slots(cb, svc, cookie, ports, dsr_stable, dsr_move, svc);
+    if (svc->persistence) {
+        /* A client with no learned backend yet: pick a slot. */
+        cb_begin(cb);
+        m_regs(cb, svc->id, 0);
+        a_select_slot(cb, svc, ports);
+        cb_add(cb, cookie, MSLB_T_DSR_AFFINITY, 1);
+    } else if (svc->slots.n_moves) {
+        compile_move_learning(cb, svc, cookie);
     }
-    cb_begin(cb);
-    m_regs(cb, svc->id, 0);
-    if (compile_n_usable(svc)) {
-        a_group(cb, MSLB_GROUP_ID(svc->id));
-    }
-    cb_add(cb, cookie, MSLB_T_DSR_AFFINITY, 1);
-
-    /* Look the session up again before learning: a packet can still take
-     * the group's cached datapath flow after its entry was learned, and
-     * after a group change the revalidator would then re-learn the session
-     * to the new bucket's backend.  The lookup puts the entry's backend
-     * back in reg1 (and cannot recurse: the miss flow wants reg1 = 0). */
-    cb_begin(cb);
-    m_u32(cb, MFF_REG0, svc->id);
-    m_ip_proto(cb, &svc->vip, svc->proto);
-    a_resubmit(cb, MSLB_T_DSR_AFFINITY);
-    a_learn_session(cb, svc);
-    a_resubmit(cb, MSLB_T_DSR_FORWARD);
-    cb_add(cb, cookie, MSLB_T_DSR_LEARN, 100);
 
     /* Drained backends keep forwarding for the sessions they have. */
     for (size_t i = 0; i < svc->n_backends; i++) {
@@ -429,11 +419,13 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
             tunnel_forward(cb, cookie, svc, be, br, ports);
             continue;
         }
-        cb_begin(cb);
-        m_ip_proto(cb, &svc->vip, 0);
-        m_regs(cb, svc->id, be->key);
-        dsr_forward(cb, svc, be, br, ports);
-        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, 100);
+        for (int syn = 0; syn <= counts_syns(svc); syn++) {
+            cb_begin(cb);
+            m_forward(cb, svc, be, syn);
+            dsr_forward(cb, svc, be, br, ports);
+            cb_add(cb, cookie, MSLB_T_DSR_FORWARD, syn
+                   ? MSLB_SYN_COUNT_PRIORITY : 100);
+        }
     }
 }
 

@@ -21,9 +21,6 @@
 void
 compile_fragment_flows(struct cbuild *cb, const struct model_service *svc)
 {
-    if (!svc->proto) {
-        return;                 /* Any-protocol services: see compile_dsr. */
-    }
     /* Shared by the VIP's services: the controller sorts them out. */
     cb_begin(cb);
     m_ip_proto(cb, &svc->vip, 0);
@@ -68,7 +65,7 @@ take_actions(struct cbuild *cb, struct ofpbuf *ofpacts)
 
 bool
 compile_fragment_probe(const struct model_service *svc, uint8_t proto,
-                       uint32_t token, struct ofpbuf *ofpacts)
+                       uint32_t slot, uint32_t token, struct ofpbuf *ofpacts)
 {
     struct cbuild cb;
 
@@ -81,8 +78,15 @@ compile_fragment_probe(const struct model_service *svc, uint8_t proto,
     /* An any-protocol service keys sessions on reg3 (compile_dsr.c). */
     a_set_u32(&cb, MFF_REG3, svc->proto || svc->persistence ? 0 : proto);
     a_set_u32(&cb, MFF_REG4, token | MSLB_PROBE_FLAG);
-    a_resubmit(&cb, MSLB_T_DSR_AFFINITY);
-    a_resubmit(&cb, MSLB_T_DSR_FORWARD);
+    if (svc->persistence) {
+        a_resubmit(&cb, MSLB_T_DSR_AFFINITY);
+        a_resubmit(&cb, MSLB_T_DSR_FORWARD);
+    } else {
+        /* The slot the datagram's 5-tuple has (computed by the
+         * controller: the datapath hashes a fragment without its ports). */
+        a_set_u32(&cb, MFF_REG5, slot);
+        a_resubmit(&cb, MSLB_T_SLOTS);
+    }
     take_actions(&cb, ofpacts);
     return true;
 }
@@ -118,32 +122,4 @@ compile_fragment_actions(const struct model_service *svc,
         break;
     }
     take_actions(&cb, ofpacts);
-}
-
-int
-compile_fragment_backend(const struct model_service *svc, uint32_t hash)
-{
-    uint32_t buckets[MODEL_MAX_BACKENDS + MSLB_GROUP_SLOTS];
-    bool weighted;
-    size_t n = compile_group_buckets(svc, buckets, &weighted);
-
-    if (!n) {
-        return -1;
-    }
-    if (weighted) {
-        uint64_t total = 0, pick;
-
-        for (size_t i = 0; i < n; i++) {
-            total += svc->backends[buckets[i]].weight;
-        }
-        pick = hash % total;
-        for (size_t i = 0; i < n; i++) {
-            uint32_t w = svc->backends[buckets[i]].weight;
-            if (pick < w) {
-                return buckets[i];
-            }
-            pick -= w;
-        }
-    }
-    return buckets[hash % n];
 }

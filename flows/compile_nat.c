@@ -1,6 +1,6 @@
-/* The compiler, mode nat: conntrack with NAT, one select group per service
- * whose buckets commit the session translated to their backend.  See
- * docs/pipeline.md and docs/nat.md. */
+/* The compiler, mode nat: conntrack with NAT; a new session's slot
+ * (SLOTS) commits it translated to its backend.  See docs/pipeline.md,
+ * docs/selection.md and docs/nat.md. */
 #include <config.h>
 #include "mslb/compile.h"
 
@@ -49,7 +49,7 @@ a_ct_nat(struct cbuild *cb, uint16_t zone, int table,
 
 /* NAT: commit the session, translated to the backend. */
 static void
-nat_bucket(struct cbuild *cb, const struct model_backend *be,
+nat_stable(struct cbuild *cb, const struct model_backend *be,
            const void *br_)
 {
     const struct model_bridge *br = br_;
@@ -61,7 +61,7 @@ void
 compile_nat_commit(struct cbuild *cb, const struct model_bridge *br,
                    const struct model_backend *be)
 {
-    nat_bucket(cb, be, br);
+    nat_stable(cb, be, br);
 }
 
 /* The flows of one backend endpoint (protocol, address, port) on a bridge:
@@ -139,19 +139,15 @@ compile_nat_service(struct cbuild *cb, const struct model_service *svc,
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REQUEST, NULL);
     cb_add_service_entry(cb, svc, cookie, 200);
 
-    if (compile_n_usable(svc)) {
-        /* With OpenFlow 1.5: dp_hash over the 5-tuple (algorithm 0, basis
-         * 0).  Conntrack pins each session, so the hash only places new
-         * ones. */
-        cb_add_select_group(cb, svc, ports->of15 ? "dp_hash" : NULL, NULL, 0,
-                            nat_bucket, br);
-    }
+    /* A new session picks its slot; SLOTS commits it, translated.
+     * Conntrack then keeps each session's backend: the slot table places
+     * only new ones. */
+    compile_slots(cb, svc, cookie, ports, nat_stable, NULL, br);
     cb_begin(cb);
     m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
     nat_request_match(cb, svc);
-    if (compile_n_usable(svc)) {
-        a_group(cb, MSLB_GROUP_ID(svc->id));
-    }
+    a_set_u32(cb, MFF_REG0, svc->id);
+    a_select_slot(cb, svc, ports);
     cb_add(cb, cookie, MSLB_T_NAT_REQUEST, 200);
 
     cb_begin(cb);

@@ -162,7 +162,8 @@ backend_key(const struct model_backend *be)
     key[kn] = be->port >> 8;
     key[kn + 1] = be->port & 0xff;
     h = mslb_hash_bytes(key, kn + 2, 0x6d736c62);
-    return h ? h : 1;
+    /* 0 and the top two values are the slot tables' markers (slots.h). */
+    return h && h < UINT32_MAX - 1 ? h : 1;
 }
 
 /* The final-stage bridge 'name' that a backend of 'svc' at 'path' names
@@ -393,7 +394,8 @@ model_parse_service(const json_t *j, const char *path,
 {
     static const char *const keys[] = {
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
-        "idle_timeout", "persistence", "tunnel", "dscp", "mss", NULL
+        "idle_timeout", "persistence", "tunnel", "dscp", "mss",
+        "distribution", NULL
     };
     const char *s;
     long long n;
@@ -504,10 +506,44 @@ model_parse_service(const json_t *j, const char *path,
         return model_key_error(path, "mss",
                                "only for protocol \"tcp\" or \"any\"");
     }
-    if ((error = parse_service_bridges(j, path, lk, svc))) {
+    if ((error = model_get_string(j, path, "distribution", false, &s))) {
         return error;
     }
-    return parse_service_backends(j, path, lk, svc);
+    svc->distribution = MODEL_DIST_5TUPLE;
+    if (s) {
+        int d;
+        for (d = 0; d < MODEL_N_DISTRIBUTIONS; d++) {
+            if (!strcmp(s, model_distribution_name(d))) {
+                break;
+            }
+        }
+        if (d == MODEL_N_DISTRIBUTIONS) {
+            return model_key_error(path, "distribution",
+                                   "must be \"5-tuple\", \"3-tuple\" or "
+                                   "\"2-tuple\"");
+        }
+        svc->distribution = d;
+    }
+    if (svc->distribution == MODEL_DIST_3TUPLE && !svc->proto) {
+        /* The datapath's hashes of an address pair and its protocol all
+         * take TCP's ports too (docs/selection.md). */
+        return model_key_error(path, "distribution",
+                               "\"3-tuple\" needs protocol \"tcp\" or "
+                               "\"udp\"; use \"2-tuple\" for \"any\"");
+    }
+    if (svc->distribution != MODEL_DIST_5TUPLE && svc->persistence) {
+        return model_key_error(path, "distribution",
+                               "a service with persistence is spread by "
+                               "client address already");
+    }
+    if ((error = parse_service_bridges(j, path, lk, svc))
+        || (error = parse_service_backends(j, path, lk, svc))) {
+        return error;
+    }
+    /* A new table; mslbd's database keeps the one each service has, see
+     * model_slots_compute(). */
+    model_slots_compute(svc, NULL, 0, &svc->slots);
+    return NULL;
 }
 
 char *

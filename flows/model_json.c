@@ -74,6 +74,10 @@ model_service_to_json(const struct model_service *svc)
         json_object_set_new(j, "idle_timeout",
                             json_integer(svc->idle_timeout));
     }
+    if (svc->distribution != MODEL_DIST_5TUPLE) {
+        json_object_set_new(j, "distribution", json_string(
+                                model_distribution_name(svc->distribution)));
+    }
     if (svc->mss) {
         json_object_set_new(j, "mss", json_integer(svc->mss));
     }

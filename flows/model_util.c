@@ -44,6 +44,7 @@ model_service_uninit(struct model_service *svc)
         free(svc->backends[k].host_bridge);
     }
     free(svc->backends);
+    model_slots_uninit(&svc->slots);
 }
 
 void
@@ -79,6 +80,7 @@ model_service_clone(struct model_service *dst,
         dst->backends[i].host_bridge
             = strdup_or_null(src->backends[i].host_bridge);
     }
+    model_slots_clone(&dst->slots, &src->slots);
 }
 
 void
@@ -180,6 +182,13 @@ model_tunnel_name(enum model_tunnel t)
         "vxlan", "gre", "geneve",
     };
     return names[t];
+}
+
+const char *
+model_distribution_name(enum model_distribution d)
+{
+    static const char *const names[] = { "5-tuple", "3-tuple", "2-tuple" };
+    return names[d];
 }
 
 bool
@@ -291,6 +300,16 @@ model_service_hash(const struct model_service *svc)
     h = mslb_hash_bytes(&svc->idle_timeout, sizeof svc->idle_timeout, h);
     h = mslb_hash_bytes(&svc->persistence, sizeof svc->persistence, h);
     h = mslb_hash_bytes(&svc->mss, sizeof svc->mss, h);
+    h = mslb_hash_bytes(&svc->distribution, sizeof svc->distribution, h);
+    h = mslb_hash_bytes(&svc->slots.n_slots, sizeof svc->slots.n_slots, h);
+    if (svc->slots.n_slots) {
+        h = mslb_hash_bytes(svc->slots.owner,
+                            svc->slots.n_slots * sizeof *svc->slots.owner, h);
+    }
+    if (svc->slots.n_moves) {
+        h = mslb_hash_bytes(svc->slots.moves,
+                            svc->slots.n_moves * sizeof *svc->slots.moves, h);
+    }
     h = mslb_hash_bytes(&svc->tunnel, sizeof svc->tunnel, h);
     h = mslb_hash_bytes(&svc->dscp, sizeof svc->dscp, h);
     for (size_t i = 0; i < svc->n_bridges; i++) {

@@ -1,11 +1,25 @@
 /* Slot tables: see slots.h. */
-#include <config.h>
 #include "mslb/slots.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "mslb/xalloc.h"
+
+/* No libopenvswitch here: the model (flows/model_slots.c) uses this. */
+#ifndef MIN
+#define MIN(X, Y) ((X) < (Y) ? (X) : (Y))
+#endif
+#ifndef MAX
+#define MAX(X, Y) ((X) > (Y) ? (X) : (Y))
+#endif
+#define xmalloc mslb_xmalloc
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+    return mslb_xzalloc(n * size);
+}
 
 static unsigned int
 log2_exact(uint32_t m)
@@ -192,7 +206,8 @@ static void
 blocks_push(struct blocks *bl, uint32_t start, uint32_t size)
 {
     if (bl->n >= bl->allocated) {
-        bl->b = x2nrealloc(bl->b, &bl->allocated, sizeof *bl->b);
+        bl->allocated = bl->allocated ? 2 * bl->allocated : 16;
+        bl->b = mslb_xrealloc(bl->b, bl->allocated * sizeof *bl->b);
     }
     bl->b[bl->n++] = (struct block) { start, size };
 }

@@ -17,6 +17,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "byte-order.h"
+#include "flow.h"
 #include "hash.h"
 #include "timeval.h"
 #include "util.h"
@@ -314,6 +315,32 @@ is_echo_request(const uint8_t *pkt, const struct ipfrag *f, uint8_t proto,
                && pkt[l4] == 128);
 }
 
+/* The slot 'svc' gives the datagram's session: what the switch gives a
+ * packet of the same 5-tuple that is not a fragment (it hashes fragments
+ * without their ports). */
+static uint32_t
+datagram_slot(const struct model_service *svc, const struct ipfrag *f,
+              uint8_t proto, uint16_t sport, uint16_t dport,
+              const struct frags_env *env)
+{
+    struct flow flow;
+
+    memset(&flow, 0, sizeof flow);
+    if (f->family == AF_INET) {
+        flow.dl_type = htons(ETH_TYPE_IP);
+        memcpy(&flow.nw_src, f->src, 4);
+        memcpy(&flow.nw_dst, f->dst, 4);
+    } else {
+        flow.dl_type = htons(ETH_TYPE_IPV6);
+        memcpy(&flow.ipv6_src, f->src, 16);
+        memcpy(&flow.ipv6_dst, f->dst, 16);
+    }
+    flow.nw_proto = proto;
+    flow.tp_src = htons(sport);
+    flow.tp_dst = htons(dport);
+    return compile_slot_of(svc, env->ports->of15, &flow);
+}
+
 /* The first fragment 'pkt' of 'd' has come: decides where the datagram
  * goes. */
 static void
@@ -345,7 +372,8 @@ decide(struct frags *fr, struct ofsession *s, struct dgram *d,
         }
         return;
     }
-    if (compile_fragment_probe(svc, proto, d->token, &d->actions)) {
+    uint32_t slot = datagram_slot(svc, f, proto, sport, dport, env);
+    if (compile_fragment_probe(svc, proto, slot, d->token, &d->actions)) {
         d->state = DG_PROBING;
         d->service = svc->id;
         hmap_insert(&fr->probes, &d->token_node, hash_int(d->token, 0));
@@ -356,21 +384,16 @@ decide(struct frags *fr, struct ofsession *s, struct dgram *d,
 
     const struct model_backend *be = NULL;
     if (svc->mode == MODEL_MODE_NAT) {
-        uint8_t tuple[16 + 16 + 1 + 4];
-        int i;
-
-        memcpy(tuple, f->src, 16);
-        memcpy(tuple + 16, f->dst, 16);
-        tuple[32] = proto;
-        memcpy(tuple + 33, pkt + l4, 4);
-        i = compile_fragment_backend(svc, hash_bytes(tuple, sizeof tuple,
-                                                     0));
-        if (i < 0) {
+        /* A new session gets what its slot names; conntrack keeps an
+         * existing session's translation whatever this says. */
+        be = svc->slots.n_slots
+             ? model_find_backend_by_key(svc, svc->slots.owner[slot])
+             : NULL;
+        if (!be) {
             d->state = DG_DROP;
             counters.dropped++;
             return;
         }
-        be = &svc->backends[i];
         /* ovs-vswitchd cannot resume a packet-out after ct(table=...)
          * when its in_port is a patch port (the upcall finds no port and
          * drops it), so NAT fragments come from the controller; NAT_OUT's

@@ -212,6 +212,9 @@ service_row_json(const struct mslbrec_service *r)
     if (r->n_mss) {
         json_object_set_new(j, "mss", json_integer(r->mss[0]));
     }
+    if (r->distribution) {
+        json_object_set_new(j, "distribution", json_string(r->distribution));
+    }
     for (size_t i = 0; i < r->n_bridges; i++) {
         json_array_append_new(bridges, json_string(r->bridges[i]->name));
     }
@@ -273,6 +276,28 @@ take_bridge(struct nbdb *nb, const struct mslbrec_bridge *r)
     mdb_put_bridge(nb->mdb, br);
 }
 
+/* The slot table the row keeps (written by nbdb_write.c from the one
+ * before it), checked against the row's own backends: a table that does
+ * not fit them (a writer that bypassed mslbd) is rebalanced from where it
+ * stands, one that cannot be read starts anew. */
+static void
+take_slots(struct model_service *svc, const struct mslbrec_service *r)
+{
+    struct model_slots kept, fitted;
+
+    if (!r->slots || !model_slots_parse(r->slots, &kept)) {
+        if (r->slots) {
+            VLOG_WARN("service %s: unreadable slot table: starting anew",
+                      svc->name);
+        }
+        return;
+    }
+    model_slots_compute(svc, &kept, time_wall(), &fitted);
+    model_slots_uninit(&kept);
+    model_slots_uninit(&svc->slots);
+    svc->slots = fitted;
+}
+
 static void
 take_service(struct nbdb *nb, const struct mslbrec_service *r)
 {
@@ -297,6 +322,7 @@ take_service(struct nbdb *nb, const struct mslbrec_service *r)
     json_decref(j);
     if (!error) {
         svc->id = r->id;
+        take_slots(svc, r);
         error = mdb_check_service(nb->mdb, svc, "", &conflict);
         if (error) {
             model_service_destroy(svc);
@@ -575,6 +601,11 @@ nbdb_run(struct nbdb *nb)
             nb->next_status_ms = time_msec() + STATUS_INTERVAL_MS;
         }
     }
+    if (nb->ready && connected && !nb->expiring
+        && time_msec() >= nb->next_expiry_ms) {
+        nb->next_expiry_ms = time_msec() + 1000;
+        nbdb_expire_moves(nb);
+    }
     return mdb_has_changes(nb->mdb);
 }
 
@@ -587,6 +618,9 @@ nbdb_wait(struct nbdb *nb)
     }
     if (!nb->txn && !ovs_list_is_empty(&nb->queue)) {
         poll_immediate_wake();
+    }
+    if (nb->ready && !nb->expiring) {
+        poll_timer_wait_until(nb->next_expiry_ms);
     }
 }
 

@@ -151,6 +151,18 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
     SET_INT(mslbrec_service, row, port, svc->port);
     SET_STR(mslbrec_service, row, mode, model_mode_name(svc->mode));
     SET_INT(mslbrec_service, row, idle_timeout, svc->idle_timeout);
+    SET_STR(mslbrec_service, row, distribution,
+            svc->distribution != MODEL_DIST_5TUPLE
+            ? model_distribution_name(svc->distribution) : NULL);
+    /* The slot table moves on from the one the service has (the model's
+     * copy of this row): see model_slots_compute(). */
+    const struct model_service *cur = mdb_find_service(nb->mdb, svc->name);
+    struct model_slots slots;
+    model_slots_compute(svc, cur ? &cur->slots : NULL, time_wall(), &slots);
+    char *slots_text = slots.n_slots ? model_slots_format(&slots) : NULL;
+    SET_STR(mslbrec_service, row, slots, slots_text);
+    free(slots_text);
+    model_slots_uninit(&slots);
     SET_INT(mslbrec_service, row, persistence, svc->persistence);
     SET_STR(mslbrec_service, row, tunnel,
             has_tunnel ? model_tunnel_name(svc->tunnel) : NULL);
@@ -573,6 +585,57 @@ nbdb_write_status(struct nbdb *nb)
         nb->problems_dirty = false;
     }
     ovsdb_idl_txn_commit(nb->txn);
+}
+
+static void
+expired_done(void *nb_, enum nbdb_status status, uint64_t gen,
+             const char *error)
+{
+    struct nbdb *nb = nb_;
+
+    (void) gen;
+    nb->expiring = false;
+    if (status != NBDB_OK) {
+        /* RETRY: someone else wrote; the next check looks again. */
+        VLOG_DBG("expiring slot moves: %s", error ? error : "retry");
+    }
+}
+
+/* Services with a slot move whose time is up are written again, as they
+ * are: write_service() computes their table without it. */
+void
+nbdb_expire_moves(struct nbdb *nb)
+{
+    int64_t now = time_wall();
+    size_t n = 0, n_services;
+    const struct model_service **svcs = mdb_services_sorted(nb->mdb,
+                                                            &n_services);
+    struct nbdb_change *changes = xzalloc((n_services + 1)
+                                          * sizeof *changes);
+
+    for (size_t i = 0; i < n_services && n < 256; i++) {
+        const struct model_service *svc = svcs[i];
+        const struct mslbrec_service *row;
+
+        if (model_slots_next_expiry(&svc->slots) > now
+            || !(row = nbdb_service_row(nb, svc->name))) {
+            continue;
+        }
+        changes[n].type = NBDB_PUT_SERVICE;
+        changes[n].source = row_from_config(&row->external_ids)
+                            ? NBDB_SOURCE_CONFIG : NBDB_SOURCE_API;
+        changes[n].svc = xzalloc(sizeof *changes[n].svc);
+        model_service_clone(changes[n].svc, svc);
+        changes[n++].base = model_service_hash(svc);
+    }
+    free(svcs);
+    if (!n) {
+        free(changes);
+        return;
+    }
+    VLOG_INFO("slot moves expired in %zu service%s", n, n == 1 ? "" : "s");
+    nb->expiring = true;
+    nbdb_submit(nb, changes, n, expired_done, nb);
 }
 
 void

@@ -70,8 +70,10 @@ void
 ofstats_collect(struct ofstats *st, struct ofsession *s, ofstats_cb *cb,
                 void *aux)
 {
+    /* Service flows of every table: CLASSIFY's count the traffic,
+     * SLOTS' (nat) and DSR_FORWARD's SYN copies the sessions. */
     static const struct { int table; int kind; } reqs[2] = {
-        { MSLB_T_CLASSIFY, MSLB_COOKIE_SERVICE },
+        { OFPTT_ALL, MSLB_COOKIE_SERVICE },
         { MSLB_T_NAT_OUT, MSLB_COOKIE_BACKEND },
     };
     struct stats_req *r = xzalloc(sizeof *r);
@@ -170,13 +172,18 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
         if (fs.match.flow.dl_type == htons(0x0800)) {
             inet_ntop(AF_INET, &fs.match.flow.nw_dst, ip, sizeof ip);
         }
+        /* reg1 names a DSR_FORWARD flow's backend, reg5 a SLOTS flow's
+         * slot (the first of its run). */
         json_array_append_new(r->flows, json_pack(
-            "{s:I, s:i, s:i, s:s, s:i, s:I, s:I}",
+            "{s:I, s:i, s:i, s:i, s:s, s:i, s:I, s:I, s:I, s:I}",
             "cookie", (json_int_t) ntohll(fs.cookie),
             "table", (int) fs.table_id,
+            "priority", (int) fs.priority,
             "nw_proto", (int) fs.match.flow.nw_proto,
             "nw_dst", ip,
             "tp_dst", (int) ntohs(fs.match.flow.tp_dst),
+            "reg1", (json_int_t) fs.match.flow.regs[1],
+            "reg5", (json_int_t) fs.match.flow.regs[5],
             "packets", (json_int_t) fs.packet_count,
             "bytes", (json_int_t) fs.byte_count));
     }

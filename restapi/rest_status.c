@@ -200,28 +200,44 @@ add_flow_counters(const json_t *bridge_stats, uint64_t cookie, int table,
     }
 }
 
-/* New sessions per backend: the packet counts of the group's buckets (a
- * bucket sees only the first packet of each session). */
+/* New sessions per backend.  nat: the packets of SLOTS (only a session's
+ * first packet gets there), by the slot's backend.  DSR modes: the SYNs
+ * DSR_FORWARD sends to each backend (its priority-101 copies): a stateless
+ * balancer cannot count other protocols' sessions. */
 static void
 add_sessions(const json_t *bridge_stats, const struct model_service *svc,
              struct counters *per_backend)
 {
-    uint32_t backend[MODEL_MAX_BACKENDS + MSLB_GROUP_SLOTS];
-    bool weighted;
-    size_t n = compile_group_buckets(svc, backend, &weighted), i;
-    json_t *g;
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+    bool nat = svc->mode == MODEL_MODE_NAT;
+    size_t i;
+    json_t *f;
 
-    json_array_foreach (json_object_get(bridge_stats, "groups"), i, g) {
-        size_t b;
-        json_t *v;
+    json_array_foreach (json_object_get(bridge_stats, "flows"), i, f) {
+        int table = json_integer_value(json_object_get(f, "table"));
+        uint32_t key;
 
-        if ((uint32_t) json_integer_value(json_object_get(g, "group_id"))
-            != MSLB_GROUP_ID(svc->id)) {
+        if ((uint64_t) json_integer_value(json_object_get(f, "cookie"))
+            != cookie) {
             continue;
         }
-        json_array_foreach (json_object_get(g, "buckets"), b, v) {
-            if (b < n) {
-                per_backend[backend[b]].sessions += json_integer_value(v);
+        if (nat && table == MSLB_T_SLOTS) {
+            uint32_t slot = json_integer_value(json_object_get(f, "reg5"));
+            if (slot >= svc->slots.n_slots) {
+                continue;
+            }
+            key = svc->slots.owner[slot];
+        } else if (!nat && table == MSLB_T_DSR_FORWARD
+                   && json_integer_value(json_object_get(f, "priority"))
+                      == MSLB_SYN_COUNT_PRIORITY) {
+            key = json_integer_value(json_object_get(f, "reg1"));
+        } else {
+            continue;
+        }
+        for (size_t b = 0; b < svc->n_backends; b++) {
+            if (svc->backends[b].key == key) {
+                per_backend[b].sessions += json_integer_value(
+                    json_object_get(f, "packets"));
             }
         }
     }

@@ -56,49 +56,48 @@ char *compile_bridge_base(const struct model_bridge *,
                           const struct compile_ports *, struct flowset *out)
     MSLB_WARN_UNUSED;
 
-/* Bucket assignment: fills 'slots' (n_slots entries) with indexes into
- * 'backends' of the usable backends, in proportion to their weights; each
- * usable backend gets at least one slot.  Returns the number of slots
- * filled: 'n_slots', or 0 when no backend is usable.  Deterministic, and
- * a slot changes hands only when the backend set or weights require it. */
-size_t compile_assign_slots(const struct model_backend *backends,
-                            size_t n_backends, uint32_t *slots,
-                            size_t n_slots);
-
-/* The backend (an index into svc->backends) each bucket of the service's
- * select group leads to, in bucket order; returns how many buckets there
- * are (0: no usable backend).  'buckets' must hold MODEL_MAX_BACKENDS +
- * MSLB_GROUP_SLOTS entries.  '*weighted': the buckets carry the backends'
- * weights (more usable backends than slots) rather than 1 each. */
-size_t compile_group_buckets(const struct model_service *, uint32_t *buckets,
-                             bool *weighted);
+/* Slot selection (flows/compile_slots.c, docs/selection.md): which hash
+ * places a service's new sessions, and the slot of a (not fragmented)
+ * packet with the fields in 'flow', as the switch computes it; 'of15':
+ * the bridge speaks OpenFlow 1.5. */
+enum compile_hash {
+    COMPILE_HASH_DP_SYM_L4,     /* Datapath: addresses, protocol, TCP/SCTP
+                                 * ports. */
+    COMPILE_HASH_DP_L4,         /* Datapath (OpenFlow 1.5): 5-tuple. */
+    COMPILE_HASH_MP_L3,         /* multipath: the address pair. */
+    COMPILE_HASH_MP_L3L4_UDP,   /* multipath: 5-tuple, UDP too. */
+};
+struct flow;
+enum compile_hash compile_hash_of(const struct model_service *, bool of15);
+uint32_t compile_hash_flow(enum compile_hash, const struct flow *);
+uint32_t compile_slot_of(const struct model_service *, bool of15,
+                         const struct flow *);
 
 /* Fragments (docs/mtu.md).  Every fragment to a VIP that has a service
  * naming a protocol goes to the controller, which classifies its datagram
  * by the first fragment and sends every fragment on with these actions.
  *
  * compile_fragment_probe(): DSR modes only (else returns false): the
- * actions that send a first fragment through DSR_AFFINITY (learning a new
- * session, as any packet would) with reg4 = 'token' | MSLB_PROBE_FLAG, so
- * that DSR_FORWARD hands it back to the controller with its backend's key
- * in reg1.  'proto': the datagram's protocol.
+ * actions that send a first fragment through SLOTS at slot 'slot' (the
+ * slot its datagram's 5-tuple has, compile_slot_of()), or with source-IP
+ * persistence through DSR_AFFINITY, as any packet of the session would
+ * go, with reg4 = 'token' | MSLB_PROBE_FLAG, so that DSR_FORWARD hands it
+ * back to the controller with its backend's key in reg1.  'proto': the
+ * datagram's protocol.
  *
  * compile_fragment_actions(): the actions that send one fragment of a
  * datagram of 'svc' on to backend 'be' (ignored in mode local): DSR modes
  * through DSR_FORWARD with reg0, reg1; nat committed and translated by
  * conntrack, which reassembles the datagram first and keeps an existing
  * session's translation; local to the LOCAL port.
- *
- * compile_fragment_backend(): nat: the backend (index into svc->backends)
- * a new session with hash 'hash' gets, spread as the select group spreads
- * them, or -1 if none is usable. */
+ */
 bool compile_fragment_probe(const struct model_service *, uint8_t proto,
-                            uint32_t token, struct ofpbuf *ofpacts);
+                            uint32_t slot, uint32_t token,
+                            struct ofpbuf *ofpacts);
 void compile_fragment_actions(const struct model_service *,
                               const struct model_backend *be,
                               const struct model_bridge *,
                               const struct compile_ports *,
                               struct ofpbuf *ofpacts);
-int compile_fragment_backend(const struct model_service *, uint32_t hash);
 
 #endif /* compile.h */

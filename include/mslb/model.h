@@ -75,6 +75,35 @@ struct model_backend {
 #define MODEL_MAX_WEIGHT 10000
 #define MODEL_MAX_BACKENDS 1024
 
+/* What a service's new sessions are spread by (docs/selection.md). */
+enum model_distribution {
+    MODEL_DIST_5TUPLE,          /* Addresses, protocol and ports. */
+    MODEL_DIST_3TUPLE,          /* Addresses and protocol. */
+    MODEL_DIST_2TUPLE,          /* Addresses. */
+};
+#define MODEL_N_DISTRIBUTIONS (MODEL_DIST_2TUPLE + 1)
+
+/* A slot that changed hands while its old backend still has sessions: in
+ * the DSR modes, for a while, connections that were already open keep
+ * 'from' and new ones get the slot's new owner (docs/selection.md). */
+struct model_slot_move {
+    uint32_t slot;
+    uint32_t from;              /* Backend key. */
+    int64_t until;              /* Wall-clock seconds, or
+                                 * MODEL_MOVE_WHILE_DRAINING. */
+};
+#define MODEL_MOVE_WHILE_DRAINING 0
+
+/* A service's slot table: a new session's hash picks slot
+ * hash & (n_slots - 1), which names the backend (by key) that gets it.
+ * Kept, not recomputed: see model_slots_compute(). */
+struct model_slots {
+    uint32_t n_slots;           /* 0, or a power of two. */
+    uint32_t *owner;            /* n_slots backend keys (0: none). */
+    struct model_slot_move *moves;      /* Sorted by slot. */
+    size_t n_moves;
+};
+
 struct model_service {
     char *name;
     struct mslb_addr vip;
@@ -90,11 +119,13 @@ struct model_service {
     uint8_t dscp;               /* l3dsr: the code that names the VIP. */
     uint16_t mss;               /* Clamp SYNs' MSS option to this; 0:
                                  * no clamping. */
+    enum model_distribution distribution;
     char **bridges;             /* Names of first-stage bridges. */
     size_t n_bridges;
     struct model_backend *backends;
     size_t n_backends;
     uint32_t id;                /* Stable id: see model_service_id(). */
+    struct model_slots slots;   /* Who gets new sessions. */
 };
 
 struct model_bridge {
@@ -195,6 +226,37 @@ const struct model_service *model_find_service(const struct model *,
  * hashes mean (with overwhelming likelihood) the same flows. */
 uint32_t model_service_hash(const struct model_service *);
 uint32_t model_bridge_hash(const struct model_bridge *);
+
+/* Slot tables (flows/model_slots.c, docs/selection.md).
+ *
+ * model_slots_compute(): the table 'svc' should have now ('now': wall-clock
+ * seconds), starting from 'prev' (the table it had; NULL or empty: from
+ * scratch): exact shares of the slots for the backends that are up, by
+ * weight, moving as few slots as that allows; in the DSR modes a slot
+ * whose old backend keeps its sessions (up or draining) is recorded as a
+ * move until the service's idle_timeout has passed (a TCP service's
+ * moves from a draining backend last while it drains).  Deterministic.
+ * Stores into uninitialised 'out'.
+ *
+ * model_slots_format()/model_slots_parse(): a compact text (for the
+ * database); parse returns false on malformed text.
+ *
+ * model_slots_next_expiry(): the earliest 'until' of the service's timed
+ * moves, or INT64_MAX. */
+void model_slots_compute(const struct model_service *svc,
+                         const struct model_slots *prev, int64_t now,
+                         struct model_slots *out);
+char *model_slots_format(const struct model_slots *);
+bool model_slots_parse(const char *, struct model_slots *out);
+void model_slots_uninit(struct model_slots *);
+void model_slots_clone(struct model_slots *dst, const struct model_slots *);
+bool model_slots_equal(const struct model_slots *,
+                       const struct model_slots *);
+int64_t model_slots_next_expiry(const struct model_slots *);
+/* The backend of 'svc' whose key is 'key', or NULL. */
+const struct model_backend *model_find_backend_by_key(
+    const struct model_service *, uint32_t key);
+const char *model_distribution_name(enum model_distribution);
 
 /* Helpers shared with the compiler and tests. */
 const char *model_proto_name(uint8_t proto);

@@ -17,15 +17,15 @@
                "already turned into an advertisement by CLASSIFY, gets "   \
                "the bridge's MAC as target link-layer address (settable "  \
                "only once the packet matches as an advertisement)")        \
-    MSLB_TABLE(FRAG, 2,                                                    \
-               "IPv6 fragments to a VIP with an any-protocol DSR "        \
-               "service, after conntrack reassembled the datagram: "      \
-               "balanced by its protocol (ct_nw_proto), which later "      \
-               "fragments do not carry themselves")                        \
+    MSLB_TABLE(SLOTS, 5,                                                   \
+               "a new session's slot (reg5, from the datapath's hash or "  \
+               "multipath) names its backend: per service (reg0) and run " \
+               "of slots; nat commits the session translated, DSR modes "  \
+               "forward (a slot in a move asks DSR_AFFINITY first)")       \
     MSLB_TABLE(NAT_REQUEST, 10,                                            \
-               "request after conntrack: a new session goes to the "      \
-               "service's select group, a known one (already translated) " \
-               "to NAT_OUT")                                               \
+               "request after conntrack: a new session picks its slot "    \
+               "(SLOTS), a known one (already translated) goes to "        \
+               "NAT_OUT")                                                  \
     MSLB_TABLE(NAT_OUT, 11,                                                \
                "translated request: set the backend's MAC and send it "   \
                "out of the backend port")                                  \
@@ -34,13 +34,10 @@
                "the client's MAC kept in ct_label, out of the frontend "  \
                "port; a packet of no session is switched unchanged")      \
     MSLB_TABLE(DSR_AFFINITY, 20,                                           \
-               "DSR modes: a session's learned backend (reg1), keyed by "  \
-               "service (reg0) and 5-tuple, 3-tuple or client address; "   \
-               "a miss goes to the service's select group")                \
-    MSLB_TABLE(DSR_LEARN, 21,                                              \
-               "DSR modes: the chosen backend is learned into "           \
-               "DSR_AFFINITY with the service's idle timeout, then "      \
-               "forwarded")                                                \
+               "DSR modes: learned backends (reg1) of sessions on slots "  \
+               "in a move and of clients with source-IP persistence; in "  \
+               "a move a SYN is learned to the slot's new backend, any "   \
+               "other packet to the old one (reg6)")                       \
     MSLB_TABLE(DSR_FORWARD, 22,                                            \
                "DSR modes: per backend (reg0, reg1), the mode's rewrite "  \
                "(MAC; destination and DSCP; or tunnel) and output; tunnels "   \
@@ -72,9 +69,12 @@ enum mslb_cookie_kind {
  * mslb's tag, so reconciling never touches them, but countable. */
 #define MSLB_LEARNED_COOKIE 0x4c45000000000000ULL   /* "LE" */
 
-/* Registers of the DSR pipeline. */
+/* Registers of the pipeline. */
 #define MSLB_REG_SERVICE "reg0"
 #define MSLB_REG_BACKEND "reg1"
+/* The packet's slot (SLOTS), and in a move the slot's old backend. */
+#define MSLB_REG_SLOT "reg5"
+#define MSLB_REG_FROM "reg6"
 /* The protocol of an any-protocol service's packet (IPv6 fragments: of
  * their datagram), part of its learned session key. */
 #define MSLB_REG_PROTO "reg3"
@@ -114,13 +114,16 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
  * mslb owns exactly the groups whose id has it. */
 #define MSLB_GROUP_TAG 0x4d000000u
 #define MSLB_GROUP_TAG_MASK 0xff000000u
-#define MSLB_GROUP_ID(SERVICE_ID) (MSLB_GROUP_TAG | ((SERVICE_ID) & 0xffffff))
 
-/* Select groups use this many equal buckets, each assigned to a backend,
- * while a service has at most this many usable backends: OVS then maps
- * dp_hash values 1:1 onto buckets, and changing the backend set rewrites
- * only the buckets that change hands. */
-#define MSLB_GROUP_SLOTS 64
+/* DSR_FORWARD: a copy of each backend's first flow for TCP SYNs, whose
+ * packet count is the backend's connections (the statistics' sessions). */
+#define MSLB_SYN_COUNT_PRIORITY 101
+
+/* The shared one-bucket groups that copy the low K bits of the datapath's
+ * hash into reg5 (compile_slots.c): the symmetric L3/L4 hash (no selection
+ * method), and with OpenFlow 1.5 the 5-tuple hash (UDP services). */
+#define MSLB_HASH_GROUP_SYM_L4(K) (MSLB_GROUP_TAG | 0x100u | (K))
+#define MSLB_HASH_GROUP_L4(K) (MSLB_GROUP_TAG | 0x200u | (K))
 
 const char *mslb_table_name(int table);
 

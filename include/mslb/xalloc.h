@@ -32,6 +32,12 @@ mslb_xzalloc(size_t n)
     return memset(mslb_xmalloc(n), 0, n ? n : 1);
 }
 
+static inline void *
+mslb_xmemdup(const void *p, size_t n)
+{
+    return memcpy(mslb_xmalloc(n ? n : 1), p, n);
+}
+
 static inline char *
 mslb_xstrdup(const char *s)
 {

@@ -1,4 +1,5 @@
-/* The compiler's backend selection: weights, determinism, disruption. */
+/* A service's slot table in the model (flows/model_slots.c): exact shares,
+ * the moves a change records and when they end, the text form. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,142 +9,229 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mslb/compile.h"
-#include "mslb/pipeline.h"
+#include "mslb/model.h"
 
-#define SLOTS MSLB_GROUP_SLOTS
+#define NOW 1000000
 
-static void
-make_backends(struct model_backend *be, size_t n, uint32_t first_host)
+static struct model_backend backends[8];
+
+/* A dr TCP service with 'n' backends, keys 1..n, weight 1, up. */
+static struct model_service
+service(enum model_mode mode, uint8_t proto, size_t n)
 {
-    memset(be, 0, n * sizeof *be);
+    struct model_service svc;
+
+    memset(&svc, 0, sizeof svc);
+    memset(backends, 0, sizeof backends);
     for (size_t i = 0; i < n; i++) {
-        be[i].ip.family = AF_INET;
-        be[i].ip.v4.s_addr = htonl(0xc6120100 + first_host + i);
-        be[i].port = 8080;
-        be[i].weight = 1;
-        be[i].state = MODEL_BACKEND_UP;
+        backends[i].key = i + 1;
+        backends[i].weight = 1;
+        backends[i].state = MODEL_BACKEND_UP;
     }
+    svc.mode = mode;
+    svc.proto = proto;
+    svc.idle_timeout = 60;
+    svc.backends = backends;
+    svc.n_backends = n;
+    return svc;
 }
 
-static void
-count_slots(const uint32_t *slots, size_t n_backends, size_t *counts)
+static size_t
+count(const struct model_slots *sl, uint32_t key)
 {
-    memset(counts, 0, n_backends * sizeof *counts);
-    for (size_t s = 0; s < SLOTS; s++) {
-        assert_true(slots[s] < n_backends);
-        counts[slots[s]]++;
+    size_t c = 0;
+    for (uint32_t s = 0; s < sl->n_slots; s++) {
+        c += sl->owner[s] == key;
     }
+    return c;
+}
+
+static const struct model_slot_move *
+move_of(const struct model_slots *sl, uint32_t slot)
+{
+    for (size_t i = 0; i < sl->n_moves; i++) {
+        if (sl->moves[i].slot == slot) {
+            return &sl->moves[i];
+        }
+    }
+    return NULL;
 }
 
 static void
 test_weights(void **state)
 {
-    struct model_backend be[3];
-    uint32_t slots[SLOTS];
-    size_t counts[3];
+    struct model_service svc = service(MODEL_MODE_DR, IPPROTO_TCP, 3);
+    struct model_slots sl;
 
     (void) state;
-    make_backends(be, 2, 11);
-    be[0].weight = 10;
-    be[1].weight = 5;
-    assert_int_equal(compile_assign_slots(be, 2, slots, SLOTS), SLOTS);
-    count_slots(slots, 2, counts);
-    /* 64 x 10/15 = 42.7 -> 43; 21.3 -> 21. */
-    assert_int_equal(counts[0], 43);
-    assert_int_equal(counts[1], 21);
+    backends[1].weight = 2;
+    backends[2].weight = 3;
+    model_slots_compute(&svc, NULL, NOW, &sl);
+    assert_true(sl.n_slots >= 64 * 6);
+    for (int i = 0; i < 3; i++) {
+        double exact = (double) sl.n_slots * (i + 1) / 6;
+        assert_true(count(&sl, i + 1) >= (size_t) exact);
+        assert_true(count(&sl, i + 1) <= (size_t) exact + 1);
+    }
+    assert_int_equal(sl.n_moves, 0);
+    model_slots_uninit(&sl);
 
-    /* A tiny weight still gets a slot; drained and down ones get none. */
-    make_backends(be, 3, 11);
-    be[0].weight = 10000;
-    be[1].weight = 1;
-    be[2].state = MODEL_BACKEND_DRAIN;
-    compile_assign_slots(be, 3, slots, SLOTS);
-    count_slots(slots, 3, counts);
-    assert_int_equal(counts[0], SLOTS - 1);
-    assert_int_equal(counts[1], 1);
-    assert_int_equal(counts[2], 0);
-
-    be[0].state = be[1].state = MODEL_BACKEND_DOWN;
-    assert_int_equal(compile_assign_slots(be, 3, slots, SLOTS), 0);
+    /* No backend up: no table (nothing to keep either). */
+    svc = service(MODEL_MODE_NAT, IPPROTO_TCP, 2);
+    backends[0].state = backends[1].state = MODEL_BACKEND_DOWN;
+    model_slots_compute(&svc, NULL, NOW, &sl);
+    assert_int_equal(sl.n_slots, 0);
 }
 
+/* A backend added: the slots it takes are moves from their old owners, for
+ * idle_timeout seconds; the others stay. */
 static void
-test_equal_shares(void **state)
+test_add_moves(void **state)
 {
-    struct model_backend be[SLOTS];
-    uint32_t slots[SLOTS];
-    size_t counts[SLOTS];
+    struct model_service svc = service(MODEL_MODE_DR, IPPROTO_TCP, 3);
+    struct model_slots a, b, c;
+    size_t moved = 0;
 
     (void) state;
-    for (size_t n = 1; n <= SLOTS; n++) {
-        make_backends(be, n, 1);
-        assert_int_equal(compile_assign_slots(be, n, slots, SLOTS), SLOTS);
-        count_slots(slots, n, counts);
-        for (size_t i = 0; i < n; i++) {
-            /* Each gets floor or ceil of its exact share. */
-            assert_true(counts[i] >= SLOTS / n);
-            assert_true(counts[i] <= (SLOTS + n - 1) / n);
+    model_slots_compute(&svc, NULL, NOW, &a);
+    svc = service(MODEL_MODE_DR, IPPROTO_TCP, 4);
+    model_slots_compute(&svc, &a, NOW, &b);
+    assert_true(b.n_slots >= a.n_slots);
+    for (uint32_t s = 0; s < b.n_slots; s++) {
+        uint32_t before = a.owner[s % a.n_slots];
+        const struct model_slot_move *m = move_of(&b, s);
+        if (before != b.owner[s]) {
+            moved++;
+            assert_int_equal(b.owner[s], 4);
+            assert_non_null(m);
+            assert_int_equal(m->from, before);
+            assert_int_equal(m->until, NOW + 60);
+        } else {
+            assert_null(m);
         }
     }
+    assert_int_equal(moved, b.n_moves);
+    assert_int_equal(count(&b, 4), b.n_slots / 4);
+
+    /* Nothing changes: the moves stay while they last, then end. */
+    model_slots_compute(&svc, &b, NOW + 59, &c);
+    assert_true(model_slots_equal(&b, &c));
+    model_slots_uninit(&c);
+    model_slots_compute(&svc, &b, NOW + 60, &c);
+    assert_int_equal(c.n_moves, 0);
+    assert_memory_equal(c.owner, b.owner, b.n_slots * sizeof *b.owner);
+    assert_int_equal(model_slots_next_expiry(&b), NOW + 60);
+    assert_int_equal(model_slots_next_expiry(&c), INT64_MAX);
+    model_slots_uninit(&a);
+    model_slots_uninit(&b);
+    model_slots_uninit(&c);
 }
 
-/* Every bridge computes the same mapping whatever the backends' order. */
+/* Removed or down backends keep no sessions: no move.  A drained TCP
+ * backend keeps its connections as long as it drains. */
 static void
-test_deterministic(void **state)
+test_remove_and_drain(void **state)
 {
-    struct model_backend a[8], b[8];
-    uint32_t sa[SLOTS], sb[SLOTS];
+    struct model_service svc = service(MODEL_MODE_DR, IPPROTO_TCP, 4);
+    struct model_slots a, b, c, d;
 
     (void) state;
-    make_backends(a, 8, 1);
-    for (size_t i = 0; i < 8; i++) {
-        b[i] = a[7 - i];
-        a[i].weight = b[7 - i].weight = 1 + i;
+    model_slots_compute(&svc, NULL, NOW, &a);
+    svc = service(MODEL_MODE_DR, IPPROTO_TCP, 3);
+    model_slots_compute(&svc, &a, NOW, &b);
+    assert_int_equal(b.n_moves, 0);
+    assert_int_equal(count(&b, 4), 0);
+    model_slots_uninit(&b);
+
+    svc = service(MODEL_MODE_DR, IPPROTO_TCP, 4);
+    backends[3].state = MODEL_BACKEND_DRAIN;
+    model_slots_compute(&svc, &a, NOW, &b);
+    assert_int_equal(count(&b, 4), 0);
+    assert_int_equal(b.n_moves, count(&a, 4) * (b.n_slots / a.n_slots));
+    for (size_t i = 0; i < b.n_moves; i++) {
+        assert_int_equal(b.moves[i].from, 4);
+        assert_int_equal(b.moves[i].until, MODEL_MOVE_WHILE_DRAINING);
     }
-    compile_assign_slots(a, 8, sa, SLOTS);
-    compile_assign_slots(b, 8, sb, SLOTS);
-    for (size_t s = 0; s < SLOTS; s++) {
-        assert_int_equal(sa[s], 7 - sb[s]);
-    }
+    /* Hours later, still draining: still moves. */
+    model_slots_compute(&svc, &b, NOW + 86400, &c);
+    assert_true(model_slots_equal(&b, &c));
+    model_slots_uninit(&c);
+
+    /* Then removed: its sessions are gone, so are the moves. */
+    svc = service(MODEL_MODE_DR, IPPROTO_TCP, 3);
+    model_slots_compute(&svc, &b, NOW + 86400, &c);
+    assert_int_equal(c.n_moves, 0);
+
+    /* UDP cannot tell a new session from an old one: a drained backend
+     * keeps the slots' traffic for idle_timeout only. */
+    svc = service(MODEL_MODE_DR, IPPROTO_UDP, 4);
+    backends[3].state = MODEL_BACKEND_DRAIN;
+    model_slots_compute(&svc, &a, NOW, &d);
+    assert_true(d.n_moves > 0);
+    assert_int_equal(d.moves[0].until, NOW + 60);
+    model_slots_uninit(&a);
+    model_slots_uninit(&b);
+    model_slots_uninit(&c);
+    model_slots_uninit(&d);
 }
 
-/* Removing one of N backends moves its own slots and few others. */
+/* nat (conntrack keeps sessions) and persistence (learns every client)
+ * need no moves. */
 static void
-test_disruption(void **state)
+test_no_moves(void **state)
 {
-    struct model_backend be[16];
-    uint32_t before[SLOTS], after[SLOTS];
+    struct model_service svc = service(MODEL_MODE_NAT, IPPROTO_TCP, 3);
+    struct model_slots a, b;
 
     (void) state;
-    for (size_t n = 2; n <= 16; n++) {
-        for (size_t gone = 0; gone < n; gone++) {
-            size_t moved = 0, own = 0;
+    model_slots_compute(&svc, NULL, NOW, &a);
+    svc = service(MODEL_MODE_NAT, IPPROTO_TCP, 4);
+    model_slots_compute(&svc, &a, NOW, &b);
+    assert_int_equal(b.n_moves, 0);
+    assert_int_equal(count(&b, 4), b.n_slots / 4);
+    model_slots_uninit(&b);
+    svc = service(MODEL_MODE_TUN, IPPROTO_TCP, 4);
+    svc.persistence = 30;
+    model_slots_compute(&svc, &a, NOW, &b);
+    assert_int_equal(b.n_moves, 0);
+    model_slots_uninit(&a);
+    model_slots_uninit(&b);
+}
 
-            make_backends(be, n, 1);
-            compile_assign_slots(be, n, before, SLOTS);
-            be[gone].state = MODEL_BACKEND_DOWN;
-            compile_assign_slots(be, n, after, SLOTS);
-            for (size_t s = 0; s < SLOTS; s++) {
-                if (before[s] == gone) {
-                    own++;
-                } else if (before[s] != after[s]) {
-                    moved++;
-                }
-            }
-            /* Survivors' slots that change hands when their quotas grow:
-             * measured at most 9 of 64, 5 on average (docs/nat.md). */
-            if (getenv("SHOW")) {
-                printf("n=%zu gone=%zu moved=%zu own=%zu\n", n, gone,
-                       moved, own);
-            }
-            if (moved > 10) {
-                print_error("n=%zu gone=%zu: %zu of the survivors' slots "
-                            "moved (own %zu)\n", n, gone, moved, own);
-                fail();
-            }
-        }
+static void
+test_text(void **state)
+{
+    struct model_service svc = service(MODEL_MODE_MSLB, IPPROTO_TCP, 5);
+    struct model_slots a, b, p;
+    char *text;
+
+    (void) state;
+    backends[4].weight = 3;
+    model_slots_compute(&svc, NULL, NOW, &a);
+    backends[1].state = MODEL_BACKEND_DRAIN;
+    backends[2].weight = 2;
+    model_slots_compute(&svc, &a, NOW, &b);
+    assert_true(b.n_moves > 0);
+    text = model_slots_format(&b);
+    assert_true(model_slots_parse(text, &p));
+    assert_true(model_slots_equal(&b, &p));
+    /* Few runs: the table's text is short. */
+    assert_true(strlen(text) < 40 * 20 + 20 * b.n_moves);
+    free(text);
+    model_slots_uninit(&p);
+
+    static const char *const bad[] = {
+        "", "2/16//", "1/15/1*15/", "1/16/1*15/", "1/16/1*17/",
+        "1/16/1*16", "1/16/1*16/16:1:0", "1/16/1*16/3:0:0",
+        "1/16/1*16/3:1:0.3:1:0", "1/16/x*16/", "1/65536/1*65536/",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_false(model_slots_parse(bad[i], &p));
     }
+    assert_true(model_slots_parse("1/0//", &p));
+    assert_int_equal(p.n_slots, 0);
+    model_slots_uninit(&a);
+    model_slots_uninit(&b);
 }
 
 int
@@ -151,9 +239,10 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_weights),
-        cmocka_unit_test(test_equal_shares),
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_disruption),
+        cmocka_unit_test(test_add_moves),
+        cmocka_unit_test(test_remove_and_drain),
+        cmocka_unit_test(test_no_moves),
+        cmocka_unit_test(test_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

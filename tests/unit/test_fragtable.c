@@ -304,7 +304,9 @@ dsr_probe(void **state OVS_UNUSED)
     assert_int_equal(sent_reg(&sent[0], 0), svc->id);
     token = sent_reg(&sent[0], 4);
     assert_true(token & MSLB_PROBE_FLAG);
-    assert_int_equal(sent_table(&sent[0]), MSLB_T_DSR_FORWARD);
+    /* Through SLOTS, at the slot the datagram's 5-tuple has. */
+    assert_int_equal(sent_table(&sent[0]), MSLB_T_SLOTS);
+    assert_true(sent_reg(&sent[0], 5) < svc->slots.n_slots);
 
     /* A probe answer with an unknown token changes nothing. */
     assert_true(packet_in(fr, p.f[0], p.len[0], MSLB_T_DSR_FORWARD, 0,
