@@ -34,9 +34,10 @@ struct slots_backend {
 };
 
 /* The number of slots (a power of two from SLOTS_MIN to SLOTS_MAX) for
- * 'n' backends: at least 64 per backend of the smallest weight's share and
- * at least 50 for the smallest quota, so that shares are within 1/64 of
- * equal and weights within 2%, where SLOTS_MAX allows. */
+ * 'n' backends: the fewest (every slot that sees traffic costs a datapath
+ * flow) with which equal backends' max/mean share is <= 1.02 (n <= 64) or
+ * <= 1.05 (n > 64), and unequal weights' shares are within 2% of theirs,
+ * where SLOTS_MAX allows. */
 uint32_t slots_size(const struct slots_backend *, size_t n);
 
 /* Grows 'table' from 'm' to 'new_m' entries (a power-of-two multiple) by

@@ -67,11 +67,13 @@ test_weights(void **state)
     backends[1].weight = 2;
     backends[2].weight = 3;
     model_slots_compute(&svc, NULL, NOW, &sl);
-    assert_true(sl.n_slots >= 64 * 6);
     for (int i = 0; i < 3; i++) {
+        /* Exact quotas, within 2% of the weight's share. */
         double exact = (double) sl.n_slots * (i + 1) / 6;
         assert_true(count(&sl, i + 1) >= (size_t) exact);
         assert_true(count(&sl, i + 1) <= (size_t) exact + 1);
+        assert_true(count(&sl, i + 1) <= exact * 1.02);
+        assert_true(count(&sl, i + 1) >= exact * 0.98);
     }
     assert_int_equal(sl.n_moves, 0);
     model_slots_uninit(&sl);
@@ -119,7 +121,12 @@ test_add_moves(void **state)
     model_slots_uninit(&c);
     model_slots_compute(&svc, &b, NOW + 60, &c);
     assert_int_equal(c.n_moves, 0);
-    assert_memory_equal(c.owner, b.owner, b.n_slots * sizeof *b.owner);
+    /* The same mapping (the table may have shrunk back to the size 4
+     * backends need, which its halves being equal allows). */
+    assert_true(c.n_slots <= b.n_slots);
+    for (uint32_t s = 0; s < b.n_slots; s++) {
+        assert_int_equal(c.owner[s % c.n_slots], b.owner[s]);
+    }
     assert_int_equal(model_slots_next_expiry(&b), NOW + 60);
     assert_int_equal(model_slots_next_expiry(&c), INT64_MAX);
     model_slots_uninit(&a);
