@@ -32,16 +32,18 @@ log2_exact(uint32_t m)
     return k;
 }
 
-/* 'x' with its low 'bits' bits in reverse order. */
+/* 'x' with its low 'bits' bits in reverse order ('bits' >= 1). */
 static uint32_t
 rev(uint32_t x, unsigned int bits)
 {
-    uint32_t r = 0;
-
-    for (unsigned int i = 0; i < bits; i++) {
-        r = (r << 1) | ((x >> i) & 1);
-    }
-    return r;
+    /* Swap halves of ever smaller fields: the whole word reversed, then
+     * its top 'bits' bits brought down. */
+    x = ((x >> 1) & 0x55555555) | ((x & 0x55555555) << 1);
+    x = ((x >> 2) & 0x33333333) | ((x & 0x33333333) << 2);
+    x = ((x >> 4) & 0x0f0f0f0f) | ((x & 0x0f0f0f0f) << 4);
+    x = ((x >> 8) & 0x00ff00ff) | ((x & 0x00ff00ff) << 8);
+    x = (x >> 16) | (x << 16);
+    return bits ? x >> (32 - bits) : 0;
 }
 
 uint32_t
@@ -75,12 +77,17 @@ struct quota {
     size_t index;               /* Into the caller's backends. */
     uint32_t id;
     uint32_t floor;
-    double remainder;
-    bool holds_more;            /* Holds more than its floor now. */
+    int64_t remainder;          /* Of m * weight / total, over total; -1
+                                 * when the floor was raised to 1. */
+    bool holds_more;            /* Could take a ceiling and holds more than
+                                 * its floor now. */
 };
 
-/* Who gets one slot more than its floor first: a backend that already
- * holds it (no slot moves), then the largest remainder, then the id. */
+/* Who gets one slot more than its floor first: a backend whose share is
+ * not whole and that already holds it (no slot moves), then the largest
+ * remainder, then the id.  A whole share sorts after every other, so that
+ * it never gets a ceiling (there are never more ceilings to give than
+ * shares that are not whole). */
 static int
 compare_extra(const void *a_, const void *b_)
 {
@@ -109,17 +116,18 @@ quotas(const struct slots_backend *b, size_t n, uint32_t m,
         total += b[i].weight;
     }
     for (size_t i = 0; i < n; i++) {
-        double exact = (double) m * b[i].weight / total;
+        /* In integers: the same on every machine, and exact. */
+        uint64_t num = (uint64_t) m * b[i].weight;
 
         q[i].index = i;
         q[i].id = b[i].id;
-        q[i].floor = exact;
-        q[i].remainder = exact - q[i].floor;
+        q[i].floor = num / total;
+        q[i].remainder = num % total;
         if (!q[i].floor) {
             q[i].floor = 1;
-            q[i].remainder = -1.0;
+            q[i].remainder = -1;
         }
-        q[i].holds_more = cur[i] > q[i].floor;
+        q[i].holds_more = q[i].remainder > 0 && cur[i] > q[i].floor;
         rest -= q[i].floor;
     }
     qsort(q, n, sizeof *q, compare_extra);
@@ -232,15 +240,78 @@ blocks_of(const uint32_t *a, uint32_t start, uint32_t size, uint32_t id,
     }
 }
 
-static int
-compare_blocks_small_first(const void *a_, const void *b_)
-{
-    const struct block *a = a_, *b = b_;
+/* A block of a backend's slots, for giving some back. */
+struct owned {
+    size_t index;               /* Into the caller's backends. */
+    struct block blk;
+};
 
-    if (a->size != b->size) {
-        return a->size < b->size ? -1 : 1;
+/* A backend's blocks, the smallest first. */
+static int
+compare_owned(const void *a_, const void *b_)
+{
+    const struct owned *a = a_, *b = b_;
+
+    if (a->index != b->index) {
+        return a->index < b->index ? -1 : 1;
     }
-    return a->start < b->start ? -1 : a->start > b->start;
+    if (a->blk.size != b->blk.size) {
+        return a->blk.size < b->blk.size ? -1 : 1;
+    }
+    return a->blk.start < b->blk.start ? -1 : a->blk.start > b->blk.start;
+}
+
+#define MIXED (SLOTS_NONE - 1)
+
+/* The maximal aligned blocks of 'a' (m positions) held by one backend
+ * each, for the backends 'over' marks, in one pass over the table (not
+ * one per backend: a change in place may leave hundreds of backends one
+ * slot over).  Returns them sorted by backend, then the smallest first;
+ * their number in '*n_owned'. */
+static struct owned *
+blocks_over(const uint32_t *a, uint32_t m, const struct by_id *sorted,
+            size_t n, const bool *over, size_t *n_owned)
+{
+    unsigned int k = log2_exact(m);
+    uint32_t *node = xmalloc(2 * m * sizeof *node);
+    uint32_t *stack = xmalloc((2 * k + 2) * sizeof *stack);
+    struct owned *o = NULL;
+    size_t n_stack = 0, allocated = 0;
+
+    /* A heap over positions: node i holds its positions' backend when
+     * they all have the same, else MIXED. */
+    memcpy(node + m, a, m * sizeof *a);
+    for (uint32_t i = m; i-- > 1; ) {
+        node[i] = node[2 * i] == node[2 * i + 1] ? node[2 * i] : MIXED;
+    }
+    *n_owned = 0;
+    stack[n_stack++] = 1;
+    while (n_stack) {
+        uint32_t i = stack[--n_stack];
+        unsigned int d = log2_exact(i + 1) - 1;    /* floor(log2 i) */
+
+        if (node[i] == MIXED) {
+            stack[n_stack++] = 2 * i + 1;
+            stack[n_stack++] = 2 * i;
+        } else if (node[i] != SLOTS_NONE) {
+            size_t index = find(sorted, n, node[i]);
+
+            if (index != SIZE_MAX && over[index]) {
+                uint32_t size = m >> d;
+
+                if (*n_owned >= allocated) {
+                    o = x2nrealloc(o, &allocated, sizeof *o);
+                }
+                o[(*n_owned)++] = (struct owned) {
+                    index, { (i - (1u << d)) * size, size },
+                };
+            }
+        }
+    }
+    qsort(o, *n_owned, sizeof *o, compare_owned);
+    free(node);
+    free(stack);
+    return o;
 }
 
 /* Frees 'y' positions of block [start, start + size) (y <= size), from its
@@ -325,8 +396,10 @@ slots_assign(uint32_t *table, uint32_t m, const struct slots_backend *b,
     uint32_t *cur = xcalloc(MAX(n, 1), sizeof *cur);
     uint32_t *quota = xcalloc(MAX(n, 1), sizeof *quota);
     struct need *needs = xcalloc(MAX(n, 1), sizeof *needs);
+    bool *over = xcalloc(MAX(n, 1), sizeof *over);
     struct blocks bl = { NULL, 0, 0 };
-    size_t changed = 0;
+    struct owned *owned;
+    size_t changed = 0, n_owned;
 
     for (size_t i = 0; i < n; i++) {
         sorted[i].id = b[i].id;
@@ -352,21 +425,19 @@ slots_assign(uint32_t *table, uint32_t m, const struct slots_backend *b,
     /* A backend over its quota gives back its smallest blocks first, then
      * the top of the next one: what stays is few blocks. */
     for (size_t i = 0; i < n; i++) {
-        uint32_t excess = cur[i] > quota[i] ? cur[i] - quota[i] : 0;
-
-        if (!excess) {
-            continue;
-        }
-        bl.n = 0;
-        blocks_of(a, 0, m, b[i].id, &bl);
-        qsort(bl.b, bl.n, sizeof *bl.b, compare_blocks_small_first);
-        for (size_t j = 0; j < bl.n && excess; j++) {
-            uint32_t y = MIN(excess, bl.b[j].size);
-            release(a, bl.b[j].start, bl.b[j].size, y);
-            excess -= y;
-        }
-        cur[i] = quota[i];
+        over[i] = cur[i] > quota[i];
     }
+    owned = blocks_over(a, m, sorted, n, over, &n_owned);
+    for (size_t j = 0; j < n_owned; j++) {
+        size_t i = owned[j].index;
+        uint32_t y = MIN(cur[i] - quota[i], owned[j].blk.size);
+
+        if (y) {
+            release(a, owned[j].blk.start, owned[j].blk.size, y);
+            cur[i] -= y;
+        }
+    }
+    free(owned);
 
     /* The free blocks, to the backends under quota, the biggest deficit
      * first. */
@@ -394,12 +465,11 @@ slots_assign(uint32_t *table, uint32_t m, const struct slots_backend *b,
     free(cur);
     free(quota);
     free(needs);
+    free(over);
     return changed;
 }
 
 /* ---- Compression. ---- */
-
-#define MIXED (SLOTS_NONE - 1)
 
 size_t
 slots_compress(const uint32_t *table, uint32_t m,
