@@ -2,8 +2,12 @@
  * backends, mslb's slot tables (flows/slots.c, issue 9) side by side with
  * what OVS 3.1 does with a select group that names no selection_method.
  *
- *   selection        prints balance, weights, disruption, a random
- *                    sequence of changes, time and memory, as tables
+ *   selection [OPS [SEED]]
+ *                    prints balance, weights, disruption, a random
+ *                    sequence of OPS changes (1,000; seed 2024), time and
+ *                    memory, as tables
+ *   selection --sequence [OPS [SEED]]
+ *                    the random sequence only
  *
  * Figures are exact over the hash space (every hash value, i.e. every
  * connection equally likely), except where a line says "sampled".  The
@@ -234,6 +238,28 @@ static size_t
 matches(const struct map *map)
 {
     return slots_compress(map->t, map->m, count_matches_cb, NULL);
+}
+
+/* The fewest matches any table with the same counts could have: a
+ * backend's slots are aligned power-of-two blocks, at least one per bit
+ * set in its count. */
+static size_t
+least_matches(const struct map *map, const struct slots_backend *b,
+              size_t n)
+{
+    static uint32_t count[MAX_ID];
+    size_t least = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        count[b[i].id] = 0;
+    }
+    for (uint32_t s = 0; s < map->m; s++) {
+        count[map->t[s]]++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        least += __builtin_popcount(count[b[i].id]);
+    }
+    return least;
 }
 
 /* ---- Shares and moves over the hash space. ---- */
@@ -642,7 +668,7 @@ disruption(void)
 /* A seeded sequence of adds, removals and reweights (weights 1-4, at most
  * 64 backends so that OVS keeps a dp_hash table), on both. */
 static void
-sequence(int ops)
+sequence(int ops, uint32_t seed)
 {
     static struct slots_backend b[64];
     struct map s = { NULL, SLOTS_MIN, false }, o = { NULL, 0, true };
@@ -650,14 +676,14 @@ sequence(int ops)
     uint32_t next_id = 1, max_m = 0, ovs_max_m = 0;
     double worst = 0, sum_moved = 0, sum_ideal = 0, o_worst = 0;
     double o_sum_moved = 0, o_sum_ideal = 0, sum_m = 0, ovs_sum_m = 0;
-    uint64_t sum_matches = 0;
+    uint64_t sum_matches = 0, sum_least = 0;
     size_t over_one = 0, o_over_one = 0;
 
     s.t = xzalloc_or_die(SLOTS_MAX * sizeof *s.t);
     for (uint32_t i = 0; i < SLOTS_MAX; i++) {
         s.t[i] = SLOTS_NONE;
     }
-    rng = 2024;
+    rng = seed;
     for (int step = 0; step < ops; step++) {
         uint32_t op = next_random() % 10;
         struct map s2, o2;
@@ -706,6 +732,7 @@ sequence(int ops)
 
         size_t mt = matches(&s);
         sum_matches += mt;
+        sum_least += least_matches(&s, b, n);
         max_matches = mt > max_matches ? mt : max_matches;
         sum_m += s.m;
         max_m = s.m > max_m ? s.m : max_m;
@@ -713,8 +740,8 @@ sequence(int ops)
         ovs_max_m = o.m > ovs_max_m ? o.m : ovs_max_m;
         max_n = n > max_n ? n : max_n;
     }
-    printf("== random sequence: %d adds/removals/reweights (seed 2024, "
-           "weights 1-4, up to %zu backends) ==\n", ops, max_n);
+    printf("== random sequence: %d adds/removals/reweights (seed %"PRIu32
+           ", weights 1-4, up to %zu backends) ==\n", ops, seed, max_n);
     printf("moved = fraction of the hash space that changed backend; "
            "ideal = the least the new shares imply\n");
     printf("%-10s | %12s %12s %14s %16s\n", "", "mean moved", "mean ideal",
@@ -726,10 +753,11 @@ sequence(int ops)
            sum_moved / steps * 100, sum_ideal / steps * 100, worst,
            over_one, steps);
     printf("summary sequence: mslb worst moved/ideal %.3f; slots per "
-           "table mean %.0f max %u; compressed matches mean %.1f max %zu; "
-           "ovs hash values mean %.0f max %u\n\n", worst, sum_m / ops,
-           max_m, (double) sum_matches / ops, max_matches,
-           ovs_sum_m / ops, ovs_max_m);
+           "table mean %.0f max %u; compressed matches mean %.1f max %zu "
+           "(no fewer than %.1f: the set bits of the counts); ovs hash "
+           "values mean %.0f max %u\n\n", worst, sum_m / ops, max_m,
+           (double) sum_matches / ops, max_matches,
+           (double) sum_least / ops, ovs_sum_m / ops, ovs_max_m);
     map_free(&s);
     map_free(&o);
 }
@@ -776,23 +804,31 @@ timing(void)
            scratch / reps * 1e6, change / (4 * reps) * 1e6,
            comp / reps * 1e6, reps);
     printf("summary memory: table %u slots x 4 bytes = %u KiB per service "
-           "(%u KiB at SLOTS_MAX); slots_assign's scratch about the same "
-           "plus ~40 bytes per backend; ovs hash map at most %d pointers "
-           "(%d KiB)\n", m, m * 4 / 1024, SLOTS_MAX * 4 / 1024,
-           OVS_MAX_HASH, OVS_MAX_HASH * 8 / 1024);
+           "(%u KiB at SLOTS_MAX); slots_assign's scratch, freed on "
+           "return: 8 bytes per slot (its heap) and ~40 bytes per backend "
+           "and per block; ovs hash map at most %d pointers (%d KiB)\n",
+           m, m * 4 / 1024, SLOTS_MAX * 4 / 1024, OVS_MAX_HASH,
+           OVS_MAX_HASH * 8 / 1024);
     free(t);
 }
 
 int
 main(int argc, char *argv[])
 {
-    int ops = argc > 1 ? atoi(argv[1]) : 1000;
+    bool only_sequence = argc > 1 && !strcmp(argv[1], "--sequence");
+    int base = only_sequence ? 2 : 1;
+    int ops = argc > base ? atoi(argv[base]) : 1000;
+    uint32_t seed = argc > base + 1 ? strtoul(argv[base + 1], NULL, 0) : 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    balance();
-    weights();
-    disruption();
-    sequence(ops > 0 ? ops : 1000);
-    timing();
+    if (!only_sequence) {
+        balance();
+        weights();
+        disruption();
+    }
+    sequence(ops > 0 ? ops : 1000, seed ? seed : 2024);
+    if (!only_sequence) {
+        timing();
+    }
     return 0;
 }

@@ -353,6 +353,10 @@ random_sequences(void **state)
         printf("round %d: %zu backends, %u slots, matches at most %zu, "
                "mean %.1f\n", round, n, m, max_matches,
                sum_matches / 300.0);
+        /* Not a guarantee, a guard: blocks given back and taken so that
+         * they merge (merge_releases(), merge_takes()) brought this
+         * sequence from 1,922 matches on average to 1,219. */
+        assert_true(sum_matches / 300.0 < 1400);
         if (!first) {
             first = t;
             first_m = m;
