@@ -301,6 +301,7 @@ struct owned {
                                  * backend under quota: freed, it makes a
                                  * bigger free block, or a bigger block for
                                  * that backend (merge_takes()). */
+    bool gone;                  /* Freed whole by merge_releases(). */
 };
 
 /* A backend's blocks, the smallest first (what it keeps is few blocks),
@@ -373,7 +374,7 @@ collect_cb(void *aux, uint32_t id, uint32_t start, uint32_t size)
                 c->o = x2nrealloc(c->o, &c->allocated, sizeof *c->o);
             }
             c->o[c->n_owned++] = (struct owned) {
-                index, blk, buddy_wants(c, &blk),
+                index, blk, buddy_wants(c, &blk), false,
             };
         }
     }
@@ -408,21 +409,23 @@ find_owned(const struct collect *c, const struct block *blk)
  * and its buddy is free, or held whole by a backend under quota (which
  * merge_takes() will give it), or held whole by another backend over
  * quota that can give all of it too (both go: one free block twice the
- * size, that can merge further up).  Freed blocks get size 0 in
- * 'c->o'. */
+ * size, that can merge further up).  Freed blocks are marked gone in
+ * 'c->o', which stays sorted small first. */
 static void
 merge_releases(struct heap *h, struct collect *c)
 {
     uint32_t *cur = c->cur;
 
-    qsort(c->o, c->n_owned, sizeof *c->o, compare_owned_small_first);
+    if (c->n_owned) {
+        qsort(c->o, c->n_owned, sizeof *c->o, compare_owned_small_first);
+    }
     for (size_t j = 0; j < c->n_owned; j++) {
         struct owned *x = &c->o[j];
         size_t i = x->index, k;
         struct block buddy;
         uint32_t owner;
 
-        if (!x->blk.size || x->blk.size >= h->m
+        if (x->gone || x->blk.size >= h->m
             || cur[i] - c->quota[i] < x->blk.size) {
             continue;
         }
@@ -443,14 +446,14 @@ merge_releases(struct heap *h, struct collect *c)
                 }
                 heap_fill(h, buddy.start, buddy.size, SLOTS_NONE);
                 cur[k] -= buddy.size;
-                c->o[y].blk.size = 0;
+                c->o[y].gone = true;
             } else if (c->quota[k] < cur[k] + buddy.size) {
                 continue;       /* Not under quota by the whole block. */
             }
         }
         heap_fill(h, x->blk.start, x->blk.size, SLOTS_NONE);
         cur[i] -= x->blk.size;
-        x->blk.size = 0;
+        x->gone = true;
     }
 }
 
@@ -529,7 +532,9 @@ merge_takes(struct heap *h, struct blocks *fb, const struct by_id *sorted,
 
     while (again) {
         again = false;
-        qsort(fb->b, fb->n, sizeof *fb->b, compare_blocks_big_first);
+        if (fb->n) {
+            qsort(fb->b, fb->n, sizeof *fb->b, compare_blocks_big_first);
+        }
         for (size_t i = 0; i < fb->n; ) {
             struct block blk = fb->b[i];
             uint32_t owner = (blk.size < h->m
@@ -635,12 +640,14 @@ slots_assign(uint32_t *table, uint32_t m, const struct slots_backend *b,
                            .over = over, .cur = cur, .quota = quota };
     heap_blocks(&h, collect_cb, &c);
     merge_releases(&h, &c);
-    qsort(c.o, c.n_owned, sizeof *c.o, compare_owned);
+    if (c.n_owned) {
+        qsort(c.o, c.n_owned, sizeof *c.o, compare_owned);
+    }
     for (size_t j = 0; j < c.n_owned; j++) {
         size_t i = c.o[j].index;
         uint32_t y = MIN(cur[i] - quota[i], c.o[j].blk.size);
 
-        if (y) {
+        if (y && !c.o[j].gone) {
             release(&h, c.o[j].blk.start, c.o[j].blk.size, y);
             cur[i] -= y;
         }

@@ -195,13 +195,14 @@ disruption(void **state)
     (void) state;
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         size_t n = sizes[k];
-        uint32_t *t = new_table(), m = SLOTS_MIN;
+        uint32_t *t, m = SLOTS_MIN;
         double mm;
         size_t moved, victim;
 
         if (n < 2) {
             continue;
         }
+        t = new_table();
         equal(b, n, 1);
         assign(t, &m, b, n);
 
