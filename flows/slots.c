@@ -371,7 +371,8 @@ collect_cb(void *aux, uint32_t id, uint32_t start, uint32_t size)
             struct block blk = { start, size };
 
             if (c->n_owned >= c->allocated) {
-                c->o = x2nrealloc(c->o, &c->allocated, sizeof *c->o);
+                c->allocated = c->allocated ? 2 * c->allocated : 16;
+                c->o = mslb_xrealloc(c->o, c->allocated * sizeof *c->o);
             }
             c->o[c->n_owned++] = (struct owned) {
                 index, blk, buddy_wants(c, &blk), false,
