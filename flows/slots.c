@@ -32,16 +32,18 @@ log2_exact(uint32_t m)
     return k;
 }
 
-/* 'x' with its low 'bits' bits in reverse order. */
+/* 'x' with its low 'bits' bits in reverse order ('bits' >= 1). */
 static uint32_t
 rev(uint32_t x, unsigned int bits)
 {
-    uint32_t r = 0;
-
-    for (unsigned int i = 0; i < bits; i++) {
-        r = (r << 1) | ((x >> i) & 1);
-    }
-    return r;
+    /* Swap halves of ever smaller fields: the whole word reversed, then
+     * its top 'bits' bits brought down. */
+    x = ((x >> 1) & 0x55555555) | ((x & 0x55555555) << 1);
+    x = ((x >> 2) & 0x33333333) | ((x & 0x33333333) << 2);
+    x = ((x >> 4) & 0x0f0f0f0f) | ((x & 0x0f0f0f0f) << 4);
+    x = ((x >> 8) & 0x00ff00ff) | ((x & 0x00ff00ff) << 8);
+    x = (x >> 16) | (x << 16);
+    return bits ? x >> (32 - bits) : 0;
 }
 
 /* Whether 'm' slots give every backend a share within the targets: a
@@ -107,12 +109,17 @@ struct quota {
     size_t index;               /* Into the caller's backends. */
     uint32_t id;
     uint32_t floor;
-    double remainder;
-    bool holds_more;            /* Holds more than its floor now. */
+    int64_t remainder;          /* Of m * weight / total, over total; -1
+                                 * when the floor was raised to 1. */
+    bool holds_more;            /* Could take a ceiling and holds more than
+                                 * its floor now. */
 };
 
-/* Who gets one slot more than its floor first: a backend that already
- * holds it (no slot moves), then the largest remainder, then the id. */
+/* Who gets one slot more than its floor first: a backend whose share is
+ * not whole and that already holds it (no slot moves), then the largest
+ * remainder, then the id.  A whole share sorts after every other, so that
+ * it never gets a ceiling (there are never more ceilings to give than
+ * shares that are not whole). */
 static int
 compare_extra(const void *a_, const void *b_)
 {
@@ -141,17 +148,18 @@ quotas(const struct slots_backend *b, size_t n, uint32_t m,
         total += b[i].weight;
     }
     for (size_t i = 0; i < n; i++) {
-        double exact = (double) m * b[i].weight / total;
+        /* In integers: the same on every machine, and exact. */
+        uint64_t num = (uint64_t) m * b[i].weight;
 
         q[i].index = i;
         q[i].id = b[i].id;
-        q[i].floor = exact;
-        q[i].remainder = exact - q[i].floor;
+        q[i].floor = num / total;
+        q[i].remainder = num % total;
         if (!q[i].floor) {
             q[i].floor = 1;
-            q[i].remainder = -1.0;
+            q[i].remainder = -1;
         }
-        q[i].holds_more = cur[i] > q[i].floor;
+        q[i].holds_more = q[i].remainder > 0 && cur[i] > q[i].floor;
         rest -= q[i].floor;
     }
     qsort(q, n, sizeof *q, compare_extra);
@@ -244,55 +252,258 @@ blocks_push(struct blocks *bl, uint32_t start, uint32_t size)
     bl->b[bl->n++] = (struct block) { start, size };
 }
 
-/* The maximal aligned blocks of 'a' (m positions) that hold 'id' only,
- * added to 'bl'. */
-static void
-blocks_of(const uint32_t *a, uint32_t start, uint32_t size, uint32_t id,
-          struct blocks *bl)
-{
-    bool all = true, none = true;
+#define MIXED (SLOTS_NONE - 1)
 
-    for (uint32_t r = start; r < start + size; r++) {
-        all = all && a[r] == id;
-        none = none && a[r] != id;
+/* The table in bit-reversed order as a heap: node[m + r] is position r's
+ * backend (or SLOTS_NONE), node[i] its two children's when they agree,
+ * else MIXED.  Block [start, start + size) is node (m + start) / size, so
+ * "is this block all one backend's" is one look-up. */
+struct heap {
+    uint32_t *node;
+    uint32_t m;
+};
+
+static uint32_t
+heap_owner(const struct heap *h, uint32_t start, uint32_t size)
+{
+    return h->node[(h->m + start) / size];
+}
+
+/* The other half of the block's parent: merging with it makes a block
+ * twice the size (none for the whole table). */
+static bool
+buddy_is(const struct heap *h, const struct block *blk, uint32_t id)
+{
+    return blk->size < h->m
+           && heap_owner(h, blk->start ^ blk->size, blk->size) == id;
+}
+
+/* Gives block [start, start + size) to 'id' (SLOTS_NONE: frees it). */
+static void
+heap_fill(struct heap *h, uint32_t start, uint32_t size, uint32_t id)
+{
+    uint32_t top = (h->m + start) / size;
+
+    for (uint32_t j = top, w = 1; w <= size; j *= 2, w *= 2) {
+        for (uint32_t i = j; i < j + w; i++) {
+            h->node[i] = id;
+        }
     }
-    if (all) {
-        blocks_push(bl, start, size);
-    } else if (!none) {
-        blocks_of(a, start, size / 2, id, bl);
-        blocks_of(a, start + size / 2, size / 2, id, bl);
+    for (uint32_t j = top / 2; j >= 1; j /= 2) {
+        uint32_t v = (h->node[2 * j] == h->node[2 * j + 1]
+                      ? h->node[2 * j] : MIXED);
+        if (h->node[j] == v) {
+            break;              /* Its ancestors do not change either. */
+        }
+        h->node[j] = v;
+    }
+}
+
+/* Calls 'cb' for every maximal block of the heap that is all one
+ * backend's (or all free), in position order. */
+static void
+heap_blocks(const struct heap *h,
+            void (*cb)(void *aux, uint32_t id, uint32_t start,
+                       uint32_t size),
+            void *aux)
+{
+    uint32_t stack[2 * 32 + 2];
+    size_t n_stack = 0;
+
+    stack[n_stack++] = 1;
+    while (n_stack) {
+        uint32_t i = stack[--n_stack];
+        unsigned int d = log2_exact(i + 1) - 1;    /* floor(log2 i) */
+
+        if (h->node[i] == MIXED) {
+            stack[n_stack++] = 2 * i + 1;
+            stack[n_stack++] = 2 * i;
+        } else {
+            uint32_t size = h->m >> d;
+            cb(aux, h->node[i], (i - (1u << d)) * size, size);
+        }
+    }
+}
+
+/* A block of a backend's slots, for giving some back. */
+struct owned {
+    size_t index;               /* Into the caller's backends. */
+    struct block blk;
+    bool buddy_wants;           /* Its buddy is free or all held by a
+                                 * backend under quota: freed, it makes a
+                                 * bigger free block, or a bigger block for
+                                 * that backend (merge_takes()). */
+    bool gone;                  /* Freed whole by merge_releases(). */
+};
+
+/* A backend's blocks, the smallest first (what it keeps is few blocks),
+ * and of those the ones whose buddy wants them first (what it gives back
+ * merges). */
+static int
+compare_owned(const void *a_, const void *b_)
+{
+    const struct owned *a = a_, *b = b_;
+
+    if (a->index != b->index) {
+        return a->index < b->index ? -1 : 1;
+    }
+    if (a->blk.size != b->blk.size) {
+        return a->blk.size < b->blk.size ? -1 : 1;
+    }
+    if (a->buddy_wants != b->buddy_wants) {
+        return a->buddy_wants ? -1 : 1;
+    }
+    return a->blk.start < b->blk.start ? -1 : a->blk.start > b->blk.start;
+}
+
+struct collect {
+    const struct heap *h;
+    const struct by_id *sorted;
+    size_t n;
+    const bool *over;           /* Per backend: collect its blocks. */
+    uint32_t *cur;              /* merge_releases() updates it. */
+    const uint32_t *quota;
+    struct owned *o;
+    size_t n_owned, allocated;
+    struct blocks *free;        /* Or: collect the free blocks here. */
+};
+
+static bool
+buddy_wants(const struct collect *c, const struct block *blk)
+{
+    uint32_t owner;
+    size_t index;
+
+    if (blk->size >= c->h->m) {
+        return false;
+    }
+    owner = heap_owner(c->h, blk->start ^ blk->size, blk->size);
+    if (owner == SLOTS_NONE) {
+        return true;
+    }
+    index = owner == MIXED ? SIZE_MAX : find(c->sorted, c->n, owner);
+    return index != SIZE_MAX && c->cur[index] < c->quota[index];
+}
+
+static void
+collect_cb(void *aux, uint32_t id, uint32_t start, uint32_t size)
+{
+    struct collect *c = aux;
+
+    if (c->free) {
+        if (id == SLOTS_NONE) {
+            blocks_push(c->free, start, size);
+        }
+        return;
+    }
+    if (id != SLOTS_NONE) {
+        size_t index = find(c->sorted, c->n, id);
+
+        if (index != SIZE_MAX && c->over[index]) {
+            struct block blk = { start, size };
+
+            if (c->n_owned >= c->allocated) {
+                c->allocated = c->allocated ? 2 * c->allocated : 16;
+                c->o = mslb_xrealloc(c->o, c->allocated * sizeof *c->o);
+            }
+            c->o[c->n_owned++] = (struct owned) {
+                index, blk, buddy_wants(c, &blk), false,
+            };
+        }
     }
 }
 
 static int
-compare_blocks_small_first(const void *a_, const void *b_)
+compare_owned_small_first(const void *a_, const void *b_)
 {
-    const struct block *a = a_, *b = b_;
+    const struct owned *a = a_, *b = b_;
 
-    if (a->size != b->size) {
-        return a->size < b->size ? -1 : 1;
+    if (a->blk.size != b->blk.size) {
+        return a->blk.size < b->blk.size ? -1 : 1;
     }
-    return a->start < b->start ? -1 : a->start > b->start;
+    return a->blk.start < b->blk.start ? -1 : a->blk.start > b->blk.start;
+}
+
+/* The index in 'c->o' of block 'blk' ('c->o' sorted small first), or
+ * SIZE_MAX. */
+static size_t
+find_owned(const struct collect *c, const struct block *blk)
+{
+    struct owned key = { .blk = *blk };
+    const struct owned *o = bsearch(&key, c->o, c->n_owned, sizeof *c->o,
+                                    compare_owned_small_first);
+
+    return o ? o - c->o : SIZE_MAX;
+}
+
+/* Before each backend over quota gives back what it must on its own: the
+ * whole blocks that, freed, merge with their buddy, the smallest first
+ * across every backend.  A block goes when its owner can give all of it
+ * and its buddy is free, or held whole by a backend under quota (which
+ * merge_takes() will give it), or held whole by another backend over
+ * quota that can give all of it too (both go: one free block twice the
+ * size, that can merge further up).  Freed blocks are marked gone in
+ * 'c->o', which stays sorted small first. */
+static void
+merge_releases(struct heap *h, struct collect *c)
+{
+    uint32_t *cur = c->cur;
+
+    if (c->n_owned) {
+        qsort(c->o, c->n_owned, sizeof *c->o, compare_owned_small_first);
+    }
+    for (size_t j = 0; j < c->n_owned; j++) {
+        struct owned *x = &c->o[j];
+        size_t i = x->index, k;
+        struct block buddy;
+        uint32_t owner;
+
+        if (x->gone || x->blk.size >= h->m
+            || cur[i] - c->quota[i] < x->blk.size) {
+            continue;
+        }
+        buddy = (struct block) { x->blk.start ^ x->blk.size, x->blk.size };
+        owner = heap_owner(h, buddy.start, buddy.size);
+        if (owner == MIXED) {
+            continue;           /* Freeing it merges with nothing. */
+        } else if (owner != SLOTS_NONE) {
+            k = find(c->sorted, c->n, owner);
+            if (k == SIZE_MAX) {
+                continue;
+            }
+            if (c->over[k]) {
+                size_t y = find_owned(c, &buddy);
+
+                if (y == SIZE_MAX || cur[k] - c->quota[k] < buddy.size) {
+                    continue;
+                }
+                heap_fill(h, buddy.start, buddy.size, SLOTS_NONE);
+                cur[k] -= buddy.size;
+                c->o[y].gone = true;
+            } else if (c->quota[k] < cur[k] + buddy.size) {
+                continue;       /* Not under quota by the whole block. */
+            }
+        }
+        heap_fill(h, x->blk.start, x->blk.size, SLOTS_NONE);
+        cur[i] -= x->blk.size;
+        x->gone = true;
+    }
 }
 
 /* Frees 'y' positions of block [start, start + size) (y <= size), from its
  * top, in aligned halves, so that what stays is few blocks. */
 static void
-release(uint32_t *a, uint32_t start, uint32_t size, uint32_t y)
+release(struct heap *h, uint32_t start, uint32_t size, uint32_t y)
 {
     while (y) {
         uint32_t half = size / 2;
 
         if (y == size) {
-            for (uint32_t r = start; r < start + size; r++) {
-                a[r] = SLOTS_NONE;
-            }
+            heap_fill(h, start, size, SLOTS_NONE);
             return;
         }
         if (y >= half) {
-            for (uint32_t r = start + half; r < start + size; r++) {
-                a[r] = SLOTS_NONE;
-            }
+            heap_fill(h, start + half, half, SLOTS_NONE);
             y -= half;
         } else {
             start += half;
@@ -301,11 +512,87 @@ release(uint32_t *a, uint32_t start, uint32_t size, uint32_t y)
     }
 }
 
-/* Takes 'want' free positions for 'id' from the free blocks 'fb' (buddy
- * allocation: exact fits first, then the smallest bigger block split, then
- * the biggest smaller one whole). */
+/* Whether free block 'c' is a better one than 'o' for 'id' to take 'p' of
+ * (the largest power of two in what it still wants): first a block no
+ * bigger than it wants whose buddy 'id' holds whole, the biggest first
+ * (taking it merges them into one block); then buddy allocation: exact
+ * fits, then the smallest bigger block split, then the biggest smaller
+ * one whole. */
+static bool
+better_take(const struct heap *h, uint32_t id, uint32_t want, uint32_t p,
+            const struct block *c, const struct block *o)
+{
+    bool c_merges = c->size <= want && buddy_is(h, c, id);
+    bool o_merges = o->size <= want && buddy_is(h, o, id);
+    bool c_fits = c->size >= p, o_fits = o->size >= p;
+
+    if (c_merges != o_merges) {
+        return c_merges;
+    }
+    if (c_merges && c->size != o->size) {
+        return c->size > o->size;
+    }
+    if (!c_merges && c_fits != o_fits) {
+        return c_fits;
+    }
+    if (c->size != o->size) {
+        return c_merges || !c_fits ? c->size > o->size : c->size < o->size;
+    }
+    return c->start < o->start;
+}
+
+static int
+compare_blocks_big_first(const void *a_, const void *b_)
+{
+    const struct block *a = a_, *b = b_;
+
+    if (a->size != b->size) {
+        return a->size > b->size ? -1 : 1;
+    }
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+/* Before the backends under quota take in turn: every free block whose
+ * buddy one of them holds whole, and that it still wants all of, goes to
+ * it, the biggest blocks first, until none is left (a merge can make a
+ * bigger block whose buddy is free and wanted too).  'needs' is indexed
+ * like the caller's backends. */
 static void
-take(uint32_t *a, struct blocks *fb, uint32_t id, uint32_t want)
+merge_takes(struct heap *h, struct blocks *fb, const struct by_id *sorted,
+            size_t n, struct need *needs)
+{
+    bool again = true;
+
+    while (again) {
+        again = false;
+        if (fb->n) {
+            qsort(fb->b, fb->n, sizeof *fb->b, compare_blocks_big_first);
+        }
+        for (size_t i = 0; i < fb->n; ) {
+            struct block blk = fb->b[i];
+            uint32_t owner = (blk.size < h->m
+                              ? heap_owner(h, blk.start ^ blk.size, blk.size)
+                              : MIXED);
+            size_t j = (owner == MIXED || owner == SLOTS_NONE
+                        ? SIZE_MAX : find(sorted, n, owner));
+
+            if (j != SIZE_MAX && needs[j].deficit >= blk.size) {
+                heap_fill(h, blk.start, blk.size, owner);
+                needs[j].deficit -= blk.size;
+                memmove(&fb->b[i], &fb->b[i + 1],
+                        (fb->n - i - 1) * sizeof *fb->b);
+                fb->n--;
+                again = true;
+            } else {
+                i++;
+            }
+        }
+    }
+}
+
+/* Takes 'want' free positions for 'id' from the free blocks 'fb'. */
+static void
+take(struct heap *h, struct blocks *fb, uint32_t id, uint32_t want)
 {
     while (want) {
         uint32_t p = 1;
@@ -315,18 +602,8 @@ take(uint32_t *a, struct blocks *fb, uint32_t id, uint32_t want)
             p *= 2;
         }
         for (size_t i = 0; i < fb->n; i++) {
-            const struct block *c = &fb->b[i];
-            if (best == SIZE_MAX) {
-                best = i;
-                continue;
-            }
-            const struct block *o = &fb->b[best];
-            bool c_fits = c->size >= p, o_fits = o->size >= p;
-            if (c_fits != o_fits ? c_fits
-                : c_fits ? (c->size < o->size
-                            || (c->size == o->size && c->start < o->start))
-                : (c->size > o->size
-                   || (c->size == o->size && c->start < o->start))) {
+            if (best == SIZE_MAX
+                || better_take(h, id, want, p, &fb->b[i], &fb->b[best])) {
                 best = i;
             }
         }
@@ -336,9 +613,7 @@ take(uint32_t *a, struct blocks *fb, uint32_t id, uint32_t want)
         struct block blk = fb->b[best];
         fb->b[best] = fb->b[--fb->n];
         uint32_t got = MIN(p, blk.size);
-        for (uint32_t r = blk.start; r < blk.start + got; r++) {
-            a[r] = id;
-        }
+        heap_fill(h, blk.start, got, id);
         /* The rest of a split block: its upper buddies. */
         for (uint32_t sz = got; sz < blk.size; sz *= 2) {
             blocks_push(fb, blk.start + sz, sz);
@@ -353,11 +628,14 @@ slots_assign(uint32_t *table, uint32_t m, const struct slots_backend *b,
 {
     unsigned int k = log2_exact(m);
     struct by_id *sorted = xcalloc(MAX(n, 1), sizeof *sorted);
-    uint32_t *a = xmalloc(m * sizeof *a);
+    struct heap h = { xmalloc(2 * m * sizeof *h.node), m };
+    uint32_t *a = h.node + m;
     uint32_t *cur = xcalloc(MAX(n, 1), sizeof *cur);
     uint32_t *quota = xcalloc(MAX(n, 1), sizeof *quota);
     struct need *needs = xcalloc(MAX(n, 1), sizeof *needs);
+    bool *over = xcalloc(MAX(n, 1), sizeof *over);
     struct blocks bl = { NULL, 0, 0 };
+    struct collect c;
     size_t changed = 0;
 
     for (size_t i = 0; i < n; i++) {
@@ -377,41 +655,51 @@ slots_assign(uint32_t *table, uint32_t m, const struct slots_backend *b,
             cur[i]++;
         }
     }
+    for (uint32_t i = m; i-- > 1; ) {
+        h.node[i] = (h.node[2 * i] == h.node[2 * i + 1]
+                     ? h.node[2 * i] : MIXED);
+    }
     if (n) {
         quotas(b, n, m, cur, quota);
     }
 
     /* A backend over its quota gives back its smallest blocks first, then
-     * the top of the next one: what stays is few blocks. */
+     * the top of the next one.  One pass over the table finds every such
+     * backend's blocks (a change may leave hundreds one slot over). */
     for (size_t i = 0; i < n; i++) {
-        uint32_t excess = cur[i] > quota[i] ? cur[i] - quota[i] : 0;
-
-        if (!excess) {
-            continue;
-        }
-        bl.n = 0;
-        blocks_of(a, 0, m, b[i].id, &bl);
-        qsort(bl.b, bl.n, sizeof *bl.b, compare_blocks_small_first);
-        for (size_t j = 0; j < bl.n && excess; j++) {
-            uint32_t y = MIN(excess, bl.b[j].size);
-            release(a, bl.b[j].start, bl.b[j].size, y);
-            excess -= y;
-        }
-        cur[i] = quota[i];
+        over[i] = cur[i] > quota[i];
     }
+    c = (struct collect) { .h = &h, .sorted = sorted, .n = n,
+                           .over = over, .cur = cur, .quota = quota };
+    heap_blocks(&h, collect_cb, &c);
+    merge_releases(&h, &c);
+    if (c.n_owned) {
+        qsort(c.o, c.n_owned, sizeof *c.o, compare_owned);
+    }
+    for (size_t j = 0; j < c.n_owned; j++) {
+        size_t i = c.o[j].index;
+        uint32_t y = MIN(cur[i] - quota[i], c.o[j].blk.size);
+
+        if (y && !c.o[j].gone) {
+            release(&h, c.o[j].blk.start, c.o[j].blk.size, y);
+            cur[i] -= y;
+        }
+    }
+    free(c.o);
 
     /* The free blocks, to the backends under quota, the biggest deficit
      * first. */
-    bl.n = 0;
-    blocks_of(a, 0, m, SLOTS_NONE, &bl);
+    c = (struct collect) { .free = &bl };
+    heap_blocks(&h, collect_cb, &c);
     for (size_t i = 0; i < n; i++) {
         needs[i].index = i;
         needs[i].id = b[i].id;
         needs[i].deficit = quota[i] - cur[i];
     }
+    merge_takes(&h, &bl, sorted, n, needs);
     qsort(needs, n, sizeof *needs, compare_need);
     for (size_t j = 0; j < n && needs[j].deficit; j++) {
-        take(a, &bl, needs[j].id, needs[j].deficit);
+        take(&h, &bl, needs[j].id, needs[j].deficit);
     }
 
     for (uint32_t r = 0; r < m; r++) {
@@ -422,16 +710,15 @@ slots_assign(uint32_t *table, uint32_t m, const struct slots_backend *b,
     }
     free(bl.b);
     free(sorted);
-    free(a);
+    free(h.node);
     free(cur);
     free(quota);
     free(needs);
+    free(over);
     return changed;
 }
 
 /* ---- Compression. ---- */
-
-#define MIXED (SLOTS_NONE - 1)
 
 size_t
 slots_compress(const uint32_t *table, uint32_t m,

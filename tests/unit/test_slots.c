@@ -39,6 +39,32 @@ new_table(void)
     return t;
 }
 
+#define MAX_ID 65536            /* Backend ids in these tests: below. */
+
+/* Each backend's slots in 't' ('counts[id]'), checking that no slot is
+ * free or held by a stranger.  Linear in m + n: the balance test runs
+ * every N to 1,024. */
+static void
+count_slots(const uint32_t *t, uint32_t m, const struct slots_backend *b,
+            size_t n, uint32_t *counts)
+{
+    static uint8_t known[MAX_ID];
+
+    for (size_t i = 0; i < n; i++) {
+        assert_true(b[i].id < MAX_ID);
+        known[b[i].id] = 1;
+        counts[b[i].id] = 0;
+    }
+    for (uint32_t s = 0; s < m; s++) {
+        assert_true(t[s] < MAX_ID && known[t[s]]);  /* No free slot, no
+                                                      * stranger. */
+        counts[t[s]]++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        known[b[i].id] = 0;
+    }
+}
+
 /* Each backend's slots, checked against its weight: returns the largest
  * |share / ideal - 1| and fills '*max_over_mean' (max count / mean count,
  * meaningful for equal weights). */
@@ -46,30 +72,22 @@ static double
 check_shares(const uint32_t *t, uint32_t m, const struct slots_backend *b,
              size_t n, double *max_over_mean)
 {
+    static uint32_t counts[MAX_ID];
     uint64_t total = 0;
     uint32_t max = 0;
     double worst = 0;
 
+    count_slots(t, m, b, n, counts);
     for (size_t i = 0; i < n; i++) {
         total += b[i].weight;
     }
     for (size_t i = 0; i < n; i++) {
-        uint32_t c = 0;
-        for (uint32_t s = 0; s < m; s++) {
-            c += t[s] == b[i].id;
-        }
+        uint32_t c = counts[b[i].id];
         double ideal = (double) m * b[i].weight / total;
         double dev = c / ideal - 1;
         worst = dev < 0 ? (worst > -dev ? worst : -dev)
                         : (worst > dev ? worst : dev);
         max = c > max ? c : max;
-    }
-    for (uint32_t s = 0; s < m; s++) {
-        bool known = false;
-        for (size_t i = 0; i < n && !known; i++) {
-            known = t[s] == b[i].id;
-        }
-        assert_true(known);             /* No free slot, no stranger. */
     }
     *max_over_mean = max / ((double) m / n);
     return worst;
@@ -105,29 +123,41 @@ equal(struct slots_backend *b, size_t n, uint32_t first_id)
     }
 }
 
+/* For the disruption test (balance runs every N to 1,024). */
 static const size_t sizes[] = {
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16, 17, 20, 24, 31, 32, 33, 40,
     48, 50, 63, 64, 65, 100, 127, 128, 200, 255, 300, 500, 511, 700, 1000,
     1023, 1024,
 };
 
+/* Every N from 1 to 1,024, each from an empty table: max/mean within
+ * the goal and every backend at its exact quota. */
 static void
 balance(void **state)
 {
     static struct slots_backend b[1024];
+    static uint32_t counts[MAX_ID];
+    uint32_t *t = new_table();
 
     (void) state;
-    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
-        size_t n = sizes[k];
-        uint32_t *t = new_table(), m = SLOTS_MIN;
+    for (size_t n = 1; n <= 1024; n++) {
+        uint32_t m = SLOTS_MIN;
         double mm;
 
+        for (uint32_t s = 0; s < SLOTS_MAX; s++) {
+            t[s] = SLOTS_NONE;
+        }
         equal(b, n, 1000);
         assign(t, &m, b, n);
         check_shares(t, m, b, n, &mm);
         assert_true(mm <= (n <= 64 ? 1.02 : 1.05));
-        free(t);
+        count_slots(t, m, b, n, counts);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(counts[b[i].id] == m / n
+                        || counts[b[i].id] == m / n + 1);
+        }
     }
+    free(t);
 }
 
 static void
@@ -165,13 +195,14 @@ disruption(void **state)
     (void) state;
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         size_t n = sizes[k];
-        uint32_t *t = new_table(), m = SLOTS_MIN;
+        uint32_t *t, m = SLOTS_MIN;
         double mm;
         size_t moved, victim;
 
         if (n < 2) {
             continue;
         }
+        t = new_table();
         equal(b, n, 1);
         assign(t, &m, b, n);
 
@@ -205,6 +236,15 @@ cover_cb(void *aux, uint32_t value, uint32_t mask, uint32_t id)
     struct cover *c = aux;
 
     assert_int_equal(value & ~mask, 0);
+    if (!((mask + 1) & mask)) {
+        /* Low bits only (what slots_compress() gives): the slots are
+         * 'value' and every (mask + 1)th after it, no scan needed. */
+        for (uint32_t s = value; s < c->m; s += mask + 1) {
+            assert_int_equal(c->t[s], id);
+            c->seen[s]++;
+        }
+        return;
+    }
     for (uint32_t s = 0; s < c->m; s++) {
         if ((s & mask) == value) {
             assert_int_equal(c->t[s], id);
@@ -314,6 +354,10 @@ random_sequences(void **state)
         printf("round %d: %zu backends, %u slots, matches at most %zu, "
                "mean %.1f\n", round, n, m, max_matches,
                sum_matches / 300.0);
+        /* Not a guarantee, a guard: blocks given back and taken so that
+         * they merge (merge_releases(), merge_takes()) brought this
+         * sequence from 1,922 matches on average to 1,219. */
+        assert_true(sum_matches / 300.0 < 1400);
         if (!first) {
             first = t;
             first_m = m;
@@ -326,6 +370,151 @@ random_sequences(void **state)
     free(first);
 }
 
+/* Every backend holds the floor or the ceiling of its exact share
+ * m * w / W (1 if that is below 1). */
+static void
+check_quotas(const uint32_t *t, uint32_t m, const struct slots_backend *b,
+             size_t n)
+{
+    static uint32_t counts[MAX_ID];
+    uint64_t total = 0;
+
+    count_slots(t, m, b, n, counts);
+    for (size_t i = 0; i < n; i++) {
+        total += b[i].weight;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t num = (uint64_t) m * b[i].weight;
+        uint32_t lo = num / total, hi = lo + (num % total != 0);
+        uint32_t c = counts[b[i].id];
+
+        if (!lo) {
+            assert_int_equal(c, 1);
+        } else if (c < lo || c > hi) {
+            fail_msg("backend %u (weight %u of %llu): %u slots of %u, "
+                     "quota %u-%u", b[i].id, b[i].weight,
+                     (unsigned long long) total, c, m, lo, hi);
+        }
+    }
+}
+
+/* The least number of slots that must change hands to go from 'before'
+ * (m_before entries, read as grown to 'm' by replication) to 'after':
+ * every backend's gain, the sum of max(0, new count - old count). */
+static size_t
+least_moves(const uint32_t *before, uint32_t m_before,
+            const uint32_t *after, uint32_t m)
+{
+    static int32_t diff[MAX_ID];
+    size_t gained = 0;
+
+    for (uint32_t s = 0; s < m; s++) {
+        uint32_t x = before[s % m_before], y = after[s];
+
+        if (x != SLOTS_NONE) {
+            diff[x]--;
+        }
+        diff[y]++;
+    }
+    for (uint32_t s = 0; s < m; s++) {
+        uint32_t x = before[s % m_before], y = after[s];
+
+        if (x != SLOTS_NONE) {
+            gained += diff[x] > 0 ? diff[x] : 0;
+            diff[x] = 0;
+        }
+        gained += diff[y] > 0 ? diff[y] : 0;
+        diff[y] = 0;
+    }
+    return gained;
+}
+
+/* One random sequence of 'steps' adds, removals and reweights (weights
+ * 1 to 'max_weight', at most 'max_n' backends, from 'start_n' equal ones
+ * assigned at once), checking after each step:
+ * exact quotas; that the slots that moved are exactly the least the new
+ * counts imply; for equal weights, that one add or removal moves at most
+ * 1/N + 1%; that assigning again moves nothing; and, now and then, that
+ * the backends' order does not matter. */
+static void
+exact_sequence(uint32_t seed, int steps, size_t start_n, size_t max_n,
+               uint32_t max_weight)
+{
+    static struct slots_backend b[1024], shuffled[1024];
+    uint32_t *t = new_table(), *before = new_table(), *other = new_table();
+    uint32_t m = SLOTS_MIN, next_id = 1;
+    size_t n = 0;
+
+    assert_true(start_n <= max_n && max_n <= 1024);
+    rng = seed;
+    if (start_n) {
+        equal(b, start_n, next_id);
+        next_id += start_n;
+        n = start_n;
+        assign(t, &m, b, n);
+        check_quotas(t, m, b, n);
+    }
+    for (int step = 0; step < steps; step++) {
+        uint32_t op = next_random() % 10, m_before = m;
+        bool single = false;
+        size_t moved, n_before = n;
+
+        if (op < 5 && n < max_n) {
+            b[n].id = next_id++;
+            b[n].weight = 1 + next_random() % max_weight;
+            n++;
+            single = true;
+        } else if (op < 8 && n > 1) {
+            size_t v = next_random() % n;
+            b[v] = b[n - 1];
+            n--;
+            single = true;
+        } else if (n && max_weight > 1) {
+            b[next_random() % n].weight = 1 + next_random() % max_weight;
+        } else {
+            continue;
+        }
+        memcpy(before, t, m * sizeof *t);
+        moved = assign(t, &m, b, n);
+        check_quotas(t, m, b, n);
+        assert_int_equal(moved, least_moves(before, m_before, t, m));
+        if (single && max_weight == 1 && n_before) {
+            size_t big = n > n_before ? n : n_before;
+            assert_true(moved <= (double) m / big + m / 100.0);
+        }
+        assert_int_equal(slots_assign(t, m, b, n), 0);
+
+        if (step % 16 == 0) {
+            /* The same change with the backends in another order. */
+            memcpy(shuffled, b, n * sizeof *b);
+            for (size_t i = n; i > 1; i--) {
+                size_t j = next_random() % i;
+                struct slots_backend tmp = shuffled[i - 1];
+                shuffled[i - 1] = shuffled[j];
+                shuffled[j] = tmp;
+            }
+            for (uint32_t s = 0; s < m; s++) {
+                other[s] = before[s % m_before];
+            }
+            slots_assign(other, m, shuffled, n);
+            assert_memory_equal(other, t, m * sizeof *t);
+        }
+    }
+    free(t);
+    free(before);
+    free(other);
+}
+
+static void
+exact_sequences(void **state)
+{
+    (void) state;
+    exact_sequence(1, 400, 0, 64, 4);       /* Weights, to 16,384 slots. */
+    exact_sequence(2, 200, 0, 300, 4);      /* To the 32,768 cap. */
+    exact_sequence(3, 200, 1000, 1024, 1);  /* Equal, around 1,000. */
+    exact_sequence(4, 150, 0, 20, 100);     /* Skewed weights. */
+}
+
 int
 main(void)
 {
@@ -335,6 +524,7 @@ main(void)
         cmocka_unit_test(disruption),
         cmocka_unit_test(compress),
         cmocka_unit_test(random_sequences),
+        cmocka_unit_test(exact_sequences),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
