@@ -1,6 +1,8 @@
 /* bench/tcpbench.c: the TCP load of bench/dataplane.sh.
  *
- *   tcpbench serve PORT...           answer requests on every PORT (epoll)
+ *   tcpbench serve [-n NAME] PORT... answer requests on every PORT (epoll);
+ *                                    with NAME, each answer starts with
+ *                                    "NAME\n" (which server answered)
  *   tcpbench conn HOST PORT N CONC SECONDS [SPORT]
  *                                    N short connections, CONC at a time:
  *                                    connect, send a request, read the
@@ -10,12 +12,22 @@
  *                                    long before 65,536 connections)
  *   tcpbench rr HOST PORT N SECONDS  N request/answer round trips on one
  *                                    connection, timed one by one
+ *   tcpbench hold HOST PORT N SPORT GOFILE SECONDS
+ *                                    opens N connections from source ports
+ *                                    SPORT..., one request each, and keeps
+ *                                    them; once GOFILE exists, one more
+ *                                    request on each: which server
+ *                                    answered before and after, and which
+ *                                    connections broke (session affinity
+ *                                    across changes)
  *
  * A request is REQ_SIZE bytes; its first byte says what the server does
  * after answering with REQ_SIZE bytes: 'C' close (the server closes first,
  * so the client keeps no TIME_WAIT and never runs out of ports), 'R' keep
  * the connection for the next request.  conn and rr print one JSON line;
- * both stop at N or after SECONDS, whichever comes first. */
+ * both stop at N or after SECONDS, whichever comes first; conn counts the
+ * answers per server name ("names") when the servers have one.  hold
+ * prints one JSON line per phase (see run_hold()). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,12 +39,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define REQ_SIZE 64
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX_CONC 1024
 
 struct conn {
@@ -86,7 +102,90 @@ resolve(const char *host, const char *port, socklen_t *len)
     return ss;
 }
 
+/* hold keeps N sockets open and a server as many as its clients: the
+ * default soft limit (1,024) is too low for that. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* ----------------------------------------------------------- server names */
+
+#define MAX_NAMES 256
+
+/* Server names seen in answers, and a count for each. */
+struct names {
+    int n;
+    char name[MAX_NAMES][REQ_SIZE];
+    long count[MAX_NAMES];
+};
+
+static bool
+name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+}
+
+/* The index in 'nm' (added if new) of the name an answer starts with
+ * ("NAME\n"), or -1 if it has none (an anonymous server's echo) or 'nm'
+ * is full. */
+static int
+names_find(struct names *nm, const char *answer)
+{
+    const char *nl = memchr(answer, '\n', REQ_SIZE);
+    size_t len = nl ? nl - answer : 0;
+    int i;
+
+    if (!len) {
+        return -1;
+    }
+    for (i = 0; i < (int) len; i++) {
+        if (!name_char(answer[i])) {
+            return -1;
+        }
+    }
+    for (i = 0; i < nm->n; i++) {
+        if (strlen(nm->name[i]) == len && !memcmp(nm->name[i], answer, len)) {
+            return i;
+        }
+    }
+    if (nm->n == MAX_NAMES) {
+        return -1;
+    }
+    memcpy(nm->name[nm->n], answer, len);
+    nm->name[nm->n][len] = '\0';
+    return nm->n++;
+}
+
+/* Prints {"NAME": COUNT, ...} for the names of 'nm' with 'count'
+ * (indexed like nm->name) nonzero. */
+static void
+names_print(const struct names *nm, const long *count)
+{
+    const char *sep = "";
+    int i;
+
+    putchar('{');
+    for (i = 0; i < nm->n; i++) {
+        if (count[i]) {
+            printf("%s\"%s\": %ld", sep, nm->name[i], count[i]);
+            sep = ", ";
+        }
+    }
+    putchar('}');
+}
+
 /* ---------------------------------------------------------------- server */
+
+/* The name stamped on the answers, or NULL to echo the request. */
+static const char *server_name;
 
 static int
 serve(int nports, char **ports)
@@ -159,11 +258,15 @@ serve(int nports, char **ports)
                 }
                 c->got += r;
                 if (c->got == REQ_SIZE) {
+                    bool last = c->buf[0] == 'C';
+
                     c->got = 0;
+                    if (server_name) {
+                        snprintf(c->buf, REQ_SIZE, "%s\n", server_name);
+                    }
                     /* The answer fits the socket buffer of a fresh
                      * connection: one write. */
-                    if (write(c->fd, c->buf, REQ_SIZE) != REQ_SIZE
-                        || c->buf[0] == 'C') {
+                    if (write(c->fd, c->buf, REQ_SIZE) != REQ_SIZE || last) {
                         done = true;
                         break;
                     }
@@ -187,6 +290,7 @@ struct client {
     long started, ok, errors;
     long n;
     int sport;                  /* next source port, 0: the kernel's */
+    struct names names;         /* of the servers that answered */
 };
 
 static void
@@ -237,6 +341,11 @@ conn_close(struct client *cl, struct conn *c, bool ok)
     close(c->fd);
     c->fd = -1;
     if (ok) {
+        int i = names_find(&cl->names, c->buf);
+
+        if (i >= 0) {
+            cl->names.count[i]++;
+        }
         cl->ok++;
     } else {
         cl->errors++;
@@ -268,7 +377,12 @@ conn_step(struct client *cl, struct conn *c)
         return;
     }
     for (;;) {
-        ssize_t r = read(c->fd, c->buf, sizeof c->buf);
+        /* The answer goes to c->buf (for its name); anything beyond it,
+         * which a correct server never sends, to 'extra'. */
+        char extra[REQ_SIZE];
+        bool in_buf = c->got < REQ_SIZE;
+        ssize_t r = read(c->fd, in_buf ? c->buf + c->got : extra,
+                         in_buf ? (size_t) (REQ_SIZE - c->got) : sizeof extra);
 
         if (r > 0) {
             c->got += r;
@@ -288,7 +402,7 @@ run_conn(const char *host, const char *port, long n, int conc, double secs,
          int sport)
 {
     static struct conn conns[MAX_CONC];
-    struct client cl = { .n = n, .sport = sport };
+    static struct client cl;
     double t0, t1, deadline;
     int i;
 
@@ -299,6 +413,8 @@ run_conn(const char *host, const char *port, long n, int conc, double secs,
     for (i = 0; i < MAX_CONC; i++) {
         conns[i].fd = -1;
     }
+    cl.n = n;
+    cl.sport = sport;
     cl.sa = resolve(host, port, &cl.salen);
     cl.ep = epoll_create1(0);
     t0 = now();
@@ -325,9 +441,14 @@ run_conn(const char *host, const char *port, long n, int conc, double secs,
     }
     t1 = now();
     printf("{\"connections\": %ld, \"errors\": %ld, \"unfinished\": %ld, "
-           "\"seconds\": %.3f, \"per_second\": %.1f}\n",
+           "\"seconds\": %.3f, \"per_second\": %.1f",
            cl.ok, cl.errors, cl.started - cl.ok - cl.errors, t1 - t0,
            cl.ok / (t1 - t0));
+    if (cl.names.n) {
+        printf(", \"names\": ");
+        names_print(&cl.names, cl.names.count);
+    }
+    printf("}\n");
     return cl.ok > 0 ? 0 : 1;
 }
 
@@ -399,10 +520,314 @@ out:
     return 0;
 }
 
+/* ----------------------------------------------------- held connections */
+
+#define HOLD_CONNECTING 64      /* connections being opened at once */
+#define HOLD_ANSWER_SECONDS 10  /* for the second answers */
+
+enum held_state {
+    HELD_CONNECTING,
+    HELD_ASKED,                 /* first request sent */
+    HELD_IDLE,                  /* first answer read */
+    HELD_ASKED_AGAIN,           /* second request sent */
+    HELD_DONE,                  /* second answer read */
+    HELD_BROKEN,
+};
+
+struct held {
+    int fd;
+    enum held_state state;
+    int got;
+    int first, second;          /* index of the answering server's name */
+    char buf[REQ_SIZE];
+};
+
+struct hold {
+    struct held *conns;
+    long n;
+    int ep;
+    struct names names;
+};
+
+static void
+held_break(struct hold *h, struct held *c)
+{
+    if (c->fd >= 0) {
+        epoll_ctl(h->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->state = HELD_BROKEN;
+}
+
+static bool
+held_ask(struct hold *h, struct held *c, enum held_state next)
+{
+    char req[REQ_SIZE];
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+    memset(req, 'R', sizeof req);
+    if (write(c->fd, req, sizeof req) != sizeof req) {
+        held_break(h, c);
+        return false;
+    }
+    c->got = 0;
+    c->state = next;
+    epoll_ctl(h->ep, c->state == HELD_ASKED ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+              c->fd, &ev);
+    return true;
+}
+
+/* Reads an answer; once it is whole, returns its name's index (or -1 if
+ * it has none) in *name and true. */
+static bool
+held_read(struct hold *h, struct held *c, int *name)
+{
+    for (;;) {
+        ssize_t r = read(c->fd, c->buf + c->got, REQ_SIZE - c->got);
+
+        if (r > 0) {
+            c->got += r;
+            if (c->got == REQ_SIZE) {
+                *name = names_find(&h->names, c->buf);
+                return true;
+            }
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return false;
+        }
+        held_break(h, c);       /* EOF or reset before the answer */
+        return false;
+    }
+}
+
+static void
+held_step(struct hold *h, struct held *c)
+{
+    int err = 0, name;
+    socklen_t len = sizeof err;
+
+    switch (c->state) {
+    case HELD_CONNECTING:
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) {
+            held_break(h, c);
+        } else {
+            held_ask(h, c, HELD_ASKED);
+        }
+        break;
+    case HELD_ASKED:
+        if (held_read(h, c, &name)) {
+            c->first = name;
+            c->state = HELD_IDLE;
+            /* Nothing to wait for until the second request. */
+            epoll_ctl(h->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        }
+        break;
+    case HELD_ASKED_AGAIN:
+        if (held_read(h, c, &name)) {
+            c->second = name;
+            c->state = HELD_DONE;
+            epoll_ctl(h->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static bool
+held_open(struct hold *h, struct held *c, const struct sockaddr_storage *sa,
+          socklen_t salen, int sport)
+{
+    struct sockaddr_storage src;
+    struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+    int one = 1;
+
+    c->first = c->second = -1;
+    c->state = HELD_CONNECTING;
+    c->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (c->fd < 0) {
+        die("socket");
+    }
+    memset(&src, 0, sizeof src);
+    src.ss_family = sa->ss_family;
+    if (src.ss_family == AF_INET) {
+        ((struct sockaddr_in *) &src)->sin_port = htons(sport);
+    } else {
+        ((struct sockaddr_in6 *) &src)->sin6_port = htons(sport);
+    }
+    setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (bind(c->fd, (struct sockaddr *) &src, salen)
+        || (connect(c->fd, (const struct sockaddr *) sa, salen)
+            && errno != EINPROGRESS)) {
+        held_break(h, c);
+        return false;
+    }
+    epoll_ctl(h->ep, EPOLL_CTL_ADD, c->fd, &ev);
+    return true;
+}
+
+/* Runs epoll until no connection of 'h' is in 'state' or 'deadline'. */
+static void
+hold_wait(struct hold *h, enum held_state state, double deadline)
+{
+    for (;;) {
+        struct epoll_event evs[256];
+        long i, pending = 0;
+        int k, m;
+
+        for (i = 0; i < h->n; i++) {
+            pending += h->conns[i].state == state;
+        }
+        if (!pending || now() >= deadline) {
+            return;
+        }
+        m = epoll_wait(h->ep, evs, 256, 100);
+        for (k = 0; k < m; k++) {
+            held_step(h, evs[k].data.ptr);
+        }
+    }
+}
+
+/* Phase 1: opens 'n' connections from source ports sport, sport+1..., a
+ * request and its answer on each, then prints
+ *   {"phase": 1, "open": K, "failed": F, "seconds": S, "names": {NAME: K_NAME}}
+ * Phase 2, once 'gofile' exists: one more request on each open
+ * connection, then prints, per server that answered the first request,
+ *   {"phase": 2, "answered": A, "broken": B,
+ *    "same": {NAME: ...}, "other": {NAME: ...}, "broken_by": {NAME: ...}}
+ * (same: answered again by that server; other: by another one; broken:
+ * reset, closed or no answer within HOLD_ANSWER_SECONDS).  Both phases
+ * end after 'secs' seconds in all. */
+static int
+run_hold(const char *host, const char *port, long n, int sport,
+         const char *gofile, double secs)
+{
+    static struct hold h;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    double t0 = now(), deadline = t0 + secs;
+    long i, next = 0, opened = 0, answered = 0;
+    long *same, *other, *broken;
+    struct stat st;
+
+    if (n < 1 || sport < 1 || sport + n > 65536) {
+        fprintf(stderr, "hold: N >= 1 and SPORT + N <= 65536\n");
+        return 2;
+    }
+    raise_nofile();
+    sa = resolve(host, port, &salen);
+    h.n = n;
+    h.conns = calloc(n, sizeof *h.conns);
+    h.ep = epoll_create1(0);
+    same = calloc(MAX_NAMES, sizeof *same);
+    other = calloc(MAX_NAMES, sizeof *other);
+    broken = calloc(MAX_NAMES, sizeof *broken);
+    if (!h.conns || h.ep < 0 || !same || !other || !broken) {
+        die("hold");
+    }
+    for (i = 0; i < n; i++) {
+        h.conns[i].fd = -1;
+        h.conns[i].state = HELD_BROKEN;
+    }
+
+    /* Phase 1, at most HOLD_CONNECTING connections being opened at once:
+     * a burst of SYNs bigger than the switch's upcall queue would only
+     * measure SYN retransmission. */
+    while (next < n && now() < deadline) {
+        long busy = 0;
+
+        for (i = 0; i < next; i++) {
+            busy += h.conns[i].state == HELD_CONNECTING
+                    || h.conns[i].state == HELD_ASKED;
+        }
+        while (busy < HOLD_CONNECTING && next < n) {
+            busy += held_open(&h, &h.conns[next], &sa, salen, sport + next);
+            next++;
+        }
+        struct epoll_event evs[256];
+        int k, m = epoll_wait(h.ep, evs, 256, 100);
+
+        for (k = 0; k < m; k++) {
+            held_step(&h, evs[k].data.ptr);
+        }
+    }
+    hold_wait(&h, HELD_CONNECTING, deadline);
+    hold_wait(&h, HELD_ASKED, deadline);
+    memset(h.names.count, 0, sizeof h.names.count);
+    for (i = 0; i < n; i++) {
+        struct held *c = &h.conns[i];
+
+        if (c->state != HELD_IDLE) {
+            held_break(&h, c);
+        } else if (c->first >= 0) {
+            opened++;
+            h.names.count[c->first]++;
+        } else {
+            opened++;
+        }
+    }
+    printf("{\"phase\": 1, \"open\": %ld, \"failed\": %ld, \"seconds\": %.3f, "
+           "\"names\": ", opened, n - opened, now() - t0);
+    names_print(&h.names, h.names.count);
+    printf("}\n");
+    fflush(stdout);
+
+    /* Phase 2. */
+    while (stat(gofile, &st) && now() < deadline) {
+        usleep(20000);
+    }
+    for (i = 0; i < n; i++) {
+        if (h.conns[i].state == HELD_IDLE) {
+            held_ask(&h, &h.conns[i], HELD_ASKED_AGAIN);
+        } else {
+            h.conns[i].first = -2;      /* not open in phase 1 */
+        }
+    }
+    hold_wait(&h, HELD_ASKED_AGAIN, MIN(deadline, now() + HOLD_ANSWER_SECONDS));
+    for (i = 0; i < n; i++) {
+        struct held *c = &h.conns[i];
+
+        if (c->first == -2) {
+            continue;
+        }
+        if (c->state == HELD_DONE) {
+            answered++;
+            if (c->first >= 0) {
+                (c->second == c->first ? same : other)[c->first]++;
+            }
+        } else if (c->first >= 0) {
+            broken[c->first]++;
+        }
+        held_break(&h, c);
+    }
+    printf("{\"phase\": 2, \"answered\": %ld, \"broken\": %ld, \"same\": ",
+           answered, opened - answered);
+    names_print(&h.names, same);
+    printf(", \"other\": ");
+    names_print(&h.names, other);
+    printf(", \"broken_by\": ");
+    names_print(&h.names, broken);
+    printf(", \"seconds\": %.3f}\n", now() - t0);
+    return opened > 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
+    /* A write to a connection the peer reset is an error to count, not
+     * a reason to die. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc >= 5 && !strcmp(argv[1], "serve") && !strcmp(argv[2], "-n")) {
+        server_name = argv[3];
+        raise_nofile();
+        return serve(argc - 4, argv + 4);
+    }
     if (argc >= 3 && !strcmp(argv[1], "serve")) {
+        raise_nofile();
         return serve(argc - 2, argv + 2);
     }
     if ((argc == 7 || argc == 8) && !strcmp(argv[1], "conn")) {
@@ -412,7 +837,12 @@ main(int argc, char **argv)
     if (argc == 6 && !strcmp(argv[1], "rr")) {
         return run_rr(argv[2], argv[3], atol(argv[4]), atof(argv[5]));
     }
-    fprintf(stderr, "usage: tcpbench serve PORT... | "
-            "conn HOST PORT N CONC SECONDS [SPORT] | rr HOST PORT N SECONDS\n");
+    if (argc == 8 && !strcmp(argv[1], "hold")) {
+        return run_hold(argv[2], argv[3], atol(argv[4]), atoi(argv[5]),
+                        argv[6], atof(argv[7]));
+    }
+    fprintf(stderr, "usage: tcpbench serve [-n NAME] PORT... | "
+            "conn HOST PORT N CONC SECONDS [SPORT] | rr HOST PORT N SECONDS | "
+            "hold HOST PORT N SPORT GOFILE SECONDS\n");
     return 2;
 }

@@ -4,21 +4,25 @@
 #   c1 198.18.0.10 --+
 #   s1 198.18.0.21 --+-- br-sw (learning switch) ==veth== arm [br-lb]
 #   s2 198.18.0.22 --+                                     one-armed, mslbd
+#   s3 198.18.0.23 --+
 #
 # The servers hold the VIP on lo and do not answer ARP for it; they answer
 # the client directly through br-sw.  br-lb sees requests only.
+# dsr_topo_up N makes servers s1..sN (198.18.0.2N, N from 1 to 9; 3 by
+# default).
 
 VIP=198.18.0.100
 LBMAC=0a:00:00:00:00:01
 
-dsr_topo_up() {
+dsr_topo_up() {   # dsr_topo_up [NSERVERS]
+    local n=${1:-3}
     ovs_start
     add_switch_bridge br-sw
     add_lb_bridge br-lb "$MSLBD_TARGET"
     link_bridges br-lb arm br-sw sw-lb veth
     add_host c1 br-sw 198.18.0.10/24 - 0a:00:00:00:00:10
     local i
-    for i in 1 2 3; do
+    for ((i = 1; i <= n; i++)); do
         add_host "s$i" br-sw "198.18.0.2$i/24" - "02:00:00:00:00:2$i"
         nsx "s$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
             net.ipv4.conf.all.arp_announce=2 \
