@@ -395,7 +395,7 @@ model_parse_service(const json_t *j, const char *path,
     static const char *const keys[] = {
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
         "idle_timeout", "persistence", "tunnel", "dscp", "mss",
-        "distribution", NULL
+        "distribution", "slots", NULL
     };
     const char *s;
     long long n;
@@ -540,9 +540,22 @@ model_parse_service(const json_t *j, const char *path,
         || (error = parse_service_backends(j, path, lk, svc))) {
         return error;
     }
-    /* A new table; mslbd's database keeps the one each service has, see
-     * model_slots_compute(). */
-    model_slots_compute(svc, NULL, 0, &svc->slots);
+    /* The table the document carries ("slots", as model_to_json() writes
+     * it: a state file, an export), fitted to the backends, or a new one.
+     * mslbd's database keeps the table each service has and moves it on
+     * from there (model_slots_compute()). */
+    struct model_slots kept;
+    if ((error = model_get_string(j, path, "slots", false, &s))) {
+        return error;
+    }
+    if (s && !model_slots_parse(s, &kept)) {
+        return model_key_error(path, "slots",
+                               "is not a slot table (see docs/database.md)");
+    }
+    model_slots_compute(svc, s ? &kept : NULL, 0, &svc->slots);
+    if (s) {
+        model_slots_uninit(&kept);
+    }
     return NULL;
 }
 

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *
@@ -73,6 +74,11 @@ model_service_to_json(const struct model_service *svc)
     if (svc->mode != MODEL_MODE_NAT) {
         json_object_set_new(j, "idle_timeout",
                             json_integer(svc->idle_timeout));
+    }
+    if (svc->slots.n_slots) {
+        char *text = model_slots_format(&svc->slots);
+        json_object_set_new(j, "slots", json_string(text));
+        free(text);
     }
     if (svc->distribution != MODEL_DIST_5TUPLE) {
         json_object_set_new(j, "distribution", json_string(

@@ -155,10 +155,12 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
             svc->distribution != MODEL_DIST_5TUPLE
             ? model_distribution_name(svc->distribution) : NULL);
     /* The slot table moves on from the one the service has (the model's
-     * copy of this row): see model_slots_compute(). */
+     * copy of this row), or for a new service from the one the change
+     * carries (a state file's): see model_slots_compute(). */
     const struct model_service *cur = mdb_find_service(nb->mdb, svc->name);
     struct model_slots slots;
-    model_slots_compute(svc, cur ? &cur->slots : NULL, time_wall(), &slots);
+    model_slots_compute(svc, cur ? &cur->slots : &svc->slots, time_wall(),
+                        &slots);
     char *slots_text = slots.n_slots ? model_slots_format(&slots) : NULL;
     SET_STR(mslbrec_service, row, slots, slots_text);
     free(slots_text);
