@@ -10,6 +10,9 @@ set -euo pipefail
 . "$(dirname "$0")/rest_lib.sh"
 
 dsr_topo_up
+# A second VIP, for a service spread by address pair.
+VIP2=198.18.0.101
+for i in 1 2 3; do nsx "s$i" ip addr add "$VIP2/32" dev lo; done
 config() {   # config WEB_BACKENDS
     cat >"$D/mslb.json" <<JSON
 {"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm"}],
@@ -19,7 +22,9 @@ config() {   # config WEB_BACKENDS
   {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "dr",
    "bridges": ["br-lb"], "backends": [$(dsr_backend 1),$(dsr_backend 2),$(dsr_backend 3)]},
   {"name": "sticky", "vip": "$VIP", "protocol": "tcp", "port": 8080, "mode": "dr",
-   "persistence": 60, "bridges": ["br-lb"], "backends": [$(dsr_backend 1),$(dsr_backend 2),$(dsr_backend 3)]}
+   "persistence": 60, "bridges": ["br-lb"], "backends": [$(dsr_backend 1),$(dsr_backend 2),$(dsr_backend 3)]},
+  {"name": "pairs", "vip": "$VIP2", "protocol": "tcp", "port": 80, "mode": "dr",
+   "distribution": "2-tuple", "bridges": ["br-lb"], "backends": [$(dsr_backend 1),$(dsr_backend 2),$(dsr_backend 3)]}
  ]}
 JSON
 }
@@ -93,5 +98,18 @@ check "source-IP persistence: one client, one backend" sh -c "
 
 idle_gone() { ! ofctl dump-flows br-lb table=20 | grep 'cookie=0x4c45' | grep -q 'tp_dst=80'; }
 check "idle sessions age out (idle_timeout 5 s)" wait_for 20 idle_gone
+pairs_one_server() {   # lbclient's answers came from one server
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP2" 80 --count 200 \
+        --concurrency 4 >"$D/pairs.json"
+    "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["errors"] == 0 and len([k for k in d if k != "errors"]) == 1))' "$D/pairs.json"
+}
+check "distribution 2-tuple: 200 connections of one client, one server" \
+    pairs_one_server
+pairs_multipath() {
+    ofctl dump-flows br-lb table=0 | grep "nw_dst=$VIP2" \
+        | grep -q 'multipath(symmetric_l3'
+}
+check "distribution 2-tuple picks the slot by multipath over the addresses" \
+    pairs_multipath
 moves_gone() { ! ofctl dump-flows br-lb table=5 | grep -q 'priority=110'; }
 check "the slots' moves end after idle_timeout" wait_for 20 moves_gone

@@ -187,6 +187,30 @@ test_errors(void **state)
           "\"mss\":1200,\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
           "services[0].mss: only for protocol \"tcp\" or \"any\"" },
         { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
+          "\"vip\":\"198.18.0.1\",\"protocol\":\"any\",\"mode\":\"dr\","
+          "\"distribution\":\"3-tuple\",\"bridges\":[\"br-lb\"],"
+          "\"backends\":[]}]}",
+          "services[0].distribution: \"3-tuple\" needs protocol \"tcp\" or "
+          "\"udp\"; use \"2-tuple\" for \"any\"" },
+        { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
+          "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
+          "\"distribution\":\"4-tuple\",\"bridges\":[\"br-lb\"],"
+          "\"backends\":[]}]}",
+          "services[0].distribution: must be \"5-tuple\", \"3-tuple\" or "
+          "\"2-tuple\"" },
+        { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
+          "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
+          "\"mode\":\"dr\",\"persistence\":30,"
+          "\"distribution\":\"2-tuple\",\"bridges\":[\"br-lb\"],"
+          "\"backends\":[]}]}",
+          "services[0].distribution: a service with persistence is spread "
+          "by client address already" },
+        { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
+          "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
+          "\"slots\":\"1/15/\",\"bridges\":[\"br-lb\"],"
+          "\"backends\":[]}]}",
+          "services[0].slots: is not a slot table (see docs/database.md)" },
+        { "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
           "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
           "\"mss\":500,\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
           "services[0].mss: must be an integer from 536 to 65495" },
