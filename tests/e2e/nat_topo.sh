@@ -33,8 +33,9 @@ nat_topo_up() {
     done
 }
 
-# nat_config FILE [WEB_BACKENDS]: writes the NAT config.  WEB_BACKENDS is
-# the JSON list of the tcp/80 service's backends.
+# nat_config FILE [WEB_BACKENDS [MORE_SERVICES]]: writes the NAT config.
+# WEB_BACKENDS is the JSON list of the tcp/80 service's backends;
+# MORE_SERVICES, more services (JSON objects, comma-separated).
 nat_backend() {   # nat_backend N PORT [WEIGHT]
     printf '{"name":"s%s","ip":"198.18.1.1%s","port":%s,"mac":"02:00:00:00:01:1%s","weight":%s}' \
         "$1" "$1" "$2" "$1" "${3:-1}"
@@ -43,6 +44,7 @@ nat_backend() {   # nat_backend N PORT [WEIGHT]
 nat_config() {
     local file=$1
     local web=${2:-"$(nat_backend 1 8080 10),$(nat_backend 2 8080 5)"}
+    local more=${3:-}
     cat >"$file" <<JSON
 {
   "bridges": [
@@ -57,6 +59,7 @@ nat_config() {
     {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53,
      "bridges": ["br-lb"],
      "backends": [$(nat_backend 1 5353),$(nat_backend 2 5353),$(nat_backend 3 5353)]}
+    ${more:+,$more}
   ]
 }
 JSON

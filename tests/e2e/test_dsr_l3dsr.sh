@@ -8,9 +8,16 @@
 #   c1 198.18.0.10 --+-- br-sw ==veth== arm [br-lb]   (first stage)
 #                    |
 #                    +==veth== hostup [br-host] -- s1 198.18.1.21 (VIP on lo)
-#                              (final stage)
+#                              (final stage)     s2 .22, s3 .23, s4 .24
+#
+# Then the selection checks of issue 9 (tests/e2e/sel_lib.sh) in mode
+# l3dsr, to VIP2: 10,000 connections split 1:2:3 over s1..s3; 1,000
+# connections held across one REST write that adds s4, drains s2 and
+# removes s3; upcalls per new connection to a warm service.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/rest_lib.sh"
+. "$(dirname "$0")/sel_lib.sh"
 
 VIP=198.18.0.100
 LBMAC=0a:00:00:00:00:01
@@ -22,7 +29,7 @@ link_bridges br-lb arm br-sw sw-lb veth
 link_bridges br-host hostup br-sw sw-host veth
 add_host c1 br-sw 198.18.0.10/24 - 0a:00:00:00:00:10
 VIP2=198.18.0.102
-for i in 1 2; do
+for i in 1 2 3 4; do
     add_host "s$i" br-host "198.18.1.2$i/24" - "02:00:00:00:01:2$i"
     nsx "s$i" ip addr add "$VIP/32" dev lo
     nsx "s$i" ip addr add "$VIP2/32" dev lo
@@ -30,7 +37,13 @@ for i in 1 2; do
     nsx "s$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
         net.ipv4.conf.all.arp_announce=2
     start_server "s$i" "S$i" --tcp 80 --udp 53
+    sel_serve "s$i" "S$i" 7000 7001
 done
+# lb N [WEIGHT] [STATE]: backend sN behind br-host.
+lb() {
+    printf '{"name":"s%s","ip":"198.18.1.2%s","mac":"02:00:00:00:01:2%s","host_bridge":"br-host","weight":%s%s}' \
+        "$1" "$1" "$1" "${2:-1}" "${3:+,\"state\":\"$3\"}"
+}
 
 cat >"$D/mslb.json" <<JSON
 {"bridges": [{"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm"},
@@ -45,9 +58,14 @@ cat >"$D/mslb.json" <<JSON
    "backends": [{"name": "s1", "ip": "198.18.1.21", "mac": "02:00:00:00:01:21",
                  "host_bridge": "br-host", "weight": 2},
                 {"name": "s2", "ip": "198.18.1.22", "mac": "02:00:00:00:01:22",
-                 "host_bridge": "br-host", "weight": 1}]}]}
+                 "host_bridge": "br-host", "weight": 1}]},
+  {"name": "split", "vip": "$VIP2", "protocol": "tcp", "port": 7000, "mode": "l3dsr",
+   "dscp": 11, "bridges": ["br-lb"], "backends": [$(lb 1 1),$(lb 2 2),$(lb 3 3)]},
+  {"name": "churn", "vip": "$VIP2", "protocol": "tcp", "port": 7001, "mode": "l3dsr",
+   "dscp": 11, "idle_timeout": 60, "bridges": ["br-lb"],
+   "backends": [$(lb 1),$(lb 2),$(lb 3)]}]}
 JSON
-mslbd_start "$D/mslb.json"
+mslbd_start "$D/mslb.json" --rest "$REST_PORT"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
 
@@ -89,3 +107,16 @@ check "the first stage rewrote toward the server with DSCP 10" sh -c \
     "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-lb.mgmt table=22 | grep -q 'set_field:10->ip_dscp'"
 check "the final stage restored (its flow counted packets)" sh -c \
     "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-host.mgmt | grep 'nw_tos=40' | grep -vq 'n_packets=0,'"
+
+# ----------------------------------------- selection (issue 9), l3dsr
+
+SEL_VIP=$VIP2
+wait_rest
+sel_client_prep
+sel_wait_port 7000
+sel_wait_port 7001
+sel_split split 7000 10000 2000 1:2:3 "l3dsr: "
+body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "mode": "l3dsr", "dscp": 11, "idle_timeout": 60, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
+    "$VIP2" "$(lb 1)" "$(lb 2 1 drain)" "$(lb 4)")
+sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
+sel_upcall_check upcalls 7000 12000 "l3dsr: "

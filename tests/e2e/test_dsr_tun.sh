@@ -8,8 +8,16 @@
 #                    +==veth== [br-ul] 198.18.2.1 (underlay, routes tunnels)
 #                                 |
 #                 s1 198.18.2.21, s2 198.18.2.22 (vxlan0 external, VIP on lo)
+#                 s3, s4 (.23, .24): only for the selection checks
+#
+# Then the selection checks of issue 9 (tests/e2e/sel_lib.sh) in mode tun:
+# 10,000 connections split 1:2:3; 1,000 connections held across one
+# REST write that adds s4, drains s2 and removes s3; upcalls per new
+# connection to a warm service.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/rest_lib.sh"
+. "$(dirname "$0")/sel_lib.sh"
 
 VIP=198.18.0.100
 VIP6=2001:db8::100
@@ -27,7 +35,7 @@ in_ovs ip link set br-ul up
 add_host c1 br-sw 198.18.0.10/24 2001:db8::10/64 0a:00:00:00:00:10
 host_route c1 198.18.2.0/24 dev eth0
 host_route c1 2001:db8:2::/64 dev eth0
-for i in 1 2; do
+for i in 1 2 3 4; do
     add_host "s$i" br-ul "198.18.2.2$i/24" "2001:db8:2::2$i/64" "02:00:00:00:02:2$i"
     host_route "s$i" 198.18.0.0/24 dev eth0
     host_route "s$i" 2001:db8::/64 dev eth0
@@ -41,11 +49,14 @@ for i in 1 2; do
         net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 \
         net.ipv4.conf.eth0.arp_announce=2 net.ipv4.conf.vxlan0.arp_ignore=1
     start_server "s$i" "S$i" --tcp 80 --udp 53
+    sel_serve "s$i" "S$i" 7000 7001
     # OVS routes the tunnel itself: tell it the server's MAC up front.
     appctl tnl/neigh/set br-ul "198.18.2.2$i" "02:00:00:00:02:2$i" >/dev/null
 done
 
 tb() { printf '{"name":"s%s","ip":"198.18.2.2%s","mac":"02:00:00:00:03:2%s"}' "$1" "$1" "$1"; }
+# tbw N WEIGHT [STATE]: with a weight (and a state).
+tbw() { tb "$1" | sed "s/}\$/,\"weight\":$2${3:+,\"state\":\"$3\"}}/"; }
 # IPv6 inside, over the IPv4 underlay: the tunnel goes to the server's host
 # address.
 tb6() { printf '{"name":"s%s","ip":"2001:db8:2::2%s","host":"198.18.2.2%s","mac":"02:00:00:00:03:2%s"}' "$1" "$1" "$1" "$1"; }
@@ -58,9 +69,13 @@ cat >"$D/mslb.json" <<JSON
   {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "tun",
    "bridges": ["br-lb"], "backends": [$(tb 1),$(tb 2)]},
   {"name": "web6", "vip": "$VIP6", "protocol": "tcp", "port": 80, "mode": "tun",
-   "bridges": ["br-lb"], "backends": [$(tb6 1),$(tb6 2)]}]}
+   "bridges": ["br-lb"], "backends": [$(tb6 1),$(tb6 2)]},
+  {"name": "split", "vip": "$VIP", "protocol": "tcp", "port": 7000, "mode": "tun",
+   "bridges": ["br-lb"], "backends": [$(tbw 1 1),$(tbw 2 2),$(tbw 3 3)]},
+  {"name": "churn", "vip": "$VIP", "protocol": "tcp", "port": 7001, "mode": "tun",
+   "idle_timeout": 60, "bridges": ["br-lb"], "backends": [$(tb 1),$(tb 2),$(tb 3)]}]}
 JSON
-mslbd_start "$D/mslb.json"
+mslbd_start "$D/mslb.json" --rest "$REST_PORT"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 
 spawn capture ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -U -i arm \
@@ -86,3 +101,15 @@ from_servers=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.2.21 or src host 19
 from_client=$(tcpdump -nn -r "$D/arm.pcap" 'src host 198.18.0.10' 2>/dev/null | wc -l)
 check "br-lb saw the requests ($from_client packets)" test "$from_client" -gt 500
 check "br-lb saw no replies ($from_servers)" test "$from_servers" -eq 0
+
+# ------------------------------------------- selection (issue 9), tun
+
+wait_rest
+sel_client_prep
+sel_wait_port 7000
+sel_wait_port 7001
+sel_split split 7000 10000 2000 1:2:3 "tun: "
+body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "mode": "tun", "idle_timeout": 60, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
+    "$VIP" "$(tb 1)" "$(tbw 2 1 drain)" "$(tb 4)")
+sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
+sel_upcall_check upcalls 7000 12000 "tun: "

@@ -11,9 +11,17 @@
 #                      ||                              [br-host] vx1/gre1/gnv1
 #                      ++=============== reply link ====  |
 #                                                        s1 198.18.0.31 (VIP on lo)
+#                                                        s2 .32, s3 .33, s4 .34
+#
+# Then the selection checks of issue 9 (tests/e2e/sel_lib.sh) in mode
+# mslb, to VIP3: 10,000 connections split 1:2:3 over s1..s3; 1,000
+# connections held across one REST write that adds s4, drains s2 and
+# removes s3; upcalls per new connection to a warm service (both hosts).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mslb_topo.sh"
+. "$(dirname "$0")/rest_lib.sh"
+. "$(dirname "$0")/sel_lib.sh"
 
 VIP=198.18.0.100
 VIP2=198.18.0.101
@@ -22,15 +30,21 @@ LBMAC=0a:00:00:00:00:01
 S1MAC=02:00:00:00:00:31
 
 # The servers, behind br-host: s1 (every service) and s2 (the weighted
-# one).
+# one); s3 and s4 for the selection checks.
 VIP3=198.18.0.102
 mslb_two_hosts
 H2_VIPS="$VIP $VIP2 $VIP3"
 H2_VIPS6=$VIP6
-for n in 1 2; do
+for n in 1 2 3 4; do
     h2_server "$n" "02:00:00:00:00:3$n"
     start_server "s$n" "S$n" --tcp 80 --udp 53
+    sel_serve "s$n" "S$n" 7000 7001
 done
+# mb N [WEIGHT] [STATE]: backend sN behind br-host.
+mb() {
+    printf '{"name":"s%s","ip":"198.18.0.3%s","mac":"02:00:00:00:00:3%s","host":"198.18.2.2","host_bridge":"br-host","weight":%s%s}' \
+        "$1" "$1" "$1" "${2:-1}" "${3:+,\"state\":\"$3\"}"
+}
 NSS=$(ns_of s1)
 
 
@@ -54,15 +68,21 @@ cat >"$D/mslb.json" <<JSON
    "tunnel": "vxlan", "bridges": ["br-lb"], "backends": [$be6]},
   {"name": "weighted", "vip": "$VIP3", "protocol": "tcp", "port": 80,
    "mode": "mslb", "tunnel": "geneve", "bridges": ["br-lb"],
-   "backends": [$be_w]}]}
+   "backends": [$be_w]},
+  {"name": "split", "vip": "$VIP3", "protocol": "tcp", "port": 7000,
+   "mode": "mslb", "tunnel": "vxlan", "bridges": ["br-lb"],
+   "backends": [$(mb 1 1),$(mb 2 2),$(mb 3 3)]},
+  {"name": "churn", "vip": "$VIP3", "protocol": "tcp", "port": 7001,
+   "mode": "mslb", "tunnel": "vxlan", "idle_timeout": 60, "bridges": ["br-lb"],
+   "backends": [$(mb 1),$(mb 2),$(mb 3)]}]}
 JSON
-mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock"
+mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock" --rest "$REST_PORT"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
 # The final stage asks for the servers behind it (ARP probe, neighbour
 # solicitation), so that its MAC learning knows where they are before the
 # first restored packet: nothing is flooded to the other servers.
-wait_for 20 grep -q "bridge br-host: announcing 3 addresses" "$D/mslbd.log"
+wait_for 20 grep -q "bridge br-host: announcing 4 addresses" "$D/mslbd.log"
 spawn_in s2 cap_s2 timeout 120 tcpdump -nn -e -p -U -i eth0 \
     -w "$D/s2-for-s1.pcap" "ether dst $S1MAC"
 capture_ready cap_s2
@@ -117,3 +137,17 @@ check "br-lb saw no replies ($replies)" test "$replies" -eq 0
 flooded=$(tcpdump -nn -r "$D/s2-for-s1.pcap" 2>/dev/null | wc -l)
 check "no frame for s1 flooded to s2 by the final stage ($flooded)" \
     test "$flooded" -eq 0
+
+# ------------------------------------------ selection (issue 9), mslb
+
+SEL_VIP=$VIP3
+SEL_CTLS="$D/ovs-vswitchd.ctl $D2/vswitchd.ctl"
+wait_rest
+sel_client_prep
+sel_wait_port 7000
+sel_wait_port 7001
+sel_split split 7000 10000 2000 1:2:3 "mslb: "
+body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "mode": "mslb", "tunnel": "vxlan", "idle_timeout": 60, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
+    "$VIP3" "$(mb 1)" "$(mb 2 1 drain)" "$(mb 4)")
+sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
+sel_upcall_check upcalls 7000 12000 "mslb (both hosts): "

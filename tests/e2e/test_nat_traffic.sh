@@ -3,13 +3,34 @@
 # proportion to their weights; per-protocol backend sets; ping and ARP for
 # the VIP; replies come from VIP:port; unrelated IPv4, IPv6 and ARP cross
 # the balancer unchanged.
+#
+# Then the selection checks of issue 9 (tests/e2e/sel_lib.sh) in mode
+# nat, with a fourth server s4 198.18.1.14: 10,000 connections split 1:2:3
+# over s1..s3; 1,000 connections held across one REST write that adds s4,
+# drains s2 and removes s3; upcalls per new connection to a warm service.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nat_topo.sh"
+. "$(dirname "$0")/rest_lib.sh"
+. "$(dirname "$0")/sel_lib.sh"
 
 nat_topo_up
-nat_config "$D/mslb.json"
-mslbd_start "$D/mslb.json"
+add_host s4 br-sv 198.18.1.14/24 - 02:00:00:00:01:14
+host_route s4 default via 198.18.1.1
+for i in 1 2 3 4; do
+    sel_serve "s$i" "S$i" 7000 7001
+done
+# nb N [WEIGHT] [STATE]: backend sN of the selection services (its port
+# is the service's: 7000 or 7001, both served).
+nb() { nat_backend "$1" "$SEL_PORT" "${2:-1}" | sed "s/}\$/${3:+,\"state\":\"$3\"}}/"; }
+SEL_PORT=7000 split="$(nb 1 1),$(nb 2 2),$(nb 3 3)"
+SEL_PORT=7001 churn="$(nb 1),$(nb 2),$(nb 3)"
+nat_config "$D/mslb.json" "" "
+    {\"name\": \"split\", \"vip\": \"$VIP\", \"protocol\": \"tcp\", \"port\": 7000,
+     \"bridges\": [\"br-lb\"], \"backends\": [$split]},
+    {\"name\": \"churn\", \"vip\": \"$VIP\", \"protocol\": \"tcp\", \"port\": 7001,
+     \"bridges\": [\"br-lb\"], \"backends\": [$churn]}"
+mslbd_start "$D/mslb.json" --rest "$REST_PORT"
 wait_generation 1
 
 check "ping the VIP" nsx c1 ping -c 3 -i 0.2 -W 2 "$VIP"
@@ -50,3 +71,16 @@ check "TCP to a non-VIP host is not translated" sh -c "
     out=\$(ip netns exec $(ns_of c1) $PYTHON $TOOLS/lbclient.py tcp 198.18.0.20 8080 --count 5)
     kill \$srv; echo \"\$out\" | grep -q '\"O1\": 5'"
 
+
+# ------------------------------------------- selection (issue 9), nat
+
+wait_rest
+sel_client_prep
+sel_wait_port 7000
+sel_wait_port 7001
+sel_split split 7000 10000 2000 1:2:3 "nat: "
+SEL_PORT=7001
+body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
+    "$VIP" "$(nb 1)" "$(nb 2 1 drain)" "$(nb 4)")
+sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
+sel_upcall_check upcalls 7000 12000 "nat: "

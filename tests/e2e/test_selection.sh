@@ -21,58 +21,18 @@
 #
 # The clients and servers are bench/tcpbench (build/bench/tcpbench, or
 # $TCPBENCH): servers answer with their name; every connection has its own
-# source port, so that no 5-tuple repeats.  Each check prints its figures
-# ("# " lines).  Knobs: SEL_BIG (backends of check 4, default 300).
+# source port, so that no 5-tuple repeats.  Checks 1 to 3 are
+# tests/e2e/sel_lib.sh's, which the other modes' tests share.  Each check
+# prints its figures ("# " lines).  Knobs: SEL_BIG (backends of check 4, default 300).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dsr_topo.sh"
 . "$(dirname "$0")/rest_lib.sh"
 
-TCPBENCH=${TCPBENCH:-$(dirname "${MSLBD:-/nonexistent}")/bench/tcpbench}
-[ -x "$TCPBENCH" ] || die "tcpbench not found at $TCPBENCH (build it, or set TCPBENCH)"
+. "$(dirname "$0")/sel_lib.sh"
 LBMAC2=0a:00:00:00:00:02
 NBIG=${SEL_BIG:-300}
 T_START=$SECONDS
-
-# say TEXT...: a figure for the reader, on stdout next to the checks.
-say() { printf '# %s\n' "$*"; }
-
-# jget FILE EXPR: EXPR (python, on the JSON object 'j') of FILE's last
-# JSON line whose "phase" is PHASE when EXPR starts with "PHASE:".
-jget() {
-    "$PYTHON" - "$@" <<'PY'
-import json, sys
-path, expr = sys.argv[1], sys.argv[2]
-phase = None
-if expr[:2] in ("1:", "2:"):
-    phase, expr = int(expr[0]), expr[2:]
-j = None
-for line in open(path):
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    o = json.loads(line)
-    if phase is None or o.get("phase") == phase:
-        j = o
-if j is None:
-    sys.exit("no JSON result in %s" % path)
-print(eval(expr))
-PY
-}
-
-# upcalls: successful upcalls of the whole datapath so far (every bridge
-# of this ovs-vswitchd shares it).
-upcalls() {
-    appctl dpif-netdev/pmd-stats-show \
-        | awk '/miss with success upcall:/ { s += $NF } END { print s + 0 }'
-}
-
-# conn TAG PORT N SPORT: N connections (16 at a time) from source ports
-# SPORT...; the result (with the answers per server) in $D/TAG.json.
-conn() {
-    nsx c1 "$TCPBENCH" conn "$VIP" "$2" "$3" 16 60 "$4" >"$D/$1.json" || true
-    say "$1: $(cat "$D/$1.json")"
-}
 
 # ---------------------------------------------------------------- setup
 
@@ -80,10 +40,7 @@ dsr_topo_up 4
 add_lb_bridge br-lb2 "$MSLBD_TARGET"
 link_bridges br-lb2 arm2 br-sw sw-lb2 veth
 for i in 1 2 3 4; do
-    spawn_in "s$i" "tcpb-s$i" "$TCPBENCH" serve -n "S$i" 7000 7001 7002 9000
-done
-for i in 1 2 3 4; do
-    wait_for 10 grep -q listening "$D/logs/tcpb-s$i.log" || die "tcpbench on s$i"
+    sel_serve "s$i" "S$i" 7000 7001 7002 9000
 done
 
 # Check 4's backends: NBIG MACs spread over s1..s3, each a macvlan on the
@@ -140,108 +97,26 @@ wait_rest
 # (check 5 moves it), and keep the kernel's own source ports above the
 # ones the checks choose.
 nsx c1 ip neigh replace "$VIP" lladdr "$LBMAC" dev eth0 nud permanent
-nsx c1 sysctl -qw net.ipv4.ip_local_port_range="60001 65000"
+sel_client_prep
 for p in 7000 7001 7002 9000; do
-    wait_for 15 nsx c1 "$TCPBENCH" conn "$VIP" "$p" 4 2 3 \
-        || die "no connection to $VIP:$p"
+    sel_wait_port "$p"
 done
 say "setup took $((SECONDS - T_START)) s"
 
 # --------------------------------------------------- 1. weighted split
 
-# binomial FILE N W1:W2:W3: every server's count within 3 sigma of
-# N * w / W, every connection answered.
-binomial() {
-    "$PYTHON" - "$@" <<'PY'
-import json, math, sys
-j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-n, weights = int(sys.argv[2]), [int(w) for w in sys.argv[3].split(":")]
-names = j.get("names", {})
-ok = j["connections"] == n and j["errors"] == 0 and set(names) <= {"S%d" % (i + 1) for i in range(len(weights))}
-for i, w in enumerate(weights):
-    p = w / sum(weights)
-    mean, sd = n * p, math.sqrt(n * p * (1 - p))
-    got = names.get("S%d" % (i + 1), 0)
-    z = (got - mean) / sd
-    print("S%d weight %d: %d connections, expected %.1f +- %.1f (3 sigma %.0f), z = %+.2f"
-          % (i + 1, w, got, mean, sd, 3 * sd, z))
-    ok = ok and abs(z) <= 3
-print("answered %d of %d, errors %d" % (j["connections"], n, j["errors"]))
-sys.exit(0 if ok else 1)
-PY
-}
-conn split 7000 10000 2000
-binomial "$D/split.json" 10000 1:2:3 | while read -r l; do say "split: $l"; done || true
-check "1. 10,000 connections split 1:2:3, each server within 3 sigma" \
-    binomial "$D/split.json" 10000 1:2:3
+sel_split split 7000 10000 2000 1:2:3 "1. "
 
 # --------------------------------------------- 2. changes under load
-
-rm -f "$D/go"
-spawn_in c1 hold "$TCPBENCH" hold "$VIP" 7001 1000 16000 "$D/go" 120
-wait_for 60 grep -q '"phase": 1' "$D/logs/hold.log" || die "hold: no phase 1"
-say "churn before: $(grep '"phase": 1' "$D/logs/hold.log")"
-declare -A before
-for s in S1 S2 S3; do
-    before[$s]=$(jget "$D/logs/hold.log" "1:j['names'].get('$s', 0)")
-done
-check "2. 1,000 connections open, on S1 S2 S3 (${before[S1]} ${before[S2]} ${before[S3]})" \
-    test "$(jget "$D/logs/hold.log" "1:j['open']")" -eq 1000 \
-    -a "${before[S1]}" -gt 0 -a "${before[S2]}" -gt 0 -a "${before[S3]}" -gt 0
 
 # One write: s4 added, s2 drained, s3 removed.
 body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "mode": "dr", "idle_timeout": 60, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
     "$VIP" "$(dsr_backend 1)" "$(dsr_backend 2 | sed 's/}$/,"state":"drain"}/')" "$(dsr_backend 4)")
-t0=$SECONDS
-api PUT "/v1/services/churn?wait=20" "$body"
-say "churn: PUT add s4, drain s2, remove s3: HTTP $API_STATUS," \
-    "$(tr -d ' \n' <<<"$API_BODY" | grep -o '"generation":[0-9]*,"installed":[a-z]*' || true) in $((SECONDS - t0)) s"
-installed() { [ "$API_STATUS" = 200 ] && grep -q '"installed": *true' <<<"$API_BODY"; }
-check "2. the change is one REST write, installed" installed
-touch "$D/go"
-hold_rc=0
-spawn_wait hold 60 || hold_rc=$?
-say "churn after: $(grep '"phase": 2' "$D/logs/hold.log" || echo "no phase 2 (exit $hold_rc)")"
-declare -A same broken other
-for s in S1 S2 S3; do
-    same[$s]=$(jget "$D/logs/hold.log" "2:j['same'].get('$s', 0)" || echo -1)
-    other[$s]=$(jget "$D/logs/hold.log" "2:j['other'].get('$s', 0)" || echo -1)
-    broken[$s]=$(jget "$D/logs/hold.log" "2:j['broken_by'].get('$s', 0)" || echo -1)
-    say "churn: on $s before: ${before[$s]}; after the change answered by $s: ${same[$s]}, by another: ${other[$s]}, broken: ${broken[$s]}"
-done
-check "2. connections on S1 (kept): all ${before[S1]} answered again by S1" \
-    test "${same[S1]}" -eq "${before[S1]}"
-check "2. connections on S2 (drained): all ${before[S2]} answered again by S2" \
-    test "${same[S2]}" -eq "${before[S2]}"
-say "churn: connections on the removed S3: ${broken[S3]} of ${before[S3]} broke (allowed), ${same[S3]} still answered by S3, ${other[S3]} by another"
-conn churn-new 7001 300 17000
-new_only_s1_s4() {
-    test "$(jget "$D/churn-new.json" "j['connections']")" -eq 300
-    test "$(jget "$D/churn-new.json" "j['errors']")" -eq 0
-    test "$(jget "$D/churn-new.json" "sorted(j['names'])")" = "['S1', 'S4']"
-}
-check "2. new connections go to S1 and S4 only: $(jget "$D/churn-new.json" "j.get('names')" || true)" \
-    new_only_s1_s4
+sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
 
 # ------------------------------------------------------------ 3. upcalls
 
-# upcall_run TAG PORT N SPORT: N connections; sets UPC (upcalls per
-# connection, two decimals) and says the figures.
-upcall_run() {
-    local u0 u1 n
-    u0=$(upcalls)
-    conn "$1" "$2" "$3" "$4"
-    u1=$(upcalls)
-    n=$(jget "$D/$1.json" "j['connections']" || echo 0)
-    UPC=$(awk -v u=$((u1 - u0)) -v n="$n" 'BEGIN { printf "%.2f", n ? u / n : 99 }')
-    say "$1: $((u1 - u0)) upcalls for $n connections: $UPC per connection;" \
-        "datapath flows: $(appctl upcall/show | sed -n 's/.*flows *: *//p' | head -n 1)"
-}
-lt_half() { awk -v x="$1" 'BEGIN { exit !(x < 0.5) }'; }
-conn split-warm 7000 2000 12000
-upcall_run split-upcalls 7000 3000 14000
-check "3. 3,000 new connections to a warm dr service: $UPC upcalls per connection (< 0.5)" \
-    lt_half "$UPC"
+sel_upcall_check split-upcalls 7000 12000 "3. dr: "
 
 # ------------------------------------------------------- 4. 300 backends
 
