@@ -36,6 +36,7 @@ struct mdb {
     size_t n_backends;
     struct shash changed_services;  /* name -> old model_service or NULL. */
     struct shash changed_bridges;   /* name -> old model_bridge or NULL. */
+    uint64_t addr_seq;              /* See mdb_addr_seq(). */
 };
 
 struct mdb *
@@ -451,12 +452,65 @@ unlink_entry(struct mdb *db, struct svc_entry *e)
     index_macs(db, e->svc, -1);
 }
 
+/* The next backend of 'svc' from index '*i' on that sits behind a final
+ * stage, or NULL. */
+static const struct model_backend *
+next_hosted(const struct model_service *svc, size_t *i)
+{
+    while (*i < svc->n_backends) {
+        const struct model_backend *be = &svc->backends[(*i)++];
+        if (be->host_bridge) {
+            return be;
+        }
+    }
+    return NULL;
+}
+
+/* Whether 'a' and 'b' announce the same addresses: the VIP, the bridges
+ * it is on, and the backends behind final stages (address, host bridge,
+ * whether down). */
+static bool
+same_addresses(const struct model_service *a, const struct model_service *b)
+{
+    if (!mslb_addr_equal(&a->vip, &b->vip) || a->n_bridges != b->n_bridges) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_bridges; i++) {
+        if (strcmp(a->bridges[i], b->bridges[i])) {
+            return false;
+        }
+    }
+    size_t i = 0, k = 0;
+    for (;;) {
+        const struct model_backend *x = next_hosted(a, &i);
+        const struct model_backend *y = next_hosted(b, &k);
+        if (!x || !y) {
+            return x == y;
+        }
+        if (strcmp(x->host_bridge, y->host_bridge)
+            || !mslb_addr_equal(&x->ip, &y->ip)
+            || (x->state == MODEL_BACKEND_DOWN)
+               != (y->state == MODEL_BACKEND_DOWN)) {
+            return false;
+        }
+    }
+}
+
+uint64_t
+mdb_addr_seq(const struct mdb *db)
+{
+    return db->addr_seq;
+}
+
 void
 mdb_put_service(struct mdb *db, struct model_service *svc)
 {
     struct svc_entry *e = find_entry(db, svc->name);
     bool kept;
 
+    if (!e || !same_addresses(e->svc, svc)) {
+        db->addr_seq++;
+    }
     if (e) {
         unlink_entry(db, e);
         track(&db->changed_services, svc->name, e->svc, &kept);
@@ -485,6 +539,7 @@ mdb_remove_service(struct mdb *db, const char *name)
         return false;
     }
     e = node->data;
+    db->addr_seq++;
     unlink_entry(db, e);
     track(&db->changed_services, name, e->svc, &kept);
     if (!kept) {
@@ -501,6 +556,7 @@ mdb_put_bridge(struct mdb *db, struct model_bridge *br)
     struct shash_node *node = shash_find(&db->bridges, br->name);
     bool kept;
 
+    db->addr_seq++;
     if (node) {
         track(&db->changed_bridges, br->name, node->data, &kept);
         if (!kept) {
@@ -522,6 +578,7 @@ mdb_remove_bridge(struct mdb *db, const char *name)
     if (!node) {
         return false;
     }
+    db->addr_seq++;
     track(&db->changed_bridges, name, node->data, &kept);
     if (!kept) {
         model_bridge_destroy(node->data);

@@ -49,6 +49,7 @@ struct bridge {
     struct announcer *announcer;    /* NULL until needed. */
     bool announce_synced;       /* Its addresses as of announced_gen. */
     uint64_t announced_gen;
+    uint64_t announced_seq;     /* mdb_addr_seq() of its addresses. */
     size_t n_announced;
 };
 
@@ -690,7 +691,13 @@ announce_run(struct bridges *t)
             b->announcer = announcer_create(t->announce_ms);
         }
         gen = reconciler_installed_generation(b->rec);
-        if (bridge_in_step(b)
+        if (bridge_in_step(b) && b->announce_synced
+            && gen != b->announced_gen
+            && b->announced_seq == mdb_addr_seq(t->mdb)) {
+            /* A change that moves no address (weights, states...): the
+             * targets stay; listing them costs a pass over every service. */
+            b->announced_gen = gen;
+        } else if (bridge_in_step(b)
             && (!b->announce_synced || gen != b->announced_gen)) {
             struct announce_target *at = announce_targets(t->mdb, br, &n);
             if (!b->announce_synced || n != b->n_announced) {
@@ -701,6 +708,7 @@ announce_run(struct bridges *t)
             announcer_set_targets(b->announcer, at, n, now);
             b->announce_synced = true;
             b->announced_gen = gen;
+            b->announced_seq = mdb_addr_seq(t->mdb);
         } else if (!bridge_in_step(b)) {
             /* Look again soon: its new addresses wait for it. */
             next = MIN(next, now + ANNOUNCE_RECHECK_MS);

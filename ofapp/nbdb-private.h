@@ -8,6 +8,7 @@
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/shash.h"
+#include "sset.h"
 
 #define STATUS_INTERVAL_MS 200
 
@@ -65,6 +66,7 @@ struct nbdb {
      * one batch at a time, checked at most once a second. */
     long long int next_expiry_ms;
     bool expiring;
+    struct sset moving;         /* Services with timed slot moves. */
 
     struct nbdb_stats stats;
 };

@@ -338,6 +338,9 @@ take_service(struct nbdb *nb, const struct mslbrec_service *r)
         model_service_destroy(svc);
         return;
     }
+    if (model_slots_next_expiry(&svc->slots) != INT64_MAX) {
+        sset_add(&nb->moving, svc->name);
+    }
     mdb_put_service(nb->mdb, svc);
 }
 
@@ -496,6 +499,7 @@ nbdb_create(const char *remote, struct mdb *mdb)
     ovs_list_init(&nb->inflight);
     ovs_list_init(&nb->retrying);
     shash_init(&nb->status);
+    sset_init(&nb->moving);
     return nb;
 }
 
@@ -527,6 +531,7 @@ nbdb_destroy(struct nbdb *nb)
         free(e);
     }
     shash_destroy(&nb->status);
+    sset_destroy(&nb->moving);
     shash_destroy_free_data(&nb->problems);
     shash_destroy(&nb->service_rows);
     un_clear(&nb->bridge_names);

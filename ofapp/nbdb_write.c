@@ -609,17 +609,23 @@ void
 nbdb_expire_moves(struct nbdb *nb)
 {
     int64_t now = time_wall();
-    size_t n = 0, n_services;
-    const struct model_service **svcs = mdb_services_sorted(nb->mdb,
-                                                            &n_services);
-    struct nbdb_change *changes = xzalloc((n_services + 1)
+    size_t n = 0;
+    struct nbdb_change *changes = xzalloc((sset_count(&nb->moving) + 1)
                                           * sizeof *changes);
+    const char *name;
 
-    for (size_t i = 0; i < n_services && n < 256; i++) {
-        const struct model_service *svc = svcs[i];
+    /* Only the services that had timed moves when they were read. */
+    SSET_FOR_EACH_SAFE (name, &nb->moving) {
+        const struct model_service *svc = mdb_find_service(nb->mdb, name);
         const struct mslbrec_service *row;
+        int64_t next = svc ? model_slots_next_expiry(&svc->slots)
+                           : INT64_MAX;
 
-        if (model_slots_next_expiry(&svc->slots) > now
+        if (next == INT64_MAX) {
+            sset_delete(&nb->moving, SSET_NODE_FROM_NAME(name));
+            continue;
+        }
+        if (next > now || n >= 256
             || !(row = nbdb_service_row(nb, svc->name))) {
             continue;
         }
@@ -630,7 +636,6 @@ nbdb_expire_moves(struct nbdb *nb)
         model_service_clone(changes[n].svc, svc);
         changes[n++].base = model_service_hash(svc);
     }
-    free(svcs);
     if (!n) {
         free(changes);
         return;

@@ -77,6 +77,11 @@ bool mdb_remove_bridge(struct mdb *, const char *name);
 /* Tracked changes: name -> the object as it was before the first change
  * since mdb_clear_tracked() (NULL: it did not exist).  The current object
  * is mdb_find_*(name) (NULL: removed). */
+/* A number that changes whenever a change may change the addresses
+ * bridges announce or probe (a service's VIP or bridges, a backend behind a
+ * final stage, any bridge), and not for other changes (weights, states of
+ * other backends...). */
+uint64_t mdb_addr_seq(const struct mdb *);
 const struct shash *mdb_changed_services(const struct mdb *);
 const struct shash *mdb_changed_bridges(const struct mdb *);
 bool mdb_has_changes(const struct mdb *);
