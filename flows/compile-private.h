@@ -86,10 +86,11 @@ a_move_field(struct cbuild *cb, enum mf_field_id src, enum mf_field_id dst)
  * after the lookup do not (a group bucket's never do): SLOTS' flows finish
  * the packet's way themselves.
  *
- * compile_slots(): SLOTS' flows of 'svc': a flow per run of slots with the
- * same backend (priority 100), whose actions 'stable' appends, and in the
- * DSR modes, a flow per run of slots in a move (priority 110), whose
- * actions 'move' appends ('to' NULL: the slot has no backend now). */
+ * compile_slots(): SLOTS' flows of 'svc': layered runs of slots with the
+ * same backend (MSLB_SLOTS_PRIORITY + the bits matched: the most specific
+ * wins), whose actions 'stable' appends, and in the DSR modes, a flow per
+ * run of slots in a move (MSLB_SLOTS_MOVE_PRIORITY), whose actions 'move'
+ * appends ('to' NULL: the slot has no backend now). */
 typedef void compile_stable_fn(struct cbuild *, const struct model_backend *,
                                const void *aux);
 typedef void compile_move_fn(struct cbuild *, const struct model_backend *to,

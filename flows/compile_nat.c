@@ -54,6 +54,9 @@ nat_stable(struct cbuild *cb, const struct model_backend *be,
 {
     const struct model_bridge *br = br_;
 
+    /* reg1 names the backend for the statistics (a flow's actions are
+     * what tells; its match may cover other backends' exceptions). */
+    a_set_u32(cb, MFF_REG1, be->key);
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_OUT, be);
 }
 

@@ -163,6 +163,7 @@ a_select_slot(struct cbuild *cb, const struct model_service *svc,
 
 struct run {
     uint32_t value, mask, id;
+    unsigned int depth;
 };
 
 struct runs {
@@ -178,7 +179,17 @@ collect_run(void *runs_, uint32_t value, uint32_t mask, uint32_t id)
     if (runs->n == runs->allocated) {
         runs->r = x2nrealloc(runs->r, &runs->allocated, sizeof *runs->r);
     }
-    runs->r[runs->n++] = (struct run) { value, mask, id };
+    runs->r[runs->n++] = (struct run) { value, mask, id, 0 };
+}
+
+static void
+collect_layer(void *runs_, uint32_t value, uint32_t mask, uint32_t id,
+              unsigned int depth)
+{
+    struct runs *runs = runs_;
+
+    collect_run(runs, value, mask, id);
+    runs->r[runs->n - 1].depth = depth;
 }
 
 static void
@@ -209,11 +220,13 @@ compile_slots(struct cbuild *cb, const struct model_service *svc,
     }
     table = xmalloc(n * sizeof *table);
 
-    /* Stable slots: runs of one backend. */
+    /* Stable slots: layered runs, a more specific one (more bits of the
+     * slot) at a higher priority, so that few flows cover the table and a
+     * change to a few slots changes few flows. */
     for (uint32_t s = 0; s < n; s++) {
         table[s] = sl->owner[s] ? sl->owner[s] : SLOTS_NONE;
     }
-    slots_compress(table, n, collect_run, &runs);
+    slots_layer(table, n, collect_layer, &runs);
     for (size_t i = 0; i < runs.n; i++) {
         const struct model_backend *be
             = model_find_backend_by_key(svc, runs.r[i].id);
@@ -223,7 +236,8 @@ compile_slots(struct cbuild *cb, const struct model_service *svc,
         cb_begin(cb);
         m_slot(cb, svc, &runs.r[i]);
         stable(cb, be, aux);
-        cb_add(cb, cookie, MSLB_T_SLOTS, 100);
+        cb_add(cb, cookie, MSLB_T_SLOTS,
+               MSLB_SLOTS_PRIORITY + runs.r[i].depth);
     }
 
     /* Slots in a move: runs of one (from, to) pair, numbered by first
@@ -253,7 +267,7 @@ compile_slots(struct cbuild *cb, const struct model_service *svc,
             table[m->slot] = p;
         }
         runs.n = 0;
-        slots_compress(table, n, collect_run, &runs);
+        slots_compress(table, n, collect_run, &runs);      /* Disjoint. */
         for (size_t i = 0; i < runs.n; i++) {
             const uint32_t *pair = pairs[runs.r[i].id];
             const struct model_backend *from
@@ -266,7 +280,7 @@ compile_slots(struct cbuild *cb, const struct model_service *svc,
             cb_begin(cb);
             m_slot(cb, svc, &runs.r[i]);
             move(cb, to, from, aux);
-            cb_add(cb, cookie, MSLB_T_SLOTS, 110);
+            cb_add(cb, cookie, MSLB_T_SLOTS, MSLB_SLOTS_MOVE_PRIORITY);
         }
         free(pairs);
     }

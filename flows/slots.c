@@ -758,3 +758,121 @@ slots_compress(const uint32_t *table, uint32_t m,
     free(stack);
     return count;
 }
+
+/* ---- Layered matches (fewest prefix entries: ORTC). ---- */
+
+struct idset {
+    uint32_t *ids;              /* Sorted. */
+    uint32_t n;
+};
+
+static unsigned int
+depth_of(uint32_t i)
+{
+    unsigned int d = 0;
+
+    while (i >> (d + 1)) {
+        d++;
+    }
+    return d;
+}
+
+static bool
+idset_has(const struct idset *s, uint32_t id)
+{
+    uint32_t lo = 0, hi = s->n;
+
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (s->ids[mid] < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < s->n && s->ids[lo] == id;
+}
+
+/* 'a' and 'b' merged: their intersection if not empty, else their union
+ * (the first pass of ORTC: the backends a covering entry could name so
+ * that the fewest entries below it differ). */
+static void
+idset_merge(const struct idset *a, const struct idset *b, struct idset *out)
+{
+    uint32_t i = 0, k = 0, n = 0;
+    uint32_t *ids = xmalloc((a->n + b->n) * sizeof *ids);
+
+    while (i < a->n && k < b->n) {
+        if (a->ids[i] == b->ids[k]) {
+            ids[n++] = a->ids[i];
+            i++;
+            k++;
+        } else if (a->ids[i] < b->ids[k]) {
+            i++;
+        } else {
+            k++;
+        }
+    }
+    if (!n) {
+        i = k = 0;
+        while (i < a->n || k < b->n) {
+            if (k == b->n || (i < a->n && a->ids[i] < b->ids[k])) {
+                ids[n++] = a->ids[i++];
+            } else if (i == a->n || b->ids[k] < a->ids[i]) {
+                ids[n++] = b->ids[k++];
+            } else {
+                ids[n++] = a->ids[i++];
+                k++;
+            }
+        }
+    }
+    out->ids = ids;
+    out->n = n;
+}
+
+size_t
+slots_layer(const uint32_t *table, uint32_t m,
+            void (*cb)(void *aux, uint32_t value, uint32_t mask, uint32_t id,
+                       unsigned int depth),
+            void *aux)
+{
+    unsigned int k = log2_exact(m);
+    struct idset *set = xcalloc(2 * m, sizeof *set);
+    uint32_t *inherited = xmalloc(2 * m * sizeof *inherited);
+    size_t count = 0;
+
+    /* Bottom up, as a heap over bit-reversed order (see slots_compress()):
+     * node i at depth d covers the slots whose low d bits are
+     * rev(i - 2^d, d). */
+    for (uint32_t r = 0; r < m; r++) {
+        set[m + r].ids = xmalloc(sizeof *set[m + r].ids);
+        set[m + r].ids[0] = table[rev(r, k)];
+        set[m + r].n = 1;
+    }
+    for (uint32_t i = m; i-- > 1; ) {
+        idset_merge(&set[2 * i], &set[2 * i + 1], &set[i]);
+    }
+
+    /* Top down: a node keeps what covers it if it may, else gets an entry
+     * of its own (the smallest id of its set: deterministic). */
+    for (uint32_t i = 1; i < 2 * m; i++) {
+        uint32_t h = i > 1 ? inherited[i / 2] : SLOTS_NONE;
+
+        if (i > 1 && idset_has(&set[i], h)) {
+            inherited[i] = h;
+            continue;
+        }
+        unsigned int d = depth_of(i);
+        inherited[i] = set[i].ids[0];
+        if (set[i].ids[0] != SLOTS_NONE) {
+            cb(aux, rev(i - (1u << d), d), (1u << d) - 1, set[i].ids[0], d);
+            count++;
+        }
+    }
+    for (uint32_t i = 1; i < 2 * m; i++) {
+        free(set[i].ids);
+    }
+    free(set);
+    free(inherited);
+    return count;
+}

@@ -169,13 +169,23 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
     ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
     while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
         char ip[INET6_ADDRSTRLEN] = "";
+        uint32_t loads_reg1 = 0;
+        const struct ofpact *a;
+
+        /* A SLOTS flow names its backend in its actions. */
+        OFPACT_FOR_EACH (a, fs.ofpacts, fs.ofpacts_len) {
+            if (a->type == OFPACT_SET_FIELD
+                && ofpact_get_SET_FIELD(a)->field->id == MFF_REG1) {
+                loads_reg1 = ntohl(ofpact_get_SET_FIELD(a)->value->be32);
+            }
+        }
         if (fs.match.flow.dl_type == htons(0x0800)) {
             inet_ntop(AF_INET, &fs.match.flow.nw_dst, ip, sizeof ip);
         }
-        /* reg1 names a DSR_FORWARD flow's backend, reg5 a SLOTS flow's
-         * slot (the first of its run). */
+        /* reg1 names a DSR_FORWARD flow's backend (its match), and a
+         * SLOTS flow's (its actions). */
         json_array_append_new(r->flows, json_pack(
-            "{s:I, s:i, s:i, s:i, s:s, s:i, s:I, s:I, s:I, s:I}",
+            "{s:I, s:i, s:i, s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I}",
             "cookie", (json_int_t) ntohll(fs.cookie),
             "table", (int) fs.table_id,
             "priority", (int) fs.priority,
@@ -184,6 +194,7 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
             "tp_dst", (int) ntohs(fs.match.flow.tp_dst),
             "reg1", (json_int_t) fs.match.flow.regs[1],
             "reg5", (json_int_t) fs.match.flow.regs[5],
+            "loads_reg1", (json_int_t) loads_reg1,
             "packets", (json_int_t) fs.packet_count,
             "bytes", (json_int_t) fs.byte_count));
     }

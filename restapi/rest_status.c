@@ -201,7 +201,7 @@ add_flow_counters(const json_t *bridge_stats, uint64_t cookie, int table,
 }
 
 /* New sessions per backend.  nat: the packets of SLOTS (only a session's
- * first packet gets there), by the slot's backend.  DSR modes: the SYNs
+ * first packet gets there), by the backend each flow loads into reg1.  DSR modes: the SYNs
  * DSR_FORWARD sends to each backend (its priority-101 copies): a stateless
  * balancer cannot count other protocols' sessions. */
 static void
@@ -222,11 +222,7 @@ add_sessions(const json_t *bridge_stats, const struct model_service *svc,
             continue;
         }
         if (nat && table == MSLB_T_SLOTS) {
-            uint32_t slot = json_integer_value(json_object_get(f, "reg5"));
-            if (slot >= svc->slots.n_slots) {
-                continue;
-            }
-            key = svc->slots.owner[slot];
+            key = json_integer_value(json_object_get(f, "loads_reg1"));
         } else if (!nat && table == MSLB_T_DSR_FORWARD
                    && json_integer_value(json_object_get(f, "priority"))
                       == MSLB_SYN_COUNT_PRIORITY) {

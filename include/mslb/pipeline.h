@@ -115,6 +115,12 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
 #define MSLB_GROUP_TAG 0x4d000000u
 #define MSLB_GROUP_TAG_MASK 0xff000000u
 
+/* SLOTS: a run of slots that k bits of the slot select is at priority
+ * MSLB_SLOTS_PRIORITY + k (the most specific wins); a run in a move (they
+ * are disjoint) above them all. */
+#define MSLB_SLOTS_PRIORITY 100
+#define MSLB_SLOTS_MOVE_PRIORITY 120
+
 /* DSR_FORWARD: a copy of each backend's first flow for TCP SYNs, whose
  * packet count is the backend's connections (the statistics' sessions). */
 #define MSLB_SYN_COUNT_PRIORITY 101

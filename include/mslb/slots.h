@@ -59,4 +59,16 @@ size_t slots_compress(const uint32_t *table, uint32_t m,
                                  uint32_t id),
                       void *aux);
 
+/* The table as layered masked matches: calls 'cb' for each (value, mask,
+ * id, depth), depth being the number of bits in 'mask', such that for every
+ * slot the matching entry with the greatest depth names its id.  As few
+ * entries as prefix matches allow (ORTC: a slot whose cover already names
+ * its backend needs no entry of its own), usually far fewer than
+ * slots_compress()'s disjoint ones, and a change to a few slots changes
+ * few entries.  Returns how many there were. */
+size_t slots_layer(const uint32_t *table, uint32_t m,
+                   void (*cb)(void *aux, uint32_t value, uint32_t mask,
+                              uint32_t id, unsigned int depth),
+                   void *aux);
+
 #endif /* slots.h */

@@ -111,5 +111,5 @@ pairs_multipath() {
 }
 check "distribution 2-tuple picks the slot by multipath over the addresses" \
     pairs_multipath
-moves_gone() { ! ofctl dump-flows br-lb table=5 | grep -q 'priority=110'; }
+moves_gone() { ! ofctl dump-flows br-lb table=5 | grep -q 'priority=120'; }
 check "the slots' moves end after idle_timeout" wait_for 20 moves_gone

@@ -290,6 +290,87 @@ compress(void **state)
     free(t);
 }
 
+/* Layered matches: for every slot the deepest matching entry names its
+ * backend; never more entries than the disjoint ones. */
+struct layer {
+    uint32_t m;
+    uint32_t *best_depth, *best_id;
+};
+
+static void
+layer_cb(void *aux, uint32_t value, uint32_t mask, uint32_t id,
+         unsigned int depth)
+{
+    struct layer *l = aux;
+
+    assert_int_equal(mask, (1u << depth) - 1);
+    assert_int_equal(value & ~mask, 0);
+    for (uint32_t s = value; s < l->m; s += mask + 1) {
+        /* Two entries of one depth never cover the same slot. */
+        assert_true(l->best_depth[s] == UINT32_MAX
+                    || l->best_depth[s] != depth);
+        if (l->best_depth[s] == UINT32_MAX || depth > l->best_depth[s]) {
+            l->best_depth[s] = depth;
+            l->best_id[s] = id;
+        }
+    }
+}
+
+static size_t
+check_layer(const uint32_t *t, uint32_t m)
+{
+    struct layer l = { .m = m };
+    size_t n;
+
+    l.best_depth = malloc(m * sizeof *l.best_depth);
+    l.best_id = malloc(m * sizeof *l.best_id);
+    memset(l.best_depth, 0xff, m * sizeof *l.best_depth);
+    n = slots_layer(t, m, layer_cb, &l);
+    for (uint32_t s = 0; s < m; s++) {
+        assert_int_not_equal(l.best_depth[s], UINT32_MAX);
+        assert_int_equal(l.best_id[s], t[s]);
+    }
+    free(l.best_depth);
+    free(l.best_id);
+    return n;
+}
+
+static void
+layer(void **state)
+{
+    struct slots_backend b[300];
+    uint32_t *t = new_table(), m = 2048;
+    size_t total_layer = 0, total_compress = 0;
+
+    (void) state;
+    equal(b, 4, 1);
+    slots_assign(t, 16, b, 4);
+    assert_int_equal(check_layer(t, 16), 4);
+    for (int round = 0; round < 40; round++) {
+        size_t n = 2 + next_random() % 290;
+        equal(b, n, 1 + round);
+        for (size_t i = 0; i < n; i++) {
+            b[i].weight = 1 + next_random() % 4;
+        }
+        for (uint32_t s = 0; s < m; s++) {
+            t[s] = SLOTS_NONE;
+        }
+        slots_assign(t, m, b, n);
+        size_t nl = check_layer(t, m), nc = check_compress(t, m);
+        assert_true(nl <= nc);
+        total_layer += nl;
+        total_compress += nc;
+        /* One more backend: few entries change. */
+        b[n].id = 100000 + round;
+        b[n].weight = 1;
+        slots_assign(t, m, b, n + 1);
+        check_layer(t, m);
+    }
+    print_message("layered %zu vs disjoint %zu entries over 40 tables\n",
+                  total_layer, total_compress);
+    free(t);
+}
+
 static uint32_t
 count_of(const uint32_t *t, uint32_t m, uint32_t id)
 {
@@ -523,6 +604,7 @@ main(void)
         cmocka_unit_test(weights),
         cmocka_unit_test(disruption),
         cmocka_unit_test(compress),
+        cmocka_unit_test(layer),
         cmocka_unit_test(random_sequences),
         cmocka_unit_test(exact_sequences),
     };
