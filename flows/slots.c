@@ -793,14 +793,15 @@ idset_has(const struct idset *s, uint32_t id)
     return lo < s->n && s->ids[lo] == id;
 }
 
-/* 'a' and 'b' merged: their intersection if not empty, else their union
- * (the first pass of ORTC: the backends a covering entry could name so
- * that the fewest entries below it differ). */
+/* 'a' and 'b' merged into 'ids' (room for a->n + b->n): their
+ * intersection if not empty, else their union (the first pass of ORTC: the
+ * backends a covering entry could name so that the fewest entries below it
+ * differ). */
 static void
-idset_merge(const struct idset *a, const struct idset *b, struct idset *out)
+idset_merge(const struct idset *a, const struct idset *b, uint32_t *ids,
+            struct idset *out)
 {
     uint32_t i = 0, k = 0, n = 0;
-    uint32_t *ids = xmalloc((a->n + b->n) * sizeof *ids);
 
     while (i < a->n && k < b->n) {
         if (a->ids[i] == b->ids[k]) {
@@ -839,18 +840,22 @@ slots_layer(const uint32_t *table, uint32_t m,
     unsigned int k = log2_exact(m);
     struct idset *set = xcalloc(2 * m, sizeof *set);
     uint32_t *inherited = xmalloc(2 * m * sizeof *inherited);
+    /* Every set lives in one buffer: a level's sets hold at most the m
+     * ids of the level below, so (k + 2) * m is room for all. */
+    uint32_t *pool = xmalloc((size_t) (k + 2) * m * sizeof *pool), used = 0;
     size_t count = 0;
 
     /* Bottom up, as a heap over bit-reversed order (see slots_compress()):
      * node i at depth d covers the slots whose low d bits are
      * rev(i - 2^d, d). */
     for (uint32_t r = 0; r < m; r++) {
-        set[m + r].ids = xmalloc(sizeof *set[m + r].ids);
-        set[m + r].ids[0] = table[rev(r, k)];
+        pool[used] = table[rev(r, k)];
+        set[m + r].ids = &pool[used++];
         set[m + r].n = 1;
     }
     for (uint32_t i = m; i-- > 1; ) {
-        idset_merge(&set[2 * i], &set[2 * i + 1], &set[i]);
+        idset_merge(&set[2 * i], &set[2 * i + 1], &pool[used], &set[i]);
+        used += set[i].n;
     }
 
     /* Top down: a node keeps what covers it if it may, else gets an entry
@@ -869,9 +874,7 @@ slots_layer(const uint32_t *table, uint32_t m,
             count++;
         }
     }
-    for (uint32_t i = 1; i < 2 * m; i++) {
-        free(set[i].ids);
-    }
+    free(pool);
     free(set);
     free(inherited);
     return count;
