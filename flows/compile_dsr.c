@@ -112,6 +112,12 @@ a_learn_session(struct cbuild *cb, const struct model_service *svc)
         learn_match_field(ofpacts, dst);
         learn_match_field(ofpacts, MFF_REG3);
     }
+    if (!svc->persistence) {
+        /* The slot too (the same for every packet of the session): mslbd
+         * ends a slot's move only once no session on it keeps the old
+         * backend, and reads that from these entries. */
+        learn_match_field(ofpacts, MFF_REG5);
+    }
     learn_load_field(ofpacts, MFF_REG1);
     learn = ofpacts->header;
     ofpact_finish_LEARN(ofpacts, &learn);

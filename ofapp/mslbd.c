@@ -31,6 +31,7 @@
 #include "dbserver.h"
 #include "lbengine.h"
 #include "mainloop.h"
+#include "moves.h"
 #include "nbdb.h"
 #include "rest.h"
 #include "mslb/model.h"
@@ -60,6 +61,7 @@ struct mslbd {
     char *config_file;
     char *state_file;           /* --state: the database file. */
     struct bridges *bridges;
+    struct moves *moves;        /* Ends slot moves (moves.h). */
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
 };
@@ -67,7 +69,7 @@ struct mslbd {
 /* Log modules of mslbd's own, for --verbose. */
 static const char *const mslb_modules[] = {
     "mslbd", "bridges", "reconciler", "ofsession", "rest",
-    "nbdb", "nbdb_write", "dbserver", "lbengine", "fragments",
+    "nbdb", "nbdb_write", "dbserver", "lbengine", "fragments", "moves",
 };
 
 /* Runs the engine if the model, the switch facts or the generation moved,
@@ -130,6 +132,9 @@ db_run(void *d_)
         return;
     }
     run_engine(d);
+    if (d->moves) {
+        moves_run(d->moves);
+    }
     if (d->status_dirty) {
         d->status_dirty = false;
         report_bridges(d);
@@ -580,6 +585,7 @@ main(int argc, char *argv[])
     d.generation = nbdb_generation(d.nbdb);
     d.bridges = bridges_create(d.loop, d.mdb, d.swfacts, d.engine,
                                &bridges_cbs, &d);
+    d.moves = moves_create(d.nbdb, d.mdb, d.bridges);
     bridges_set_announce_interval(d.bridges, announce_s);
     d.rest_env = (struct rest_env) {
         .loop = d.loop,
@@ -661,6 +667,7 @@ main(int argc, char *argv[])
     mainloop_run(d.mainloop);
 
     bridges_destroy(d.bridges);
+    moves_destroy(d.moves);
     lbengine_destroy(d.engine);
     swfacts_destroy(d.swfacts);
     rtfacts_destroy(d.rtfacts);

@@ -62,8 +62,8 @@ struct nbdb {
     struct shash status;        /* Bridge name -> struct status_entry. */
     long long int next_status_ms;
 
-    /* Slot moves whose time is up are written away (nbdb_expire_moves()),
-     * one batch at a time, checked at most once a second. */
+    /* Slot moves whose time is up are settled (nbdb_moves_due(),
+     * nbdb_settle_moves()), one batch at a time, at most once a second. */
     long long int next_expiry_ms;
     bool expiring;
     struct sset moving;         /* Services with timed slot moves. */
@@ -82,7 +82,7 @@ void nbdb_tracked_sync(struct nbdb *);
 
 /* nbdb_write.c */
 void nbdb_start_txn(struct nbdb *);
-void nbdb_expire_moves(struct nbdb *);
+
 void nbdb_poll_txn(struct nbdb *);
 void nbdb_write_status(struct nbdb *);
 void nbdb_batch_finish(struct batch *, enum nbdb_status, uint64_t gen,

@@ -606,11 +606,7 @@ nbdb_run(struct nbdb *nb)
             nb->next_status_ms = time_msec() + STATUS_INTERVAL_MS;
         }
     }
-    if (nb->ready && connected && !nb->expiring
-        && time_msec() >= nb->next_expiry_ms) {
-        nb->next_expiry_ms = time_msec() + 1000;
-        nbdb_expire_moves(nb);
-    }
+
     return mdb_has_changes(nb->mdb);
 }
 
@@ -624,7 +620,7 @@ nbdb_wait(struct nbdb *nb)
     if (!nb->txn && !ovs_list_is_empty(&nb->queue)) {
         poll_immediate_wake();
     }
-    if (nb->ready && !nb->expiring) {
+    if (nb->ready && !nb->expiring && !sset_is_empty(&nb->moving)) {
         poll_timer_wait_until(nb->next_expiry_ms);
     }
 }

@@ -74,6 +74,8 @@ struct nbdb_change {
     char *name;                 /* DEL_* (owned by the change). */
     uint32_t base;              /* Hash of the object it was computed from
                                  * (model_*_hash()), 0: it did not exist. */
+    bool own_slots;             /* PUT_SERVICE: svc->slots is the table to
+                                 * move on from (else the model's). */
 };
 
 /* Queues 'changes' (taking ownership of the array and its contents) to be
@@ -91,6 +93,20 @@ void nbdb_forget(struct nbdb *, void *aux);
  * every object of 'm' is put, nothing is deleted. */
 void nbdb_import(struct nbdb *, const struct model *m, enum nbdb_source,
                  nbdb_done_func *done, void *aux);
+
+/* Slot moves (docs/selection.md) end when their time is up unless the
+ * switches still hold sessions they keep, which only the caller can ask.
+ * nbdb_moves_due() (at most once a second, none while a settlement is
+ * being written): adds to 'names' the services with timed moves that are
+ * due; true if any.  nbdb_settle_moves() writes them again: a due move for
+ * which 'alive' says sessions of its old backend 'from' remain on slot
+ * 'slot' lasts another idle_timeout, the others end. */
+struct sset;
+typedef bool nbdb_move_alive_func(void *aux, const struct model_service *,
+                                  uint32_t slot, uint32_t from);
+bool nbdb_moves_due(struct nbdb *, struct sset *names);
+void nbdb_settle_moves(struct nbdb *, const struct sset *names,
+                       nbdb_move_alive_func *, void *aux);
 
 /* Status rows written by mslbd (coalesced, at most a few per second). */
 struct nbdb_bridge_status {

@@ -121,7 +121,8 @@ write_backend(struct nbdb *nb, const struct mslbrec_backend *row,
 
 static void
 write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
-              const struct model_service *svc, enum nbdb_source source)
+              const struct model_service *svc, enum nbdb_source source,
+              bool own_slots)
 {
     const struct mslbrec_service *row = nbdb_service_row(nb, svc->name);
     struct mslbrec_backend **bes;
@@ -159,8 +160,8 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
      * carries (a state file's): see model_slots_compute(). */
     const struct model_service *cur = mdb_find_service(nb->mdb, svc->name);
     struct model_slots slots;
-    model_slots_compute(svc, cur ? &cur->slots : &svc->slots, time_wall(),
-                        &slots);
+    model_slots_compute(svc, cur && !own_slots ? &cur->slots : &svc->slots,
+                        time_wall(), &slots);
     char *slots_text = slots.n_slots ? model_slots_format(&slots) : NULL;
     SET_STR(mslbrec_service, row, slots, slots_text);
     free(slots_text);
@@ -328,7 +329,7 @@ write_change(struct nbdb *nb, const struct nbdb_change *c)
 {
     switch (c->type) {
     case NBDB_PUT_SERVICE:
-        write_service(nb, nb->txn, c->svc, c->source);
+        write_service(nb, nb->txn, c->svc, c->source, c->own_slots);
         break;
     case NBDB_PUT_BRIDGE:
         write_bridge(nb, nb->txn, c->br, c->source);
@@ -603,44 +604,78 @@ expired_done(void *nb_, enum nbdb_status status, uint64_t gen,
     }
 }
 
-/* Services with a slot move whose time is up are written again, as they
- * are: write_service() computes their table without it. */
-void
-nbdb_expire_moves(struct nbdb *nb)
+bool
+nbdb_moves_due(struct nbdb *nb, struct sset *names)
 {
     int64_t now = time_wall();
-    size_t n = 0;
-    struct nbdb_change *changes = xzalloc((sset_count(&nb->moving) + 1)
-                                          * sizeof *changes);
     const char *name;
 
+    if (!nb->ready || nb->expiring || time_msec() < nb->next_expiry_ms) {
+        return false;
+    }
+    nb->next_expiry_ms = time_msec() + 1000;
     /* Only the services that had timed moves when they were read. */
     SSET_FOR_EACH_SAFE (name, &nb->moving) {
         const struct model_service *svc = mdb_find_service(nb->mdb, name);
-        const struct mslbrec_service *row;
         int64_t next = svc ? model_slots_next_expiry(&svc->slots)
                            : INT64_MAX;
 
         if (next == INT64_MAX) {
             sset_delete(&nb->moving, SSET_NODE_FROM_NAME(name));
+        } else if (next <= now && sset_count(names) < 256) {
+            sset_add(names, name);
+        }
+    }
+    return !sset_is_empty(names);
+}
+
+void
+nbdb_settle_moves(struct nbdb *nb, const struct sset *names,
+                  nbdb_move_alive_func *alive, void *aux)
+{
+    int64_t now = time_wall();
+    struct nbdb_change *changes = xzalloc((sset_count(names) + 1)
+                                          * sizeof *changes);
+    size_t n = 0, kept = 0, ended = 0;
+    const char *name;
+
+    SSET_FOR_EACH (name, names) {
+        const struct model_service *svc = mdb_find_service(nb->mdb, name);
+        const struct mslbrec_service *row;
+
+        if (!svc || !(row = nbdb_service_row(nb, name))) {
             continue;
         }
-        if (next > now || n >= 256
-            || !(row = nbdb_service_row(nb, svc->name))) {
-            continue;
+        struct nbdb_change *c = &changes[n++];
+        c->type = NBDB_PUT_SERVICE;
+        c->source = row_from_config(&row->external_ids)
+                    ? NBDB_SOURCE_CONFIG : NBDB_SOURCE_API;
+        c->svc = xzalloc(sizeof *c->svc);
+        model_service_clone(c->svc, svc);
+        c->base = model_service_hash(svc);
+        c->own_slots = true;
+        /* A due move that still keeps sessions on some switch lasts
+         * another idle_timeout; write_service() drops the others. */
+        for (size_t i = 0; i < c->svc->slots.n_moves; i++) {
+            struct model_slot_move *m = &c->svc->slots.moves[i];
+            if (m->until == MODEL_MOVE_WHILE_DRAINING || m->until > now) {
+                continue;
+            }
+            if (alive(aux, svc, m->slot, m->from)) {
+                m->until = now + svc->idle_timeout;
+                kept++;
+            } else {
+                ended++;
+            }
         }
-        changes[n].type = NBDB_PUT_SERVICE;
-        changes[n].source = row_from_config(&row->external_ids)
-                            ? NBDB_SOURCE_CONFIG : NBDB_SOURCE_API;
-        changes[n].svc = xzalloc(sizeof *changes[n].svc);
-        model_service_clone(changes[n].svc, svc);
-        changes[n++].base = model_service_hash(svc);
     }
     if (!n) {
         free(changes);
         return;
     }
-    VLOG_INFO("slot moves expired in %zu service%s", n, n == 1 ? "" : "s");
+    VLOG_INFO("slot moves due in %zu service%s: %zu ended, %zu kept for "
+              "sessions still on their old backend", n, n == 1 ? "" : "s",
+              ended, kept);
     nb->expiring = true;
     nbdb_submit(nb, changes, n, expired_done, nb);
 }

@@ -152,9 +152,10 @@ add_learned(struct stats_req *r, struct ofpbuf *b)
             }
         }
         json_array_append_new(r->learned, json_pack(
-            "{s:I, s:I}", "service",
+            "{s:I, s:I, s:I}", "service",
             (json_int_t) (ntohll(fs.cookie) & 0xffffff),
-            "backend", (json_int_t) backend));
+            "backend", (json_int_t) backend,
+            "slot", (json_int_t) fs.match.flow.regs[5]));
     }
     ofpbuf_uninit(&ofpacts);
 }

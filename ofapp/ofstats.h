@@ -15,7 +15,7 @@ struct ofsession;
  *   {"flows": [{"cookie", "table", "nw_proto", "nw_dst", "tp_dst",
  *               "packets", "bytes"}...],
  *    "groups": [{"group_id", "buckets": [packets...]}...],
- *    "learned": [{"service", "backend"}...]}
+ *    "learned": [{"service", "backend", "slot"}...]}
  * or with NULL if the session is lost first. */
 typedef void ofstats_cb(void *aux, json_t *stats);
 
