@@ -99,9 +99,8 @@ typedef void compile_move_fn(struct cbuild *, const struct model_backend *to,
 void a_select_slot(struct cbuild *, const struct model_service *,
                    const struct compile_ports *);
 void compile_slots(struct cbuild *, const struct model_service *,
-                   uint64_t cookie, const struct compile_ports *,
-                   compile_stable_fn *stable, compile_move_fn *move,
-                   const void *aux);
+                   uint64_t cookie, compile_stable_fn *stable,
+                   compile_move_fn *move, const void *aux);
 
 /* ARP replies and ICMP echo replies (neighbour advertisements and ICMPv6
  * echo replies for IPv6) for an address the bridge owns. */

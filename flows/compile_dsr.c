@@ -404,7 +404,7 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
         compile_any_extras(cb, svc, ports, cookie);
     }
 
-    compile_slots(cb, svc, cookie, ports, dsr_stable, dsr_move, svc);
+    compile_slots(cb, svc, cookie, dsr_stable, dsr_move, svc);
     if (svc->persistence) {
         /* A client with no learned backend yet: pick a slot. */
         cb_begin(cb);

@@ -145,7 +145,7 @@ compile_nat_service(struct cbuild *cb, const struct model_service *svc,
     /* A new session picks its slot; SLOTS commits it, translated.
      * Conntrack then keeps each session's backend: the slot table places
      * only new ones. */
-    compile_slots(cb, svc, cookie, ports, nat_stable, NULL, br);
+    compile_slots(cb, svc, cookie, nat_stable, NULL, br);
     cb_begin(cb);
     m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
     nat_request_match(cb, svc);

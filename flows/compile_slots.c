@@ -81,20 +81,29 @@ slot_bits(const struct model_service *svc)
     return k;
 }
 
+static uint32_t
+hash_group_id(enum compile_hash h, unsigned int k)
+{
+    return h == COMPILE_HASH_DP_L4 ? MSLB_HASH_GROUP_L4(k)
+                                   : MSLB_HASH_GROUP_SYM_L4(k);
+}
+
 /* The shared group for tables of 2^k slots: one bucket, which copies the
  * low 'k' bits of the datapath's hash into reg5 and looks them up.  Added
- * by every service that uses it (the flow set counts references). */
-static uint32_t
+ * to 'out' by every service that uses it (the flow set counts
+ * references); its bucket is built with a builder of its own, since the
+ * caller's is in the middle of a flow. */
+static void
 add_hash_group(struct cbuild *cb, enum compile_hash h, unsigned int k)
 {
     struct ofputil_group_mod gm;
     struct ofputil_bucket *b = xzalloc(sizeof *b);
+    struct cbuild bucket;
 
     memset(&gm, 0, sizeof gm);
     gm.command = OFPGC11_ADD;
     gm.type = OFPGT11_SELECT;
-    gm.group_id = h == COMPILE_HASH_DP_L4 ? MSLB_HASH_GROUP_L4(k)
-                  : MSLB_HASH_GROUP_SYM_L4(k);
+    gm.group_id = hash_group_id(h, k);
     gm.command_bucket_id = OFPG15_BUCKET_ALL;
     ovs_list_init(&gm.buckets);
     if (h == COMPILE_HASH_DP_L4) {
@@ -104,20 +113,19 @@ add_hash_group(struct cbuild *cb, enum compile_hash h, unsigned int k)
                     sizeof gm.props.selection_method);
         gm.props.selection_method_param = 0;
     }
-    ofpbuf_clear(&cb->ofpacts);
-    a_move(cb, MFF_DP_HASH, 0, k, MFF_REG5, 0);
-    a_resubmit(cb, MSLB_T_SLOTS);
+    cb_init(&bucket, NULL);
+    a_move(&bucket, MFF_DP_HASH, 0, k, MFF_REG5, 0);
+    a_resubmit(&bucket, MSLB_T_SLOTS);
     b->weight = 1;
     b->watch_port = OFPP_ANY;
     b->watch_group = OFPG_ANY;
     b->bucket_id = OFPG15_BUCKET_ALL;
-    b->ofpacts = xmemdup(cb->ofpacts.data, cb->ofpacts.size);
-    b->ofpacts_len = cb->ofpacts.size;
+    b->ofpacts = xmemdup(bucket.ofpacts.data, bucket.ofpacts.size);
+    b->ofpacts_len = bucket.ofpacts.size;
     ovs_list_push_back(&gm.buckets, &b->list_node);
-    ofpbuf_clear(&cb->ofpacts);
+    cb_error(cb, cb_finish(&bucket));
     cb_error(cb, flowset_add_group(cb->out, &gm));
     ofputil_uninit_group_mod(&gm);
-    return gm.group_id;
 }
 
 void
@@ -131,18 +139,10 @@ a_select_slot(struct cbuild *cb, const struct model_service *svc,
         return;                 /* No backend: nothing to pick. */
     }
     if (h == COMPILE_HASH_DP_SYM_L4 || h == COMPILE_HASH_DP_L4) {
-        /* The group is added to the flow set here (its bucket is built in
-         * the action buffer, which is saved around it). */
-        struct ofpbuf saved;
-        ofpbuf_init(&saved, cb->ofpacts.size);
-        ofpbuf_put(&saved, cb->ofpacts.data, cb->ofpacts.size);
-        uint32_t group = cb->out ? add_hash_group(cb, h, k)
-                         : (h == COMPILE_HASH_DP_L4 ? MSLB_HASH_GROUP_L4(k)
-                            : MSLB_HASH_GROUP_SYM_L4(k));
-        ofpbuf_clear(&cb->ofpacts);
-        ofpbuf_put(&cb->ofpacts, saved.data, saved.size);
-        ofpbuf_uninit(&saved);
-        a_group(cb, group);
+        if (cb->out) {
+            add_hash_group(cb, h, k);
+        }
+        a_group(cb, hash_group_id(h, k));
         return;
     }
 
@@ -205,16 +205,14 @@ m_slot(struct cbuild *cb, const struct model_service *svc,
 
 void
 compile_slots(struct cbuild *cb, const struct model_service *svc,
-              uint64_t cookie, const struct compile_ports *ports,
-              compile_stable_fn *stable, compile_move_fn *move,
-              const void *aux)
+              uint64_t cookie, compile_stable_fn *stable,
+              compile_move_fn *move, const void *aux)
 {
     const struct model_slots *sl = &svc->slots;
     uint32_t n = sl->n_slots;
     struct runs runs = { NULL, 0, 0 };
     uint32_t *table;
 
-    (void) ports;
     if (!n) {
         return;
     }
