@@ -215,6 +215,18 @@ service_row_json(const struct mslbrec_service *r)
     if (r->distribution) {
         json_object_set_new(j, "distribution", json_string(r->distribution));
     }
+    /* The slot table the row keeps (written by nbdb_write.c from the one
+     * before it), with its moves as they stand: the model fits it to the
+     * row's backends (a writer that bypassed mslbd), and one that cannot
+     * be read starts anew. */
+    struct model_slots kept;
+    if (r->slots && model_slots_parse(r->slots, &kept)) {
+        json_object_set_new(j, "slots", json_string(r->slots));
+        model_slots_uninit(&kept);
+    } else if (r->slots) {
+        VLOG_WARN("service %s: unreadable slot table: starting anew",
+                  r->name);
+    }
     for (size_t i = 0; i < r->n_bridges; i++) {
         json_array_append_new(bridges, json_string(r->bridges[i]->name));
     }
@@ -276,28 +288,6 @@ take_bridge(struct nbdb *nb, const struct mslbrec_bridge *r)
     mdb_put_bridge(nb->mdb, br);
 }
 
-/* The slot table the row keeps (written by nbdb_write.c from the one
- * before it), checked against the row's own backends: a table that does
- * not fit them (a writer that bypassed mslbd) is rebalanced from where it
- * stands, one that cannot be read starts anew. */
-static void
-take_slots(struct model_service *svc, const struct mslbrec_service *r)
-{
-    struct model_slots kept, fitted;
-
-    if (!r->slots || !model_slots_parse(r->slots, &kept)) {
-        if (r->slots) {
-            VLOG_WARN("service %s: unreadable slot table: starting anew",
-                      svc->name);
-        }
-        return;
-    }
-    model_slots_compute(svc, &kept, time_wall(), &fitted);
-    model_slots_uninit(&kept);
-    model_slots_uninit(&svc->slots);
-    svc->slots = fitted;
-}
-
 static void
 take_service(struct nbdb *nb, const struct mslbrec_service *r)
 {
@@ -322,7 +312,6 @@ take_service(struct nbdb *nb, const struct mslbrec_service *r)
     json_decref(j);
     if (!error) {
         svc->id = r->id;
-        take_slots(svc, r);
         error = mdb_check_service(nb->mdb, svc, "", &conflict);
         if (error) {
             model_service_destroy(svc);
