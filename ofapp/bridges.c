@@ -595,6 +595,16 @@ bridge_collect_stats(struct bridge *b, ofstats_cb *cb, void *aux)
     ofstats_collect(b->stats, b->session, cb, aux);
 }
 
+void
+bridge_collect_learned(struct bridge *b, ofstats_cb *cb, void *aux)
+{
+    if (!bridge_is_connected(b)) {
+        cb(aux, NULL);
+        return;
+    }
+    ofstats_collect_learned(b->stats, b->session, cb, aux);
+}
+
 /* ---- Announcements (announce.h). ---- */
 
 void

@@ -77,5 +77,7 @@ json_t *bridge_status_json(const struct bridge *);
 /* Collects the bridge's statistics; 'cb' gets NULL if it is not connected
  * or the session ends first (see ofstats.h). */
 void bridge_collect_stats(struct bridge *, ofstats_cb *cb, void *aux);
+/* Only the learned affinity entries (ofstats_collect_learned()). */
+void bridge_collect_learned(struct bridge *, ofstats_cb *cb, void *aux);
 
 #endif /* bridges.h */

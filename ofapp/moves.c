@@ -147,7 +147,7 @@ moves_run(struct moves *m)
             continue;
         }
         m->pending++;
-        bridge_collect_stats(b, on_stats, m);
+        bridge_collect_learned(b, on_stats, m);
     }
     settle_if_done(m);
 }

@@ -98,6 +98,24 @@ ofstats_collect(struct ofstats *st, struct ofsession *s, ofstats_cb *cb,
     st->reqs = r;
 }
 
+void
+ofstats_collect_learned(struct ofstats *st, struct ofsession *s,
+                        ofstats_cb *cb, void *aux)
+{
+    struct stats_req *r = xzalloc(sizeof *r);
+
+    r->flows = json_array();
+    r->groups = json_array();
+    r->learned = json_array();
+    r->cb = cb;
+    r->aux = aux;
+    r->xids[3] = request_flows(s, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
+                               MSLB_COOKIE_TAG_MASK);
+    r->pending = 1;
+    r->next = st->reqs;
+    st->reqs = r;
+}
+
 static void
 finish(struct ofstats *st, struct stats_req *r, bool ok)
 {
@@ -237,7 +255,7 @@ ofstats_handle_msg(struct ofstats *st, const struct ofp_header *oh,
     }
     for (r = st->reqs; r && which < 0; r = which < 0 ? r->next : r) {
         for (int i = 0; i < 4; i++) {
-            if (r->xids[i] == xid) {
+            if (r->xids[i] && r->xids[i] == xid) {    /* 0: not sent. */
                 which = i;
                 break;
             }

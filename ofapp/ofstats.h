@@ -29,6 +29,9 @@ void ofstats_fail_all(struct ofstats *);
 
 void ofstats_collect(struct ofstats *, struct ofsession *, ofstats_cb *,
                      void *aux);
+/* The same with only "learned" filled ("flows" and "groups" empty). */
+void ofstats_collect_learned(struct ofstats *, struct ofsession *,
+                             ofstats_cb *, void *aux);
 /* Consumes a reply that belongs to a collection; false for others. */
 bool ofstats_handle_msg(struct ofstats *, const struct ofp_header *,
                         enum ofptype);
