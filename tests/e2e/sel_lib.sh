@@ -246,3 +246,18 @@ sel_upcall_check() {
     check "${what}3,000 new connections to a warm service: $UPC upcalls per connection (< 0.5)" \
         lt_half "$UPC"
 }
+
+# sel_mode_checks LABEL CHURN_BODY [UPCALL_LABEL]: the checks of issue 9
+# in one mode's test, with the servers' tcpbench on 7000 (service "split",
+# S1-S3 weighted 1:2:3) and 7001: the weighted split on 7000; the write
+# CHURN_BODY (service "churn" on 7001: S1 kept, S2 drained, S4 added, S3
+# removed) under 1,000 held connections; upcalls on 7000.
+sel_mode_checks() {
+    wait_rest
+    sel_client_prep
+    sel_wait_port 7000
+    sel_wait_port 7001
+    sel_split split 7000 10000 2000 1:2:3 "$1: "
+    sel_churn churn 7001 16000 churn "$2" S1 S2 S3 "S1 S4"
+    sel_upcall_check upcalls 7000 12000 "${3:-$1: }"
+}

@@ -111,12 +111,6 @@ check "the final stage restored (its flow counted packets)" sh -c \
 # ----------------------------------------- selection (issue 9), l3dsr
 
 SEL_VIP=$VIP2
-wait_rest
-sel_client_prep
-sel_wait_port 7000
-sel_wait_port 7001
-sel_split split 7000 10000 2000 1:2:3 "l3dsr: "
 body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "mode": "l3dsr", "dscp": 11, "idle_timeout": 60, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
     "$VIP2" "$(lb 1)" "$(lb 2 1 drain)" "$(lb 4)")
-sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
-sel_upcall_check upcalls 7000 12000 "l3dsr: "
+sel_mode_checks l3dsr "$body"

@@ -104,12 +104,6 @@ check "br-lb saw no replies ($from_servers)" test "$from_servers" -eq 0
 
 # ------------------------------------------- selection (issue 9), tun
 
-wait_rest
-sel_client_prep
-sel_wait_port 7000
-sel_wait_port 7001
-sel_split split 7000 10000 2000 1:2:3 "tun: "
 body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "mode": "tun", "idle_timeout": 60, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
     "$VIP" "$(tb 1)" "$(tbw 2 1 drain)" "$(tb 4)")
-sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
-sel_upcall_check upcalls 7000 12000 "tun: "
+sel_mode_checks tun "$body"

@@ -142,12 +142,6 @@ check "no frame for s1 flooded to s2 by the final stage ($flooded)" \
 
 SEL_VIP=$VIP3
 SEL_CTLS="$D/ovs-vswitchd.ctl $D2/vswitchd.ctl"
-wait_rest
-sel_client_prep
-sel_wait_port 7000
-sel_wait_port 7001
-sel_split split 7000 10000 2000 1:2:3 "mslb: "
 body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "mode": "mslb", "tunnel": "vxlan", "idle_timeout": 60, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
     "$VIP3" "$(mb 1)" "$(mb 2 1 drain)" "$(mb 4)")
-sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
-sel_upcall_check upcalls 7000 12000 "mslb (both hosts): "
+sel_mode_checks mslb "$body" "mslb (both hosts): "

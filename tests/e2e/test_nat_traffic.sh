@@ -74,13 +74,7 @@ check "TCP to a non-VIP host is not translated" sh -c "
 
 # ------------------------------------------- selection (issue 9), nat
 
-wait_rest
-sel_client_prep
-sel_wait_port 7000
-sel_wait_port 7001
-sel_split split 7000 10000 2000 1:2:3 "nat: "
 SEL_PORT=7001
 body=$(printf '{"name": "churn", "vip": "%s", "protocol": "tcp", "port": 7001, "bridges": ["br-lb"], "backends": [%s,%s,%s]}' \
     "$VIP" "$(nb 1)" "$(nb 2 1 drain)" "$(nb 4)")
-sel_churn churn 7001 16000 churn "$body" S1 S2 S3 "S1 S4"
-sel_upcall_check upcalls 7000 12000 "nat: "
+sel_mode_checks nat "$body"
