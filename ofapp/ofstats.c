@@ -21,10 +21,10 @@
 /* One collection: four requests, one callback. */
 struct stats_req {
     struct stats_req *next;
-    uint32_t xids[4];           /* Service flows, backend flows, groups,
-                                 * learned affinity entries. */
+    uint32_t xids[3];           /* Service flows, backend flows, learned
+                                 * affinity entries; 0: not sent. */
     int pending;
-    json_t *flows, *groups, *learned;
+    json_t *flows, *learned;
     ofstats_cb *cb;
     void *aux;
 };
@@ -79,7 +79,6 @@ ofstats_collect(struct ofstats *st, struct ofsession *s, ofstats_cb *cb,
     struct stats_req *r = xzalloc(sizeof *r);
 
     r->flows = json_array();
-    r->groups = json_array();
     r->learned = json_array();
     r->cb = cb;
     r->aux = aux;
@@ -89,11 +88,9 @@ ofstats_collect(struct ofstats *st, struct ofsession *s, ofstats_cb *cb,
                                    MSLB_COOKIE_TAG_MASK
                                    | (0xffULL << MSLB_COOKIE_KIND_SHIFT));
     }
-    r->xids[2] = ofsession_send(s, ofputil_encode_group_stats_request(
-                                    ofsession_version(s), OFPG_ALL));
-    r->xids[3] = request_flows(s, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
+    r->xids[2] = request_flows(s, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
                                MSLB_COOKIE_TAG_MASK);
-    r->pending = 4;
+    r->pending = 3;
     r->next = st->reqs;
     st->reqs = r;
 }
@@ -105,11 +102,10 @@ ofstats_collect_learned(struct ofstats *st, struct ofsession *s,
     struct stats_req *r = xzalloc(sizeof *r);
 
     r->flows = json_array();
-    r->groups = json_array();
     r->learned = json_array();
     r->cb = cb;
     r->aux = aux;
-    r->xids[3] = request_flows(s, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
+    r->xids[2] = request_flows(s, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
                                MSLB_COOKIE_TAG_MASK);
     r->pending = 1;
     r->next = st->reqs;
@@ -128,11 +124,10 @@ finish(struct ofstats *st, struct stats_req *r, bool ok)
         }
     }
     if (ok) {
-        r->cb(r->aux, json_pack("{s:o, s:o, s:o}", "flows", r->flows,
-                                "groups", r->groups, "learned", r->learned));
+        r->cb(r->aux, json_pack("{s:o, s:o}", "flows", r->flows,
+                                "learned", r->learned));
     } else {
         json_decref(r->flows);
-        json_decref(r->groups);
         json_decref(r->learned);
         r->cb(r->aux, NULL);
     }
@@ -220,26 +215,6 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
     ofpbuf_uninit(&ofpacts);
 }
 
-static void
-add_groups(struct stats_req *r, struct ofpbuf *b)
-{
-    struct ofputil_group_stats gs;
-
-    while (!ofputil_decode_group_stats_reply(b, &gs)) {
-        if ((gs.group_id & MSLB_GROUP_TAG_MASK) == MSLB_GROUP_TAG) {
-            json_t *buckets = json_array();
-            for (uint32_t i = 0; i < gs.n_buckets; i++) {
-                json_array_append_new(buckets, json_integer(
-                    gs.bucket_stats[i].packet_count));
-            }
-            json_array_append_new(r->groups, json_pack(
-                "{s:I, s:o}", "group_id", (json_int_t) gs.group_id,
-                "buckets", buckets));
-        }
-        free(gs.bucket_stats);
-    }
-}
-
 bool
 ofstats_handle_msg(struct ofstats *st, const struct ofp_header *oh,
                    enum ofptype type)
@@ -249,12 +224,11 @@ ofstats_handle_msg(struct ofstats *st, const struct ofp_header *oh,
     int which = -1;
     struct ofpbuf b;
 
-    if (type != OFPTYPE_FLOW_STATS_REPLY
-        && type != OFPTYPE_GROUP_STATS_REPLY) {
+    if (type != OFPTYPE_FLOW_STATS_REPLY) {
         return false;
     }
     for (r = st->reqs; r && which < 0; r = which < 0 ? r->next : r) {
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < ARRAY_SIZE(r->xids); i++) {
             if (r->xids[i] && r->xids[i] == xid) {    /* 0: not sent. */
                 which = i;
                 break;
@@ -265,12 +239,10 @@ ofstats_handle_msg(struct ofstats *st, const struct ofp_header *oh,
         return false;
     }
     b = ofpbuf_const_initializer(oh, ntohs(oh->length));
-    if (type == OFPTYPE_FLOW_STATS_REPLY && which == 3) {
+    if (which == 2) {
         add_learned(r, &b);
-    } else if (type == OFPTYPE_FLOW_STATS_REPLY) {
-        add_flows(r, &b);
     } else {
-        add_groups(r, &b);
+        add_flows(r, &b);
     }
     if (!ofpmp_more(oh) && !--r->pending) {
         finish(st, r, true);

@@ -1,6 +1,6 @@
 /* Statistics of one bridge, collected over its OpenFlow session: counters
- * of mslb's service and backend flows, of its groups' buckets, and the
- * session affinity entries DSR modes learned. */
+ * of mslb's service and backend flows, and the session affinity entries
+ * DSR modes learned. */
 #ifndef OFSTATS_H
 #define OFSTATS_H 1
 
@@ -12,9 +12,9 @@ struct ofp_header;
 struct ofsession;
 
 /* Called once with (new reference)
- *   {"flows": [{"cookie", "table", "nw_proto", "nw_dst", "tp_dst",
- *               "packets", "bytes"}...],
- *    "groups": [{"group_id", "buckets": [packets...]}...],
+ *   {"flows": [{"cookie", "table", "priority", "nw_proto", "nw_dst",
+ *               "tp_dst", "reg1", "reg5", "loads_reg1", "packets",
+ *               "bytes"}...],
  *    "learned": [{"service", "backend", "slot"}...]}
  * or with NULL if the session is lost first. */
 typedef void ofstats_cb(void *aux, json_t *stats);
@@ -29,7 +29,7 @@ void ofstats_fail_all(struct ofstats *);
 
 void ofstats_collect(struct ofstats *, struct ofsession *, ofstats_cb *,
                      void *aux);
-/* The same with only "learned" filled ("flows" and "groups" empty). */
+/* The same with only "learned" filled ("flows" empty). */
 void ofstats_collect_learned(struct ofstats *, struct ofsession *,
                              ofstats_cb *, void *aux);
 /* Consumes a reply that belongs to a collection; false for others. */
