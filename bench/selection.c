@@ -678,6 +678,7 @@ sequence(int ops, uint32_t seed)
     double o_sum_moved = 0, o_sum_ideal = 0, sum_m = 0, ovs_sum_m = 0;
     uint64_t sum_matches = 0, sum_least = 0;
     size_t over_one = 0, o_over_one = 0;
+    double worst_dev = 0, worst_mm = 0;
 
     s.t = xzalloc_or_die(SLOTS_MAX * sizeof *s.t);
     for (uint32_t i = 0; i < SLOTS_MAX; i++) {
@@ -730,6 +731,20 @@ sequence(int ops, uint32_t seed)
         s = s2;
         o = o2;
 
+        /* Quotas stay where they are within the targets (slots.c,
+         * quotas()): the shares after each step, not only from empty. */
+        double mm, dev;
+        bool equal = true;
+        for (size_t i = 1; i < n; i++) {
+            equal = equal && b[i].weight == b[0].weight;
+        }
+        shares(&s, b, n, &mm, &dev);
+        if (equal) {
+            worst_mm = mm > worst_mm ? mm : worst_mm;
+        } else {
+            worst_dev = dev > worst_dev ? dev : worst_dev;
+        }
+
         size_t mt = matches(&s);
         sum_matches += mt;
         sum_least += least_matches(&s, b, n);
@@ -752,6 +767,9 @@ sequence(int ops, uint32_t seed)
     printf("%-10s | %11.2f%% %11.2f%% %14.2f %9zu of %zu\n", "mslb",
            sum_moved / steps * 100, sum_ideal / steps * 100, worst,
            over_one, steps);
+    printf("shares after each step: unequal weights worst |share/exact - 1| "
+           "%.2f%% (target 2%%); equal weights worst max/mean %.4f "
+           "(target 1.02)\n", worst_dev * 100, worst_mm);
     printf("summary sequence: mslb worst moved/ideal %.3f; slots per "
            "table mean %.0f max %u; compressed matches mean %.1f max %zu "
            "(no fewer than %.1f: the set bits of the counts); ovs hash "

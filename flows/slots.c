@@ -46,6 +46,26 @@ rev(uint32_t x, unsigned int bits)
     return bits ? x >> (32 - bits) : 0;
 }
 
+/* The balance targets, in percent of a backend's exact share M * w / W:
+ * how far above it a quota may be ('hi'), and how far below ('lo').
+ * Equal backends: max/mean <= 1.02 up to 64 backends, <= 1.05 beyond; no
+ * backend below 0.9 of the mean once it holds slots (the targets bound
+ * the largest share only: a looser floor lets a table that grew by
+ * replication keep its slots where they are).  Unequal weights: every
+ * share within 2% of its weight's. */
+static void
+targets(const struct slots_backend *b, size_t n, unsigned int *hi,
+        unsigned int *lo)
+{
+    bool equal = true;
+
+    for (size_t i = 1; i < n; i++) {
+        equal = equal && b[i].weight == b[0].weight;
+    }
+    *hi = equal && n > 64 ? 5 : 2;
+    *lo = equal ? 10 : 2;
+}
+
 /* Whether 'm' slots give every backend a share within the targets: a
  * quota rounded up exceeds its exact share M * w / W by at most 'hi'
  * (relative), and, for unequal weights, a quota rounded down falls short
@@ -74,6 +94,7 @@ slots_size(const struct slots_backend *b, size_t n)
 {
     uint64_t total = 0;
     uint32_t m = SLOTS_MIN;
+    unsigned int hi, lo;
     bool equal = true;
 
     if (!n) {
@@ -83,13 +104,13 @@ slots_size(const struct slots_backend *b, size_t n)
         total += b[i].weight;
         equal = equal && b[i].weight == b[0].weight;
     }
-    /* As few slots as the targets allow: every slot that sees traffic
-     * costs a datapath flow, and a cold one an upcall.  Equal backends:
-     * max/mean share <= 1.02 up to 64 backends, <= 1.05 beyond; weights:
-     * every share within 2% of its weight's. */
-    double hi = equal && n > 64 ? 0.05 : 0.02;
-    double lo = equal ? 0 : 0.02;
-    while ((m < n || !slots_fit(b, n, total, m, hi, lo)) && m < SLOTS_MAX) {
+    /* As few slots as the targets allow (see targets()): every slot that
+     * sees traffic costs a datapath flow, and a cold one an upcall.  Equal
+     * backends are bound above only. */
+    targets(b, n, &hi, &lo);
+    while ((m < n || !slots_fit(b, n, total, m, hi / 100.0,
+                                equal ? 0 : lo / 100.0))
+           && m < SLOTS_MAX) {
         m *= 2;
     }
     return m;
@@ -108,75 +129,136 @@ slots_grow(uint32_t *table, uint32_t m, uint32_t new_m)
 struct quota {
     size_t index;               /* Into the caller's backends. */
     uint32_t id;
-    uint32_t floor;
-    int64_t remainder;          /* Of m * weight / total, over total; -1
-                                 * when the floor was raised to 1. */
-    bool holds_more;            /* Could take a ceiling and holds more than
-                                 * its floor now. */
+    uint64_t num;               /* m * weight: the exact share is num / W. */
+    uint32_t q;                 /* The quota so far. */
+    uint32_t lo, hi;            /* Its bounds. */
 };
 
-/* Who gets one slot more than its floor first: a backend whose share is
- * not whole and that already holds it (no slot moves), then the largest
- * remainder, then the id.  A whole share sorts after every other, so that
- * it never gets a ceiling (there are never more ceilings to give than
- * shares that are not whole). */
-static int
-compare_extra(const void *a_, const void *b_)
+/* How far 'x' slots are above the exact share of 'q', times W. */
+static int64_t
+excess(const struct quota *q, uint32_t x, uint64_t total)
 {
-    const struct quota *a = a_, *b = b_;
-
-    if (a->holds_more != b->holds_more) {
-        return a->holds_more ? -1 : 1;
-    }
-    if (a->remainder != b->remainder) {
-        return a->remainder > b->remainder ? -1 : 1;
-    }
-    return a->id < b->id ? -1 : a->id > b->id;
+    return (int64_t) x * (int64_t) total - (int64_t) q->num;
 }
 
-/* Quotas summing to 'm', each the floor or the ceiling of its exact share
- * (at least 1), the ceilings going where they move nothing. */
+/* A binary heap of quota indexes, least key first; 'up': keyed by the
+ * excess after one slot more (who gains next), else by the negated excess
+ * as it stands (who gives back next); ties by id. */
+struct qheap {
+    const struct quota *q;
+    uint64_t total;
+    bool up;
+    size_t *v;
+    size_t n;
+};
+
+static bool
+qheap_less(const struct qheap *h, size_t a, size_t b)
+{
+    const struct quota *x = &h->q[a], *y = &h->q[b];
+    int64_t kx = h->up ? excess(x, x->q + 1, h->total)
+                       : -excess(x, x->q, h->total);
+    int64_t ky = h->up ? excess(y, y->q + 1, h->total)
+                       : -excess(y, y->q, h->total);
+
+    return kx != ky ? kx < ky : x->id < y->id;
+}
+
+static void
+qheap_down(struct qheap *h, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+
+        if (l < h->n && qheap_less(h, h->v[l], h->v[m])) {
+            m = l;
+        }
+        if (r < h->n && qheap_less(h, h->v[r], h->v[m])) {
+            m = r;
+        }
+        if (m == i) {
+            return;
+        }
+        size_t t = h->v[i];
+        h->v[i] = h->v[m];
+        h->v[m] = t;
+        i = m;
+    }
+}
+
+/* Moves the quotas' sum 'sum' to 'm', one slot at a time, each time the
+ * backend that ends closest to its exact share (above it when gaining,
+ * below it when giving back), none past 'bound' (its hi when gaining, its
+ * lo or 1 when giving back). */
+static void
+qadjust(struct quota *q, size_t n, uint64_t total, int64_t *sum, uint32_t m,
+        bool use_lo)
+{
+    bool up = *sum < m;
+    struct qheap h = { q, total, up, xcalloc(MAX(n, 1), sizeof *h.v), 0 };
+
+    for (size_t i = 0; i < n; i++) {
+        if (up ? q[i].q < q[i].hi : q[i].q > (use_lo ? q[i].lo : 1)) {
+            h.v[h.n++] = i;
+        }
+    }
+    for (size_t i = h.n / 2; i-- > 0; ) {
+        qheap_down(&h, i);
+    }
+    while (h.n && *sum != m) {
+        struct quota *x = &q[h.v[0]];
+
+        x->q += up ? 1 : -1;
+        *sum += up ? 1 : -1;
+        if (up ? x->q >= x->hi : x->q <= (use_lo ? x->lo : 1)) {
+            h.v[0] = h.v[--h.n];
+        }
+        qheap_down(&h, 0);
+    }
+    free(h.v);
+}
+
+/* Quotas summing to 'm': a backend keeps what it holds ('cur') where that
+ * is within the targets of its exact share; the slots left over or
+ * missing go, one at a time, where they leave every share closest to
+ * exact.  From an empty table that is each exact share rounded down or
+ * up (largest remainders first).  In integers: the same on every
+ * machine. */
 static void
 quotas(const struct slots_backend *b, size_t n, uint32_t m,
        const uint32_t *cur, uint32_t *quota)
 {
     struct quota *q = xcalloc(n, sizeof *q);
     uint64_t total = 0;
-    int64_t rest = m;
+    unsigned int hi, lo;
+    int64_t sum = 0;
 
+    targets(b, n, &hi, &lo);
     for (size_t i = 0; i < n; i++) {
         total += b[i].weight;
     }
     for (size_t i = 0; i < n; i++) {
-        /* In integers: the same on every machine, and exact. */
         uint64_t num = (uint64_t) m * b[i].weight;
+        uint64_t fl = num / total, ce = fl + (num % total != 0);
+        uint64_t up = num * (100 + hi) / (100 * total);
+        uint64_t down = (num * (100 - lo) + 100 * total - 1) / (100 * total);
 
         q[i].index = i;
         q[i].id = b[i].id;
-        q[i].floor = num / total;
-        q[i].remainder = num % total;
-        if (!q[i].floor) {
-            q[i].floor = 1;
-            q[i].remainder = -1;
-        }
-        q[i].holds_more = q[i].remainder > 0 && cur[i] > q[i].floor;
-        rest -= q[i].floor;
+        q[i].num = num;
+        q[i].hi = MAX(MAX(ce, up), 1);
+        q[i].lo = MAX(MIN(fl, down), 1);
+        q[i].q = MIN(MAX(cur[i], q[i].lo), q[i].hi);
+        sum += q[i].q;
     }
-    qsort(q, n, sizeof *q, compare_extra);
-    for (size_t i = 0; rest > 0; i = (i + 1) % n) {
-        q[i].floor++;
-        rest--;
+    if (sum != m) {
+        qadjust(q, n, total, &sum, m, true);
     }
-    /* Too many minimum slots: take from the end of the order. */
-    for (size_t i = n; rest < 0; ) {
-        i = i ? i - 1 : n - 1;
-        if (q[i].floor > 1) {
-            q[i].floor--;
-            rest++;
-        }
+    if (sum > m) {
+        qadjust(q, n, total, &sum, m, false);   /* Too many minimums. */
     }
     for (size_t i = 0; i < n; i++) {
-        quota[q[i].index] = q[i].floor;
+        quota[q[i].index] = q[i].q;
     }
     free(q);
 }

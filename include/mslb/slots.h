@@ -5,9 +5,11 @@
  * each slot names a backend.  The table is kept, not recomputed: a change
  * to the backends rebalances it in place, so that
  *
- *   - every backend holds exactly its quota, M * weight / total weights
- *     rounded to a neighbouring integer (max/mean share <= 1 + N/M);
- *   - a change moves as few slots as exact quotas allow: removing a
+ *   - every backend holds its quota: from an empty table M * weight /
+ *     total weights rounded to a neighbouring integer; after a change,
+ *     what it holds wherever that is still within the balance targets
+ *     (slots.c, targets()), so that a change moves only what the new
+ *     shares need: removing a
  *     backend moves only its slots, adding one only the slots it takes;
  *   - M grows by replication (slot s and s + M hold the same backend), so
  *     doubling moves no connection.
