@@ -122,6 +122,12 @@ size_t compile_n_usable(const struct model_service *);
 void cb_add_service_entry(struct cbuild *, const struct model_service *,
                           uint64_t cookie, int priority);
 
+/* Adds the flow being built, restricted to TCP SYNs (not SYN-ACKs), in
+ * CLASSIFY at 'priority'; for a service with MSS clamping its actions
+ * pause at the controller first. */
+void cb_add_syn_entry(struct cbuild *, const struct model_service *,
+                      uint64_t cookie, int priority);
+
 /* The modes' service compilers. */
 void compile_nat_service(struct cbuild *, const struct model_service *,
                          const struct model_bridge *,

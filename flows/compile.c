@@ -433,15 +433,20 @@ compile_bridge_base(const struct model_bridge *br,
 }
 
 void
-cb_add_service_entry(struct cbuild *cb, const struct model_service *svc,
-                     uint64_t cookie, int priority)
+cb_add_syn_entry(struct cbuild *cb, const struct model_service *svc,
+                 uint64_t cookie, int priority)
 {
     struct ofpact_controller *oc;
     struct ofpbuf actions;
     uint8_t userdata[4];
 
-    cb_add(cb, cookie, MSLB_T_CLASSIFY, priority);
+    if (!svc->proto) {
+        match_set_nw_proto(&cb->match, IPPROTO_TCP);
+    }
+    match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
+                               htons(TCP_SYN | TCP_ACK));
     if (!svc->mss) {
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, priority);
         return;
     }
     /* MSS clamping (docs/mtu.md): the service's SYNs stop at mslbd, which
@@ -449,11 +454,6 @@ cb_add_service_entry(struct cbuild *cb, const struct model_service *svc,
      * service's own actions. */
     ofpbuf_init(&actions, cb->ofpacts.size);
     ofpbuf_put(&actions, cb->ofpacts.data, cb->ofpacts.size);
-    if (!svc->proto) {
-        match_set_nw_proto(&cb->match, IPPROTO_TCP);
-    }
-    match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
-                               htons(TCP_SYN | TCP_ACK));
     ofpbuf_clear(&cb->ofpacts);
     oc = ofpact_put_CONTROLLER(&cb->ofpacts);
     oc->max_len = UINT16_MAX;
@@ -470,7 +470,17 @@ cb_add_service_entry(struct cbuild *cb, const struct model_service *svc,
     ofpact_finish_CONTROLLER(&cb->ofpacts, &oc);
     ofpbuf_put(&cb->ofpacts, actions.data, actions.size);
     ofpbuf_uninit(&actions);
-    cb_add(cb, cookie, MSLB_T_CLASSIFY, priority + 1);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, priority);
+}
+
+void
+cb_add_service_entry(struct cbuild *cb, const struct model_service *svc,
+                     uint64_t cookie, int priority)
+{
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, priority);
+    if (svc->mss) {
+        cb_add_syn_entry(cb, svc, cookie, priority + 1);
+    }
 }
 
 /* The match of a service's requests: protocol, VIP and port, as far as the

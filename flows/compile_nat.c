@@ -140,7 +140,22 @@ compile_nat_service(struct cbuild *cb, const struct model_service *svc,
     cb_begin(cb);
     nat_request_match(cb, svc);
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REQUEST, NULL);
-    cb_add_service_entry(cb, svc, cookie, 200);
+    if (svc->proto != IPPROTO_TCP) {
+        cb_add_service_entry(cb, svc, cookie, 200);
+    } else {
+        /* A SYN goes to its slot straight away: SLOTS's ct(commit) is its
+         * conntrack lookup too (a retransmitted SYN keeps the translation
+         * its session has), one datapath pass fewer than looking it up
+         * first.  NAT_OUT forwards it by the address it was translated to;
+         * a SYN that conntrack refuses stays untranslated and matches
+         * nothing there. */
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
+        cb_begin(cb);
+        nat_request_match(cb, svc);
+        a_set_u32(cb, MFF_REG0, svc->id);
+        a_select_slot(cb, svc, ports);
+        cb_add_syn_entry(cb, svc, cookie, 201);
+    }
 
     /* A new session picks its slot; SLOTS commits it, translated.
      * Conntrack then keeps each session's backend: the slot table places
