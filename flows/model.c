@@ -552,7 +552,9 @@ model_parse_service(const json_t *j, const char *path,
         return model_key_error(path, "slots",
                                "is not a slot table (see docs/database.md)");
     }
-    model_slots_compute(svc, s ? &kept : NULL, 0, &svc->slots);
+    if (s || !lk->defer_slots) {
+        model_slots_compute(svc, s ? &kept : NULL, 0, &svc->slots);
+    }
     if (s) {
         model_slots_uninit(&kept);
     }

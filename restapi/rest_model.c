@@ -352,6 +352,9 @@ put_service_doc(struct request *r, json_t *doc, const char *prefix,
     bool conflict;
     char *error;
 
+    /* The write moves the service's stored slot table on (nbdb_write.c):
+     * no table of its own to compute here. */
+    lk.defer_slots = true;
     error = model_service_from_json(doc, "", &lk, &svc);
     json_decref(doc);
     if (error) {

@@ -172,6 +172,11 @@ struct model_lookup {
     const struct model_bridge *(*find_bridge)(const void *aux,
                                               const char *name);
     const void *aux;
+    /* A document without "slots" leaves the service's slot table empty
+     * instead of computing a new one: for a caller that moves the table
+     * on from the one the service has itself (mslbd's writes,
+     * ofapp/nbdb_write.c). */
+    bool defer_slots;
 };
 char *model_service_from_json(const json_t *, const char *path,
                               const struct model_lookup *,
