@@ -17,7 +17,11 @@
 # links, with the balancer taken out of the decision:
 #   nat    the client talks to a third server s3's own address
 #          (198.18.1.13:7001/5202); br-lb switches it with its priority-0
-#          NORMAL flow both ways (no conntrack, no group)
+#          NORMAL flow both ways (no conntrack, no group); NAT_LIMIT_CT=1:
+#          both ways through ct(commit) in a zone of its own first (no NAT),
+#          to tell conntrack's own cost from the rest of nat's (the two
+#          share the switch's connection table, whose size slows both:
+#          compare the ratios, not the absolute rates, with a plain run)
 #   dr, tun, l3dsr, mslb
 #          the client talks to VIP:7001/5202; one static flow in br-lb's
 #          table 0 (cookie 0x1, priority 1000) loads web's service and s1's
@@ -181,6 +185,13 @@ JSON
     mslbd_start "$D/mslb.json"
     gen_installed br-lb
     LIMIT_ADDR=198.18.1.13
+    if [ "${NAT_LIMIT_CT:-0}" = 1 ]; then
+        # LIMIT through conntrack too (a zone of its own, no NAT): what
+        # connection tracking alone costs against nat.
+        ofctl add-flow br-lb "cookie=0x1,table=0,priority=500,tcp,ip,nw_dst=$LIMIT_ADDR,actions=ct(commit,zone=9,table=40)"
+        ofctl add-flow br-lb "cookie=0x1,table=0,priority=500,tcp,ip,nw_src=$LIMIT_ADDR,actions=ct(commit,zone=9,table=40)"
+        ofctl add-flow br-lb "cookie=0x1,table=40,priority=500,actions=NORMAL"
+    fi
 }
 
 topo_dr() {   # tests/e2e/dsr_topo.sh
