@@ -552,11 +552,15 @@ model_parse_service(const json_t *j, const char *path,
         return model_key_error(path, "slots",
                                "is not a slot table (see docs/database.md)");
     }
-    if (s || !lk->defer_slots) {
+    if (lk->defer_slots) {
+        if (s) {
+            svc->slots = kept;  /* Fitted by the write that moves it on. */
+        }
+    } else {
         model_slots_compute(svc, s ? &kept : NULL, 0, &svc->slots);
-    }
-    if (s) {
-        model_slots_uninit(&kept);
+        if (s) {
+            model_slots_uninit(&kept);
+        }
     }
     return NULL;
 }

@@ -173,7 +173,9 @@ model_slots_compute(const struct model_service *svc,
         old[s] = o;
         table[s] = o ? o : SLOTS_NONE;
     }
-    slots_assign(table, n, up, n_up);
+    if (!n_up || !slots_balanced(table, n, up, n_up)) {
+        slots_assign(table, n, up, n_up);
+    }
     for (uint32_t s = 0; s < n; s++) {
         if (table[s] == SLOTS_NONE) {
             table[s] = 0;

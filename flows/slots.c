@@ -126,6 +126,21 @@ slots_grow(uint32_t *table, uint32_t m, uint32_t new_m)
 
 /* ---- Quotas. ---- */
 
+/* The counts a backend whose exact share is num / total slots may keep:
+ * within 'hi' percent above and 'lo' percent below it, never held tighter
+ * than the share rounded down and up, never below 1. */
+static void
+bounds(uint64_t num, uint64_t total, unsigned int hi, unsigned int lo,
+       uint32_t *lo_count, uint32_t *hi_count)
+{
+    uint64_t fl = num / total, ce = fl + (num % total != 0);
+    uint64_t up = num * (100 + hi) / (100 * total);
+    uint64_t down = (num * (100 - lo) + 100 * total - 1) / (100 * total);
+
+    *hi_count = MAX(MAX(ce, up), 1);
+    *lo_count = MAX(MIN(fl, down), 1);
+}
+
 struct quota {
     size_t index;               /* Into the caller's backends. */
     uint32_t id;
@@ -238,16 +253,10 @@ quotas(const struct slots_backend *b, size_t n, uint32_t m,
         total += b[i].weight;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t num = (uint64_t) m * b[i].weight;
-        uint64_t fl = num / total, ce = fl + (num % total != 0);
-        uint64_t up = num * (100 + hi) / (100 * total);
-        uint64_t down = (num * (100 - lo) + 100 * total - 1) / (100 * total);
-
         q[i].index = i;
         q[i].id = b[i].id;
-        q[i].num = num;
-        q[i].hi = MAX(MAX(ce, up), 1);
-        q[i].lo = MAX(MIN(fl, down), 1);
+        q[i].num = (uint64_t) m * b[i].weight;
+        bounds(q[i].num, total, hi, lo, &q[i].lo, &q[i].hi);
         q[i].q = MIN(MAX(cur[i], q[i].lo), q[i].hi);
         sum += q[i].q;
     }
@@ -798,6 +807,44 @@ slots_assign(uint32_t *table, uint32_t m, const struct slots_backend *b,
     free(needs);
     free(over);
     return changed;
+}
+
+bool
+slots_balanced(const uint32_t *table, uint32_t m,
+               const struct slots_backend *b, size_t n)
+{
+    struct by_id *sorted = xcalloc(MAX(n, 1), sizeof *sorted);
+    uint32_t *count = xcalloc(MAX(n, 1), sizeof *count);
+    uint64_t total = 0;
+    unsigned int hi, lo;
+    bool ok = n > 0;
+
+    for (size_t i = 0; i < n; i++) {
+        sorted[i].id = b[i].id;
+        sorted[i].index = i;
+        total += b[i].weight;
+    }
+    qsort(sorted, n, sizeof *sorted, compare_by_id);
+    for (uint32_t s = 0; ok && s < m; s++) {
+        size_t i = table[s] == SLOTS_NONE ? SIZE_MAX
+                   : find(sorted, n, table[s]);
+
+        ok = i != SIZE_MAX;
+        if (ok) {
+            count[i]++;
+        }
+    }
+    targets(b, n, &hi, &lo);
+    for (size_t i = 0; ok && i < n; i++) {
+        uint32_t lo_count, hi_count;
+
+        bounds((uint64_t) m * b[i].weight, total, hi, lo, &lo_count,
+               &hi_count);
+        ok = count[i] >= lo_count && count[i] <= hi_count;
+    }
+    free(sorted);
+    free(count);
+    return ok;
 }
 
 /* ---- Compression. ---- */

@@ -172,10 +172,9 @@ struct model_lookup {
     const struct model_bridge *(*find_bridge)(const void *aux,
                                               const char *name);
     const void *aux;
-    /* A document without "slots" leaves the service's slot table empty
-     * instead of computing a new one: for a caller that moves the table
-     * on from the one the service has itself (mslbd's writes,
-     * ofapp/nbdb_write.c). */
+    /* The service's slot table is the document's "slots" as written (or
+     * none), not fitted to its backends nor computed: for a caller that
+     * moves the table on itself (mslbd's writes, ofapp/nbdb_write.c). */
     bool defer_slots;
 };
 char *model_service_from_json(const json_t *, const char *path,

@@ -52,6 +52,12 @@ void slots_grow(uint32_t *table, uint32_t m, uint32_t new_m);
 size_t slots_assign(uint32_t *table, uint32_t m,
                     const struct slots_backend *b, size_t n);
 
+/* Whether slots_assign() would leave 'table' as it is: every slot names
+ * one of 'b' ('n' >= 1 of them) and every count is within what a backend
+ * may keep.  Cheaper: one pass, no scratch the size of the table. */
+bool slots_balanced(const uint32_t *table, uint32_t m,
+                    const struct slots_backend *b, size_t n);
+
 /* The table as masked matches on the low bits of the hash: calls 'cb' for
  * each (value, mask, id) such that every slot s with (s & mask) == value
  * holds 'id'; the matches are disjoint and cover every slot not

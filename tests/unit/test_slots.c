@@ -563,7 +563,7 @@ exact_sequence(uint32_t seed, int steps, size_t start_n, size_t max_n,
     static struct slots_backend b[1024], shuffled[1024];
     uint32_t *t = new_table(), *before = new_table(), *other = new_table();
     uint32_t m = SLOTS_MIN, next_id = 1;
-    size_t n = 0;
+    size_t n = 0, balanced_steps = 0, assigned_steps = 0;
 
     assert_true(start_n <= max_n && max_n <= 1024);
     rng = seed;
@@ -603,6 +603,23 @@ exact_sequence(uint32_t seed, int steps, size_t start_n, size_t max_n,
             assert_true(moved <= (double) m / big + m / 100.0);
         }
         assert_int_equal(slots_assign(t, m, b, n), 0);
+        assigned_steps++;
+        if (slots_balanced(t, m, b, n)) {
+            balanced_steps++;
+        }
+        if (step % 8 == 0) {
+            /* slots_balanced() says true only where slots_assign() moves
+             * nothing: one slot handed to another backend, one freed. */
+            uint32_t keep = t[step % m];
+            t[step % m] = b[(step / 8) % n].id;
+            if (slots_balanced(t, m, b, n)) {
+                memcpy(other, t, m * sizeof *t);
+                assert_int_equal(slots_assign(other, m, b, n), 0);
+            }
+            t[step % m] = SLOTS_NONE;
+            assert_false(slots_balanced(t, m, b, n));
+            t[step % m] = keep;
+        }
 
         if (step % 16 == 0) {
             /* The same change with the backends in another order. */
@@ -620,6 +637,10 @@ exact_sequence(uint32_t seed, int steps, size_t start_n, size_t max_n,
             assert_memory_equal(other, t, m * sizeof *t);
         }
     }
+    /* After an assignment the table is balanced (the cheap check that
+     * lets model_slots_compute() skip slots_assign()), except where too
+     * many backends hold their minimum of 1. */
+    assert_true(balanced_steps * 10 >= assigned_steps * 9);
     free(t);
     free(before);
     free(other);
