@@ -29,6 +29,7 @@
 Every request has a 30 s timeout; the concurrent run stops starting new
 writes after DEADLINE_S (default 120) seconds.
 """
+import calendar
 import http.client
 import json
 import re
@@ -66,6 +67,7 @@ class Client:
                                                        timeout=30)
                 self.conn.connect()
             t0 = time.perf_counter()
+            self.started = time.time()      # wall clock, as mslbd's log
             try:
                 self.conn.request(method, path, body=data, headers=headers)
                 r = self.conn.getresponse()
@@ -119,7 +121,8 @@ def latency(url, n, k, out):
                         or ans.get("installed") is not True:
                     sys.exit("%s %s -> %d %s" % (method, path, status, ans))
                 f.write(json.dumps({"kind": kind, "ms": dt * 1000,
-                                    "generation": ans["generation"]}) + "\n")
+                                    "generation": ans["generation"],
+                                    "start": c.started}) + "\n")
 
 
 def concurrent(url, n, writers, writes, deadline_s):
@@ -201,13 +204,32 @@ INSTALLED = re.compile(
     r"groups \+(\d+) ~(\d+) -(\d+)")
 
 
+CHANGED = re.compile(r"model changed: generation (\d+),")
+
+
+def log_time(line):
+    """Seconds since the epoch of an mslbd log line (UTC, ms)."""
+    stamp = line.split("|", 1)[0]
+    try:
+        return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) \
+            + float(stamp[19:23])
+    except ValueError:
+        return None
+
+
 def report(out, log):
     ops = {}
+    changed_at = {}
+    installed_at = {}
     with open(log, errors="replace") as f:
         for line in f:
             m = INSTALLED.search(line)
             if m:
                 ops[int(m.group(1))] = [int(x) for x in m.groups()[1:]]
+                installed_at.setdefault(int(m.group(1)), log_time(line))
+            m = CHANGED.search(line)
+            if m:
+                changed_at.setdefault(int(m.group(1)), log_time(line))
     rows = [json.loads(line) for line in open(out)]
     kinds = ["add", "reweight", "drain", "remove"]
     print("  %-9s %5s %8s %8s %8s   %s" % ("kind", "n", "p50 ms", "p99 ms",
@@ -232,6 +254,29 @@ def report(out, log):
     slow = sorted(range(len(rows)), key=lambda i: -rows[i]["ms"])[:3]
     print("  slowest: " + ", ".join("write #%d (%s) %.1f ms" % (
         i + 1, rows[i]["kind"], rows[i]["ms"]) for i in slow))
+
+    # Where a write's time goes, from mslbd's log (ms resolution): request
+    # -> "model changed" (REST, database round trip, engine), -> "installed"
+    # (bundle and barrier on the switch), -> the answer.
+    def phases(r):
+        g = r["generation"]
+        if "start" not in r or g not in changed_at or g not in installed_at \
+                or None in (changed_at[g], installed_at[g]):
+            return None
+        end = r["start"] + r["ms"] / 1000
+        return ((changed_at[g] - r["start"]) * 1000,
+                (installed_at[g] - changed_at[g]) * 1000,
+                (end - installed_at[g]) * 1000)
+    ph = [p for p in (phases(r) for r in rows) if p]
+    if ph:
+        med = [pct(sorted(p[k] for p in ph), 50) for k in range(3)]
+        print("  phases, median ms (log stamps in whole ms): request -> "
+              "engine done %.1f, -> switch installed %.1f, -> answer %.1f"
+              % tuple(med))
+        for i in slow:
+            p = phases(rows[i])
+            if p:
+                print("    write #%d: %.0f / %.0f / %.0f ms" % ((i + 1,) + p))
     missing = sum(1 for r in rows if r["generation"] not in ops)
     if missing:
         print("  (%d writes had no install line of their own: batched)"
