@@ -126,6 +126,24 @@ slots_grow(uint32_t *table, uint32_t m, uint32_t new_m)
 
 /* ---- Quotas. ---- */
 
+/* The tolerances quotas() keeps counts within, for a table of 'm' slots:
+ * targets(), or none (floor or ceiling of the exact share) in a table
+ * bigger than the backends need.  Such a table (backends removed or
+ * reweighted since it grew) goes back to exact shares, whose layout can
+ * halve back to the size a table built from nothing would have: a
+ * controller restarted from the same configuration, without the
+ * database, then builds the same table. */
+static void
+keep_tolerances(const struct slots_backend *b, size_t n, uint32_t m,
+                unsigned int *hi, unsigned int *lo)
+{
+    if (m > slots_size(b, n)) {
+        *hi = *lo = 0;
+    } else {
+        targets(b, n, hi, lo);
+    }
+}
+
 /* The counts a backend whose exact share is num / total slots may keep:
  * within 'hi' percent above and 'lo' percent below it, never held tighter
  * than the share rounded down and up, never below 1. */
@@ -248,7 +266,7 @@ quotas(const struct slots_backend *b, size_t n, uint32_t m,
     unsigned int hi, lo;
     int64_t sum = 0;
 
-    targets(b, n, &hi, &lo);
+    keep_tolerances(b, n, m, &hi, &lo);
     for (size_t i = 0; i < n; i++) {
         total += b[i].weight;
     }
@@ -834,7 +852,7 @@ slots_balanced(const uint32_t *table, uint32_t m,
             count[i]++;
         }
     }
-    targets(b, n, &hi, &lo);
+    keep_tolerances(b, n, m, &hi, &lo);
     for (size_t i = 0; ok && i < n; i++) {
         uint32_t lo_count, hi_count;
 
