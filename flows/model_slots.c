@@ -173,7 +173,7 @@ model_slots_compute(const struct model_service *svc,
         old[s] = o;
         table[s] = o ? o : SLOTS_NONE;
     }
-    if (!n_up || !slots_balanced(table, n, up, n_up)) {
+    if (!slots_balanced(table, n, up, n_up)) {   /* False when no backend. */
         slots_assign(table, n, up, n_up);
     }
     for (uint32_t s = 0; s < n; s++) {

@@ -221,8 +221,8 @@ qheap_down(struct qheap *h, size_t i)
 
 /* Moves the quotas' sum 'sum' to 'm', one slot at a time, each time the
  * backend that ends closest to its exact share (above it when gaining,
- * below it when giving back), none past 'bound' (its hi when gaining, its
- * lo or 1 when giving back). */
+ * below it when giving back), none past its hi when gaining, nor below
+ * its lo ('use_lo') or 1 when giving back. */
 static void
 qadjust(struct quota *q, size_t n, uint64_t total, int64_t *sum, uint32_t m,
         bool use_lo)
