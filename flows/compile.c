@@ -396,6 +396,37 @@ add_default(struct cbuild *cb, uint64_t cookie, int table, bool normal)
     cb_add(cb, cookie, table, 0);
 }
 
+/* Health probes are sent from the gateway addresses (ofapp/health.c): the
+ * servers' SYN-ACKs and RSTs to them go to the controller, before anything
+ * else looks at them (conntrack in mode nat). */
+static void
+add_probe_answers(struct cbuild *cb, uint64_t cookie,
+                  const struct mslb_addr *gw)
+{
+    static const uint16_t flags[] = { TCP_SYN | TCP_ACK, TCP_RST };
+
+    for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+        struct ofpact_controller *oc;
+        uint8_t userdata[2] = { MSLB_HEALTH_USERDATA0,
+                                MSLB_HEALTH_USERDATA1 };
+
+        cb_begin(cb);
+        m_ip_proto(cb, gw, IPPROTO_TCP);
+        m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, gw);
+        match_set_tcp_flags_masked(&cb->match, htons(flags[i]),
+                                   htons(flags[i]));
+        oc = ofpact_put_CONTROLLER(&cb->ofpacts);
+        oc->max_len = UINT16_MAX;
+        oc->reason = OFPR_ACTION;
+        oc->meter_id = NX_CTLR_NO_METER;
+        ofpbuf_put(&cb->ofpacts, userdata, sizeof userdata);
+        oc = cb->ofpacts.header;
+        oc->userdata_len = sizeof userdata;
+        ofpact_finish_CONTROLLER(&cb->ofpacts, &oc);
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, 310);
+    }
+}
+
 char *
 compile_bridge_base(const struct model_bridge *br,
                     const struct compile_ports *ports, struct flowset *out)
@@ -428,6 +459,7 @@ compile_bridge_base(const struct model_bridge *br,
     compile_fragment_base(&cb);
     for (size_t i = 0; i < br->n_gateways; i++) {
         compile_responders(&cb, base, &br->gateways[i], &br->mac);
+        add_probe_answers(&cb, base, &br->gateways[i]);
     }
     return cb_finish(&cb);
 }

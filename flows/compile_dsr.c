@@ -233,6 +233,7 @@ m_forward(struct cbuild *cb, const struct model_service *svc,
         m_ip_proto(cb, &svc->vip, IPPROTO_TCP);
         match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
                                    htons(TCP_SYN | TCP_ACK));
+        m_reg_masked(cb, 4, 0, MSLB_HEALTH_FLAG);   /* Not a probe. */
     } else {
         m_ip_proto(cb, &svc->vip, 0);
     }

@@ -65,4 +65,21 @@ char *model_parse_service(const json_t *, const char *path,
                           const struct model_lookup *,
                           struct model_service *svc) MSLB_WARN_UNUSED;
 
+/* model_monitor.c: the service's "monitor" into 'svc->monitor' (the
+ * defaults, type none, when absent), after its mode and protocol; a
+ * backend's merged over its service's into 'be->monitor'; the port that
+ * probes of a backend go to, with the paths of the service and the
+ * backend for the error. */
+char *model_parse_service_monitor(const json_t *, const char *path,
+                                  struct model_service *svc)
+    MSLB_WARN_UNUSED;
+char *model_parse_backend_monitor(const json_t *, const char *path,
+                                  const struct model_service *svc,
+                                  struct model_backend *be)
+    MSLB_WARN_UNUSED;
+char *model_check_probe_port(const struct model_service *svc,
+                             const struct model_backend *be,
+                             const char *svc_path, const char *be_path)
+    MSLB_WARN_UNUSED;
+
 #endif /* model-private.h */

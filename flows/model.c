@@ -200,7 +200,9 @@ parse_backend(const json_t *j, const char *path,
 {
     static const char *const keys[] = {
         "name", "ip", "port", "mac", "weight", "state", "host",
-        "host_bridge", NULL
+        "host_bridge", "monitor",
+        "health",               /* Read only: answers show it. */
+        NULL
     };
     const char *s;
     long long n;
@@ -281,6 +283,9 @@ parse_backend(const json_t *j, const char *path,
     } else {
         return model_key_error(path, "state",
                                "must be \"up\", \"drain\" or \"down\"");
+    }
+    if ((error = model_parse_backend_monitor(j, path, svc, be))) {
+        return error;
     }
     be->key = backend_key(be);
     return NULL;
@@ -365,7 +370,8 @@ parse_service_backends(const json_t *j, const char *path,
 
         model_path_index(sub, sizeof sub, path, "backends", i);
         svc->n_backends++;
-        if ((error = parse_backend(v, sub, lk, svc, be))) {
+        if ((error = parse_backend(v, sub, lk, svc, be))
+            || (error = model_check_probe_port(svc, be, path, sub))) {
             return error;
         }
         for (size_t k = 0; k < i; k++) {
@@ -395,7 +401,9 @@ model_parse_service(const json_t *j, const char *path,
     static const char *const keys[] = {
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
         "idle_timeout", "persistence", "tunnel", "dscp", "mss",
-        "distribution", "slots", NULL
+        "distribution", "slots", "monitor",
+        "status",               /* Read only: answers show it. */
+        NULL
     };
     const char *s;
     long long n;
@@ -536,9 +544,17 @@ model_parse_service(const json_t *j, const char *path,
                                "a service with persistence is spread by "
                                "client address already");
     }
-    if ((error = parse_service_bridges(j, path, lk, svc))
+    if ((error = model_parse_service_monitor(j, path, svc))
+        || (error = parse_service_bridges(j, path, lk, svc))
         || (error = parse_service_backends(j, path, lk, svc))) {
         return error;
+    }
+    for (size_t i = 0; i < svc->n_bridges; i++) {
+        error = model_check_monitor_gateways(
+            svc, lk->find_bridge(lk->aux, svc->bridges[i]), path);
+        if (error) {
+            return error;
+        }
     }
     /* The table the document carries ("slots", as model_to_json() writes
      * it: a state file, an export), fitted to the backends, or a new one.

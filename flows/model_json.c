@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,41 @@ mac_json(const struct mslb_mac *m)
     char buf[18];
     mslb_mac_format(m, buf, sizeof buf);
     return json_string(buf);
+}
+
+/* Seconds: an integer when whole, else a number of ms precision. */
+static json_t *
+seconds_json(uint32_t ms)
+{
+    return ms % 1000 ? json_real(ms / 1000.0) : json_integer(ms / 1000);
+}
+
+/* The fields of 'mon' that 'fields' (MODEL_MONITOR_F_*) names. */
+static json_t *
+monitor_json(const struct model_monitor *mon, unsigned int fields)
+{
+    json_t *j = json_object();
+
+    if (fields & MODEL_MONITOR_F_TYPE) {
+        json_object_set_new(j, "type", json_string(
+                                model_monitor_type_name(mon->type)));
+    }
+    if (fields & MODEL_MONITOR_F_PORT && mon->port) {
+        json_object_set_new(j, "port", json_integer(mon->port));
+    }
+    if (fields & MODEL_MONITOR_F_INTERVAL) {
+        json_object_set_new(j, "interval", seconds_json(mon->interval_ms));
+    }
+    if (fields & MODEL_MONITOR_F_TIMEOUT) {
+        json_object_set_new(j, "timeout", seconds_json(mon->timeout_ms));
+    }
+    if (fields & MODEL_MONITOR_F_RISE) {
+        json_object_set_new(j, "rise", json_integer(mon->rise));
+    }
+    if (fields & MODEL_MONITOR_F_FALL) {
+        json_object_set_new(j, "fall", json_integer(mon->fall));
+    }
+    return j;
 }
 
 json_t *
@@ -47,6 +83,11 @@ model_backend_to_json(const struct model_backend *be)
     }
     if (be->host_bridge) {
         json_object_set_new(j, "host_bridge", json_string(be->host_bridge));
+    }
+    /* Only what the backend gives: the rest follows its service's. */
+    if (be->monitor.set) {
+        json_object_set_new(j, "monitor",
+                            monitor_json(&be->monitor, be->monitor.set));
     }
     return j;
 }
@@ -97,6 +138,10 @@ model_service_to_json(const struct model_service *svc)
     }
     if (svc->dscp) {
         json_object_set_new(j, "dscp", json_integer(svc->dscp));
+    }
+    if (svc->monitor.type != MODEL_MONITOR_NONE || svc->monitor.set) {
+        json_object_set_new(j, "monitor",
+                            monitor_json(&svc->monitor, UINT_MAX));
     }
     json_object_set_new(j, "bridges", bridges);
     json_object_set_new(j, "backends", backends);

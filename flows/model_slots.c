@@ -239,6 +239,90 @@ model_slots_compute(const struct model_service *svc,
     free(up);
 }
 
+static bool
+key_in(uint32_t key, const uint32_t *keys, size_t n)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (keys[mid] < key) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && keys[lo] == key;
+}
+
+void
+model_slots_effective(const struct model_service *svc,
+                      const uint32_t *failed, size_t n_failed,
+                      struct model_slots *out)
+{
+    const struct model_slots *sl = &svc->slots;
+    struct slots_backend *usable;
+    struct model_slot_move *moves;
+    size_t n_usable = 0, n_moves = 0, m = 0;
+    bool keep = records_moves(svc) && svc->proto == IPPROTO_TCP;
+    uint32_t *table;
+
+    if (!n_failed || !sl->n_slots) {
+        model_slots_clone(out, sl);
+        return;
+    }
+    usable = mslb_xzalloc((svc->n_backends + 1) * sizeof *usable);
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        const struct model_backend *be = &svc->backends[i];
+        if (be->state == MODEL_BACKEND_UP
+            && !key_in(be->key, failed, n_failed)) {
+            usable[n_usable].id = be->key;
+            usable[n_usable].weight = be->weight;
+            n_usable++;
+        }
+    }
+    table = mslb_xzalloc(sl->n_slots * sizeof *table);
+    for (uint32_t s = 0; s < sl->n_slots; s++) {
+        uint32_t o = sl->owner[s];
+        table[s] = o && !key_in(o, failed, n_failed) ? o : SLOTS_NONE;
+    }
+    /* n_usable <= n_slots: the stored table was sized for more. */
+    slots_assign(table, sl->n_slots, usable, n_usable);
+
+    /* Moves: the stored ones, but none to the slot's new owner; then a
+     * move from each failed backend for the slots it lost. */
+    moves = mslb_xzalloc((sl->n_slots + 1) * sizeof *moves);
+    for (uint32_t s = 0; s < sl->n_slots; s++) {
+        uint32_t now = table[s] == SLOTS_NONE ? 0 : table[s];
+        uint32_t was = sl->owner[s];
+        const struct model_slot_move *sm = NULL;
+
+        while (m < sl->n_moves && sl->moves[m].slot < s) {
+            m++;
+        }
+        if (m < sl->n_moves && sl->moves[m].slot == s) {
+            sm = &sl->moves[m];
+        }
+        table[s] = now;
+        if (sm && sm->from != now) {
+            moves[n_moves++] = *sm;
+        } else if (!sm && keep && was && was != now
+                   && key_in(was, failed, n_failed)) {
+            moves[n_moves++] = (struct model_slot_move) {
+                .slot = s, .from = was, .until = MODEL_MOVE_WHILE_DRAINING,
+            };
+        }
+    }
+    out->n_slots = sl->n_slots;
+    out->owner = table;
+    out->moves = n_moves ? moves : NULL;
+    out->n_moves = n_moves;
+    if (!n_moves) {
+        free(moves);
+    }
+    free(usable);
+}
+
 /* ---- Text form: "1/N/OWNERS/MOVES".
  *
  * OWNERS: the owners in bit-reversed slot order (the order slots.c hands

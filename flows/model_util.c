@@ -191,6 +191,15 @@ model_distribution_name(enum model_distribution d)
     return names[d];
 }
 
+const char *
+model_monitor_type_name(enum model_monitor_type t)
+{
+    static const char *const names[MODEL_N_MONITOR_TYPES] = {
+        "none", "tcp",
+    };
+    return names[t];
+}
+
 bool
 model_mode_is_dsr(enum model_mode mode)
 {
@@ -287,6 +296,19 @@ hash_addr(const struct mslb_addr *a, uint32_t basis)
     return mslb_hash_bytes(&a->v6, a->family == AF_INET ? 4 : 16, basis);
 }
 
+/* Field by field: the struct has padding. */
+static uint32_t
+hash_monitor(const struct model_monitor *m, uint32_t h)
+{
+    h = mslb_hash_bytes(&m->type, sizeof m->type, h);
+    h = mslb_hash_bytes(&m->port, sizeof m->port, h);
+    h = mslb_hash_bytes(&m->interval_ms, sizeof m->interval_ms, h);
+    h = mslb_hash_bytes(&m->timeout_ms, sizeof m->timeout_ms, h);
+    h = mslb_hash_bytes(&m->rise, sizeof m->rise, h);
+    h = mslb_hash_bytes(&m->fall, sizeof m->fall, h);
+    return mslb_hash_bytes(&m->set, sizeof m->set, h);
+}
+
 uint32_t
 model_service_hash(const struct model_service *svc)
 {
@@ -312,6 +334,7 @@ model_service_hash(const struct model_service *svc)
     }
     h = mslb_hash_bytes(&svc->tunnel, sizeof svc->tunnel, h);
     h = mslb_hash_bytes(&svc->dscp, sizeof svc->dscp, h);
+    h = hash_monitor(&svc->monitor, h);
     for (size_t i = 0; i < svc->n_bridges; i++) {
         h = hash_str(svc->bridges[i], h);
     }
@@ -325,6 +348,7 @@ model_service_hash(const struct model_service *svc)
         h = mslb_hash_bytes(&be->state, sizeof be->state, h);
         h = hash_addr(&be->host, h);
         h = hash_str(be->host_bridge ? be->host_bridge : "", h);
+        h = hash_monitor(&be->monitor, h);
     }
     return h;
 }

@@ -409,6 +409,15 @@ mdb_check_bridge(const struct mdb *db, const struct model_bridge *br,
                                  svc->name);
             }
         }
+        /* The gateway address its health probes are sent from. */
+        error = model_check_monitor_gateways(svc, br, "");
+        if (error) {
+            free(error);
+            return xasprintf("%s%sgateways: service \"%s\" sends health "
+                             "probes from this bridge's IPv%d gateway "
+                             "address (keep one)", path, path[0] ? "." : "",
+                             svc->name, svc->vip.family == AF_INET ? 4 : 6);
+        }
     }
     *conflict = false;
     return NULL;

@@ -367,7 +367,10 @@ on_msg(void *t_, struct ofsession *s, const struct ofp_header *oh,
         if (env.br && lbengine_ports(b->table->engine, env.br, &ports)) {
             env.ports = &ports;
         }
-        if (mss_handle_msg(s, oh, type)
+        if ((b->table->cbs->packet_in
+             && b->table->cbs->packet_in(b->table->aux, b->name, s, oh,
+                                         type))
+            || mss_handle_msg(s, oh, type)
             || frags_handle_msg(b->frags, s, oh, type, &env)
             || pmtu_handle_msg(b->pmtu, s, oh, type)) {
             return;
@@ -532,6 +535,12 @@ const char *
 bridge_name(const struct bridge *b)
 {
     return b->name;
+}
+
+struct ofsession *
+bridge_session(const struct bridge *b)
+{
+    return b->session;
 }
 
 bool

@@ -12,9 +12,12 @@
 #include <uv.h>
 #include "mslb/model.h"
 #include "ofstats.h"
+#include "openvswitch/ofp-msgs.h"
 
 struct bridges;
 struct bridge;
+struct ofp_header;
+struct ofsession;
 struct lbengine;
 struct mdb;
 struct swfacts;
@@ -23,6 +26,10 @@ struct bridges_cbs {
     /* A bridge installed a generation, connected, went away, or reported
      * new facts (the engine may have work). */
     void (*changed)(void *aux);
+    /* A packet-in on bridge 'bridge' (before mslbd's own handlers):
+     * true if the callee took it. */
+    bool (*packet_in)(void *aux, const char *bridge, struct ofsession *,
+                      const struct ofp_header *, enum ofptype);
 };
 
 /* The table reads the model 'mdb' (to know which model bridge a switch
@@ -66,6 +73,8 @@ struct bridge *bridges_at(const struct bridges *, size_t i);
 struct bridge *bridges_find(const struct bridges *, const char *name);
 
 const char *bridge_name(const struct bridge *);
+/* Its OpenFlow session, NULL while disconnected (for packet-outs). */
+struct ofsession *bridge_session(const struct bridge *);
 /* Connected, and what the switch holds has been adopted. */
 bool bridge_is_connected(const struct bridge *);
 uint64_t bridge_installed_generation(const struct bridge *);

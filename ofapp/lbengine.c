@@ -129,26 +129,94 @@ swfacts_port(const struct swfacts_bridge *b, const char *name)
 
 /* ---- Runtime facts. ---- */
 
+struct rtfacts_service {
+    uint32_t *failed;           /* Sorted backend keys. */
+    size_t n;
+};
+
 struct rtfacts {
-    bool changed;
+    struct shash services;      /* Name -> struct rtfacts_service. */
+    struct sset changed;        /* Names of services whose set changed. */
 };
 
 struct rtfacts *
 rtfacts_create(void)
 {
-    return xzalloc(sizeof(struct rtfacts));
+    struct rtfacts *rt = xzalloc(sizeof *rt);
+
+    shash_init(&rt->services);
+    sset_init(&rt->changed);
+    return rt;
+}
+
+static void
+rtfacts_service_destroy(struct rtfacts_service *rs)
+{
+    if (rs) {
+        free(rs->failed);
+        free(rs);
+    }
 }
 
 void
 rtfacts_destroy(struct rtfacts *rt)
 {
+    struct shash_node *node;
+
+    if (!rt) {
+        return;
+    }
+    SHASH_FOR_EACH (node, &rt->services) {
+        rtfacts_service_destroy(node->data);
+    }
+    shash_destroy(&rt->services);
+    sset_destroy(&rt->changed);
     free(rt);
 }
 
-void
-rtfacts_touch(struct rtfacts *rt)
+static int
+compare_keys(const void *a_, const void *b_)
 {
-    rt->changed = true;
+    uint32_t a = *(const uint32_t *) a_, b = *(const uint32_t *) b_;
+    return a < b ? -1 : a > b;
+}
+
+bool
+rtfacts_set_failed(struct rtfacts *rt, const char *service,
+                   const uint32_t *keys, size_t n)
+{
+    struct rtfacts_service *old = shash_find_data(&rt->services, service);
+    uint32_t *sorted = n ? xmemdup(keys, n * sizeof *keys) : NULL;
+
+    if (n) {
+        qsort(sorted, n, sizeof *sorted, compare_keys);
+    }
+    if (old ? old->n == n && !memcmp(old->failed, sorted, n * sizeof *sorted)
+            : !n) {
+        free(sorted);
+        return false;
+    }
+    if (n) {
+        struct rtfacts_service *rs = xzalloc(sizeof *rs);
+        rs->failed = sorted;
+        rs->n = n;
+        rtfacts_service_destroy(shash_replace(&rt->services, service, rs));
+    } else {
+        rtfacts_service_destroy(shash_find_and_delete(&rt->services,
+                                                      service));
+    }
+    sset_add(&rt->changed, service);
+    return true;
+}
+
+const uint32_t *
+rtfacts_failed(const struct rtfacts *rt, const char *service, size_t *n)
+{
+    const struct rtfacts_service *rs = shash_find_data(&rt->services,
+                                                       service);
+
+    *n = rs ? rs->n : 0;
+    return rs ? rs->failed : NULL;
 }
 
 /* ---- Desired tables. ---- */
@@ -316,13 +384,27 @@ lbengine_ports(const struct lbengine *e, const struct model_bridge *br,
     return b && !why;
 }
 
+/* Service 'svc''s unit: as the model says, or, while some of its backends
+ * fail their health checks, from the table without them. */
 static struct flowset *
-compile_unit(const struct model_service *svc, const struct model_bridge *br,
+compile_unit(const struct lbengine *e, const struct model_service *svc,
+             const struct model_bridge *br,
              const struct compile_ports *ports, int version)
 {
     struct flowset *fs = new_unit(version);
+    const uint32_t *failed;
+    size_t n_failed;
 
-    log_compile_error(br->name, compile_service(svc, br, ports, fs));
+    failed = rtfacts_failed(e->rt, svc->name, &n_failed);
+    if (n_failed) {
+        struct model_service eff = *svc;    /* Borrows all but the slots. */
+
+        model_slots_effective(svc, failed, n_failed, &eff.slots);
+        log_compile_error(br->name, compile_service(&eff, br, ports, fs));
+        model_slots_uninit(&eff.slots);
+    } else {
+        log_compile_error(br->name, compile_service(svc, br, ports, fs));
+    }
     return fs;
 }
 
@@ -413,7 +495,7 @@ rebuild(struct lbengine *e, const char *name)
         if (model_service_on_bridge(svcs[i], name)) {
             struct unit *u = xzalloc(sizeof *u);
             u->name = xstrdup(svcs[i]->name);
-            u->fs = compile_unit(svcs[i], br, &ports, b->version);
+            u->fs = compile_unit(e, svcs[i], br, &ports, b->version);
             hmap_insert(&t->units, &u->node, name_hash(u->name));
             merge(t, u->fs);
             e->stats.units_compiled++;
@@ -447,7 +529,7 @@ update_unit(struct lbengine *e, struct table *t, const char *name)
     }
     u = xzalloc(sizeof *u);
     u->name = xstrdup(name);
-    u->fs = compile_unit(svc, br, &ports, t->version);
+    u->fs = compile_unit(e, svc, br, &ports, t->version);
     hmap_insert(&t->units, &u->node, name_hash(u->name));
     merge(t, u->fs);
     e->stats.units_compiled++;
@@ -490,7 +572,7 @@ static bool
 runtime_changed(struct engine_node *node OVS_UNUSED, void *e_)
 {
     struct lbengine *e = e_;
-    return e->rt->changed;
+    return !sset_is_empty(&e->rt->changed);
 }
 
 static bool
@@ -566,6 +648,34 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
     return true;
 }
 
+/* Health changed: recompile the services it names on their first-stage
+ * bridges (final stages do not depend on it). */
+static bool
+flows_handle_runtime(struct engine_node *node OVS_UNUSED, void *e_,
+                     struct engine_node *input OVS_UNUSED)
+{
+    struct lbengine *e = e_;
+    const char *svc_name;
+
+    SSET_FOR_EACH (svc_name, &e->rt->changed) {
+        const struct model_service *svc = mdb_find_service(e->mdb,
+                                                           svc_name);
+        for (size_t i = 0; svc && i < svc->n_bridges; i++) {
+            struct table *t = shash_find_data(&e->tables, svc->bridges[i]);
+            const struct model_bridge *br
+                = mdb_find_bridge(e->mdb, svc->bridges[i]);
+
+            if (t && t->want && !t->why && br
+                && br->role == MODEL_ROLE_FIRST) {
+                update_unit(e, t, svc_name);
+                sset_add(&e->changed, t->name);
+            }
+        }
+    }
+    e->stats.incremental++;
+    return true;
+}
+
 static bool
 flows_handle_switch(struct engine_node *node OVS_UNUSED, void *e_,
                     struct engine_node *input OVS_UNUSED)
@@ -599,7 +709,7 @@ lbengine_create(struct mdb *mdb, struct swfacts *sw, struct rtfacts *rt)
      * new bridge: both rebuild, so order does not matter for results. */
     engine_add_input(&e->n_flows, &e->n_model, flows_handle_model);
     engine_add_input(&e->n_flows, &e->n_switch, flows_handle_switch);
-    engine_add_input(&e->n_flows, &e->n_runtime, NULL);
+    engine_add_input(&e->n_flows, &e->n_runtime, flows_handle_runtime);
     engine_add_node(&e->engine, &e->n_model);
     engine_add_node(&e->engine, &e->n_switch);
     engine_add_node(&e->engine, &e->n_runtime);
@@ -624,6 +734,12 @@ lbengine_destroy(struct lbengine *e)
 }
 
 bool
+rtfacts_has_changes(const struct rtfacts *rt)
+{
+    return !sset_is_empty(&rt->changed);
+}
+
+bool
 lbengine_run(struct lbengine *e)
 {
     bool changed;
@@ -632,7 +748,7 @@ lbengine_run(struct lbengine *e)
     changed = engine_run(&e->engine);
     mdb_clear_tracked(e->mdb);
     sset_clear(&e->sw->changed);
-    e->rt->changed = false;
+    sset_clear(&e->rt->changed);
     return changed;
 }
 

@@ -8,8 +8,9 @@
  * Desired tables are keyed by bridge name, not by connection: a reconnect
  * that brings the same facts recompiles nothing.  A service change
  * recompiles that service's unit on the bridges it was or is on; a bridge
- * change or new facts of a bridge rebuild that bridge; runtime facts (backend
- * health, resolved MACs: later issues) recompute everything for now.
+ * change or new facts of a bridge rebuild that bridge; runtime facts (the
+ * backends that fail their health checks) recompile the services they
+ * name, from the slot table model_slots_effective() makes of theirs.
  * Pure: no I/O, no clock. */
 #ifndef MSLB_LBENGINE_H
 #define MSLB_LBENGINE_H 1
@@ -37,11 +38,19 @@ void swfacts_set(struct swfacts *, const char *bridge, int version,
 void swfacts_remove(struct swfacts *, const char *bridge);
 bool swfacts_has_changes(const struct swfacts *);
 
-/* ---- Runtime facts (health, resolved MACs): placeholder input. ---- */
+/* ---- Runtime facts: what health checks found (docs/health.md). ---- */
 struct rtfacts;
 struct rtfacts *rtfacts_create(void);
 void rtfacts_destroy(struct rtfacts *);
-void rtfacts_touch(struct rtfacts *);       /* Something changed. */
+/* Service 'service''s backends that fail their health checks, by key ('n'
+ * of them, any order; none: the service is compiled as the model says).
+ * Tracks a change only if the set differs, and returns whether it did. */
+bool rtfacts_set_failed(struct rtfacts *, const char *service,
+                        const uint32_t *keys, size_t n);
+bool rtfacts_has_changes(const struct rtfacts *);
+/* The failed keys of 'service', sorted ('*n' of them), or NULL. */
+const uint32_t *rtfacts_failed(const struct rtfacts *, const char *service,
+                               size_t *n);
 
 /* ---- The engine. ---- */
 struct lbengine;

@@ -26,9 +26,11 @@
 
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
+#include "openvswitch/poll-loop.h"
 #include "util.h"
 #include "bridges.h"
 #include "dbserver.h"
+#include "health.h"
 #include "lbengine.h"
 #include "mainloop.h"
 #include "moves.h"
@@ -55,13 +57,14 @@ struct mslbd {
     int reload_attempts;        /* Of the SIGHUP reload under way. */
     bool status_dirty;          /* Bridge_Status rows to refresh. */
     struct swfacts *swfacts;    /* What the switches reported. */
-    struct rtfacts *rtfacts;    /* Runtime facts (health: next issues). */
+    struct rtfacts *rtfacts;    /* Runtime facts: failed backends. */
     struct lbengine *engine;    /* Model + facts -> desired tables. */
     uint64_t generation;        /* The generation the engine computed. */
     char *config_file;
     char *state_file;           /* --state: the database file. */
     struct bridges *bridges;
     struct moves *moves;        /* Ends slot moves (moves.h). */
+    struct health *health;      /* Health monitors (health.h). */
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
 };
@@ -70,6 +73,7 @@ struct mslbd {
 static const char *const mslb_modules[] = {
     "mslbd", "bridges", "reconciler", "ofsession", "rest",
     "nbdb", "nbdb_write", "dbserver", "lbengine", "fragments", "moves",
+    "health",
 };
 
 /* Runs the engine if the model, the switch facts or the generation moved,
@@ -80,7 +84,11 @@ run_engine(struct mslbd *d)
     uint64_t gen = nbdb_generation(d->nbdb);
     bool model = mdb_has_changes(d->mdb);
 
-    if (!model && !swfacts_has_changes(d->swfacts) && gen == d->generation) {
+    if (model && d->health) {
+        health_sync(d->health, false);  /* May change the runtime facts. */
+    }
+    if (!model && !swfacts_has_changes(d->swfacts)
+        && !rtfacts_has_changes(d->rtfacts) && gen == d->generation) {
         return;
     }
     if (!shash_is_empty(mdb_changed_bridges(d->mdb))) {
@@ -163,9 +171,26 @@ on_bridges_changed(void *d_)
     }
 }
 
+/* A packet-in: a health probe's answer? */
+static bool
+on_packet_in(void *d_, const char *bridge, struct ofsession *s,
+             const struct ofp_header *oh, enum ofptype type)
+{
+    struct mslbd *d = d_;
+    return d->health && health_handle_msg(d->health, bridge, s, oh, type);
+}
+
 static const struct bridges_cbs bridges_cbs = {
     .changed = on_bridges_changed,
+    .packet_in = on_packet_in,
 };
+
+/* A backend's health changed: the engine runs on the loop's next turn. */
+static void
+on_health_changed(void *d_ OVS_UNUSED)
+{
+    poll_immediate_wake();
+}
 
 /* Logs go to stderr and, with --log-file, to that file, as
  * TIME|LEVEL|MODULE|message; never to syslog. */
@@ -586,6 +611,9 @@ main(int argc, char *argv[])
     d.bridges = bridges_create(d.loop, d.mdb, d.swfacts, d.engine,
                                &bridges_cbs, &d);
     d.moves = moves_create(d.nbdb, d.mdb, d.bridges);
+    d.health = health_create(d.loop, d.mdb, d.rtfacts, d.bridges, d.engine,
+                             on_health_changed, &d);
+    health_sync(d.health, true);
     bridges_set_announce_interval(d.bridges, announce_s);
     d.rest_env = (struct rest_env) {
         .loop = d.loop,
@@ -593,6 +621,7 @@ main(int argc, char *argv[])
         .nbdb = d.nbdb,
         .started_ms = uv_hrtime() / 1000000,
         .bridges = d.bridges,
+        .health = d.health,
     };
 
     VLOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
@@ -666,6 +695,7 @@ main(int argc, char *argv[])
     }
     mainloop_run(d.mainloop);
 
+    health_destroy(d.health);
     bridges_destroy(d.bridges);
     moves_destroy(d.moves);
     lbengine_destroy(d.engine);

@@ -167,6 +167,40 @@ bridge_row_json(const struct mslbrec_bridge *r)
     return j;
 }
 
+/* A Service's or a Backend's "monitor" column: the fields its JSON object
+ * gave, as text.  Numbers become JSON numbers again; a value that is not
+ * one stays a string, for the model to refuse with the field's name. */
+static json_t *
+monitor_row_json(const struct smap *monitor)
+{
+    json_t *j = json_object();
+    struct smap_node *sn;
+
+    SMAP_FOR_EACH (sn, monitor) {
+        const char *v = sn->value;
+        json_t *value = NULL;
+        char *end;
+
+        if (strcmp(sn->key, "type") && v[0]) {
+            errno = 0;
+            long long n = strtoll(v, &end, 10);
+            if (!*end && !errno) {
+                value = json_integer(n);
+            } else if (strspn(v, "0123456789.") == strlen(v)) {
+                double d;
+
+                errno = 0;
+                d = strtod(v, &end);
+                if (!*end && !errno) {
+                    value = json_real(d);
+                }
+            }
+        }
+        json_object_set_new(j, sn->key, value ? value : json_string(v));
+    }
+    return j;
+}
+
 static json_t *
 backend_row_json(const struct mslbrec_backend *r)
 {
@@ -186,6 +220,9 @@ backend_row_json(const struct mslbrec_backend *r)
     if (r->host_bridge) {
         json_object_set_new(j, "host_bridge",
                             json_string(r->host_bridge->name));
+    }
+    if (!smap_is_empty(&r->monitor)) {
+        json_object_set_new(j, "monitor", monitor_row_json(&r->monitor));
     }
     return j;
 }
@@ -214,6 +251,9 @@ service_row_json(const struct mslbrec_service *r)
     }
     if (r->distribution) {
         json_object_set_new(j, "distribution", json_string(r->distribution));
+    }
+    if (!smap_is_empty(&r->monitor)) {
+        json_object_set_new(j, "monitor", monitor_row_json(&r->monitor));
     }
     /* The slot table the row keeps (written by nbdb_write.c from the one
      * before it), with its moves as they stand: the model fits it to the

@@ -92,6 +92,58 @@ mac_text(const struct mslb_mac *m)
 
 static const char *const state_names[] = { "up", "drain", "down" };
 
+/* Seconds as the model reads them back exactly: "5", "0.5", "0.125". */
+static void
+add_seconds(struct smap *smap, const char *key, uint32_t ms)
+{
+    if (ms % 1000) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%"PRIu32".%03"PRIu32, ms / 1000,
+                         ms % 1000);
+        while (buf[n - 1] == '0') {
+            buf[--n] = '\0';
+        }
+        smap_add(smap, key, buf);
+    } else {
+        smap_add_format(smap, key, "%"PRIu32, ms / 1000);
+    }
+}
+
+/* The fields of 'mon' that its object gave ('set'), as the "monitor"
+ * column keeps them. */
+static void
+monitor_smap(const struct model_monitor *mon, struct smap *smap)
+{
+    if (mon->set & MODEL_MONITOR_F_TYPE) {
+        smap_add(smap, "type", model_monitor_type_name(mon->type));
+    }
+    if (mon->set & MODEL_MONITOR_F_PORT) {
+        smap_add_format(smap, "port", "%"PRIu16, mon->port);
+    }
+    if (mon->set & MODEL_MONITOR_F_INTERVAL) {
+        add_seconds(smap, "interval", mon->interval_ms);
+    }
+    if (mon->set & MODEL_MONITOR_F_TIMEOUT) {
+        add_seconds(smap, "timeout", mon->timeout_ms);
+    }
+    if (mon->set & MODEL_MONITOR_F_RISE) {
+        smap_add_format(smap, "rise", "%d", mon->rise);
+    }
+    if (mon->set & MODEL_MONITOR_F_FALL) {
+        smap_add_format(smap, "fall", "%d", mon->fall);
+    }
+}
+
+#define SET_MONITOR(TYPE, ROW, MON)                         \
+    do {                                                    \
+        struct smap mon_ = SMAP_INITIALIZER(&mon_);         \
+        monitor_smap(MON, &mon_);                           \
+        if (!smap_equal(&mon_, &(ROW)->monitor)) {          \
+            TYPE##_set_monitor(ROW, &mon_);                 \
+        }                                                   \
+        smap_destroy(&mon_);                                \
+    } while (0)
+
 static void
 write_backend(struct nbdb *nb, const struct mslbrec_backend *row,
               const struct model_backend *be)
@@ -114,6 +166,7 @@ write_backend(struct nbdb *nb, const struct mslbrec_backend *row,
     if (row->host_bridge != hb) {
         mslbrec_backend_set_host_bridge(row, hb);
     }
+    SET_MONITOR(mslbrec_backend, row, &be->monitor);
     free(ip);
     free(mac);
     free(host);
@@ -177,6 +230,7 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
         || (svc->mss && row->mss[0] != svc->mss)) {
         mslbrec_service_set_mss(row, &mss, svc->mss ? 1 : 0);
     }
+    SET_MONITOR(mslbrec_service, row, &svc->monitor);
 
     brs = xmalloc((svc->n_bridges + 1) * sizeof *brs);
     for (size_t i = 0; i < svc->n_bridges; i++) {

@@ -60,7 +60,10 @@ set_response(struct request *r, int status, char *body, const char *type)
 void
 respond_json(struct request *r, int status, json_t *j)
 {
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* 15 digits: a number like a monitor's 0.1 s reads "0.1", not
+     * "0.10000000000000001" (jansson's default is 17). */
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER
+                            | JSON_REAL_PRECISION(15));
     json_decref(j);
     set_response(r, status, xasprintf("%s\n", s), "application/json");
     free(s);

@@ -8,6 +8,7 @@
 #include "mslb/model.h"
 
 struct bridges;
+struct health;
 struct mdb;
 struct nbdb;
 struct rest_server;
@@ -22,6 +23,7 @@ struct rest_env {
     struct nbdb *nbdb;          /* Its database: writes and generation. */
     uint64_t started_ms;
     struct bridges *bridges;    /* Read-only queries (bridges.h). */
+    const struct health *health;        /* Backends' health (health.h). */
 };
 
 struct rest_options {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "health.h"
 #include "nbdb.h"
 #include "mslb/modeldb.h"
 #include "util.h"
@@ -52,6 +53,51 @@ rest_not_found(struct request *r, const char *what, const char *name)
 
 /* ---- Reads. ---- */
 
+/* Backend 'be' of 'svc' as GET shows it: the model's fields and, while a
+ * monitor probes it, its "health" (read-only: a write ignores it). */
+static json_t *
+backend_view(const struct request *r, const struct model_service *svc,
+             const struct model_backend *be, bool *usable)
+{
+    const struct health *h = r->srv->d->health;
+    json_t *j = model_backend_to_json(be);
+    json_t *health = h ? health_backend_json(h, svc->name, be->key) : NULL;
+
+    *usable = be->state == MODEL_BACKEND_UP
+              && (!h || health_backend_up(h, svc->name, be->key));
+    if (health) {
+        json_object_set_new(j, "health", health);
+    }
+    return j;
+}
+
+/* Service 'svc' as GET shows it: the model's fields, each backend's
+ * health, and "status": how many backends get new sessions ("empty" when
+ * none does, so that a route announcer can withdraw the VIP). */
+static json_t *
+service_view(const struct request *r, const struct model_service *svc)
+{
+    json_t *j = model_service_to_json(svc);
+    json_t *backends = json_object_get(j, "backends");
+    size_t n_usable = 0;
+
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        bool usable;
+        json_t *b = backend_view(r, svc, &svc->backends[i], &usable);
+
+        n_usable += usable;
+        if (i < json_array_size(backends)) {
+            json_array_set_new(backends, i, b);
+        } else {
+            json_decref(b);
+        }
+    }
+    json_object_set_new(j, "status", json_pack(
+        "{s:I, s:b}", "usable_backends", (json_int_t) n_usable,
+        "empty", svc->mode != MODEL_MODE_LOCAL && !n_usable));
+    return j;
+}
+
 void
 rest_get_services(struct request *r)
 {
@@ -60,7 +106,7 @@ rest_get_services(struct request *r)
     json_t *a = json_array();
 
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(a, model_service_to_json(svcs[i]));
+        json_array_append_new(a, service_view(r, svcs[i]));
     }
     free(svcs);
     respond_json(r, MHD_HTTP_OK, json_pack(
@@ -74,7 +120,7 @@ rest_get_service(struct request *r, const char *name)
     const struct model_service *svc = mdb_find_service(mdb_of(r), name);
 
     if (svc) {
-        respond_json(r, MHD_HTTP_OK, model_service_to_json(svc));
+        respond_json(r, MHD_HTTP_OK, service_view(r, svc));
     } else {
         rest_not_found(r, "service", name);
     }
@@ -106,7 +152,9 @@ rest_get_backends(struct request *r, const char *service)
     }
     a = json_array();
     for (size_t i = 0; i < svc->n_backends; i++) {
-        json_array_append_new(a, model_backend_to_json(&svc->backends[i]));
+        bool usable;
+        json_array_append_new(a, backend_view(r, svc, &svc->backends[i],
+                                              &usable));
     }
     respond_json(r, MHD_HTTP_OK, json_pack("{s:o}", "backends", a));
 }
@@ -122,7 +170,8 @@ rest_get_backend(struct request *r, const char *service, const char *backend)
     } else if (!be) {
         rest_not_found(r, "backend", backend);
     } else {
-        respond_json(r, MHD_HTTP_OK, model_backend_to_json(be));
+        bool usable;
+        respond_json(r, MHD_HTTP_OK, backend_view(r, svc, be, &usable));
     }
 }
 

@@ -11,6 +11,7 @@
 #include "bridges.h"
 #include "nbdb.h"
 #include "fragments.h"
+#include "health.h"
 #include "mss.h"
 #include "pmtu.h"
 #include "mslb/compile.h"
@@ -308,6 +309,76 @@ put_metric(struct ds *out, const char *name, const char *help,
                   type);
 }
 
+static void
+put_backend_health(void *out_, const char *service, const char *backend,
+                   bool up, uint64_t transitions, double latency_ms)
+{
+    struct ds *out = out_;
+
+    ds_put_format(out, "mslb_backend_up{service=\"%s\",backend=\"%s\"} "
+                  "%d\n", service, backend, up);
+    ds_put_format(out, "mslb_backend_transitions_total{service=\"%s\","
+                  "backend=\"%s\"} %"PRIu64"\n", service, backend,
+                  transitions);
+    if (latency_ms >= 0) {
+        ds_put_format(out, "mslb_backend_probe_latency_seconds{service="
+                      "\"%s\",backend=\"%s\"} %.6f\n", service, backend,
+                      latency_ms / 1000);
+    }
+}
+
+/* Health monitors: per monitored backend, and whether each service has a
+ * backend that gets new sessions (docs/health.md). */
+static void
+format_health(struct ds *out, const struct rest_env *d)
+{
+    struct health_counters hc;
+    const struct model_service **svcs;
+    size_t n;
+
+    health_get_counters(d->health, &hc);
+    put_metric(out, "mslb_health_probes_total", "Health probes sent.",
+               "counter");
+    ds_put_format(out, "mslb_health_probes_total %"PRIu64"\n",
+                  hc.probes_sent);
+    put_metric(out, "mslb_health_results_total", "Health probe results: "
+               "answered (success), reset (refused), unanswered "
+               "(timeout), answers matching no probe (stray), probes that "
+               "could not be sent (not_sent).", "counter");
+    ds_put_format(out,
+                  "mslb_health_results_total{result=\"success\"} %"PRIu64"\n"
+                  "mslb_health_results_total{result=\"refused\"} %"PRIu64"\n"
+                  "mslb_health_results_total{result=\"timeout\"} %"PRIu64"\n"
+                  "mslb_health_results_total{result=\"stray\"} %"PRIu64"\n"
+                  "mslb_health_results_total{result=\"not_sent\"} %"PRIu64"\n",
+                  hc.answers - hc.refused, hc.refused, hc.timeouts, hc.stray,
+                  hc.not_sent);
+    put_metric(out, "mslb_backend_up", "1 while the backend passes its "
+               "health checks.", "gauge");
+    put_metric(out, "mslb_backend_transitions_total", "Times the backend's "
+               "health changed.", "counter");
+    put_metric(out, "mslb_backend_probe_latency_seconds", "Time the last "
+               "answered probe took.", "gauge");
+    health_for_each(d->health, put_backend_health, out);
+    put_metric(out, "mslb_service_empty", "1 while no backend of the "
+               "service gets new sessions (all down, drained or failing "
+               "their health checks).", "gauge");
+    svcs = mdb_services_sorted(d->mdb, &n);
+    for (size_t i = 0; i < n; i++) {
+        const struct model_service *svc = svcs[i];
+        bool empty = svc->mode != MODEL_MODE_LOCAL;
+
+        for (size_t k = 0; empty && k < svc->n_backends; k++) {
+            empty = !(svc->backends[k].state == MODEL_BACKEND_UP
+                      && health_backend_up(d->health, svc->name,
+                                           svc->backends[k].key));
+        }
+        ds_put_format(out, "mslb_service_empty{service=\"%s\"} %d\n",
+                      svc->name, empty);
+    }
+    free(svcs);
+}
+
 static char *
 format_metrics(struct rest_server *srv, const json_t *stats)
 {
@@ -378,6 +449,9 @@ format_metrics(struct rest_server *srv, const json_t *stats)
                   "mslb_fragmented_datagrams_total{result=\"expired\"} %"PRIu64"\n",
                   fc.forwarded, fc.switched, fc.answered, fc.dropped,
                   fc.expired);
+    if (d->health) {
+        format_health(&out, d);
+    }
     put_metric(&out, "mslb_service_packets_total",
                "Request packets to the service.", "counter");
     put_metric(&out, "mslb_service_bytes_total",

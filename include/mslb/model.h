@@ -57,6 +57,40 @@ enum model_backend_state {
     MODEL_BACKEND_DOWN,         /* Gets nothing. */
 };
 
+/* A health monitor (docs/health.md): how mslbd probes a backend.  A
+ * service's monitor applies to all its backends; a backend's own
+ * "monitor" overrides single fields of it (a backend's 'monitor' is the
+ * merged result, its 'set' says which fields the backend gave). */
+enum model_monitor_type {
+    MODEL_MONITOR_NONE,         /* Not probed: always usable. */
+    MODEL_MONITOR_TCP,          /* A SYN answered by a SYN-ACK. */
+};
+#define MODEL_N_MONITOR_TYPES (MODEL_MONITOR_TCP + 1)
+
+enum {                          /* Bits of model_monitor.set. */
+    MODEL_MONITOR_F_TYPE = 1 << 0,
+    MODEL_MONITOR_F_PORT = 1 << 1,
+    MODEL_MONITOR_F_INTERVAL = 1 << 2,
+    MODEL_MONITOR_F_TIMEOUT = 1 << 3,
+    MODEL_MONITOR_F_RISE = 1 << 4,
+    MODEL_MONITOR_F_FALL = 1 << 5,
+};
+
+#define MODEL_MONITOR_INTERVAL_MS 5000  /* Defaults. */
+#define MODEL_MONITOR_TIMEOUT_MS 2000
+#define MODEL_MONITOR_RISE 2
+#define MODEL_MONITOR_FALL 3
+
+struct model_monitor {
+    enum model_monitor_type type;
+    uint16_t port;              /* 0: the backend's port, else the
+                                 * service's. */
+    uint32_t interval_ms;       /* 100 .. 3,600,000. */
+    uint32_t timeout_ms;        /* 50 .. interval_ms. */
+    uint8_t rise, fall;         /* 1 .. 100. */
+    uint8_t set;                /* MODEL_MONITOR_F_*: given, not default. */
+};
+
 struct model_backend {
     char *name;
     struct mslb_addr ip;
@@ -70,6 +104,7 @@ struct model_backend {
     char *host_bridge;          /* Final-stage bridge (mslb, l3dsr), or
                                  * NULL. */
     uint32_t key;               /* Nonzero id, stable: from ip and port. */
+    struct model_monitor monitor;       /* Merged over the service's. */
 };
 
 #define MODEL_MAX_WEIGHT 10000
@@ -126,6 +161,7 @@ struct model_service {
     size_t n_backends;
     uint32_t id;                /* Stable id: see model_service_id(). */
     struct model_slots slots;   /* Who gets new sessions. */
+    struct model_monitor monitor;       /* type NONE: no monitor. */
 };
 
 struct model_bridge {
@@ -197,6 +233,14 @@ char *model_check_vip_gateways(const struct model_service *,
                                const struct model_bridge *, const char *path)
     MSLB_WARN_UNUSED;
 
+/* Health probes leave first-stage bridge 'br' from its gateway address of
+ * the probed backends' family: "PATH.monitor: bridge ... has no IPv4
+ * gateway address ..." if 'svc' probes backends on 'br' and 'br' has
+ * none, else NULL. */
+char *model_check_monitor_gateways(const struct model_service *,
+                                   const struct model_bridge *,
+                                   const char *path) MSLB_WARN_UNUSED;
+
 /* Mode l3dsr: a final stage tells VIPs apart by (backend address, DSCP):
  * "PATH.dscp: ..." if l3dsr services 'a' and 'b' have different VIPs, the
  * same DSCP and a backend address (behind the same host bridge) in common,
@@ -257,10 +301,23 @@ void model_slots_clone(struct model_slots *dst, const struct model_slots *);
 bool model_slots_equal(const struct model_slots *,
                        const struct model_slots *);
 int64_t model_slots_next_expiry(const struct model_slots *);
+/* The table 'svc' uses while the backends whose keys are 'failed' ('n',
+ * sorted) fail their health checks (docs/health.md): its stored table
+ * with the failed backends' slots handed to the usable ones as
+ * slots_assign() shares them, so that nothing else moves and a backend
+ * that recovers gets back exactly the slots it had.  TCP services of the
+ * DSR modes keep the failed backends' open sessions: each slot taken from
+ * one becomes a move from it (until MODEL_MOVE_WHILE_DRAINING), unless
+ * the slot is in a stored move already.  Stores into uninitialised
+ * 'out'. */
+void model_slots_effective(const struct model_service *svc,
+                           const uint32_t *failed, size_t n,
+                           struct model_slots *out);
 /* The backend of 'svc' whose key is 'key', or NULL. */
 const struct model_backend *model_find_backend_by_key(
     const struct model_service *, uint32_t key);
 const char *model_distribution_name(enum model_distribution);
+const char *model_monitor_type_name(enum model_monitor_type);
 
 /* Helpers shared with the compiler and tests. */
 const char *model_proto_name(uint8_t proto);

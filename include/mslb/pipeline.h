@@ -87,6 +87,14 @@ enum mslb_cookie_kind {
 #define MSLB_REG_PROBE "reg4"
 #define MSLB_PROBE_FLAG 0x80000000u
 
+/* Health probes (ofapp/health.c) go through DSR_FORWARD with this bit of
+ * reg4 set: the SYN-counting copies there do not count them.  Their
+ * answers, sent to a gateway address, reach the controller with userdata
+ * MSLB_HEALTH_USERDATA0/1. */
+#define MSLB_HEALTH_FLAG 0x40000000u
+#define MSLB_HEALTH_USERDATA0 'h'
+#define MSLB_HEALTH_USERDATA1 'c'
+
 /* MSS clamping: a SYN to a service with "mss" pauses at the controller
  * (controller(pause), userdata MSLB_MSS_USERDATA0/1 and the MSS, 2 bytes
  * big-endian), which lowers its MSS option and resumes it. */

@@ -11,7 +11,7 @@ void
 ctl_print_json(const json_t *json)
 {
     char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER
-                               | JSON_ENCODE_ANY);
+                               | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (s) {
         puts(s);
         free(s);
@@ -56,7 +56,8 @@ ctl_value_text(const json_t *v)
         return s;
     }
     case JSON_OBJECT: {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER
+                                | JSON_REAL_PRECISION(15));
         return s ? s : mslb_xasprintf("?");
     }
     case JSON_NULL:

@@ -85,6 +85,74 @@ test_weights(void **state)
     assert_int_equal(sl.n_slots, 0);
 }
 
+/* Health (model_slots_effective()): a failed backend's slots go to the
+ * usable ones and nothing else moves; a TCP service of a DSR mode keeps
+ * its sessions through moves, UDP and nat do not; all failed: no owner;
+ * none failed: the stored table. */
+static void
+test_effective(void **state)
+{
+    struct model_service svc = service(MODEL_MODE_DR, IPPROTO_TCP, 4);
+    struct model_slots eff;
+    uint32_t failed[] = { 2 }, all[] = { 1, 2, 3, 4 };
+
+    (void) state;
+    model_slots_compute(&svc, NULL, NOW, &svc.slots);
+    model_slots_effective(&svc, failed, 1, &eff);
+    assert_int_equal(eff.n_slots, svc.slots.n_slots);
+    assert_int_equal(count(&eff, 2), 0);
+    for (uint32_t s = 0; s < eff.n_slots; s++) {
+        const struct model_slot_move *m = move_of(&eff, s);
+        if (svc.slots.owner[s] == 2) {
+            assert_true(eff.owner[s] >= 1 && eff.owner[s] <= 4);
+            assert_non_null(m);
+            assert_int_equal(m->from, 2);
+            assert_int_equal(m->until, MODEL_MOVE_WHILE_DRAINING);
+        } else {
+            assert_int_equal(eff.owner[s], svc.slots.owner[s]);
+            assert_null(m);
+        }
+    }
+    /* The usable ones share the slots as slots_assign() would: within one
+     * slot of each other. */
+    for (uint32_t k = 1; k <= 4; k++) {
+        if (k != 2) {
+            assert_true(count(&eff, k) + 1 >= eff.n_slots / 3);
+            assert_true(count(&eff, k) <= eff.n_slots / 3 + 1);
+        }
+    }
+    model_slots_uninit(&eff);
+
+    /* None failed: the stored table as it is. */
+    model_slots_effective(&svc, NULL, 0, &eff);
+    assert_true(model_slots_equal(&eff, &svc.slots));
+    model_slots_uninit(&eff);
+
+    /* All failed: no owner, the sessions kept. */
+    model_slots_effective(&svc, all, 4, &eff);
+    assert_int_equal(count(&eff, 0), eff.n_slots);
+    assert_int_equal(eff.n_moves, eff.n_slots);
+    model_slots_uninit(&eff);
+    model_slots_uninit(&svc.slots);
+
+    /* UDP (no SYN tells a new session) and nat (conntrack keeps them):
+     * no moves. */
+    svc = service(MODEL_MODE_DR, IPPROTO_UDP, 4);
+    model_slots_compute(&svc, NULL, NOW, &svc.slots);
+    model_slots_effective(&svc, failed, 1, &eff);
+    assert_int_equal(count(&eff, 2), 0);
+    assert_int_equal(eff.n_moves, 0);
+    model_slots_uninit(&eff);
+    model_slots_uninit(&svc.slots);
+    svc = service(MODEL_MODE_NAT, IPPROTO_TCP, 4);
+    model_slots_compute(&svc, NULL, NOW, &svc.slots);
+    model_slots_effective(&svc, failed, 1, &eff);
+    assert_int_equal(count(&eff, 2), 0);
+    assert_int_equal(eff.n_moves, 0);
+    model_slots_uninit(&eff);
+    model_slots_uninit(&svc.slots);
+}
+
 /* A backend added: the slots it takes are moves from their old owners, for
  * idle_timeout seconds; the others stay. */
 static void
@@ -246,6 +314,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_weights),
+        cmocka_unit_test(test_effective),
         cmocka_unit_test(test_add_moves),
         cmocka_unit_test(test_remove_and_drain),
         cmocka_unit_test(test_no_moves),

@@ -222,7 +222,18 @@ test_random_changes(void **state OVS_UNUSED)
         } else if (what == 18) {
             swfacts_remove(sw, "lb2");
         } else {
-            rtfacts_touch(rt);
+            /* Health: some backends of a service fail, or none. */
+            char name[16];
+            snprintf(name, sizeof name, "s%d", (int) random_range(40));
+            const struct model_service *cur = mdb_find_service(db, name);
+            uint32_t keys[MODEL_MAX_BACKENDS];
+            size_t n = 0;
+            for (size_t i = 0; cur && i < cur->n_backends; i++) {
+                if (random_range(3) == 0) {
+                    keys[n++] = cur->backends[i].key;
+                }
+            }
+            rtfacts_set_failed(rt, name, keys, n);
         }
         /* Sometimes several changes in one run. */
         if (random_range(3)) {

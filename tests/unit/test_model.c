@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mslb/model.h"
+#include "mslb/modeldb.h"
 
 #include <jansson.h>
 
@@ -353,6 +354,409 @@ test_host_addresses(void **state)
 #undef TUN_SERVICE
 }
 
+/* Health monitors: a service's, a backend's merged over it, their
+ * rendering, and where probes can leave from. */
+#define GW_BRIDGE "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\"," \
+    "\"frontend_port\":\"front\",\"gateways\":[\"198.18.0.254\"," \
+    "\"2001:db8::fe\"]}"
+/* A service with one backend, and JSON members of each. */
+#define MON_SERVICE(PROTO, PORT, SVC_MON, BE_MON)                          \
+    "{\"bridges\":[" GW_BRIDGE "],\"services\":[{\"name\":\"a\","        \
+    "\"vip\":\"198.18.0.1\",\"protocol\":\"" PROTO "\"," PORT SVC_MON      \
+    "\"bridges\":[\"br-lb\"],\"backends\":[{\"name\":\"s\","             \
+    "\"ip\":\"198.18.1.1\",\"mac\":\"02:00:00:00:00:01\"" BE_MON "}]}]}"
+#define TCP80 "\"port\":80,"
+
+static json_t *
+render(const struct model *m)
+{
+    json_t *j = model_to_json(m);
+    json_t *svc = json_array_get(json_object_get(j, "services"), 0);
+
+    return json_incref(svc), json_decref(j), svc;
+}
+
+static void
+test_monitor(void **state)
+{
+    struct model *m, *again;
+    char *error = try_parse(
+        "{\"bridges\":[" GW_BRIDGE "],\"services\":[{\"name\":\"a\","
+        "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
+        "\"monitor\":{\"type\":\"tcp\"},\"bridges\":[\"br-lb\"],"
+        "\"backends\":[" BACKEND("198.18.1.1", "02:00:00:00:00:01") ","
+        "{\"name\":\"b\",\"ip\":\"198.18.1.2\",\"mac\":\"02:00:00:00:00:02\","
+        "\"monitor\":{\"interval\":0.5,\"port\":8081}},"
+        "{\"name\":\"c\",\"ip\":\"198.18.1.3\",\"mac\":\"02:00:00:00:00:03\","
+        "\"monitor\":{\"type\":\"none\"}},"
+        "{\"name\":\"d\",\"ip\":\"198.18.1.4\",\"mac\":\"02:00:00:00:00:04\","
+        "\"monitor\":{\"timeout\":1.0004,\"rise\":1,\"fall\":100}}]}]}",
+        &m);
+    const struct model_monitor *mon;
+
+    (void) state;
+    assert_null(error);
+    mon = &m->services[0].monitor;
+    assert_int_equal(mon->type, MODEL_MONITOR_TCP);
+    assert_int_equal(mon->port, 0);
+    assert_int_equal(mon->interval_ms, MODEL_MONITOR_INTERVAL_MS);
+    assert_int_equal(mon->timeout_ms, MODEL_MONITOR_TIMEOUT_MS);
+    assert_int_equal(mon->rise, MODEL_MONITOR_RISE);
+    assert_int_equal(mon->fall, MODEL_MONITOR_FALL);
+    assert_int_equal(mon->set, MODEL_MONITOR_F_TYPE);
+    /* No monitor of its own: the service's. */
+    mon = &m->services[0].backends[0].monitor;
+    assert_int_equal(mon->type, MODEL_MONITOR_TCP);
+    assert_int_equal(mon->interval_ms, 5000);
+    assert_int_equal(mon->set, 0);
+    /* Its own interval: the default timeout is no longer than that. */
+    mon = &m->services[0].backends[1].monitor;
+    assert_int_equal(mon->type, MODEL_MONITOR_TCP);
+    assert_int_equal(mon->port, 8081);
+    assert_int_equal(mon->interval_ms, 500);
+    assert_int_equal(mon->timeout_ms, 500);
+    assert_int_equal(mon->set,
+                     MODEL_MONITOR_F_INTERVAL | MODEL_MONITOR_F_PORT);
+    mon = &m->services[0].backends[2].monitor;
+    assert_int_equal(mon->type, MODEL_MONITOR_NONE);
+    assert_int_equal(mon->set, MODEL_MONITOR_F_TYPE);
+    /* Rounded to the ms. */
+    mon = &m->services[0].backends[3].monitor;
+    assert_int_equal(mon->timeout_ms, 1000);
+    assert_int_equal(mon->rise, 1);
+    assert_int_equal(mon->fall, 100);
+
+    /* The service's monitor in full, a backend's own fields only. */
+    json_t *svc = render(m);
+    json_t *want = json_loads(
+        "{\"type\":\"tcp\",\"interval\":5,\"timeout\":2,\"rise\":2,"
+        "\"fall\":3}", 0, NULL);
+    json_t *backends = json_object_get(svc, "backends");
+    assert_true(json_equal(json_object_get(svc, "monitor"), want));
+    json_decref(want);
+    assert_null(json_object_get(json_array_get(backends, 0), "monitor"));
+    want = json_loads("{\"port\":8081,\"interval\":0.5}", 0, NULL);
+    assert_true(json_equal(json_object_get(json_array_get(backends, 1),
+                                           "monitor"), want));
+    json_decref(want);
+    want = json_loads("{\"timeout\":1,\"rise\":1,\"fall\":100}", 0,
+                      NULL);
+    assert_true(json_equal(json_object_get(json_array_get(backends, 3),
+                                           "monitor"), want));
+    json_decref(want);
+
+    /* What model_to_json() writes reads back the same, through text. */
+    json_t *doc = model_to_json(m);
+    char *text = json_dumps(doc, 0);
+    assert_null(try_parse(text, &again));
+    json_t *doc2 = model_to_json(again);
+    assert_true(json_equal(doc, doc2));
+    for (size_t i = 0; i < m->services[0].n_backends; i++) {
+        assert_memory_equal(&m->services[0].backends[i].monitor,
+                            &again->services[0].backends[i].monitor,
+                            sizeof (struct model_monitor));
+    }
+    json_decref(doc);
+    json_decref(doc2);
+    json_decref(svc);
+    free(text);
+    model_destroy(again);
+    model_destroy(m);
+
+    /* Fractions, bounds, and the monitor of a service without one. */
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80,
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"interval\":0.1,\"timeout\":0.05,"
+                                      "\"port\":81},", ""), &m));
+    mon = &m->services[0].backends[0].monitor;
+    assert_int_equal(mon->interval_ms, 100);
+    assert_int_equal(mon->timeout_ms, 50);
+    assert_int_equal(mon->port, 81);
+    svc = render(m);
+    want = json_loads("{\"type\":\"tcp\",\"port\":81,\"interval\":0.1,"
+                      "\"timeout\":0.05,\"rise\":2,\"fall\":3}", 0, NULL);
+    assert_true(json_equal(json_object_get(svc, "monitor"), want));
+    json_decref(want);
+    json_decref(svc);
+    model_destroy(m);
+
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80,
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"interval\":3600,"
+                                      "\"timeout\":3600},", ""), &m));
+    assert_int_equal(m->services[0].monitor.timeout_ms, 3600000);
+    model_destroy(m);
+
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80,
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"interval\":1},", ""), &m));
+    assert_int_equal(m->services[0].monitor.timeout_ms, 1000);
+    model_destroy(m);
+
+    /* A backend's shorter interval shortens the timeout it inherits. */
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80,
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"timeout\":3},",
+                                      ",\"monitor\":{\"interval\":1}"),
+                          &m));
+    assert_int_equal(m->services[0].monitor.timeout_ms, 3000);
+    assert_int_equal(m->services[0].backends[0].monitor.timeout_ms, 1000);
+    uint32_t hash = model_service_hash(&m->services[0]);
+    model_destroy(m);
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80,
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"timeout\":3},",
+                                      ",\"monitor\":{\"interval\":2}"),
+                          &m));
+    assert_int_not_equal(model_service_hash(&m->services[0]), hash);
+    model_destroy(m);
+
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80, "", ""), &m));
+    assert_int_equal(m->services[0].monitor.type, MODEL_MONITOR_NONE);
+    assert_int_equal(m->services[0].backends[0].monitor.type,
+                     MODEL_MONITOR_NONE);
+    svc = render(m);
+    assert_null(json_object_get(svc, "monitor"));
+    json_decref(svc);
+    model_destroy(m);
+
+    /* "none" given: rendered all the same. */
+    assert_null(try_parse(MON_SERVICE("udp", "\"port\":53,",
+                                      "\"monitor\":{\"type\":\"none\"},",
+                                      ""), &m));
+    svc = render(m);
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(svc, "monitor"), "type")), "none");
+    json_decref(svc);
+    model_destroy(m);
+
+    /* A TCP probe of a UDP service's backends, on a port of its own; one
+     * backend probed though its service is not. */
+    assert_null(try_parse(MON_SERVICE("udp", "\"port\":53,",
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"port\":53},", ""), &m));
+    model_destroy(m);
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80, "",
+                                      ",\"monitor\":{\"type\":\"tcp\"}"),
+                          &m));
+    assert_int_equal(m->services[0].backends[0].monitor.type,
+                     MODEL_MONITOR_TCP);
+    model_destroy(m);
+
+    /* Every port: a monitor with a port of its own. */
+    assert_null(try_parse(MON_SERVICE("tcp", "\"mode\":\"dr\",",
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"port\":22},", ""), &m));
+    model_destroy(m);
+
+    /* Nothing probed, nothing needed of the bridge. */
+    assert_null(try_parse("{\"bridges\":[" BRIDGE "],\"services\":["
+                          "{\"name\":\"a\",\"vip\":\"198.18.0.1\","
+                          "\"protocol\":\"tcp\",\"port\":80,"
+                          "\"monitor\":{\"type\":\"tcp\"},"
+                          "\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
+                          &m));
+    model_destroy(m);
+}
+
+static void
+test_monitor_errors(void **state)
+{
+#define NOGW_SERVICE(NET, SVC_MON, BE_MON)                                 \
+    "{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","           \
+    "\"vip\":\"" NET "1\",\"protocol\":\"tcp\",\"port\":80," SVC_MON      \
+    "\"bridges\":[\"br-lb\"],\"backends\":[{\"name\":\"s\","             \
+    "\"ip\":\"" NET "2\",\"mac\":\"02:00:00:00:00:01\"" BE_MON "}]}]}"
+#define TCP_MON(MEMBERS) "\"monitor\":{\"type\":\"tcp\"" MEMBERS "},"
+    static const struct { const char *in, *out; } cases[] = {
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":5,", ""),
+          "services[0].monitor: must be an object" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"path\":\"/\""), ""),
+          "services[0].monitor.path: unknown key" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"interval\":1},", ""),
+          "services[0].monitor.type: is required" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"http\"},", ""),
+          "services[0].monitor.type: must be \"none\" or \"tcp\"" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":1},", ""),
+          "services[0].monitor.type: must be a string" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"interval\":0.05"), ""),
+          "services[0].monitor.interval: must be a number of seconds from "
+          "0.1 to 3600" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"interval\":3601"), ""),
+          "services[0].monitor.interval: must be a number of seconds from "
+          "0.1 to 3600" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"interval\":\"5\""), ""),
+          "services[0].monitor.interval: must be a number of seconds from "
+          "0.1 to 3600" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"interval\":-1"), ""),
+          "services[0].monitor.interval: must be a number of seconds from "
+          "0.1 to 3600" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"interval\":1e300"), ""),
+          "services[0].monitor.interval: must be a number of seconds from "
+          "0.1 to 3600" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"timeout\":0.01"), ""),
+          "services[0].monitor.timeout: must be a number of seconds from "
+          "0.05 to 3600" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"timeout\":6"), ""),
+          "services[0].monitor.timeout: must not exceed interval (5 s)" },
+        { MON_SERVICE("tcp", TCP80,
+                      TCP_MON(",\"interval\":0.5,\"timeout\":0.75"), ""),
+          "services[0].monitor.timeout: must not exceed interval (0.5 s)" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"rise\":0"), ""),
+          "services[0].monitor.rise: must be an integer from 1 to 100" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"fall\":101"), ""),
+          "services[0].monitor.fall: must be an integer from 1 to 100" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"rise\":1.5"), ""),
+          "services[0].monitor.rise: must be an integer from 1 to 100" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"port\":0"), ""),
+          "services[0].monitor.port: must be an integer from 1 to 65535" },
+        { MON_SERVICE("tcp", TCP80 "\"mode\":\"local\",", TCP_MON(""), ""),
+          "services[0].monitor: not available in mode local (the bridge's "
+          "own host serves the VIP)" },
+        { MON_SERVICE("udp", "\"port\":53,", TCP_MON(""), ""),
+          "services[0].monitor.port: is required for a tcp monitor when "
+          "protocol is \"udp\" (probes need a TCP port)" },
+        { MON_SERVICE("any", "\"mode\":\"dr\",", TCP_MON(""), ""),
+          "services[0].monitor.port: is required for a tcp monitor when "
+          "protocol is \"any\" (probes need a TCP port)" },
+        { MON_SERVICE("tcp", "\"mode\":\"dr\",", TCP_MON(""), ""),
+          "services[0].monitor.port: is required for a tcp monitor: the "
+          "service has no port (it covers every port)" },
+        /* A backend's own monitor, merged over the service's. */
+        { MON_SERVICE("tcp", TCP80, TCP_MON(""), ",\"monitor\":[]"),
+          "services[0].backends[0].monitor: must be an object" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(""), ",\"monitor\":{\"x\":1}"),
+          "services[0].backends[0].monitor.x: unknown key" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(""),
+                      ",\"monitor\":{\"type\":\"udp\"}"),
+          "services[0].backends[0].monitor.type: must be \"none\" or "
+          "\"tcp\"" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"interval\":2"),
+                      ",\"monitor\":{\"timeout\":3}"),
+          "services[0].backends[0].monitor.timeout: must not exceed "
+          "interval (2 s)" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(""),
+                      ",\"monitor\":{\"interval\":1,\"timeout\":1.5}"),
+          "services[0].backends[0].monitor.timeout: must not exceed "
+          "interval (1 s)" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(""),
+                      ",\"monitor\":{\"fall\":0}"),
+          "services[0].backends[0].monitor.fall: must be an integer from 1 "
+          "to 100" },
+        { MON_SERVICE("udp", "\"port\":53,", "",
+                      ",\"monitor\":{\"type\":\"tcp\"}"),
+          "services[0].backends[0].monitor.port: is required for a tcp "
+          "monitor when protocol is \"udp\" (probes need a TCP port)" },
+        { MON_SERVICE("tcp", "\"mode\":\"dr\",", "",
+                      ",\"monitor\":{\"type\":\"tcp\"}"),
+          "services[0].backends[0].monitor.port: is required for a tcp "
+          "monitor: the service has no port (it covers every port)" },
+        /* Probes leave from a gateway address of the backend's family. */
+        { NOGW_SERVICE("198.18.0.", TCP_MON(""), ""),
+          "services[0].monitor: bridge \"br-lb\" has no IPv4 gateway "
+          "address to send probes from (add one to its gateways)" },
+        { NOGW_SERVICE("2001:db8::", TCP_MON(""), ""),
+          "services[0].monitor: bridge \"br-lb\" has no IPv6 gateway "
+          "address to send probes from (add one to its gateways)" },
+        { NOGW_SERVICE("198.18.0.", "", ",\"monitor\":{\"type\":\"tcp\"}"),
+          "services[0].backends[0].monitor: bridge \"br-lb\" has no IPv4 "
+          "gateway address to send probes from (add one to its gateways)" },
+        { "{\"bridges\":[{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\","
+          "\"frontend_port\":\"front\",\"gateways\":[\"198.18.0.254\"]}],"
+          "\"services\":[{\"name\":\"a\",\"vip\":\"2001:db8::1\","
+          "\"protocol\":\"tcp\",\"port\":80," TCP_MON("")
+          "\"bridges\":[\"br-lb\"],\"backends\":[{\"name\":\"s\","
+          "\"ip\":\"2001:db8::2\",\"mac\":\"02:00:00:00:00:01\"}]}]}",
+          "services[0].monitor: bridge \"br-lb\" has no IPv6 gateway "
+          "address to send probes from (add one to its gateways)" },
+    };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        expect_error(cases[i].in, cases[i].out);
+    }
+
+    /* All backends unprobed: no gateway needed. */
+    struct model *m;
+    assert_null(try_parse(NOGW_SERVICE("198.18.0.", TCP_MON(""),
+                                       ",\"monitor\":{\"type\":\"none\"}"),
+                          &m));
+    model_destroy(m);
+#undef NOGW_SERVICE
+#undef TCP_MON
+}
+
+/* mslbd's model: a bridge change may not take away the gateway address
+ * a service's probes leave from; a request body's paths start at "". */
+static void
+test_monitor_mdb(void **state)
+{
+    struct mdb *db = mdb_create();
+    struct model_lookup lk = mdb_lookup(db);
+    struct model_service *svc;
+    struct model_bridge *br;
+    bool conflict;
+    json_t *j;
+
+    (void) state;
+    j = json_loads(GW_BRIDGE, 0, NULL);
+    assert_null(model_bridge_from_json(j, "", &br));
+    json_decref(j);
+    mdb_put_bridge(db, br);
+    j = json_loads("{\"name\":\"a\",\"vip\":\"198.18.0.1\","
+                   "\"protocol\":\"tcp\",\"port\":80,"
+                   "\"monitor\":{\"type\":\"tcp\"},\"bridges\":[\"br-lb\"],"
+                   "\"backends\":[" BACKEND("198.18.1.1", "02:00:00:00:00:01")
+                   "]}", 0, NULL);
+    assert_null(model_service_from_json(j, "", &lk, &svc));
+    json_decref(j);
+    svc->id = mdb_new_service_id(db, svc);
+    assert_null(mdb_check_service(db, svc, "", &conflict));
+    mdb_put_service(db, svc);
+
+    /* The IPv6 gateway may go, the IPv4 one may change, not go. */
+    j = json_loads("{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\","
+                   "\"frontend_port\":\"front\","
+                   "\"gateways\":[\"198.18.0.253\"]}", 0, NULL);
+    assert_null(model_bridge_from_json(j, "", &br));
+    json_decref(j);
+    assert_null(mdb_check_bridge(db, br, "", &conflict));
+    model_bridge_destroy(br);
+    j = json_loads("{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\","
+                   "\"frontend_port\":\"front\","
+                   "\"gateways\":[\"2001:db8::fe\"]}", 0, NULL);
+    assert_null(model_bridge_from_json(j, "", &br));
+    json_decref(j);
+    char *error = mdb_check_bridge(db, br, "", &conflict);
+    assert_non_null(error);
+    assert_string_equal(error, "gateways: service \"a\" sends health probes "
+                        "from this bridge's IPv4 gateway address (keep one)");
+    assert_true(conflict);
+    free(error);
+
+    /* A service written against that bridge: "monitor" at the top. */
+    struct model_lookup over = mdb_lookup(db);
+    struct mdb *db2 = mdb_create();
+    mdb_put_bridge(db2, br);
+    over = mdb_lookup(db2);
+    j = json_loads("{\"name\":\"a\",\"vip\":\"198.18.0.1\","
+                   "\"protocol\":\"tcp\",\"port\":80,"
+                   "\"monitor\":{\"type\":\"tcp\"},\"bridges\":[\"br-lb\"],"
+                   "\"backends\":[" BACKEND("198.18.1.1", "02:00:00:00:00:01")
+                   "]}", 0, NULL);
+    error = model_service_from_json(j, "", &over, &svc);
+    json_decref(j);
+    assert_null(svc);
+    assert_string_equal(error, "monitor: bridge \"br-lb\" has no IPv4 "
+                        "gateway address to send probes from (add one to "
+                        "its gateways)");
+    free(error);
+    mdb_destroy(db2);
+    mdb_destroy(db);
+}
+#undef MON_SERVICE
+#undef TCP80
+
 static void
 test_file_errors(void **state)
 {
@@ -374,6 +778,9 @@ main(void)
         cmocka_unit_test(test_stable_ids),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_host_addresses),
+        cmocka_unit_test(test_monitor),
+        cmocka_unit_test(test_monitor_errors),
+        cmocka_unit_test(test_monitor_mdb),
         cmocka_unit_test(test_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -179,11 +179,19 @@ test_stale_and_convert(void **state)
     assert_int_equal(mkdir(sub, 0700), 0);
     snprintf(file, sizeof file, "%s/mslb.db", sub);
     snprintf(old_schema, sizeof old_schema, "%s/old.ovsschema", sub);
-    /* Version 0.9.0: as 1.2.0 without Bridge_Status (jansson here). */
+    /* Version 0.9.0: as 1.4.0 without Bridge_Status and without the
+     * monitor columns (jansson here). */
     schema = json_load_file(MSLB_OVSDB_SCHEMA, 0, &jerr);
     assert_non_null(schema);
     json_object_set_new(schema, "version", json_string("0.9.0"));
-    json_object_del(json_object_get(schema, "tables"), "Bridge_Status");
+    json_t *tables = json_object_get(schema, "tables");
+    json_object_del(tables, "Bridge_Status");
+    static const char *const monitored[] = { "Service", "Backend" };
+    for (size_t i = 0; i < 2; i++) {
+        json_t *cols = json_object_get(json_object_get(tables, monitored[i]),
+                                       "columns");
+        assert_int_equal(json_object_del(cols, "monitor"), 0);
+    }
     assert_int_equal(json_dump_file(schema, old_schema, 0), 0);
     json_decref(schema);
     free(xsystem_out("ovsdb-tool create %s %s 2>&1", file, old_schema));
@@ -204,7 +212,7 @@ test_stale_and_convert(void **state)
     assert_true(dbserver_pid(old) > 0);
     assert_int_not_equal(dbserver_pid(old), stale);
     version = xsystem_out("ovsdb-tool db-version %s", file);
-    assert_string_equal(version, "1.3.0");
+    assert_string_equal(version, "1.4.0");
     free(version);
     version = xsystem_out("ovsdb-tool db-version %s.backup-0.9.0", file);
     assert_string_equal(version, "0.9.0");

@@ -28,7 +28,8 @@ SCHEMA_DIR, MSLBD = sys.argv[1], sys.argv[2]
 
 BRIDGES = [
     {"name": "br-lb", "mac": "0a:00:00:00:00:01", "frontend_port": "front",
-     "tunnel_ports": {"vxlan": "vx", "gre": "gre0", "geneve": "gen0"}},
+     "tunnel_ports": {"vxlan": "vx", "gre": "gre0", "geneve": "gen0"},
+     "gateways": ["198.18.0.1", "2001:db8::1"]},
     {"name": "br-host", "role": "final",
      "tunnel_ports": {"vxlan": "vx1", "gre": "gre1", "geneve": "gen1"}},
 ]
