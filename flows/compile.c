@@ -396,6 +396,24 @@ add_default(struct cbuild *cb, uint64_t cookie, int table, bool normal)
     cb_add(cb, cookie, table, 0);
 }
 
+/* Sends the packet to the controller with the two bytes of userdata that
+ * tell mslbd's handlers it is theirs. */
+static void
+a_controller_tagged(struct cbuild *cb, uint8_t tag0, uint8_t tag1)
+{
+    struct ofpact_controller *oc;
+    uint8_t userdata[2] = { tag0, tag1 };
+
+    oc = ofpact_put_CONTROLLER(&cb->ofpacts);
+    oc->max_len = UINT16_MAX;
+    oc->reason = OFPR_ACTION;
+    oc->meter_id = NX_CTLR_NO_METER;
+    ofpbuf_put(&cb->ofpacts, userdata, sizeof userdata);
+    oc = cb->ofpacts.header;
+    oc->userdata_len = sizeof userdata;
+    ofpact_finish_CONTROLLER(&cb->ofpacts, &oc);
+}
+
 /* Health probes are sent from the gateway addresses (ofapp/health.c): the
  * servers' SYN-ACKs and RSTs to them go to the controller, before anything
  * else looks at them (conntrack in mode nat). */
@@ -406,25 +424,40 @@ add_probe_answers(struct cbuild *cb, uint64_t cookie,
     static const uint16_t flags[] = { TCP_SYN | TCP_ACK, TCP_RST };
 
     for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
-        struct ofpact_controller *oc;
-        uint8_t userdata[2] = { MSLB_HEALTH_USERDATA0,
-                                MSLB_HEALTH_USERDATA1 };
-
         cb_begin(cb);
         m_ip_proto(cb, gw, IPPROTO_TCP);
         m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, gw);
         match_set_tcp_flags_masked(&cb->match, htons(flags[i]),
                                    htons(flags[i]));
-        oc = ofpact_put_CONTROLLER(&cb->ofpacts);
-        oc->max_len = UINT16_MAX;
-        oc->reason = OFPR_ACTION;
-        oc->meter_id = NX_CTLR_NO_METER;
-        ofpbuf_put(&cb->ofpacts, userdata, sizeof userdata);
-        oc = cb->ofpacts.header;
-        oc->userdata_len = sizeof userdata;
-        ofpact_finish_CONTROLLER(&cb->ofpacts, &oc);
+        a_controller_tagged(cb, MSLB_HEALTH_USERDATA0, MSLB_HEALTH_USERDATA1);
         cb_add(cb, cookie, MSLB_T_CLASSIFY, 310);
     }
+}
+
+/* Backend MAC discovery (ofapp/resolve.c): the answers to the bridge's
+ * ARP probes (target address 0.0.0.0) and neighbour solicitations, sent
+ * to its MAC, go to the controller. */
+static void
+add_neighbour_answers(struct cbuild *cb, uint64_t cookie,
+                      const struct model_bridge *br)
+{
+    struct eth_addr mac;
+
+    memcpy(mac.ea, br->mac.b, 6);
+    cb_begin(cb);
+    match_set_dl_type(&cb->match, htons(ETH_TYPE_ARP));
+    match_set_dl_dst(&cb->match, mac);
+    match_set_nw_proto(&cb->match, ARP_OP_REPLY);
+    match_set_nw_dst(&cb->match, htonl(0));
+    a_controller_tagged(cb, MSLB_NEIGH_USERDATA0, MSLB_NEIGH_USERDATA1);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 310);
+
+    cb_begin(cb);
+    m_proto(cb, ETH_TYPE_IPV6, IPPROTO_ICMPV6);
+    match_set_dl_dst(&cb->match, mac);
+    m_u8(cb, MFF_ICMPV4_TYPE, 136);
+    a_controller_tagged(cb, MSLB_NEIGH_USERDATA0, MSLB_NEIGH_USERDATA1);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 310);
 }
 
 char *
@@ -461,6 +494,7 @@ compile_bridge_base(const struct model_bridge *br,
         compile_responders(&cb, base, &br->gateways[i], &br->mac);
         add_probe_answers(&cb, base, &br->gateways[i]);
     }
+    add_neighbour_answers(&cb, base, br);
     return cb_finish(&cb);
 }
 

@@ -419,8 +419,8 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
     /* Drained backends keep forwarding for the sessions they have. */
     for (size_t i = 0; i < svc->n_backends; i++) {
         const struct model_backend *be = &svc->backends[i];
-        if (be->state == MODEL_BACKEND_DOWN) {
-            continue;
+        if (be->state == MODEL_BACKEND_DOWN || !be->has_mac) {
+            continue;           /* No MAC yet: no sessions, no flows. */
         }
         if (svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB) {
             tunnel_forward(cb, cookie, svc, be, br, ports);

@@ -192,7 +192,10 @@ compile_nat_service(struct cbuild *cb, const struct model_service *svc,
     cb_add(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), MSLB_T_NAT_REPLY, 90);
 
     for (size_t i = 0; i < svc->n_backends; i++) {
-        if (svc->backends[i].state != MODEL_BACKEND_DOWN) {
+        /* A backend whose MAC is not known yet gets no session (its
+         * slots are another's, ofapp/lbengine.c): no flows either. */
+        if (svc->backends[i].state != MODEL_BACKEND_DOWN
+            && svc->backends[i].has_mac) {
             add_endpoint(cb, &svc->backends[i], svc->proto, br, ports);
         }
     }

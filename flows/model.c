@@ -201,7 +201,7 @@ parse_backend(const json_t *j, const char *path,
     static const char *const keys[] = {
         "name", "ip", "port", "mac", "weight", "state", "host",
         "host_bridge", "monitor",
-        "health",               /* Read only: answers show it. */
+        "health", "resolved_mac",       /* Read only: answers show them. */
         NULL
     };
     const char *s;
@@ -240,10 +240,16 @@ parse_backend(const json_t *j, const char *path,
                 : model_key_error(path, "port", "must be absent when the "
                                   "service covers every port"));
     }
-    if ((error = model_get_mac(j, path, "mac", &be->mac))) {
-        return error;
+    if (json_object_get(j, "mac")
+        || svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB) {
+        if ((error = model_get_mac(j, path, "mac", &be->mac))) {
+            return error;
+        }
+        be->has_mac = true;
     }
-    be->has_mac = true;
+    /* Otherwise mslbd resolves it (ARP, neighbour discovery:
+     * docs/health.md); tun and mslb reach the server through a tunnel,
+     * where the first stage cannot ask. */
     if (json_object_get(j, "host")) {
         if (svc->mode != MODEL_MODE_TUN && svc->mode != MODEL_MODE_MSLB) {
             return model_key_error(path, "host",

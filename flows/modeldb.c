@@ -305,6 +305,18 @@ index_macs(struct mdb *db, const struct model_service *svc, int delta)
     }
 }
 
+bool
+mdb_backend_mac(const struct mdb *db, const struct mslb_addr *ip,
+                struct mslb_mac *mac)
+{
+    const struct mac_entry *m = find_mac(db, ip);
+
+    if (m) {
+        *mac = m->mac;
+    }
+    return m != NULL;
+}
+
 /* ---- Checks across objects. ---- */
 
 char *

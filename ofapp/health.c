@@ -28,6 +28,7 @@
 #include "bridges.h"
 #include "lbengine.h"
 #include "ofsession.h"
+#include "resolve.h"
 
 VLOG_DEFINE_THIS_MODULE(health);
 
@@ -102,6 +103,7 @@ struct health {
     struct rtfacts *rt;
     struct bridges *bridges;
     const struct lbengine *engine;
+    struct resolver *resolver;
     void (*changed)(void *aux);
     void *aux;
     struct hmap services;
@@ -219,6 +221,7 @@ result(struct health *h, struct hb *hb, enum result r)
     } else {
         hb->ok = 0;
         hb->failed++;
+        resolver_kick(h->resolver, &hb->ip);    /* Moved elsewhere? */
         if (hb->up && hb->failed >= hb->mon.fall) {
             char *why = xasprintf("%u failed probes in a row, the last: %s",
                                   hb->failed,
@@ -341,18 +344,19 @@ struct path {
 };
 
 static const char *
-make_path(const struct model_service *svc, const struct model_backend *be,
+make_path(const struct resolver *resolver,
+          const struct model_service *svc, const struct model_backend *be,
           const struct model_monitor *mon, const struct model_bridge *br,
           const struct compile_ports *ports, struct path *p)
 {
     ofpbuf_use_stub(&p->ofpacts, p->stub, sizeof p->stub);
+    p->eth_dst = be->mac;
+    if (!be->has_mac && !resolver_mac(resolver, &be->ip, &p->eth_dst)) {
+        return "the backend's MAC address is not resolved yet";
+    }
     if (svc->mode == MODEL_MODE_NAT) {
-        if (!be->has_mac) {
-            return "the backend has no MAC address";
-        }
         p->dst = be->ip;
         p->dport = mon->port ? mon->port : be->port ? be->port : svc->port;
-        p->eth_dst = be->mac;
         p->in_port = OFPP_CONTROLLER;
         ofpact_put_OUTPUT(&p->ofpacts)->port = u16_to_ofp(ports->backend);
         return NULL;
@@ -453,7 +457,7 @@ send_probe(struct health *h, struct hb *hb)
                   "family";
             continue;
         }
-        why = make_path(svc, be, &hb->mon, br, &ports, &path);
+        why = make_path(h->resolver, svc, be, &hb->mon, br, &ports, &path);
         if (why) {
             ofpbuf_uninit(&path.ofpacts);
             continue;
@@ -504,6 +508,12 @@ on_timer(uv_timer_t *timer)
             h->counters.timeouts++;
             result(h, hb, PROBE_TIMEOUT);
         } else {
+            uint64_t delay_us = (uv_hrtime() / 1000) - hb->deadline * 1000;
+
+            h->counters.delay_sum_us += delay_us;
+            h->counters.delay_max_us = MAX(h->counters.delay_max_us,
+                                           delay_us);
+            h->counters.late += delay_us > hb->mon.interval_ms * 1000ULL;
             send_probe(h, hb);
         }
     }
@@ -585,7 +595,7 @@ send_rst(struct health *h, struct hb *hb, const struct answer *a)
     if (!be || !br || !s || !lbengine_ports(h->engine, br, &ports)) {
         return;
     }
-    if (make_path(svc, be, &hb->mon, br, &ports, &path)) {
+    if (make_path(h->resolver, svc, be, &hb->mon, br, &ports, &path)) {
         ofpbuf_uninit(&path.ofpacts);
         return;
     }
@@ -818,10 +828,12 @@ free_timer(uv_handle_t *handle)
 struct health *
 health_create(uv_loop_t *loop, const struct mdb *mdb, struct rtfacts *rt,
               struct bridges *bridges, const struct lbengine *engine,
-              void (*changed)(void *aux), void *aux)
+              struct resolver *resolver, void (*changed)(void *aux),
+              void *aux)
 {
     struct health *h = xzalloc(sizeof *h);
 
+    h->resolver = resolver;
     h->loop = loop;
     h->mdb = mdb;
     h->rt = rt;

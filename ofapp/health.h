@@ -36,9 +36,12 @@ struct rtfacts;
 
 /* 'changed' is called when the failed set of some service changed (the
  * engine has work). */
+struct resolver;
+/* A failed probe asks 'resolver' for the backend's MAC again (a server
+ * whose MAC changed is followed within one interval). */
 struct health *health_create(uv_loop_t *, const struct mdb *,
                              struct rtfacts *, struct bridges *,
-                             const struct lbengine *,
+                             const struct lbengine *, struct resolver *,
                              void (*changed)(void *aux), void *aux);
 void health_destroy(struct health *);
 
@@ -66,6 +69,10 @@ bool health_backend_up(const struct health *, const char *service,
 struct health_counters {
     uint64_t probes_sent, answers, timeouts, refused, stray, transitions;
     uint64_t not_sent;          /* No connected bridge, port or gateway. */
+    /* How late probes were sent after their due time (the loop busy, or
+     * more probes due than it sends per turn): in all, the worst, and how
+     * many were late by more than their interval. */
+    uint64_t delay_sum_us, delay_max_us, late;
 };
 void health_get_counters(const struct health *, struct health_counters *);
 

@@ -134,10 +134,72 @@ struct rtfacts_service {
     size_t n;
 };
 
+struct rtfacts_mac {
+    struct hmap_node node;      /* In 'macs', by address. */
+    struct mslb_addr ip;
+    struct mslb_mac mac;
+};
+
 struct rtfacts {
     struct shash services;      /* Name -> struct rtfacts_service. */
-    struct sset changed;        /* Names of services whose set changed. */
+    struct hmap macs;           /* struct rtfacts_mac. */
+    struct sset changed;        /* Names of services whose facts changed. */
 };
+
+static uint32_t
+addr_hash(const struct mslb_addr *a)
+{
+    return hash_bytes(&a->v6, a->family == AF_INET ? 4 : 16, a->family);
+}
+
+static struct rtfacts_mac *
+find_mac(const struct rtfacts *rt, const struct mslb_addr *ip)
+{
+    struct rtfacts_mac *m;
+
+    HMAP_FOR_EACH_WITH_HASH (m, node, addr_hash(ip), &rt->macs) {
+        if (mslb_addr_equal(&m->ip, ip)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+bool
+rtfacts_set_mac(struct rtfacts *rt, const struct mslb_addr *ip,
+                const struct mslb_mac *mac)
+{
+    struct rtfacts_mac *m = find_mac(rt, ip);
+
+    if (m && !memcmp(&m->mac, mac, sizeof *mac)) {
+        return false;
+    }
+    if (!m) {
+        m = xzalloc(sizeof *m);
+        m->ip = *ip;
+        hmap_insert(&rt->macs, &m->node, addr_hash(ip));
+    }
+    m->mac = *mac;
+    return true;
+}
+
+bool
+rtfacts_mac(const struct rtfacts *rt, const struct mslb_addr *ip,
+            struct mslb_mac *mac)
+{
+    const struct rtfacts_mac *m = find_mac(rt, ip);
+
+    if (m) {
+        *mac = m->mac;
+    }
+    return m != NULL;
+}
+
+void
+rtfacts_mark(struct rtfacts *rt, const char *service)
+{
+    sset_add(&rt->changed, service);
+}
 
 struct rtfacts *
 rtfacts_create(void)
@@ -145,6 +207,7 @@ rtfacts_create(void)
     struct rtfacts *rt = xzalloc(sizeof *rt);
 
     shash_init(&rt->services);
+    hmap_init(&rt->macs);
     sset_init(&rt->changed);
     return rt;
 }
@@ -170,6 +233,11 @@ rtfacts_destroy(struct rtfacts *rt)
         rtfacts_service_destroy(node->data);
     }
     shash_destroy(&rt->services);
+    struct rtfacts_mac *m;
+    HMAP_FOR_EACH_POP (m, node, &rt->macs) {
+        free(m);
+    }
+    hmap_destroy(&rt->macs);
     sset_destroy(&rt->changed);
     free(rt);
 }
@@ -385,7 +453,9 @@ lbengine_ports(const struct lbengine *e, const struct model_bridge *br,
 }
 
 /* Service 'svc''s unit: as the model says, or, while some of its backends
- * fail their health checks, from the table without them. */
+ * fail their health checks or have no configured MAC, from a copy that
+ * takes the runtime facts in: resolved MACs filled in, and a slot table
+ * without the failing backends and those whose MAC is still unknown. */
 static struct flowset *
 compile_unit(const struct lbengine *e, const struct model_service *svc,
              const struct model_bridge *br,
@@ -393,18 +463,48 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
 {
     struct flowset *fs = new_unit(version);
     const uint32_t *failed;
-    size_t n_failed;
+    size_t n_failed, n_unresolved = 0;
 
     failed = rtfacts_failed(e->rt, svc->name, &n_failed);
-    if (n_failed) {
-        struct model_service eff = *svc;    /* Borrows all but the slots. */
-
-        model_slots_effective(svc, failed, n_failed, &eff.slots);
-        log_compile_error(br->name, compile_service(&eff, br, ports, fs));
-        model_slots_uninit(&eff.slots);
-    } else {
-        log_compile_error(br->name, compile_service(svc, br, ports, fs));
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        n_unresolved += !svc->backends[i].has_mac;
     }
+    if (!n_failed && !n_unresolved) {
+        log_compile_error(br->name, compile_service(svc, br, ports, fs));
+        return fs;
+    }
+
+    struct model_service eff = *svc;    /* Borrows the rest. */
+    struct model_backend *backends = NULL;
+    uint32_t *keys = xmalloc((n_failed + svc->n_backends + 1)
+                             * sizeof *keys);
+    size_t n_keys = n_failed;
+
+    memcpy(keys, failed, n_failed * sizeof *keys);
+    if (n_unresolved) {
+        backends = xmemdup(svc->backends,
+                           svc->n_backends * sizeof *svc->backends);
+        for (size_t i = 0; i < svc->n_backends; i++) {
+            struct model_backend *be = &backends[i];
+            if (be->has_mac) {
+                continue;
+            }
+            /* A MAC another service gives the address wins. */
+            if (mdb_backend_mac(e->mdb, &be->ip, &be->mac)
+                || rtfacts_mac(e->rt, &be->ip, &be->mac)) {
+                be->has_mac = true;
+            } else {
+                keys[n_keys++] = be->key;
+            }
+        }
+        eff.backends = backends;
+        qsort(keys, n_keys, sizeof *keys, compare_keys);
+    }
+    model_slots_effective(svc, keys, n_keys, &eff.slots);
+    log_compile_error(br->name, compile_service(&eff, br, ports, fs));
+    model_slots_uninit(&eff.slots);
+    free(backends);
+    free(keys);
     return fs;
 }
 

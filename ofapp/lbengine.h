@@ -48,6 +48,16 @@ void rtfacts_destroy(struct rtfacts *);
 bool rtfacts_set_failed(struct rtfacts *, const char *service,
                         const uint32_t *keys, size_t n);
 bool rtfacts_has_changes(const struct rtfacts *);
+/* Resolved MACs of backend addresses (a backend without a configured
+ * "mac" uses the one resolved for its address; unresolved, it gets no
+ * sessions).  Returns whether it changed; the caller marks the services
+ * that use the address. */
+bool rtfacts_set_mac(struct rtfacts *, const struct mslb_addr *ip,
+                     const struct mslb_mac *);
+bool rtfacts_mac(const struct rtfacts *, const struct mslb_addr *ip,
+                 struct mslb_mac *);
+/* Service 'service' must be compiled again (its MACs changed). */
+void rtfacts_mark(struct rtfacts *, const char *service);
 /* The failed keys of 'service', sorted ('*n' of them), or NULL. */
 const uint32_t *rtfacts_failed(const struct rtfacts *, const char *service,
                                size_t *n);

@@ -31,6 +31,7 @@
 #include "bridges.h"
 #include "dbserver.h"
 #include "health.h"
+#include "resolve.h"
 #include "lbengine.h"
 #include "mainloop.h"
 #include "moves.h"
@@ -65,6 +66,7 @@ struct mslbd {
     struct bridges *bridges;
     struct moves *moves;        /* Ends slot moves (moves.h). */
     struct health *health;      /* Health monitors (health.h). */
+    struct resolver *resolver;  /* Backend MAC discovery (resolve.h). */
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
 };
@@ -73,7 +75,7 @@ struct mslbd {
 static const char *const mslb_modules[] = {
     "mslbd", "bridges", "reconciler", "ofsession", "rest",
     "nbdb", "nbdb_write", "dbserver", "lbengine", "fragments", "moves",
-    "health",
+    "health", "resolve",
 };
 
 /* Runs the engine if the model, the switch facts or the generation moved,
@@ -85,7 +87,9 @@ run_engine(struct mslbd *d)
     bool model = mdb_has_changes(d->mdb);
 
     if (model && d->health) {
-        health_sync(d->health, false);  /* May change the runtime facts. */
+        /* These may change the runtime facts. */
+        resolver_sync(d->resolver, false);
+        health_sync(d->health, false);
     }
     if (!model && !swfacts_has_changes(d->swfacts)
         && !rtfacts_has_changes(d->rtfacts) && gen == d->generation) {
@@ -171,13 +175,15 @@ on_bridges_changed(void *d_)
     }
 }
 
-/* A packet-in: a health probe's answer? */
+/* A packet-in: a health probe's answer, or a neighbour's? */
 static bool
 on_packet_in(void *d_, const char *bridge, struct ofsession *s,
              const struct ofp_header *oh, enum ofptype type)
 {
     struct mslbd *d = d_;
-    return d->health && health_handle_msg(d->health, bridge, s, oh, type);
+    return d->health
+           && (health_handle_msg(d->health, bridge, s, oh, type)
+               || resolver_handle_msg(d->resolver, bridge, s, oh, type));
 }
 
 static const struct bridges_cbs bridges_cbs = {
@@ -185,7 +191,8 @@ static const struct bridges_cbs bridges_cbs = {
     .packet_in = on_packet_in,
 };
 
-/* A backend's health changed: the engine runs on the loop's next turn. */
+/* A backend's health or resolved MAC changed: the engine runs on the
+ * loop's next turn. */
 static void
 on_health_changed(void *d_ OVS_UNUSED)
 {
@@ -611,8 +618,11 @@ main(int argc, char *argv[])
     d.bridges = bridges_create(d.loop, d.mdb, d.swfacts, d.engine,
                                &bridges_cbs, &d);
     d.moves = moves_create(d.nbdb, d.mdb, d.bridges);
+    d.resolver = resolver_create(d.loop, d.mdb, d.rtfacts, d.bridges,
+                                 d.engine, on_health_changed, &d);
+    resolver_sync(d.resolver, true);
     d.health = health_create(d.loop, d.mdb, d.rtfacts, d.bridges, d.engine,
-                             on_health_changed, &d);
+                             d.resolver, on_health_changed, &d);
     health_sync(d.health, true);
     bridges_set_announce_interval(d.bridges, announce_s);
     d.rest_env = (struct rest_env) {
@@ -622,6 +632,7 @@ main(int argc, char *argv[])
         .started_ms = uv_hrtime() / 1000000,
         .bridges = d.bridges,
         .health = d.health,
+        .resolver = d.resolver,
     };
 
     VLOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
@@ -696,6 +707,7 @@ main(int argc, char *argv[])
     mainloop_run(d.mainloop);
 
     health_destroy(d.health);
+    resolver_destroy(d.resolver);
     bridges_destroy(d.bridges);
     moves_destroy(d.moves);
     lbengine_destroy(d.engine);

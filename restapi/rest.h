@@ -9,6 +9,7 @@
 
 struct bridges;
 struct health;
+struct resolver;
 struct mdb;
 struct nbdb;
 struct rest_server;
@@ -24,6 +25,7 @@ struct rest_env {
     uint64_t started_ms;
     struct bridges *bridges;    /* Read-only queries (bridges.h). */
     const struct health *health;        /* Backends' health (health.h). */
+    const struct resolver *resolver;    /* Resolved MACs (resolve.h). */
 };
 
 struct rest_options {

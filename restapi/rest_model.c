@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "health.h"
+#include "resolve.h"
 #include "nbdb.h"
 #include "mslb/modeldb.h"
 #include "util.h"
@@ -54,19 +55,29 @@ rest_not_found(struct request *r, const char *what, const char *name)
 /* ---- Reads. ---- */
 
 /* Backend 'be' of 'svc' as GET shows it: the model's fields and, while a
- * monitor probes it, its "health" (read-only: a write ignores it). */
+ * monitor probes it, its "health"; without a configured MAC, the one
+ * resolved for it and its age (null until known).  Both read only: a
+ * write ignores them. */
 static json_t *
 backend_view(const struct request *r, const struct model_service *svc,
              const struct model_backend *be, bool *usable)
 {
     const struct health *h = r->srv->d->health;
+    const struct resolver *res = r->srv->d->resolver;
     json_t *j = model_backend_to_json(be);
     json_t *health = h ? health_backend_json(h, svc->name, be->key) : NULL;
+    struct mslb_mac mac;
+    bool has_mac = be->has_mac || !res || resolver_mac(res, &be->ip, &mac);
 
-    *usable = be->state == MODEL_BACKEND_UP
+    *usable = be->state == MODEL_BACKEND_UP && has_mac
               && (!h || health_backend_up(h, svc->name, be->key));
     if (health) {
         json_object_set_new(j, "health", health);
+    }
+    if (!be->has_mac && res && svc->mode != MODEL_MODE_TUN
+        && svc->mode != MODEL_MODE_MSLB) {
+        json_t *rm = resolver_json(res, &be->ip);
+        json_object_set_new(j, "resolved_mac", rm ? rm : json_null());
     }
     return j;
 }

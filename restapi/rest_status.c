@@ -12,6 +12,7 @@
 #include "nbdb.h"
 #include "fragments.h"
 #include "health.h"
+#include "resolve.h"
 #include "mss.h"
 #include "pmtu.h"
 #include "mslb/compile.h"
@@ -353,6 +354,16 @@ format_health(struct ds *out, const struct rest_env *d)
                   "mslb_health_results_total{result=\"not_sent\"} %"PRIu64"\n",
                   hc.answers - hc.refused, hc.refused, hc.timeouts, hc.stray,
                   hc.not_sent);
+    put_metric(out, "mslb_health_probe_delay_seconds", "How late probes "
+               "were sent after their due time, in all (sum) and the "
+               "worst (max).", "counter");
+    ds_put_format(out, "mslb_health_probe_delay_seconds_sum %.6f\n"
+                  "mslb_health_probe_delay_seconds_max %.6f\n",
+                  hc.delay_sum_us / 1e6, hc.delay_max_us / 1e6);
+    put_metric(out, "mslb_health_probes_late_total", "Probes sent later "
+               "than one interval after their due time.", "counter");
+    ds_put_format(out, "mslb_health_probes_late_total %"PRIu64"\n",
+                  hc.late);
     put_metric(out, "mslb_backend_up", "1 while the backend passes its "
                "health checks.", "gauge");
     put_metric(out, "mslb_backend_transitions_total", "Times the backend's "
@@ -361,17 +372,22 @@ format_health(struct ds *out, const struct rest_env *d)
                "answered probe took.", "gauge");
     health_for_each(d->health, put_backend_health, out);
     put_metric(out, "mslb_service_empty", "1 while no backend of the "
-               "service gets new sessions (all down, drained or failing "
-               "their health checks).", "gauge");
+               "service gets new sessions (all down, drained, failing "
+               "their health checks or with their MAC unresolved).",
+               "gauge");
     svcs = mdb_services_sorted(d->mdb, &n);
     for (size_t i = 0; i < n; i++) {
         const struct model_service *svc = svcs[i];
         bool empty = svc->mode != MODEL_MODE_LOCAL;
 
         for (size_t k = 0; empty && k < svc->n_backends; k++) {
-            empty = !(svc->backends[k].state == MODEL_BACKEND_UP
-                      && health_backend_up(d->health, svc->name,
-                                           svc->backends[k].key));
+            const struct model_backend *be = &svc->backends[k];
+            struct mslb_mac mac;
+
+            empty = !(be->state == MODEL_BACKEND_UP
+                      && (be->has_mac
+                          || resolver_mac(d->resolver, &be->ip, &mac))
+                      && health_backend_up(d->health, svc->name, be->key));
         }
         ds_put_format(out, "mslb_service_empty{service=\"%s\"} %d\n",
                       svc->name, empty);

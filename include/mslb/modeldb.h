@@ -74,6 +74,11 @@ bool mdb_remove_service(struct mdb *, const char *name);
 void mdb_put_bridge(struct mdb *, struct model_bridge *);
 bool mdb_remove_bridge(struct mdb *, const char *name);
 
+/* The MAC some service gives backend address 'ip' (every service that
+ * gives one gives the same), or false if none does. */
+bool mdb_backend_mac(const struct mdb *, const struct mslb_addr *ip,
+                     struct mslb_mac *);
+
 /* Tracked changes: name -> the object as it was before the first change
  * since mdb_clear_tracked() (NULL: it did not exist).  The current object
  * is mdb_find_*(name) (NULL: removed). */

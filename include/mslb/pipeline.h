@@ -95,6 +95,11 @@ enum mslb_cookie_kind {
 #define MSLB_HEALTH_USERDATA0 'h'
 #define MSLB_HEALTH_USERDATA1 'c'
 
+/* Answers to mslbd's ARP probes and neighbour solicitations (backend MAC
+ * discovery, ofapp/resolve.c) reach the controller with this userdata. */
+#define MSLB_NEIGH_USERDATA0 'n'
+#define MSLB_NEIGH_USERDATA1 'd'
+
 /* MSS clamping: a SYN to a service with "mss" pauses at the controller
  * (controller(pause), userdata MSLB_MSS_USERDATA0/1 and the MSS, 2 bytes
  * big-endian), which lowers its MSS option and resumes it. */

@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#define TUN_BRIDGE_M "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\"," \
+    "\"frontend_port\":\"front\",\"tunnel_ports\":{\"vxlan\":\"vx\"}}"
 #define BRIDGE "{\"name\":\"br-lb\",\"mac\":\"0a:00:00:00:00:01\"," \
     "\"frontend_port\":\"front\",\"backend_port\":\"back\"}"
 #define BACKEND(IP, MAC) "{\"name\":\"" IP "\",\"ip\":\"" IP "\"," \
@@ -282,6 +284,44 @@ test_errors(void **state)
 
 /* Addresses of one host only: a VIP, a backend's ip and host, a gateway.
  * IPv4 written inside IPv6 is refused too (a second spelling). */
+/* A backend's MAC is optional where mslbd resolves it (nat, dr, l3dsr),
+ * required where a tunnel hides the server (tun, mslb); absent, it is not
+ * rendered. */
+static void
+test_optional_mac(void **state)
+{
+    static const char *const modes[] = { "nat", "dr", "l3dsr" };
+    char in[1024];
+    struct model *m;
+    char *error;
+
+    (void) state;
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        snprintf(in, sizeof in, "{\"bridges\":[" BRIDGE "],\"services\":["
+                 "{\"name\":\"a\",\"vip\":\"198.18.0.1\","
+                 "\"protocol\":\"tcp\",\"port\":80,\"mode\":\"%s\",%s"
+                 "\"bridges\":[\"br-lb\"],\"backends\":[{\"name\":\"s1\","
+                 "\"ip\":\"198.18.1.11\"}]}]}", modes[i],
+                 !strcmp(modes[i], "l3dsr") ? "\"dscp\":10," : "");
+        error = try_parse(in, &m);
+        if (error) {
+            print_error("%s: %s\n", modes[i], error);
+            fail();
+        }
+        assert_false(m->services[0].backends[0].has_mac);
+        json_t *j = model_backend_to_json(&m->services[0].backends[0]);
+        assert_null(json_object_get(j, "mac"));
+        json_decref(j);
+        model_destroy(m);
+    }
+    expect_error("{\"bridges\":[" TUN_BRIDGE_M "],\"services\":["
+                 "{\"name\":\"t\",\"vip\":\"198.18.0.1\","
+                 "\"protocol\":\"tcp\",\"port\":80,\"mode\":\"tun\","
+                 "\"bridges\":[\"br-lb\"],\"backends\":[{\"name\":\"s1\","
+                 "\"ip\":\"198.18.1.11\"}]}]}",
+                 "services[0].backends[0].mac: is required");
+}
+
 static void
 test_host_addresses(void **state)
 {
@@ -777,6 +817,7 @@ main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_stable_ids),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_optional_mac),
         cmocka_unit_test(test_host_addresses),
         cmocka_unit_test(test_monitor),
         cmocka_unit_test(test_monitor_errors),
