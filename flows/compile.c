@@ -581,6 +581,48 @@ compile_local_service(struct cbuild *cb, const struct model_service *svc,
                          priority);
 }
 
+/* Some slot of 'sl' names a backend: the service has a usable one. */
+static bool
+has_owner(const struct model_slots *sl)
+{
+    for (uint32_t s = 0; s < sl->n_slots; s++) {
+        if (sl->owner[s]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A service with "empty": "reject" and no usable backend: its new TCP
+ * sessions' SYNs and its UDP datagrams go to mslbd (ofapp/reject.c),
+ * which answers them with an RST or an ICMP port unreachable, above the
+ * service's own entries (which would drop them). */
+static void
+add_rejects(struct cbuild *cb, const struct model_service *svc)
+{
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+    static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+
+    for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
+        struct model_service one = *svc;
+        int priority;
+
+        if (svc->proto && svc->proto != protos[i]) {
+            continue;
+        }
+        one.proto = protos[i];
+        cb_begin(cb);
+        priority = compile_service_match(cb, &one);
+        if (protos[i] == IPPROTO_TCP) {
+            match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
+                                       htons(TCP_SYN | TCP_ACK));
+        }
+        a_controller_tagged(cb, MSLB_REJECT_USERDATA0,
+                            MSLB_REJECT_USERDATA1);
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, priority + 2);
+    }
+}
+
 char *
 compile_service(const struct model_service *svc,
                 const struct model_bridge *br,
@@ -604,6 +646,10 @@ compile_service(const struct model_service *svc,
         break;
     }
     compile_fragment_flows(&cb, svc);
+    if (svc->reject_empty && svc->mode != MODEL_MODE_LOCAL
+        && !has_owner(&svc->slots)) {
+        add_rejects(&cb, svc);
+    }
     return cb_finish(&cb);
 }
 

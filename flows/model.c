@@ -407,7 +407,7 @@ model_parse_service(const json_t *j, const char *path,
     static const char *const keys[] = {
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
         "idle_timeout", "persistence", "tunnel", "dscp", "mss",
-        "distribution", "slots", "monitor",
+        "distribution", "slots", "monitor", "empty",
         "status",               /* Read only: answers show it. */
         NULL
     };
@@ -549,6 +549,18 @@ model_parse_service(const json_t *j, const char *path,
         return model_key_error(path, "distribution",
                                "a service with persistence is spread by "
                                "client address already");
+    }
+    if ((error = model_get_string(j, path, "empty", false, &s))) {
+        return error;
+    }
+    if (s && strcmp(s, "drop") && strcmp(s, "reject")) {
+        return model_key_error(path, "empty",
+                               "must be \"drop\" or \"reject\"");
+    }
+    svc->reject_empty = s && !strcmp(s, "reject");
+    if (svc->reject_empty && svc->mode == MODEL_MODE_LOCAL) {
+        return model_key_error(path, "empty", "not available in mode local "
+                               "(it has no backends)");
     }
     if ((error = model_parse_service_monitor(j, path, svc))
         || (error = parse_service_bridges(j, path, lk, svc))

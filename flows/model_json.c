@@ -121,6 +121,9 @@ model_service_to_json(const struct model_service *svc)
         json_object_set_new(j, "slots", json_string(text));
         free(text);
     }
+    if (svc->reject_empty) {
+        json_object_set_new(j, "empty", json_string("reject"));
+    }
     if (svc->distribution != MODEL_DIST_5TUPLE) {
         json_object_set_new(j, "distribution", json_string(
                                 model_distribution_name(svc->distribution)));

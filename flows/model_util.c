@@ -323,6 +323,7 @@ model_service_hash(const struct model_service *svc)
     h = mslb_hash_bytes(&svc->persistence, sizeof svc->persistence, h);
     h = mslb_hash_bytes(&svc->mss, sizeof svc->mss, h);
     h = mslb_hash_bytes(&svc->distribution, sizeof svc->distribution, h);
+    h = mslb_hash_bytes(&svc->reject_empty, sizeof svc->reject_empty, h);
     h = mslb_hash_bytes(&svc->slots.n_slots, sizeof svc->slots.n_slots, h);
     if (svc->slots.n_slots) {
         h = mslb_hash_bytes(svc->slots.owner,

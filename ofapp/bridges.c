@@ -24,6 +24,7 @@
 #include "fragments.h"
 #include "mss.h"
 #include "pmtu.h"
+#include "reject.h"
 #include "mslb/compile.h"
 #include "reconciler.h"
 
@@ -45,6 +46,7 @@ struct bridge {
     struct ofstats *stats;
     struct pmtu *pmtu;          /* Path-MTU answers (tun, mslb). */
     struct frags *frags;        /* Fragments to VIPs. */
+    struct reject *reject;      /* Refusals of empty services. */
     bool in_model;              /* As of the last update. */
     struct announcer *announcer;    /* NULL until needed. */
     bool announce_synced;       /* Its addresses as of announced_gen. */
@@ -302,6 +304,7 @@ find_or_create(struct bridges *t, const char *name, uint64_t dpid)
                                b);
     b->stats = ofstats_create();
     b->pmtu = pmtu_create(name);
+    b->reject = reject_create();
     b->frags = frags_create(name);
     b->in_model = true;
     if (t->n >= t->allocated) {
@@ -371,6 +374,7 @@ on_msg(void *t_, struct ofsession *s, const struct ofp_header *oh,
              && b->table->cbs->packet_in(b->table->aux, b->name, s, oh,
                                          type))
             || mss_handle_msg(s, oh, type)
+            || reject_handle_msg(b->reject, s, oh, type)
             || frags_handle_msg(b->frags, s, oh, type, &env)
             || pmtu_handle_msg(b->pmtu, s, oh, type)) {
             return;
@@ -455,6 +459,7 @@ bridges_destroy(struct bridges *t)
         free(b->why);
         ofstats_destroy(b->stats);
         pmtu_destroy(b->pmtu);
+        reject_destroy(b->reject);
         frags_destroy(b->frags);
         free(b->name);
         free(b);

@@ -249,6 +249,9 @@ service_row_json(const struct mslbrec_service *r)
     if (r->n_mss) {
         json_object_set_new(j, "mss", json_integer(r->mss[0]));
     }
+    if (r->empty) {
+        json_object_set_new(j, "empty", json_string(r->empty));
+    }
     if (r->distribution) {
         json_object_set_new(j, "distribution", json_string(r->distribution));
     }

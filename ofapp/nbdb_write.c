@@ -205,6 +205,8 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
     SET_INT(mslbrec_service, row, port, svc->port);
     SET_STR(mslbrec_service, row, mode, model_mode_name(svc->mode));
     SET_INT(mslbrec_service, row, idle_timeout, svc->idle_timeout);
+    SET_STR(mslbrec_service, row, empty,
+            svc->reject_empty ? "reject" : NULL);
     SET_STR(mslbrec_service, row, distribution,
             svc->distribution != MODEL_DIST_5TUPLE
             ? model_distribution_name(svc->distribution) : NULL);

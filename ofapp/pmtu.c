@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answers.h"
 #include "csum.h"
 #include "ipfrag.h"
 #include "openvswitch/match.h"
@@ -33,10 +34,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define PMTU_RATE 200
 #define PMTU_BURST 200
 
-/* What an ICMP error may quote: RFC 1812 (576 bytes in all) and RFC 4443
- * (1280). */
-#define ICMP4_MAX 576
-#define ICMP6_MAX 1280
 
 static struct pmtu_counters counters;
 
@@ -91,128 +88,14 @@ take_token(struct pmtu *p)
 
 /* ---- Packets. ---- */
 
-static bool
-ip4_may_answer(const uint8_t *ip, size_t len)
-{
-    size_t ihl = (ip[0] & 0xf) * 4;
-    ovs_be32 src;
-
-    memcpy(&src, ip + 12, 4);
-    if (ihl < 20 || len < ihl || ip_is_multicast(src) || !src
-        || src == htonl(0xffffffff)) {
-        return false;
-    }
-    /* Never an error about an error (RFC 1122 3.2.2). */
-    if (ip[9] == IPPROTO_ICMP && len >= ihl + 1) {
-        uint8_t type = ip[ihl];
-        if (type != 0 && type != 8 && type != 13 && type != 14
-            && type != 17 && type != 18) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool
-ip6_may_answer(const uint8_t *ip, size_t len)
-{
-    static const uint8_t zero[16];
-
-    if (len < 40 || ip[8] == 0xff || !memcmp(ip + 8, zero, 16)) {
-        return false;
-    }
-    /* An ICMPv6 error right after the fixed header is not answered. */
-    if (ip[6] == IPPROTO_ICMPV6 && len >= 41 && ip[40] < 128) {
-        return false;
-    }
-    return true;
-}
-
 bool
-pmtu_icmp_answer(const void *pkt_, size_t len, int mtu, struct ofpbuf *out)
+pmtu_icmp_answer(const void *pkt, size_t len, int mtu, struct ofpbuf *out)
 {
-    const uint8_t *pkt = pkt_;
-    uint16_t type;
-    size_t l3 = ipfrag_l3_offset(pkt, len, &type);
-    const uint8_t *ip = pkt + l3;
-    size_t ip_len = len - l3;
-    struct eth_header *eh;
+    int family = answer_icmp(pkt, len, ANSWER_TOO_BIG, mtu, out);
 
-    if (!l3 || (pkt[6] & 1)) {
-        return false;           /* No IP, or a multicast source MAC. */
-    }
-    if (type == ETH_TYPE_IP && ip_len >= 20 && ip4_may_answer(ip, ip_len)) {
-        size_t quote = MIN(ip_len, ICMP4_MAX - 20 - 8);
-        size_t total = 20 + 8 + quote;
-        uint8_t *h;
-
-        eh = ofpbuf_put_uninit(out, sizeof *eh);
-        memcpy(eh->eth_dst.ea, pkt + 6, 6);
-        memcpy(eh->eth_src.ea, pkt, 6);
-        eh->eth_type = htons(ETH_TYPE_IP);
-
-        h = ofpbuf_put_zeros(out, 28);
-        h[0] = 0x45;
-        h[2] = total >> 8;
-        h[3] = total & 0xff;
-        h[8] = 64;                          /* TTL. */
-        h[9] = IPPROTO_ICMP;
-        memcpy(h + 12, ip + 16, 4);         /* From the VIP... */
-        memcpy(h + 16, ip + 12, 4);         /* ...to the client. */
-        ovs_be16 c = csum(h, 20);
-        memcpy(h + 10, &c, 2);
-
-        h[20] = 3;                          /* Destination unreachable, */
-        h[21] = 4;                          /* fragmentation needed. */
-        h[26] = mtu >> 8;
-        h[27] = mtu & 0xff;
-        ofpbuf_put(out, ip, quote);
-        h = (uint8_t *) out->data + out->size - quote - 8;
-        c = csum(h, 8 + quote);
-        memcpy(h + 2, &c, 2);
-        counters.icmp4++;
-        return true;
-    }
-    if (type == ETH_TYPE_IPV6 && ip6_may_answer(ip, ip_len)) {
-        size_t quote = MIN(ip_len, ICMP6_MAX - 40 - 8);
-        uint32_t plen = 8 + quote;
-        uint32_t partial = 0;
-        ovs_be32 be;
-        uint8_t *h;
-
-        eh = ofpbuf_put_uninit(out, sizeof *eh);
-        memcpy(eh->eth_dst.ea, pkt + 6, 6);
-        memcpy(eh->eth_src.ea, pkt, 6);
-        eh->eth_type = htons(ETH_TYPE_IPV6);
-
-        h = ofpbuf_put_zeros(out, 48);
-        h[0] = 0x60;
-        h[4] = plen >> 8;
-        h[5] = plen & 0xff;
-        h[6] = IPPROTO_ICMPV6;
-        h[7] = 64;                          /* Hop limit. */
-        memcpy(h + 8, ip + 24, 16);         /* From the VIP... */
-        memcpy(h + 24, ip + 8, 16);         /* ...to the client. */
-
-        h[40] = 2;                          /* Packet too big. */
-        be = htonl(MAX(mtu, 1280));
-        memcpy(h + 44, &be, 4);
-        ofpbuf_put(out, ip, quote);
-        h = (uint8_t *) out->data + out->size - quote - 48;
-
-        /* The pseudo-header: addresses, upper-layer length, next header. */
-        partial = csum_continue(partial, h + 8, 32);
-        be = htonl(plen);
-        partial = csum_continue(partial, &be, 4);
-        be = htonl(IPPROTO_ICMPV6);
-        partial = csum_continue(partial, &be, 4);
-        partial = csum_continue(partial, h + 40, plen);
-        ovs_be16 c = csum_finish(partial);
-        memcpy(h + 42, &c, 2);
-        counters.icmp6++;
-        return true;
-    }
-    return false;
+    counters.icmp4 += family == AF_INET;
+    counters.icmp6 += family == AF_INET6;
+    return family != 0;
 }
 
 bool

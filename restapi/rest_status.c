@@ -15,6 +15,7 @@
 #include "resolve.h"
 #include "mss.h"
 #include "pmtu.h"
+#include "reject.h"
 #include "mslb/compile.h"
 #include "mslb/modeldb.h"
 #include "mslb/pipeline.h"
@@ -371,6 +372,16 @@ format_health(struct ds *out, const struct rest_env *d)
     put_metric(out, "mslb_backend_probe_latency_seconds", "Time the last "
                "answered probe took.", "gauge");
     health_for_each(d->health, put_backend_health, out);
+    struct reject_counters rc;
+    reject_get_counters(&rc);
+    put_metric(out, "mslb_rejects_total", "New sessions of empty services "
+               "with \"empty\": \"reject\" refused by a TCP reset (rst) or "
+               "an ICMP port unreachable (icmp), or over the rate limit "
+               "(limited).", "counter");
+    ds_put_format(out, "mslb_rejects_total{kind=\"rst\"} %"PRIu64"\n"
+                  "mslb_rejects_total{kind=\"icmp\"} %"PRIu64"\n"
+                  "mslb_rejects_total{kind=\"limited\"} %"PRIu64"\n",
+                  rc.rst, rc.icmp, rc.limited);
     put_metric(out, "mslb_service_empty", "1 while no backend of the "
                "service gets new sessions (all down, drained, failing "
                "their health checks or with their MAC unresolved).",

@@ -162,6 +162,9 @@ struct model_service {
     uint32_t id;                /* Stable id: see model_service_id(). */
     struct model_slots slots;   /* Who gets new sessions. */
     struct model_monitor monitor;       /* type NONE: no monitor. */
+    bool reject_empty;          /* No usable backend: refuse new sessions
+                                 * (TCP RST, ICMP port unreachable)
+                                 * rather than drop them. */
 };
 
 struct model_bridge {

@@ -100,6 +100,11 @@ enum mslb_cookie_kind {
 #define MSLB_NEIGH_USERDATA0 'n'
 #define MSLB_NEIGH_USERDATA1 'd'
 
+/* A service that rejects while it is empty sends its SYNs and UDP
+ * datagrams to the controller with this userdata (ofapp/reject.c). */
+#define MSLB_REJECT_USERDATA0 'r'
+#define MSLB_REJECT_USERDATA1 'j'
+
 /* MSS clamping: a SYN to a service with "mss" pauses at the controller
  * (controller(pause), userdata MSLB_MSS_USERDATA0/1 and the MSS, 2 bytes
  * big-endian), which lowers its MSS option and resumes it. */

@@ -24,7 +24,11 @@ cat >"$D/mslb.json" <<JSON
    "monitor": $MON, "bridges": ["br-lb"],
    "backends": [$(nat_backend 1 8080),$(nat_backend 2 8080),$(nat_backend 3 8080)]},
   {"name": "alt", "vip": "$VIP", "protocol": "tcp", "port": 81,
-   "bridges": ["br-lb"], "backends": [$(nat_backend 3 8081)]}
+   "bridges": ["br-lb"], "backends": [$(nat_backend 3 8081)]},
+  {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53,
+   "monitor": {"type": "tcp", "port": 8080, "interval": $INTERVAL, "timeout": 0.3, "rise": $RISE, "fall": $FALL},
+   "empty": "reject", "bridges": ["br-lb"],
+   "backends": [$(nat_backend 1 5353),$(nat_backend 3 5353)]}
  ]}
 JSON
 mslbd_start "$D/mslb.json" --rest "$REST_PORT"
@@ -52,7 +56,9 @@ put_monitor() {
 import json, sys
 s = json.loads(sys.stdin.read())
 s["monitor"] = json.loads(sys.argv[1])
-print(json.dumps(s))' "$1" <<<"$API_BODY")
+if len(sys.argv) > 2:
+    s["empty"] = sys.argv[2]
+print(json.dumps(s))' "$@" <<<"$API_BODY")
     api PUT /v1/services/web "$doc"
     echo "HTTP $API_STATUS $API_BODY"
     [ "$API_STATUS" = 200 ]
@@ -132,13 +138,43 @@ check "the service reports itself empty" \
     test "$(service_field 's["status"]["empty"]')" = True
 check "/metrics: mslb_service_empty of web is 1" sh -c "
     curl -s $REST_URL/metrics | grep -q '^mslb_service_empty{service=\"web\"} 1'"
-check_fails "no connection to an empty service" \
-    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 3 --timeout 1
+# attempt PROTO PORT: what a client gets from the VIP: connected, refused
+# (an RST, or for UDP an ICMP port unreachable) or timeout (dropped).
+attempt() {
+    nsx c1 "$PYTHON" -c '
+import socket, sys
+proto, vip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET,
+                  socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+s.settimeout(1.5)
+try:
+    s.connect((vip, port))
+    if proto == "udp":
+        s.send(b"HELLO\n")
+        s.recv(100)
+    print("connected")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")' "$1" "$VIP" "$2"
+}
+check "empty with drop (the default): a SYN is dropped" \
+    test "$(attempt tcp 80)" = timeout
+check "dns is empty too" sh -c "
+    curl -s $REST_URL/v1/services/dns | grep -q '\"empty\": *true'"
+check "empty with reject: a UDP datagram gets ICMP port unreachable" \
+    test "$(attempt udp 53)" = refused
+check "reject over TCP: web with empty reject" put_monitor "$MON" reject
+check "empty with reject: a SYN gets an RST" test "$(attempt tcp 80)" = refused
+check "/metrics counts the refusals" sh -c "
+    curl -s $REST_URL/metrics | grep -q '^mslb_rejects_total{kind=\"rst\"} [1-9]'
+    curl -s $REST_URL/metrics | grep -q '^mslb_rejects_total{kind=\"icmp\"} [1-9]'"
 for i in 1 2 3; do start_server "s$i" "S$i" --tcp 8080 --tcp 8081 --udp 5353; done
 for b in s1 s2 s3; do
     check "$b up again" wait_for 10 health_is "$b" up
 done
 check "and serves again" connections 200 S1:10,S2:10,S3:10
+check "no refusal once it has backends again" test "$(attempt tcp 80)" = connected
 
 # Bad monitors are refused with the field named, nothing changes.
 gen=$(curl -s "$REST_URL/v1/services" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["generation"])')

@@ -1,5 +1,6 @@
 /* Path MTU packets (ofapp/pmtu.c): the ICMP "fragmentation needed" and
- * ICMPv6 "packet too big" answers, and IPv4 fragmentation. */
+ * ICMPv6 "packet too big" answers, and IPv4 fragmentation; the refusals of
+ * an empty service (ofapp/answers.c): TCP resets, port unreachable. */
 #include <config.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include "csum.h"
 #include "openvswitch/ofpbuf.h"
+#include "answers.h"
 #include "pmtu.h"
 #include "util.h"
 
@@ -86,6 +88,99 @@ make_ip6(uint8_t *f, size_t plen)
         ip[40 + i] = i * 13;
     }
     return 14 + 40 + plen;
+}
+
+/* The checksum of a TCP segment with its pseudo-header, checksum field
+ * included: 0 when that field is right. */
+static uint16_t
+tcp_sum(const uint8_t *ip, bool v6)
+{
+    size_t hl = v6 ? 40 : 20;
+    size_t len = v6 ? ((ip[4] << 8) | ip[5]) : ((ip[2] << 8) | ip[3]) - 20;
+    uint32_t sum = v6 ? csum_continue(0, ip + 8, 32)
+                      : csum_continue(0, ip + 12, 8);
+
+    sum = csum_add16(sum, htons(6));
+    sum = csum_add16(sum, htons(len));
+    sum = csum_continue(sum, ip + hl, len);
+    return ntohs(csum_finish(sum));
+}
+
+/* A SYN (IPv4, then IPv6) refused: RST+ACK from VIP:port to the client's,
+ * acknowledging the SYN, checksum right; a reset is never answered. */
+static void
+tcp_rst(void **state OVS_UNUSED)
+{
+    for (int v6 = 0; v6 <= 1; v6++) {
+        static uint8_t f[14 + 60];
+        size_t len = v6 ? make_ip6(f, 20) : make_ip4(f, 40, true);
+        uint8_t *tcp = f + 14 + (v6 ? 40 : 20);
+        const uint8_t *e, *ip, *t;
+        struct ofpbuf out;
+
+        memset(tcp, 0, 20);
+        tcp[0] = 0xc3; tcp[1] = 0x50;           /* 50000 -> 80. */
+        tcp[3] = 80;
+        tcp[4] = 0x11; tcp[5] = 0x22; tcp[6] = 0x33; tcp[7] = 0x44;
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x02;                         /* SYN. */
+        ofpbuf_init(&out, 0);
+        assert_true(answer_tcp_rst(f, len, &out));
+        e = out.data;
+        ip = e + 14;
+        t = ip + (v6 ? 40 : 20);
+        assert_int_equal(out.size, 14 + (v6 ? 40 : 20) + 20);
+        assert_memory_equal(e, c_mac, 6);       /* Back to the client. */
+        assert_memory_equal(e + 6, lb_mac, 6);
+        if (v6) {
+            assert_memory_equal(ip + 8, f + 14 + 24, 16);   /* From VIP. */
+            assert_memory_equal(ip + 24, f + 14 + 8, 16);
+        } else {
+            assert_memory_equal(ip + 12, f + 14 + 16, 4);
+            assert_memory_equal(ip + 16, f + 14 + 12, 4);
+            assert_int_equal(ntohs(csum(ip, 20)), 0);
+        }
+        assert_int_equal(t[0] << 8 | t[1], 80);
+        assert_int_equal(t[2] << 8 | t[3], 50000);
+        assert_int_equal(((uint32_t) t[8] << 24 | t[9] << 16 | t[10] << 8
+                          | t[11]), 0x11223345);   /* seq + 1. */
+        assert_int_equal(t[13], 0x14);              /* RST, ACK. */
+        assert_int_equal(tcp_sum(ip, v6), 0);
+        ofpbuf_uninit(&out);
+
+        tcp[13] = 0x04;                         /* A reset: no answer. */
+        ofpbuf_init(&out, 0);
+        assert_false(answer_tcp_rst(f, len, &out));
+        ofpbuf_uninit(&out);
+    }
+}
+
+/* A UDP datagram refused: ICMP 3/3 and ICMPv6 1/4 from the VIP. */
+static void
+port_unreachable(void **state OVS_UNUSED)
+{
+    static uint8_t f[14 + 100];
+    struct ofpbuf out;
+    size_t len;
+
+    len = make_ip4(f, 60, false);
+    f[14 + 9] = 17;
+    ofpbuf_init(&out, 0);
+    assert_int_equal(answer_icmp(f, len, ANSWER_PORT_UNREACHABLE, 0, &out),
+                     AF_INET);
+    assert_int_equal(((uint8_t *) out.data)[14 + 20], 3);
+    assert_int_equal(((uint8_t *) out.data)[14 + 21], 3);
+    assert_memory_equal((uint8_t *) out.data + 14 + 12, f + 14 + 16, 4);
+    ofpbuf_uninit(&out);
+
+    len = make_ip6(f, 40);
+    f[14 + 6] = 17;
+    ofpbuf_init(&out, 0);
+    assert_int_equal(answer_icmp(f, len, ANSWER_PORT_UNREACHABLE, 0, &out),
+                     AF_INET6);
+    assert_int_equal(((uint8_t *) out.data)[14 + 40], 1);
+    assert_int_equal(((uint8_t *) out.data)[14 + 41], 4);
+    ofpbuf_uninit(&out);
 }
 
 static void
@@ -285,6 +380,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(icmp4_frag_needed),
+        cmocka_unit_test(tcp_rst),
+        cmocka_unit_test(port_unreachable),
         cmocka_unit_test(icmp4_not_for_errors),
         cmocka_unit_test(icmp6_packet_too_big),
         cmocka_unit_test(fragment4),
