@@ -414,21 +414,27 @@ a_controller_tagged(struct cbuild *cb, uint8_t tag0, uint8_t tag1)
     ofpact_finish_CONTROLLER(&cb->ofpacts, &oc);
 }
 
-/* Health probes are sent from the gateway addresses (ofapp/health.c): the
- * servers' SYN-ACKs and RSTs to them go to the controller, before anything
- * else looks at them (conntrack in mode nat). */
+/* Health probes are sent from the gateway addresses (ofapp/health.c):
+ * the servers' answers to them go to the controller, before anything else
+ * looks at them (conntrack in mode nat): TCP (tcp and http monitors), UDP
+ * (udp), and ICMP echo replies (icmp) and destination unreachable (a udp
+ * probe refused). */
 static void
 add_probe_answers(struct cbuild *cb, uint64_t cookie,
                   const struct mslb_addr *gw)
 {
-    static const uint16_t flags[] = { TCP_SYN | TCP_ACK, TCP_RST };
+    bool v6 = gw->family == AF_INET6;
+    const int icmp_types[] = { v6 ? 129 : 0, v6 ? 1 : 3 };
 
-    for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+    for (int i = 0; i < 4; i++) {
         cb_begin(cb);
-        m_ip_proto(cb, gw, IPPROTO_TCP);
+        m_proto(cb, v6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP,
+                i == 0 ? IPPROTO_TCP : i == 1 ? IPPROTO_UDP
+                : v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
         m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, gw);
-        match_set_tcp_flags_masked(&cb->match, htons(flags[i]),
-                                   htons(flags[i]));
+        if (i >= 2) {
+            m_u8(cb, MFF_ICMPV4_TYPE, icmp_types[i - 2]);
+        }
         a_controller_tagged(cb, MSLB_HEALTH_USERDATA0, MSLB_HEALTH_USERDATA1);
         cb_add(cb, cookie, MSLB_T_CLASSIFY, 310);
     }

@@ -143,8 +143,11 @@ model_service_to_json(const struct model_service *svc)
         json_object_set_new(j, "dscp", json_integer(svc->dscp));
     }
     if (svc->monitor.type != MODEL_MONITOR_NONE || svc->monitor.set) {
-        json_object_set_new(j, "monitor",
-                            monitor_json(&svc->monitor, UINT_MAX));
+        json_t *mon = monitor_json(&svc->monitor, UINT_MAX);
+        if (svc->request) {
+            model_monitor_request_to_json(svc->request, mon);
+        }
+        json_object_set_new(j, "monitor", mon);
     }
     json_object_set_new(j, "bridges", bridges);
     json_object_set_new(j, "backends", backends);

@@ -7,11 +7,211 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "mslb/xalloc.h"
+
 static const char *const monitor_keys[] = {
-    "type", "port", "interval", "timeout", "rise", "fall", NULL
+    "type", "port", "interval", "timeout", "rise", "fall",
+    "method", "path", "host", "status", "body",     /* http */
+    "send", "expect",                               /* udp */
+    NULL
 };
+
+/* The members of an http or udp monitor's request. */
+static const char *const http_keys[] = {
+    "method", "path", "host", "status", "body", NULL
+};
+static const char *const udp_keys[] = { "send", "expect", NULL };
+
+struct model_monitor_request *
+model_monitor_request_clone(const struct model_monitor_request *r)
+{
+    struct model_monitor_request *c;
+
+    if (!r) {
+        return NULL;
+    }
+    c = mslb_xmemdup(r, sizeof *r);
+    c->method = r->method ? mslb_xstrdup(r->method) : NULL;
+    c->path = r->path ? mslb_xstrdup(r->path) : NULL;
+    c->host = r->host ? mslb_xstrdup(r->host) : NULL;
+    c->status = r->status ? mslb_xstrdup(r->status) : NULL;
+    c->body = r->body ? mslb_xstrdup(r->body) : NULL;
+    c->send = r->send ? mslb_xstrdup(r->send) : NULL;
+    c->expect = r->expect ? mslb_xstrdup(r->expect) : NULL;
+    return c;
+}
+
+void
+model_monitor_request_destroy(struct model_monitor_request *r)
+{
+    if (r) {
+        free(r->method);
+        free(r->path);
+        free(r->host);
+        free(r->status);
+        free(r->body);
+        free(r->send);
+        free(r->expect);
+        free(r);
+    }
+}
+
+void
+model_monitor_request_to_json(const struct model_monitor_request *r,
+                              json_t *j)
+{
+    const char *const keys[] = { "method", "path", "host", "status", "body",
+                                 "send", "expect" };
+    const char *const values[] = { r->method, r->path, r->host, r->status,
+                                   r->body, r->send, r->expect };
+
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        if (values[i]) {
+            json_object_set_new(j, keys[i], json_string(values[i]));
+        }
+    }
+}
+
+/* Printable ASCII without spaces (a path or a Host header). */
+static bool
+is_token(const char *s)
+{
+    for (; *s; s++) {
+        if (*s <= ' ' || *s > '~') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Status codes "200-399,401" into 'codes'; false if malformed. */
+static bool
+parse_status(const char *s, uint64_t codes[8])
+{
+    memset(codes, 0, 8 * sizeof *codes);
+    while (*s) {
+        char *end;
+        long lo = strtol(s, &end, 10), hi = lo;
+
+        if (end == s || lo < 100 || lo > 599) {
+            return false;
+        }
+        s = end;
+        if (*s == '-') {
+            hi = strtol(s + 1, &end, 10);
+            if (end == s + 1 || hi < lo || hi > 599) {
+                return false;
+            }
+            s = end;
+        }
+        for (long c = lo; c <= hi; c++) {
+            codes[c / 64] |= UINT64_C(1) << (c % 64);
+        }
+        if (*s == ',' && s[1]) {
+            s++;
+        } else if (*s) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A string member 'key' of 'j' of at most 'max' bytes, or NULL. */
+static char *
+get_text(const json_t *j, const char *path, const char *key, size_t max,
+         bool token, const char **s)
+{
+    char *error = model_get_string(j, path, key, false, s);
+
+    if (error || !*s) {
+        return error;
+    }
+    if (strlen(*s) > max || (token && (!**s || !is_token(*s)))) {
+        return model_key_error(path, key, token
+                               ? "must be 1 to %zu printable characters "
+                                 "without spaces"
+                               : "must be at most %zu characters", max);
+    }
+    return NULL;
+}
+
+/* The request of an http or udp monitor (service level): 'j''s members,
+ * defaults filled in. */
+static char *
+parse_request(const json_t *j, const char *path, enum model_monitor_type t,
+              struct model_monitor_request **reqp)
+{
+    struct model_monitor_request *r;
+    const char *s;
+    char *error;
+
+    for (int k = 0; http_keys[k]; k++) {
+        if (t != MODEL_MONITOR_HTTP && json_object_get(j, http_keys[k])) {
+            return model_key_error(path, http_keys[k],
+                                   "only for type \"http\"");
+        }
+    }
+    for (int k = 0; udp_keys[k]; k++) {
+        if (t != MODEL_MONITOR_UDP && json_object_get(j, udp_keys[k])) {
+            return model_key_error(path, udp_keys[k],
+                                   "only for type \"udp\"");
+        }
+    }
+    if (t != MODEL_MONITOR_HTTP && t != MODEL_MONITOR_UDP) {
+        return NULL;
+    }
+    r = *reqp = mslb_xzalloc(sizeof *r);
+    if (t == MODEL_MONITOR_UDP) {
+        if ((error = get_text(j, path, "send", 512, false, &s))) {
+            return error;
+        }
+        r->send = mslb_xstrdup(s ? s : "");
+        if ((error = get_text(j, path, "expect", 255, false, &s))) {
+            return error;
+        }
+        r->expect = s && *s ? mslb_xstrdup(s) : NULL;
+        return NULL;
+    }
+    if ((error = get_text(j, path, "method", 8, true, &s))) {
+        return error;
+    }
+    if (s && strcmp(s, "GET") && strcmp(s, "HEAD")) {
+        return model_key_error(path, "method", "must be \"GET\" or \"HEAD\"");
+    }
+    r->method = mslb_xstrdup(s ? s : "GET");
+    if ((error = get_text(j, path, "path", 255, true, &s))) {
+        return error;
+    }
+    if (s && s[0] != '/') {
+        return model_key_error(path, "path", "must start with \"/\"");
+    }
+    r->path = mslb_xstrdup(s ? s : "/");
+    if ((error = get_text(j, path, "host", 255, true, &s))) {
+        return error;
+    }
+    r->host = s ? mslb_xstrdup(s) : NULL;
+    if ((error = get_text(j, path, "status", 255, false, &s))) {
+        return error;
+    }
+    r->status = mslb_xstrdup(s ? s : "200-399");
+    if (!parse_status(r->status, r->codes)) {
+        return model_key_error(path, "status", "must be status codes or "
+                               "ranges from 100 to 599, e.g. \"200-399\" "
+                               "or \"200,301-302\"");
+    }
+    if ((error = get_text(j, path, "body", 255, false, &s))) {
+        return error;
+    }
+    if (s && *s && !strcmp(r->method, "HEAD")) {
+        return model_key_error(path, "body", "a HEAD request's answer has "
+                               "no body: use \"GET\"");
+    }
+    r->body = s && *s ? mslb_xstrdup(s) : NULL;
+    return NULL;
+}
 
 /* "must be \"none\" or \"tcp\"", from the names themselves. */
 static char *
@@ -79,7 +279,8 @@ get_seconds(const json_t *obj, const char *path, const char *key,
  * service's monitor is rendered in full. */
 static char *
 parse_monitor(const json_t *j, const char *path, bool type_required,
-              struct model_monitor *mon)
+              struct model_monitor *mon,
+              struct model_monitor_request **reqp)
 {
     const char *s;
     long long n;
@@ -148,7 +349,41 @@ parse_monitor(const json_t *j, const char *path, bool type_required,
         return model_key_error(path, "timeout", "must not exceed interval "
                                "(%s s)", buf);
     }
+    if (mon->type == MODEL_MONITOR_ICMP && (mon->set & MODEL_MONITOR_F_PORT)) {
+        return model_key_error(path, "port", "not for type \"icmp\"");
+    }
+    if (reqp) {
+        return parse_request(j, path, mon->type, reqp);
+    }
+    for (int k = 0; monitor_keys[k]; k++) {
+        if (k >= 6 && json_object_get(j, monitor_keys[k])) {
+            return model_key_error(path, monitor_keys[k], "only in the "
+                                   "service's monitor (its backends share "
+                                   "it)");
+        }
+    }
     return NULL;
+}
+
+static const char *
+article(enum model_monitor_type t)
+{
+    return t == MODEL_MONITOR_HTTP ? "an" : "a";
+}
+
+/* A monitor of type 't' probes a port of its own protocol (TCP: tcp,
+ * http; UDP: udp): a service of another protocol must name one. */
+static char *
+port_error(const char *path, const struct model_service *svc,
+           enum model_monitor_type t)
+{
+    uint8_t proto = t == MODEL_MONITOR_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+
+    return model_key_error(path, "port", "is required for %s %s monitor "
+                           "when protocol is \"%s\" (probes need a%s %s "
+                           "port)", article(t), model_monitor_type_name(t),
+                           svc->proto ? model_proto_name(svc->proto) : "any",
+                           "", proto == IPPROTO_UDP ? "UDP" : "TCP");
 }
 
 char *
@@ -175,16 +410,14 @@ model_parse_service_monitor(const json_t *j, const char *path,
         return model_error(sub, "not available in mode local (the "
                            "bridge's own host serves the VIP)");
     }
-    if ((error = parse_monitor(v, sub, true, mon))) {
+    if ((error = parse_monitor(v, sub, true, mon, &svc->request))) {
         return error;
     }
-    if (mon->type == MODEL_MONITOR_TCP && svc->proto != IPPROTO_TCP
-        && !mon->port) {
-        return model_key_error(sub, "port", "is required for a tcp "
-                               "monitor when protocol is \"%s\" (probes "
-                               "need a TCP port)",
-                               svc->proto ? model_proto_name(svc->proto)
-                               : "any");
+    if (mon->type != MODEL_MONITOR_NONE && mon->type != MODEL_MONITOR_ICMP
+        && !mon->port
+        && svc->proto != (mon->type == MODEL_MONITOR_UDP ? IPPROTO_UDP
+                                                         : IPPROTO_TCP)) {
+        return port_error(sub, svc, mon->type);
     }
     return NULL;
 }
@@ -197,13 +430,24 @@ model_parse_backend_monitor(const json_t *j, const char *path,
     const json_t *v = json_object_get(j, "monitor");
     char sub[512];
 
+    char *error;
+
     be->monitor = svc->monitor;
     be->monitor.set = 0;
     if (!v) {
         return NULL;
     }
     model_path_key(sub, sizeof sub, path, "monitor");
-    return parse_monitor(v, sub, false, &be->monitor);
+    error = parse_monitor(v, sub, false, &be->monitor, NULL);
+    if (!error && (be->monitor.type == MODEL_MONITOR_HTTP
+                   || be->monitor.type == MODEL_MONITOR_UDP)
+        && be->monitor.type != svc->monitor.type) {
+        error = model_key_error(sub, "type", "\"%s\" needs the service's "
+                                "monitor to be of that type (it holds the "
+                                "request)",
+                                model_monitor_type_name(be->monitor.type));
+    }
+    return error;
 }
 
 char *
@@ -214,7 +458,11 @@ model_check_probe_port(const struct model_service *svc,
     const struct model_monitor *mon = &be->monitor;
     char sub[512];
 
-    if (mon->type == MODEL_MONITOR_NONE || mon->port) {
+    uint8_t proto = mon->type == MODEL_MONITOR_UDP ? IPPROTO_UDP
+                    : IPPROTO_TCP;
+
+    if (mon->type == MODEL_MONITOR_NONE || mon->type == MODEL_MONITOR_ICMP
+        || mon->port) {
         return NULL;
     }
     /* A probe goes to monitor.port, else to the backend's port (the
@@ -223,17 +471,14 @@ model_check_probe_port(const struct model_service *svc,
      * service's. */
     model_path_key(sub, sizeof sub, mon->set & MODEL_MONITOR_F_TYPE
                    ? be_path : svc_path, "monitor");
-    if (svc->proto != IPPROTO_TCP) {
-        return model_key_error(sub, "port", "is required for a tcp "
-                               "monitor when protocol is \"%s\" (probes "
-                               "need a TCP port)",
-                               svc->proto ? model_proto_name(svc->proto)
-                               : "any");
+    if (svc->proto != proto) {
+        return port_error(sub, svc, mon->type);
     }
     if (!be->port) {
-        return model_key_error(sub, "port", "is required for a tcp "
+        return model_key_error(sub, "port", "is required for %s %s "
                                "monitor: the service has no port (it "
-                               "covers every port)");
+                               "covers every port)", article(mon->type),
+                               model_monitor_type_name(mon->type));
     }
     return NULL;
 }

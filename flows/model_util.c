@@ -34,6 +34,7 @@ model_bridge_destroy(struct model_bridge *br)
 void
 model_service_uninit(struct model_service *svc)
 {
+    model_monitor_request_destroy(svc->request);
     free(svc->name);
     for (size_t k = 0; k < svc->n_bridges; k++) {
         free(svc->bridges[k]);
@@ -81,6 +82,7 @@ model_service_clone(struct model_service *dst,
             = strdup_or_null(src->backends[i].host_bridge);
     }
     model_slots_clone(&dst->slots, &src->slots);
+    dst->request = model_monitor_request_clone(src->request);
 }
 
 void
@@ -195,7 +197,7 @@ const char *
 model_monitor_type_name(enum model_monitor_type t)
 {
     static const char *const names[MODEL_N_MONITOR_TYPES] = {
-        "none", "tcp",
+        "none", "tcp", "http", "udp", "icmp",
     };
     return names[t];
 }
@@ -336,6 +338,16 @@ model_service_hash(const struct model_service *svc)
     h = mslb_hash_bytes(&svc->tunnel, sizeof svc->tunnel, h);
     h = mslb_hash_bytes(&svc->dscp, sizeof svc->dscp, h);
     h = hash_monitor(&svc->monitor, h);
+    if (svc->request) {
+        const struct model_monitor_request *r = svc->request;
+        const char *const fields[] = { r->method, r->path, r->host,
+                                       r->status, r->body, r->send,
+                                       r->expect };
+        for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+            h = mslb_hash_bytes(fields[i] ? fields[i] : "",
+                                fields[i] ? strlen(fields[i]) + 1 : 0, h);
+        }
+    }
     for (size_t i = 0; i < svc->n_bridges; i++) {
         h = hash_str(svc->bridges[i], h);
     }

@@ -45,9 +45,10 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 enum result {
     PROBE_NONE,                     /* Not probed yet. */
-    PROBE_OK,                       /* SYN-ACK. */
+    PROBE_OK,                       /* The answer expected. */
     PROBE_TIMEOUT,                  /* No answer within the timeout. */
-    PROBE_REFUSED,                  /* RST. */
+    PROBE_REFUSED,                  /* RST, or port unreachable. */
+    PROBE_BAD,                      /* An answer, not the one expected. */
 };
 
 static const char *const result_names[] = {
@@ -55,6 +56,7 @@ static const char *const result_names[] = {
     [PROBE_OK] = "success",
     [PROBE_TIMEOUT] = "timeout",
     [PROBE_REFUSED] = "refused",
+    [PROBE_BAD] = "bad answer",
 };
 
 /* One monitored backend of one service. */
@@ -80,6 +82,14 @@ struct hb {
     struct mslb_addr src, dst;  /* Its addresses (the answer's swapped). */
     uint16_t dport;
     char *bridge;               /* Where it was sent. */
+    /* http: after the SYN-ACK, the request is out and the answer comes
+     * in, in order, into 'answer'. */
+    bool requested;
+    uint32_t their_next;        /* The next sequence number we expect. */
+    uint32_t our_next;          /* Ours after the request. */
+    char *answer;
+    size_t answer_len;
+    char *bad;                  /* PROBE_BAD: what was wrong. */
 
     enum result last;
     const char *not_sent;       /* Why the last probe was not sent. */
@@ -177,8 +187,12 @@ end_probe(struct health *h, struct hb *hb)
     if (hb->probing) {
         hmap_remove(&h->in_flight, &hb->port_node);
         hb->probing = false;
+        hb->requested = false;
         free(hb->bridge);
         hb->bridge = NULL;
+        free(hb->answer);
+        hb->answer = NULL;
+        hb->answer_len = 0;
     }
 }
 
@@ -209,6 +223,10 @@ result(struct health *h, struct hb *hb, enum result r)
 
     end_probe(h, hb);
     hb->last = r;
+    if (r != PROBE_BAD) {
+        free(hb->bad);
+        hb->bad = NULL;
+    }
     if (r == PROBE_OK) {
         hb->latency_ms = now - hb->sent_ms;
         hb->failed = 0;
@@ -226,7 +244,11 @@ result(struct health *h, struct hb *hb, enum result r)
             char *why = xasprintf("%u failed probes in a row, the last: %s",
                                   hb->failed,
                                   r == PROBE_TIMEOUT ? "no answer within the "
-                                  "timeout" : "connection refused (RST)");
+                                  "timeout"
+                                  : r == PROBE_BAD ? hb->bad
+                                  : hb->mon.type == MODEL_MONITOR_UDP
+                                  ? "port unreachable (ICMP)"
+                                  : "connection refused (RST)");
             transition(h, hb, false, why);
             free(why);
         }
@@ -274,23 +296,91 @@ put32(uint8_t *p, uint32_t x)
     put16(p + 2, x);
 }
 
-/* An Ethernet frame with a TCP segment without options or data: 'flags',
- * 'seq', 'ack' from src:sport to dst:dport.  Returns its length. */
-static size_t
-build_tcp(uint8_t *f, const struct mslb_mac *eth_src,
+static uint16_t
+get16(const uint8_t *p)
+{
+    return (p[0] << 8) | p[1];
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+    return ((uint32_t) get16(p) << 16) | get16(p + 2);
+}
+
+/* An Ethernet frame from src to dst holding 'l4_len' bytes of protocol
+ * 'proto' at the returned offset, whose checksum field (at 'csum_ofs' in
+ * the L4 header) 'finish_l4()' fills once the caller wrote them. */
+struct frame {
+    uint8_t b[1600];
+    size_t l4;                  /* Offset of the L4 header. */
+    size_t len;
+    bool v6;
+    uint8_t proto;
+};
+
+static uint8_t *
+start_frame(struct frame *f, const struct mslb_mac *eth_src,
+            const struct mslb_mac *eth_dst, const struct mslb_addr *src,
+            const struct mslb_addr *dst, uint8_t proto, size_t l4_len)
+{
+    uint8_t *ip = f->b + 14;
+
+    f->v6 = src->family == AF_INET6;
+    f->proto = proto;
+    f->l4 = 14 + (f->v6 ? 40 : 20);
+    f->len = f->l4 + l4_len;
+    memset(f->b, 0, f->len);
+    memcpy(f->b, eth_dst->b, 6);
+    memcpy(f->b + 6, eth_src->b, 6);
+    put16(f->b + 12, f->v6 ? 0x86dd : 0x0800);
+    if (f->v6) {
+        ip[0] = 0x60;
+        put16(ip + 4, l4_len);
+        ip[6] = proto;
+        ip[7] = 64;
+        memcpy(ip + 8, &src->v6, 16);
+        memcpy(ip + 24, &dst->v6, 16);
+    } else {
+        ip[0] = 0x45;
+        put16(ip + 2, 20 + l4_len);
+        put16(ip + 6, 0x4000);          /* DF. */
+        ip[8] = 64;
+        ip[9] = proto;
+        memcpy(ip + 12, &src->v4, 4);
+        memcpy(ip + 16, &dst->v4, 4);
+        put16(ip + 10, fold(sum16(0, ip, 20)));
+    }
+    return f->b + f->l4;
+}
+
+/* The L4 checksum at offset 'ofs' of the L4 header: with the
+ * pseudo-header, except for ICMPv4. */
+static void
+finish_l4(struct frame *f, size_t ofs)
+{
+    const uint8_t *ip = f->b + 14;
+    size_t l4_len = f->len - f->l4;
+    uint32_t sum = 0;
+
+    if (f->proto != IPPROTO_ICMP) {
+        sum = f->v6 ? sum16(0, ip + 8, 32) : sum16(0, ip + 12, 8);
+        sum += f->proto + l4_len;
+    }
+    put16(f->b + f->l4 + ofs, 0);
+    put16(f->b + f->l4 + ofs, fold(sum16(sum, f->b + f->l4, l4_len)));
+}
+
+static void
+build_tcp(struct frame *f, const struct mslb_mac *eth_src,
           const struct mslb_mac *eth_dst, const struct mslb_addr *src,
           uint16_t sport, const struct mslb_addr *dst, uint16_t dport,
-          uint8_t flags, uint32_t seq, uint32_t ack)
+          uint8_t flags, uint32_t seq, uint32_t ack,
+          const void *data, size_t len)
 {
-    bool v6 = src->family == AF_INET6;
-    size_t l3 = 14, l4 = l3 + (v6 ? 40 : 20);
-    uint8_t *ip = f + l3, *tcp = f + l4;
-    uint32_t sum;
+    uint8_t *tcp = start_frame(f, eth_src, eth_dst, src, dst, IPPROTO_TCP,
+                               20 + len);
 
-    memset(f, 0, l4 + 20);
-    memcpy(f, eth_dst->b, 6);
-    memcpy(f + 6, eth_src->b, 6);
-    put16(f + 12, v6 ? 0x86dd : 0x0800);
     put16(tcp, sport);
     put16(tcp + 2, dport);
     put32(tcp + 4, seq);
@@ -298,28 +388,8 @@ build_tcp(uint8_t *f, const struct mslb_mac *eth_src,
     tcp[12] = 5 << 4;
     tcp[13] = flags;
     put16(tcp + 14, 65535);
-    if (v6) {
-        ip[0] = 0x60;
-        put16(ip + 4, 20);
-        ip[6] = IPPROTO_TCP;
-        ip[7] = 64;
-        memcpy(ip + 8, &src->v6, 16);
-        memcpy(ip + 24, &dst->v6, 16);
-        sum = sum16(0, ip + 8, 32);
-    } else {
-        ip[0] = 0x45;
-        put16(ip + 2, 40);
-        put16(ip + 6, 0x4000);          /* DF. */
-        ip[8] = 64;
-        ip[9] = IPPROTO_TCP;
-        memcpy(ip + 12, &src->v4, 4);
-        memcpy(ip + 16, &dst->v4, 4);
-        put16(ip + 10, fold(sum16(0, ip, 20)));
-        sum = sum16(0, ip + 12, 8);
-    }
-    sum += IPPROTO_TCP + 20;
-    put16(tcp + 16, fold(sum16(sum, tcp, 20)));
-    return l4 + 20;
+    memcpy(tcp + 20, data, len);
+    finish_l4(f, 16);
 }
 
 static void
@@ -425,6 +495,53 @@ alloc_port(struct health *h, uint16_t *port)
     return false;
 }
 
+/* The probe's first packet: a SYN (tcp, http), the datagram (udp), or an
+ * echo request whose identifier is the probe's port (icmp). */
+static void
+build_probe(struct frame *f, const struct hb *hb,
+            const struct model_service *svc, const struct mslb_mac *eth_src,
+            const struct mslb_mac *eth_dst)
+{
+    const struct model_monitor_request *req = svc->request;
+    uint8_t *l4;
+
+    switch (hb->mon.type) {
+    case MODEL_MONITOR_UDP: {
+        const char *send = req && req->send ? req->send : "";
+        size_t n = strlen(send);
+
+        l4 = start_frame(f, eth_src, eth_dst, &hb->src, &hb->dst,
+                         IPPROTO_UDP, 8 + n);
+        put16(l4, hb->sport);
+        put16(l4 + 2, hb->dport);
+        put16(l4 + 4, 8 + n);
+        memcpy(l4 + 8, send, n);
+        finish_l4(f, 6);
+        if (!get16(l4 + 6)) {
+            put16(l4 + 6, 0xffff);      /* 0 means none. */
+        }
+        break;
+    }
+    case MODEL_MONITOR_ICMP:
+        l4 = start_frame(f, eth_src, eth_dst, &hb->src, &hb->dst,
+                         hb->src.family == AF_INET6 ? IPPROTO_ICMPV6
+                         : IPPROTO_ICMP, 8 + 8);
+        l4[0] = hb->src.family == AF_INET6 ? 128 : 8;
+        put16(l4 + 4, hb->sport);
+        put16(l4 + 6, hb->seq);
+        memcpy(l4 + 8, "mslb-hc!", 8);
+        finish_l4(f, 2);
+        break;
+    case MODEL_MONITOR_TCP:
+    case MODEL_MONITOR_HTTP:
+    case MODEL_MONITOR_NONE:
+    default:
+        build_tcp(f, eth_src, eth_dst, &hb->src, hb->sport, &hb->dst,
+                  hb->dport, TCP_SYN, hb->seq, 0, NULL, 0);
+        break;
+    }
+}
+
 /* Sends 'hb''s next probe from the first bridge of its service that can,
  * or records why none could. */
 static void
@@ -445,8 +562,7 @@ send_probe(struct health *h, struct hb *hb)
         const struct mslb_addr *gw;
         struct compile_ports ports;
         struct path path;
-        uint8_t frame[128];
-        size_t len;
+        struct frame f;
 
         if (!br || !s || !lbengine_ports(h->engine, br, &ports)) {
             continue;
@@ -467,13 +583,13 @@ send_probe(struct health *h, struct hb *hb)
             why = "too many probes under way";
             break;
         }
-        hb->seq = random_uint32();
+        hb->seq = hb->mon.type == MODEL_MONITOR_ICMP
+                  ? random_uint32() & 0xffff : random_uint32();
         hb->src = *gw;
         hb->dst = path.dst;
         hb->dport = path.dport;
-        len = build_tcp(frame, &br->mac, &path.eth_dst, gw, hb->sport,
-                        &path.dst, path.dport, 0x02 /* SYN */, hb->seq, 0);
-        ofsession_packet_out(s, path.in_port, frame, len, path.ofpacts.data,
+        build_probe(&f, hb, svc, &br->mac, &path.eth_dst);
+        ofsession_packet_out(s, path.in_port, f.b, f.len, path.ofpacts.data,
                              path.ofpacts.size);
         ofpbuf_uninit(&path.ofpacts);
         hb->probing = true;
@@ -522,63 +638,131 @@ on_timer(uv_timer_t *timer)
 
 /* ---- Answers. ---- */
 
+/* A packet to a probe address, as far as the probes care. */
 struct answer {
+    uint8_t proto;              /* IPPROTO_TCP, _UDP, _ICMP (v4 or v6). */
     struct mslb_addr src, dst;
-    uint16_t sport, dport;
-    uint32_t seq, ack;
+    uint16_t sport, dport;      /* ICMP echo reply: dport = identifier,
+                                 * sport = sequence number. */
+    uint32_t seq, ack;          /* TCP. */
     uint8_t flags;
+    const uint8_t *data;        /* TCP, UDP payload. */
+    size_t len;
+    bool unreachable;           /* ICMP port unreachable about a UDP
+                                 * datagram from 'dst':'dport' to
+                                 * 'src':'sport' (the quoted one's). */
 };
+
+/* The IP header at 'ip' ('len' bytes): its addresses, protocol and the
+ * offset of its payload, or 0. */
+static size_t
+parse_ip(const uint8_t *ip, size_t len, struct mslb_addr *src,
+         struct mslb_addr *dst, uint8_t *proto, size_t *l4_len)
+{
+    memset(src, 0, sizeof *src);
+    memset(dst, 0, sizeof *dst);
+    if (len >= 20 && ip[0] >> 4 == 4) {
+        size_t ihl = (ip[0] & 0xf) * 4, total = get16(ip + 2);
+        if (ihl < 20 || total < ihl || total > len
+            || (get16(ip + 6) & 0x3fff)) {  /* Fragments are not ours. */
+            return 0;
+        }
+        src->family = dst->family = AF_INET;
+        memcpy(&src->v4, ip + 12, 4);
+        memcpy(&dst->v4, ip + 16, 4);
+        *proto = ip[9];
+        *l4_len = total - ihl;
+        return ihl;
+    }
+    if (len >= 40 && ip[0] >> 4 == 6) {
+        size_t plen = get16(ip + 4);
+        if (40 + plen > len) {
+            plen = len - 40;            /* Quoted: maybe cut short. */
+        }
+        src->family = dst->family = AF_INET6;
+        memcpy(&src->v6, ip + 8, 16);
+        memcpy(&dst->v6, ip + 24, 16);
+        *proto = ip[6];
+        *l4_len = plen;
+        return 40;
+    }
+    return 0;
+}
 
 static bool
 parse_answer(const uint8_t *p, size_t len, struct answer *a)
 {
-    size_t l4;
-    uint16_t type;
+    const uint8_t *ip, *l4;
+    size_t hl, l4_len;
 
+    memset(a, 0, sizeof *a);
     if (len < 14) {
         return false;
     }
-    type = (p[12] << 8) | p[13];
-    memset(a, 0, sizeof *a);
-    if (type == 0x0800 && len >= 14 + 20) {
-        const uint8_t *ip = p + 14;
-        size_t ihl = (ip[0] & 0xf) * 4;
-        if (ihl < 20 || ip[9] != IPPROTO_TCP
-            || ((ip[6] << 8 | ip[7]) & 0x3fff)) {   /* A fragment. */
-            return false;
-        }
-        a->src.family = a->dst.family = AF_INET;
-        memcpy(&a->src.v4, ip + 12, 4);
-        memcpy(&a->dst.v4, ip + 16, 4);
-        l4 = 14 + ihl;
-    } else if (type == 0x86dd && len >= 14 + 40) {
-        const uint8_t *ip = p + 14;
-        if (ip[6] != IPPROTO_TCP) {
-            return false;
-        }
-        a->src.family = a->dst.family = AF_INET6;
-        memcpy(&a->src.v6, ip + 8, 16);
-        memcpy(&a->dst.v6, ip + 24, 16);
-        l4 = 14 + 40;
-    } else {
+    ip = p + 14;
+    hl = parse_ip(ip, len - 14, &a->src, &a->dst, &a->proto, &l4_len);
+    if (!hl) {
         return false;
     }
-    if (len < l4 + 20) {
-        return false;
+    l4 = ip + hl;
+    if (a->proto == IPPROTO_TCP && l4_len >= 20) {
+        size_t off = (l4[12] >> 4) * 4;
+        a->sport = get16(l4);
+        a->dport = get16(l4 + 2);
+        a->seq = get32(l4 + 4);
+        a->ack = get32(l4 + 8);
+        a->flags = l4[13];
+        if (off < 20 || off > l4_len) {
+            return false;
+        }
+        a->data = l4 + off;
+        a->len = l4_len - off;
+        return true;
     }
-    p += l4;
-    a->sport = (p[0] << 8) | p[1];
-    a->dport = (p[2] << 8) | p[3];
-    a->seq = ((uint32_t) p[4] << 24) | (p[5] << 16) | (p[6] << 8) | p[7];
-    a->ack = ((uint32_t) p[8] << 24) | (p[9] << 16) | (p[10] << 8) | p[11];
-    a->flags = p[13];
-    return true;
+    if (a->proto == IPPROTO_UDP && l4_len >= 8) {
+        a->sport = get16(l4);
+        a->dport = get16(l4 + 2);
+        a->data = l4 + 8;
+        a->len = MIN(l4_len, get16(l4 + 4)) - MIN(8, get16(l4 + 4));
+        return true;
+    }
+    if ((a->proto == IPPROTO_ICMP || a->proto == IPPROTO_ICMPV6)
+        && l4_len >= 8) {
+        bool v6 = a->proto == IPPROTO_ICMPV6;
+        uint8_t type = l4[0], code = l4[1];
+
+        if (type == (v6 ? 129 : 0)) {           /* Echo reply. */
+            a->dport = get16(l4 + 4);
+            a->sport = get16(l4 + 6);
+            return true;
+        }
+        if (v6 ? type == 1 && code == 4 : type == 3 && code == 3) {
+            /* Port unreachable: the quoted datagram is ours if it went
+             * from this packet's destination. */
+            struct mslb_addr qs, qd;
+            uint8_t qproto;
+            size_t q_l4;
+            size_t qhl = parse_ip(l4 + 8, l4_len - 8, &qs, &qd, &qproto,
+                                  &q_l4);
+            if (!qhl || qproto != IPPROTO_UDP || l4_len < 8 + qhl + 4) {
+                return false;
+            }
+            a->proto = IPPROTO_UDP;
+            a->unreachable = true;
+            a->src = qd;
+            a->dst = qs;
+            a->dport = get16(l4 + 8 + qhl);
+            a->sport = get16(l4 + 8 + qhl + 2);
+            return true;
+        }
+    }
+    return false;
 }
 
-/* Closes the half-open connection of 'hb''s probe that 'a' answered, the
- * way the SYN went. */
+/* Sends a TCP segment of 'hb''s probe connection the way its SYN went. */
 static void
-send_rst(struct health *h, struct hb *hb, const struct answer *a)
+send_segment(struct health *h, struct hb *hb, uint8_t flags, uint32_t seq,
+             uint32_t ack, const void *data, size_t len)
 {
     const struct model_service *svc = mdb_find_service(h->mdb,
                                                        hb->svc->name);
@@ -589,21 +773,160 @@ send_rst(struct health *h, struct hb *hb, const struct answer *a)
     struct ofsession *s = b ? bridge_session(b) : NULL;
     struct compile_ports ports;
     struct path path;
-    uint8_t frame[128];
-    size_t len;
+    struct frame f;
 
     if (!be || !br || !s || !lbengine_ports(h->engine, br, &ports)) {
         return;
     }
-    if (make_path(h->resolver, svc, be, &hb->mon, br, &ports, &path)) {
-        ofpbuf_uninit(&path.ofpacts);
-        return;
+    if (!make_path(h->resolver, svc, be, &hb->mon, br, &ports, &path)) {
+        build_tcp(&f, &br->mac, &path.eth_dst, &hb->src, hb->sport,
+                  &hb->dst, hb->dport, flags, seq, ack, data, len);
+        ofsession_packet_out(s, path.in_port, f.b, f.len, path.ofpacts.data,
+                             path.ofpacts.size);
     }
-    len = build_tcp(frame, &br->mac, &path.eth_dst, &hb->src, hb->sport,
-                    &hb->dst, hb->dport, 0x04 /* RST */, a->ack, 0);
-    ofsession_packet_out(s, path.in_port, frame, len, path.ofpacts.data,
-                         path.ofpacts.size);
     ofpbuf_uninit(&path.ofpacts);
+}
+
+/* The most of an HTTP answer read: its status line and enough of the
+ * body to look for a substring in. */
+#define HTTP_ANSWER_MAX 16384
+
+/* http: after the SYN-ACK, the request; the answer read in order until
+ * it decides.  Returns the result, or PROBE_NONE while undecided. */
+static enum result
+http_step(struct health *h, struct hb *hb, const struct answer *a)
+{
+    const struct model_service *svc = mdb_find_service(h->mdb,
+                                                       hb->svc->name);
+    const struct model_monitor_request *req = svc ? svc->request : NULL;
+
+    if (!req || !req->method) {
+        return PROBE_NONE;              /* Changed meanwhile: time out. */
+    }
+    if (!hb->requested) {
+        char host[INET6_ADDRSTRLEN + 2], addr[INET6_ADDRSTRLEN];
+        char *request;
+
+        mslb_addr_format(&hb->dst, addr, sizeof addr);
+        snprintf(host, sizeof host, hb->dst.family == AF_INET6 ? "[%s]"
+                 : "%s", addr);
+        request = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\n"
+                            "User-Agent: mslb-health\r\nAccept: */*\r\n"
+                            "Connection: close\r\n\r\n", req->method,
+                            req->path, req->host ? req->host : host);
+        hb->requested = true;
+        hb->their_next = a->seq + 1;
+        hb->our_next = hb->seq + 1 + strlen(request);
+        send_segment(h, hb, TCP_ACK | TCP_PSH, hb->seq + 1, hb->their_next,
+                     request, strlen(request));
+        free(request);
+        return PROBE_NONE;
+    }
+    if (a->seq == hb->their_next && a->len) {
+        size_t n = MIN(a->len, HTTP_ANSWER_MAX - hb->answer_len);
+
+        hb->answer = xrealloc(hb->answer, hb->answer_len + n + 1);
+        memcpy(hb->answer + hb->answer_len, a->data, n);
+        hb->answer_len += n;
+        hb->answer[hb->answer_len] = '\0';
+        hb->their_next += a->len;
+    }
+    bool done = (a->flags & TCP_FIN) || hb->answer_len >= HTTP_ANSWER_MAX;
+    const char *eol = hb->answer ? strstr(hb->answer, "\r\n") : NULL;
+    int code;
+
+    if (!eol) {
+        if (done) {
+            free(hb->bad);
+            hb->bad = xstrdup("no HTTP status line");
+            return PROBE_BAD;
+        }
+        return PROBE_NONE;
+    }
+    if (sscanf(hb->answer, "HTTP/%*d.%*d %3d", &code) != 1
+        || code < 100 || code > 599) {
+        free(hb->bad);
+        hb->bad = xstrdup("no HTTP status line");
+        return PROBE_BAD;
+    }
+    if (!(req->codes[code / 64] & (UINT64_C(1) << (code % 64)))) {
+        free(hb->bad);
+        hb->bad = xasprintf("HTTP status %d", code);
+        return PROBE_BAD;
+    }
+    if (req->body && !memmem(hb->answer, hb->answer_len, req->body,
+                             strlen(req->body))) {
+        if (!done) {
+            return PROBE_NONE;
+        }
+        free(hb->bad);
+        hb->bad = xasprintf("HTTP status %d without \"%s\" in the body",
+                            code, req->body);
+        return PROBE_BAD;
+    }
+    return PROBE_OK;
+}
+
+/* The probe under way of 'hb' that 'a' answers (it matched the probe's
+ * addresses and ports): its result, or PROBE_NONE if undecided or not an
+ * answer after all. */
+static enum result
+judge(struct health *h, struct hb *hb, const struct answer *a)
+{
+    const struct model_service *svc;
+    const struct model_monitor_request *req;
+
+    switch (hb->mon.type) {
+    case MODEL_MONITOR_ICMP:
+        return a->proto != IPPROTO_TCP && a->proto != IPPROTO_UDP
+               && a->sport == hb->seq ? PROBE_OK : PROBE_NONE;
+    case MODEL_MONITOR_UDP:
+        if (a->proto != IPPROTO_UDP) {
+            return PROBE_NONE;
+        }
+        if (a->unreachable) {
+            return PROBE_REFUSED;
+        }
+        svc = mdb_find_service(h->mdb, hb->svc->name);
+        req = svc ? svc->request : NULL;
+        if (req && req->expect
+            && !memmem(a->data, a->len, req->expect, strlen(req->expect))) {
+            free(hb->bad);
+            hb->bad = xasprintf("the answer does not hold \"%s\"",
+                                req->expect);
+            return PROBE_BAD;
+        }
+        return PROBE_OK;
+    case MODEL_MONITOR_TCP:
+    case MODEL_MONITOR_HTTP:
+    case MODEL_MONITOR_NONE:
+    default:
+        if (a->proto != IPPROTO_TCP || !(a->flags & TCP_ACK)) {
+            return PROBE_NONE;
+        }
+        if (!hb->requested) {
+            if (a->ack != hb->seq + 1) {
+                return PROBE_NONE;
+            }
+            if (a->flags & TCP_RST) {
+                return PROBE_REFUSED;
+            }
+            if (!(a->flags & TCP_SYN)) {
+                return PROBE_NONE;
+            }
+            if (hb->mon.type != MODEL_MONITOR_HTTP) {
+                send_segment(h, hb, TCP_RST, a->ack, 0, NULL, 0);
+                return PROBE_OK;
+            }
+        } else if (a->flags & TCP_RST) {
+            return PROBE_REFUSED;
+        }
+        enum result r = http_step(h, hb, a);
+        if (r != PROBE_NONE) {
+            send_segment(h, hb, TCP_RST, hb->our_next, 0, NULL, 0);
+        }
+        return r;
+    }
 }
 
 bool
@@ -612,9 +935,10 @@ health_handle_msg(struct health *h, const char *bridge, struct ofsession *s,
 {
     struct ofputil_packet_in pin;
     struct answer a;
-    struct hb *hb;
+    struct hb *hb = NULL;
     size_t total_len;
     uint32_t buffer_id;
+    enum result r;
 
     if (type != OFPTYPE_PACKET_IN
         || ofputil_decode_packet_in(oh, true, NULL, NULL, &pin, &total_len,
@@ -626,29 +950,25 @@ health_handle_msg(struct health *h, const char *bridge, struct ofsession *s,
         || ((const uint8_t *) pin.userdata)[1] != MSLB_HEALTH_USERDATA1) {
         return false;           /* Not for us. */
     }
+    (void) s;
     if (!parse_answer(pin.packet, pin.packet_len, &a)
         || !(hb = find_in_flight(h, a.dport))
         || strcmp(hb->bridge, bridge)
-        || a.sport != hb->dport
         || !mslb_addr_equal(&a.src, &hb->dst)
         || !mslb_addr_equal(&a.dst, &hb->src)
-        || a.ack != hb->seq + 1
-        || !(a.flags & 0x10)                          /* ACK. */
-        || !(a.flags & (0x02 | 0x04))) {              /* SYN or RST. */
-        h->counters.stray++;
+        || (hb->mon.type != MODEL_MONITOR_ICMP && a.sport != hb->dport)
+        || (r = judge(h, hb, &a)) == PROBE_NONE) {
+        if (!hb || !hb->requested) {
+            h->counters.stray++;
+        }
         VLOG_DBG_RL(&rl, "bridge %s: a packet to a probe address matches "
-                    "no probe", bridge);
+                    "no probe (or does not decide it)", bridge);
         return true;
     }
-    (void) s;
     h->counters.answers++;
-    if (a.flags & 0x04) {
-        h->counters.refused++;
-        result(h, hb, PROBE_REFUSED);
-    } else {
-        send_rst(h, hb, &a);
-        result(h, hb, PROBE_OK);
-    }
+    h->counters.refused += r == PROBE_REFUSED;
+    h->counters.bad += r == PROBE_BAD;
+    result(h, hb, r);
     arm(h);
     return true;
 }
@@ -682,6 +1002,7 @@ hb_destroy(struct health *h, struct hb *hb)
     ovs_list_remove(&hb->list_node);
     free(hb->name);
     free(hb->reason);
+    free(hb->bad);
     free(hb);
 }
 

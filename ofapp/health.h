@@ -67,7 +67,8 @@ bool health_backend_up(const struct health *, const char *service,
 
 /* Counters for /metrics. */
 struct health_counters {
-    uint64_t probes_sent, answers, timeouts, refused, stray, transitions;
+    uint64_t probes_sent, answers, timeouts, refused, bad, stray;
+    uint64_t transitions;
     uint64_t not_sent;          /* No connected bridge, port or gateway. */
     /* How late probes were sent after their due time (the loop busy, or
      * more probes due than it sends per turn): in all, the worst, and how

@@ -168,8 +168,9 @@ bridge_row_json(const struct mslbrec_bridge *r)
 }
 
 /* A Service's or a Backend's "monitor" column: the fields its JSON object
- * gave, as text.  Numbers become JSON numbers again; a value that is not
- * one stays a string, for the model to refuse with the field's name. */
+ * gave, as text.  Numbers become JSON numbers again (the text members of
+ * http and udp monitors stay strings); a value that is not one stays a
+ * string, for the model to refuse with the field's name. */
 static json_t *
 monitor_row_json(const struct smap *monitor)
 {
@@ -181,7 +182,16 @@ monitor_row_json(const struct smap *monitor)
         json_t *value = NULL;
         char *end;
 
-        if (strcmp(sn->key, "type") && v[0]) {
+        static const char *const texts[] = {
+            "type", "method", "path", "host", "status", "body", "send",
+            "expect", NULL
+        };
+        bool text = false;
+
+        for (int k = 0; texts[k] && !text; k++) {
+            text = !strcmp(sn->key, texts[k]);
+        }
+        if (!text && v[0]) {
             errno = 0;
             long long n = strtoll(v, &end, 10);
             if (!*end && !errno) {

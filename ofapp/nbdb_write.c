@@ -112,8 +112,21 @@ add_seconds(struct smap *smap, const char *key, uint32_t ms)
 /* The fields of 'mon' that its object gave ('set'), as the "monitor"
  * column keeps them. */
 static void
-monitor_smap(const struct model_monitor *mon, struct smap *smap)
+monitor_smap(const struct model_monitor *mon,
+             const struct model_monitor_request *req, struct smap *smap)
 {
+    if (req) {
+        const char *const keys[] = { "method", "path", "host", "status",
+                                     "body", "send", "expect" };
+        const char *const values[] = { req->method, req->path, req->host,
+                                       req->status, req->body, req->send,
+                                       req->expect };
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+            if (values[i]) {
+                smap_add(smap, keys[i], values[i]);
+            }
+        }
+    }
     if (mon->set & MODEL_MONITOR_F_TYPE) {
         smap_add(smap, "type", model_monitor_type_name(mon->type));
     }
@@ -134,10 +147,10 @@ monitor_smap(const struct model_monitor *mon, struct smap *smap)
     }
 }
 
-#define SET_MONITOR(TYPE, ROW, MON)                         \
+#define SET_MONITOR(TYPE, ROW, MON, REQ)                    \
     do {                                                    \
         struct smap mon_ = SMAP_INITIALIZER(&mon_);         \
-        monitor_smap(MON, &mon_);                           \
+        monitor_smap(MON, REQ, &mon_);                      \
         if (!smap_equal(&mon_, &(ROW)->monitor)) {          \
             TYPE##_set_monitor(ROW, &mon_);                 \
         }                                                   \
@@ -166,7 +179,7 @@ write_backend(struct nbdb *nb, const struct mslbrec_backend *row,
     if (row->host_bridge != hb) {
         mslbrec_backend_set_host_bridge(row, hb);
     }
-    SET_MONITOR(mslbrec_backend, row, &be->monitor);
+    SET_MONITOR(mslbrec_backend, row, &be->monitor, NULL);
     free(ip);
     free(mac);
     free(host);
@@ -232,7 +245,7 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
         || (svc->mss && row->mss[0] != svc->mss)) {
         mslbrec_service_set_mss(row, &mss, svc->mss ? 1 : 0);
     }
-    SET_MONITOR(mslbrec_service, row, &svc->monitor);
+    SET_MONITOR(mslbrec_service, row, &svc->monitor, svc->request);
 
     brs = xmalloc((svc->n_bridges + 1) * sizeof *brs);
     for (size_t i = 0; i < svc->n_bridges; i++) {

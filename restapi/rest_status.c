@@ -344,16 +344,20 @@ format_health(struct ds *out, const struct rest_env *d)
     ds_put_format(out, "mslb_health_probes_total %"PRIu64"\n",
                   hc.probes_sent);
     put_metric(out, "mslb_health_results_total", "Health probe results: "
-               "answered (success), reset (refused), unanswered "
-               "(timeout), answers matching no probe (stray), probes that "
-               "could not be sent (not_sent).", "counter");
+               "answered as expected (success), an answer not the one "
+               "expected (bad: an HTTP status, a missing text), reset or "
+               "port unreachable (refused), unanswered (timeout), answers "
+               "matching no probe (stray), probes that could not be sent "
+               "(not_sent).", "counter");
     ds_put_format(out,
                   "mslb_health_results_total{result=\"success\"} %"PRIu64"\n"
+                  "mslb_health_results_total{result=\"bad\"} %"PRIu64"\n"
                   "mslb_health_results_total{result=\"refused\"} %"PRIu64"\n"
                   "mslb_health_results_total{result=\"timeout\"} %"PRIu64"\n"
                   "mslb_health_results_total{result=\"stray\"} %"PRIu64"\n"
                   "mslb_health_results_total{result=\"not_sent\"} %"PRIu64"\n",
-                  hc.answers - hc.refused, hc.refused, hc.timeouts, hc.stray,
+                  hc.answers - hc.refused - hc.bad, hc.bad, hc.refused,
+                  hc.timeouts, hc.stray,
                   hc.not_sent);
     put_metric(out, "mslb_health_probe_delay_seconds", "How late probes "
                "were sent after their due time, in all (sum) and the "

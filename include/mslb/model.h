@@ -64,8 +64,27 @@ enum model_backend_state {
 enum model_monitor_type {
     MODEL_MONITOR_NONE,         /* Not probed: always usable. */
     MODEL_MONITOR_TCP,          /* A SYN answered by a SYN-ACK. */
+    MODEL_MONITOR_HTTP,         /* A request answered with a status. */
+    MODEL_MONITOR_UDP,          /* A datagram answered by one. */
+    MODEL_MONITOR_ICMP,         /* An echo request answered. */
 };
-#define MODEL_N_MONITOR_TYPES (MODEL_MONITOR_TCP + 1)
+#define MODEL_N_MONITOR_TYPES (MODEL_MONITOR_ICMP + 1)
+
+/* What an http or udp monitor sends and expects: members of the
+ * service's "monitor" only (its backends' probes share them). */
+struct model_monitor_request {
+    char *method;               /* http: "GET" or "HEAD". */
+    char *path;                 /* http: "/...". */
+    char *host;                 /* http: the Host header, or NULL: the
+                                 * address probed. */
+    char *status;               /* http: accepted codes, "200-399,401". */
+    uint64_t codes[8];          /* http: 'status' as a bitmap of 0..511. */
+    char *body;                 /* http: a substring the answer must
+                                 * hold, or NULL. */
+    char *send;                 /* udp: the datagram's payload. */
+    char *expect;               /* udp: a substring the answer must hold,
+                                 * or NULL: any answer. */
+};
 
 enum {                          /* Bits of model_monitor.set. */
     MODEL_MONITOR_F_TYPE = 1 << 0,
@@ -162,6 +181,7 @@ struct model_service {
     uint32_t id;                /* Stable id: see model_service_id(). */
     struct model_slots slots;   /* Who gets new sessions. */
     struct model_monitor monitor;       /* type NONE: no monitor. */
+    struct model_monitor_request *request;  /* http, udp; else NULL. */
     bool reject_empty;          /* No usable backend: refuse new sessions
                                  * (TCP RST, ICMP port unreachable)
                                  * rather than drop them. */
@@ -321,6 +341,13 @@ const struct model_backend *model_find_backend_by_key(
     const struct model_service *, uint32_t key);
 const char *model_distribution_name(enum model_distribution);
 const char *model_monitor_type_name(enum model_monitor_type);
+/* A monitor's request: deep copy (NULL for NULL), free, and its members
+ * added to JSON object 'monitor'. */
+struct model_monitor_request *model_monitor_request_clone(
+    const struct model_monitor_request *);
+void model_monitor_request_destroy(struct model_monitor_request *);
+void model_monitor_request_to_json(const struct model_monitor_request *,
+                                   json_t *monitor);
 
 /* Helpers shared with the compiler and tests. */
 const char *model_proto_name(uint8_t proto);

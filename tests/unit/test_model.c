@@ -611,12 +611,33 @@ test_monitor_errors(void **state)
     static const struct { const char *in, *out; } cases[] = {
         { MON_SERVICE("tcp", TCP80, "\"monitor\":5,", ""),
           "services[0].monitor: must be an object" },
-        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"path\":\"/\""), ""),
-          "services[0].monitor.path: unknown key" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"paths\":\"/\""), ""),
+          "services[0].monitor.paths: unknown key" },
         { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"interval\":1},", ""),
           "services[0].monitor.type: is required" },
-        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"http\"},", ""),
-          "services[0].monitor.type: must be \"none\" or \"tcp\"" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"smtp\"},", ""),
+          "services[0].monitor.type: must be \"none\", \"tcp\", \"http\", "
+          "\"udp\" or \"icmp\"" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"http\","
+                      "\"path\":\"x\"},", ""),
+          "services[0].monitor.path: must start with \"/\"" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"http\","
+                      "\"status\":\"200-99\"},", ""),
+          "services[0].monitor.status: must be status codes or ranges from "
+          "100 to 599, e.g. \"200-399\" or \"200,301-302\"" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"http\","
+                      "\"method\":\"HEAD\",\"body\":\"ok\"},", ""),
+          "services[0].monitor.body: a HEAD request's answer has no body: "
+          "use \"GET\"" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"tcp\","
+                      "\"send\":\"x\"},", ""),
+          "services[0].monitor.send: only for type \"udp\"" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"udp\"},", ""),
+          "services[0].monitor.port: is required for a udp monitor when "
+          "protocol is \"tcp\" (probes need a UDP port)" },
+        { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":\"icmp\","
+                      "\"port\":80},", ""),
+          "services[0].monitor.port: not for type \"icmp\"" },
         { MON_SERVICE("tcp", TCP80, "\"monitor\":{\"type\":1},", ""),
           "services[0].monitor.type: must be a string" },
         { MON_SERVICE("tcp", TCP80, TCP_MON(",\"interval\":0.05"), ""),
@@ -669,8 +690,8 @@ test_monitor_errors(void **state)
           "services[0].backends[0].monitor.x: unknown key" },
         { MON_SERVICE("tcp", TCP80, TCP_MON(""),
                       ",\"monitor\":{\"type\":\"udp\"}"),
-          "services[0].backends[0].monitor.type: must be \"none\" or "
-          "\"tcp\"" },
+          "services[0].backends[0].monitor.type: \"udp\" needs the service's "
+          "monitor to be of that type (it holds the request)" },
         { MON_SERVICE("tcp", TCP80, TCP_MON(",\"interval\":2"),
                       ",\"monitor\":{\"timeout\":3}"),
           "services[0].backends[0].monitor.timeout: must not exceed "
