@@ -13,9 +13,8 @@ ctl_cmd_backend_add(struct ctl *ctl, char **args, size_t n_args)
     char *path;
     int code;
 
-    if (!ctl->name || !ctl->ip || !ctl->mac) {
-        return ctl_usage_error("backend add: --name, --ip and --mac are "
-                               "required");
+    if (!ctl->name || !ctl->ip) {
+        return ctl_usage_error("backend add: --name and --ip are required");
     }
     backend = json_object();
     json_object_set_new(backend, "name", json_string(ctl->name));
@@ -24,7 +23,9 @@ ctl_cmd_backend_add(struct ctl *ctl, char **args, size_t n_args)
         json_decref(backend);
         return ctl_usage_error("--port \"%s\" is not an integer", ctl->port);
     }
-    json_object_set_new(backend, "mac", json_string(ctl->mac));
+    if (ctl->mac) {             /* Else mslbd resolves it (nat, dr, l3dsr). */
+        json_object_set_new(backend, "mac", json_string(ctl->mac));
+    }
     if (ctl->weight && !ctl_set_integer(backend, "weight", ctl->weight)) {
         json_decref(backend);
         return ctl_usage_error("--weight \"%s\" is not an integer",

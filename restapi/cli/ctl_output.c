@@ -82,6 +82,10 @@ bool
 ctl_backend_is_up(const json_t *backend)
 {
     const json_t *state = json_object_get(backend, "state");
-    return !state || (json_is_string(state)
-                      && !strcmp(json_string_value(state), "up"));
+    const json_t *health = json_object_get(json_object_get(backend, "health"),
+                                           "state");
+    return (!state || (json_is_string(state)
+                       && !strcmp(json_string_value(state), "up")))
+           && (!health || (json_is_string(health)
+                           && !strcmp(json_string_value(health), "up")));
 }

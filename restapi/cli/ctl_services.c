@@ -49,12 +49,13 @@ ctl_cmd_show(struct ctl *ctl, char **args, size_t n_args)
     static const char *const fields[] = { "name", "vip", "protocol", "port",
                                           "mode", "bridges" };
     static const char *const headers[] = { "NAME", "IP", "PORT", "MAC",
-                                           "WEIGHT", "STATE" };
+                                           "WEIGHT", "STATE", "HEALTH" };
     char *path = ctl_service_path(args[0], "");
     json_t *service, *backends, *b, *value;
     struct cli_table *t;
     const char *key;
     size_t i, up = 0;
+    bool monitored = false;
     int code;
 
     code = ctl_get(ctl, path, &service);
@@ -71,7 +72,7 @@ ctl_cmd_show(struct ctl *ctl, char **args, size_t n_args)
         ctl_table_add_value(t, json_object_get(service, fields[i]));
     }
     json_object_foreach (service, key, value) {
-        bool known = !strcmp(key, "backends");
+        bool known = !strcmp(key, "backends") || !strcmp(key, "status");
         for (i = 0; i < sizeof fields / sizeof *fields; i++) {
             known |= !strcmp(key, fields[i]);
         }
@@ -83,6 +84,7 @@ ctl_cmd_show(struct ctl *ctl, char **args, size_t n_args)
     backends = json_object_get(service, "backends");
     json_array_foreach (backends, i, b) {
         up += ctl_backend_is_up(b);
+        monitored |= json_object_get(b, "health") != NULL;
     }
     cli_table_add(t, "backends:");
     cli_table_add(t, "%zu (%zu up)", json_array_size(backends), up);
@@ -90,7 +92,8 @@ ctl_cmd_show(struct ctl *ctl, char **args, size_t n_args)
     cli_table_destroy(t);
 
     putchar('\n');
-    t = cli_table_create(6, headers);
+    /* HEALTH only when a monitor probes some backend. */
+    t = cli_table_create(monitored ? 7 : 6, headers);
     json_array_foreach (backends, i, b) {
         const json_t *port = json_object_get(b, "port");
         const json_t *weight = json_object_get(b, "weight");
@@ -99,7 +102,16 @@ ctl_cmd_show(struct ctl *ctl, char **args, size_t n_args)
         ctl_table_add_value(t, json_object_get(b, "name"));
         ctl_table_add_value(t, json_object_get(b, "ip"));
         ctl_table_add_value(t, port ? port : json_object_get(service, "port"));
-        ctl_table_add_value(t, json_object_get(b, "mac"));
+        const json_t *mac = json_object_get(b, "mac");
+        const json_t *resolved = json_object_get(b, "resolved_mac");
+        if (mac || !resolved) {
+            ctl_table_add_value(t, mac);
+        } else if (json_is_object(resolved)) {
+            cli_table_add(t, "%s (resolved)", json_string_value(
+                              json_object_get(resolved, "mac")));
+        } else {
+            cli_table_add(t, "unresolved");
+        }
         if (weight) {
             ctl_table_add_value(t, weight);
         } else {
@@ -109,6 +121,19 @@ ctl_cmd_show(struct ctl *ctl, char **args, size_t n_args)
             ctl_table_add_value(t, state);
         } else {
             cli_table_add(t, "up");
+        }
+        if (monitored) {
+            const json_t *h = json_object_get(b, "health");
+            const char *hs = json_string_value(json_object_get(h, "state"));
+            const char *why = json_string_value(json_object_get(h,
+                                                                "reason"));
+            if (!hs) {
+                cli_table_add(t, "-");
+            } else if (strcmp(hs, "up") && why) {
+                cli_table_add(t, "%s: %s", hs, why);
+            } else {
+                cli_table_add(t, "%s", hs);
+            }
         }
     }
     cli_table_print(t, stdout);

@@ -67,7 +67,7 @@ usage(FILE *stream)
 "  replace --file FILE               replace (or create) the service named\n"
 "                                    in FILE\n"
 "  delete NAME                       delete a service\n"
-"  backend add SVC --name N --ip IP --mac MAC [--port P] [--weight W]\n"
+"  backend add SVC --name N --ip IP [--mac MAC] [--port P] [--weight W]\n"
 "              [--state up|drain|down]\n"
 "  backend remove SVC NAME           remove a backend\n"
 "  backend drain SVC NAME            keep its sessions, send it no new ones\n"
@@ -145,7 +145,7 @@ static const struct ctl_command commands[] = {
     { "replace", "--file FILE", 0, 0, OPT_FILE, ctl_cmd_replace },
     { "delete", "NAME", 1, 1, 0, ctl_cmd_delete },
     { "backend add",
-      "SVC --name N --ip IP --mac MAC [--port P] [--weight W] [--state S]",
+      "SVC --name N --ip IP [--mac MAC] [--port P] [--weight W] [--state S]",
       1, 1, OPT_NAME | OPT_IP | OPT_MAC | OPT_PORT | OPT_WEIGHT | OPT_STATE,
       ctl_cmd_backend_add },
     { "backend remove", "SVC NAME", 2, 2, 0, ctl_cmd_backend_remove },

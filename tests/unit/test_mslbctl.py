@@ -424,6 +424,40 @@ def test_read(ctl, mock):
         "NAME     IP           PORT  MAC                WEIGHT  STATE",
         "b1       198.18.1.9   81    02:00:00:00:01:09  1       up",
         "b2?[31m  198.18.1.10  81    02:00:00:00:01:10  1       down"))
+    # Health: a HEALTH column when a monitor probes some backend (down
+    # with its reason, not counted up), resolved and unresolved MACs;
+    # "status" is not repeated above the table.
+    mock.next(status=200, body=json.dumps({
+        "name": "mon", "vip": "198.18.0.9", "protocol": "tcp", "port": 80,
+        "mode": "nat", "bridges": ["br-lb"],
+        "status": {"usable_backends": 1, "empty": False},
+        "backends": [
+            {"name": "h1", "ip": "198.18.1.1", "weight": 1, "state": "up",
+             "resolved_mac": {"mac": "02:00:00:00:01:01", "age_s": 3.2},
+             "health": {"state": "up", "last": "success"}},
+            {"name": "h2", "ip": "198.18.1.2", "weight": 1, "state": "up",
+             "resolved_mac": None,
+             "health": {"state": "down", "last": "timeout",
+                        "reason": "3 failed probes in a row"}},
+            {"name": "h3", "ip": "198.18.1.3", "weight": 1, "state": "up",
+             "mac": "02:00:00:00:01:03"}]}))
+    ctl.expect(["show", "mon"], 0, stdout=lines(
+        "name:      mon",
+        "vip:       198.18.0.9",
+        "protocol:  tcp",
+        "port:      80",
+        "mode:      nat",
+        "bridges:   br-lb",
+        "backends:  3 (2 up)",
+        "",
+        "NAME  IP          PORT  MAC                           WEIGHT  STATE"
+        "  HEALTH",
+        "h1    198.18.1.1  80    02:00:00:00:01:01 (resolved)  1       up"
+        "     up",
+        "h2    198.18.1.2  80    unresolved                    1       up"
+        "     down: 3 failed probes in a row",
+        "h3    198.18.1.3  80    02:00:00:00:01:03             1       up"
+        "     -"))
     ctl.expect(["show", "nosuch"], 4, stdout="",
                stderr='mslbctl: no service named "nosuch"\n')
     # The trailing slash of a URL does not double the one of the path.
