@@ -323,6 +323,39 @@ model_slots_effective(const struct model_service *svc,
     free(usable);
 }
 
+void
+model_slots_add_moves(struct model_slots *sl,
+                      const struct model_slot_move *m, size_t n)
+{
+    struct model_slot_move *out;
+    size_t i = 0, k = 0, n_out = 0;
+
+    if (!n) {
+        return;
+    }
+    out = mslb_xzalloc((sl->n_moves + n) * sizeof *out);
+    while (i < sl->n_moves || k < n) {
+        if (k == n || (i < sl->n_moves && sl->moves[i].slot <= m[k].slot)) {
+            if (k < n && sl->moves[i].slot == m[k].slot) {
+                k++;                    /* The table's own move wins. */
+            }
+            out[n_out++] = sl->moves[i++];
+        } else {
+            if (m[k].slot < sl->n_slots
+                && sl->owner[m[k].slot] != m[k].from) {
+                out[n_out++] = m[k];
+            }
+            k++;
+        }
+    }
+    free(sl->moves);
+    sl->moves = n_out ? out : NULL;
+    sl->n_moves = n_out;
+    if (!n_out) {
+        free(out);
+    }
+}
+
 /* ---- Text form: "1/N/OWNERS/MOVES".
  *
  * OWNERS: the owners in bit-reversed slot order (the order slots.c hands

@@ -104,6 +104,18 @@ struct hsvc {
     struct hmap_node node;      /* In 'services', by name. */
     char *name;
     struct ovs_list hbs;
+    /* Slots a recovered backend got back while another one had taken
+     * sessions on them (DSR TCP services): those sessions keep it until
+     * they end (docs/health.md), as the table's own moves do. */
+    struct model_slot_move *moves;      /* Sorted by slot; 'until' in
+                                         * wall-clock seconds. */
+    size_t n_moves;
+};
+
+/* A learned session: (service id, slot, backend). */
+struct learned {
+    struct hmap_node node;
+    uint32_t service, slot, backend;
 };
 
 struct health {
@@ -121,6 +133,12 @@ struct health {
     struct hmap in_flight;
     uint16_t next_port;
     struct health_counters counters;
+
+    /* Settling the recovery moves that fall due. */
+    uv_timer_t *settle_timer;
+    int pending;                /* Bridges yet to answer. */
+    bool unknown;               /* One could not: keep every due move. */
+    struct hmap learned;        /* struct learned. */
 };
 
 static long long int
@@ -196,6 +214,90 @@ end_probe(struct health *h, struct hb *hb)
     }
 }
 
+static int
+compare_keys(const void *a_, const void *b_)
+{
+    uint32_t a = *(const uint32_t *) a_, b = *(const uint32_t *) b_;
+    return a < b ? -1 : a > b;
+}
+
+static int
+compare_moves(const void *a_, const void *b_)
+{
+    const struct model_slot_move *a = a_, *b = b_;
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+/* Backend 'hb' just recovered: the slots it gets back from the backends
+ * that took them meanwhile become moves from those, so that the sessions
+ * they took keep them (a move's SYN goes to 'hb', any other packet to the
+ * old owner unless learned).  Only the DSR modes' TCP services, as the
+ * table's own moves. */
+static void
+recovery_moves(struct health *h, struct hb *hb)
+{
+    const struct model_service *svc = mdb_find_service(h->mdb,
+                                                       hb->svc->name);
+    struct hsvc *s = hb->svc;
+    struct model_slots before, after;
+    uint32_t *keys;
+    size_t n = 0, added = 0;
+    int64_t until = wall_ms() / 1000;
+    struct hb *o;
+
+    if (!svc || !model_mode_is_dsr(svc->mode) || svc->persistence
+        || svc->proto != IPPROTO_TCP) {
+        return;
+    }
+    until += svc->idle_timeout;
+    keys = xmalloc((ovs_list_size(&s->hbs) + 1) * sizeof *keys);
+    LIST_FOR_EACH (o, list_node, &s->hbs) {
+        if (!o->up) {
+            keys[n++] = o->key;
+        }
+    }
+    qsort(keys, n, sizeof *keys, compare_keys);
+    model_slots_effective(svc, keys, n, &after);
+    keys[n++] = hb->key;
+    qsort(keys, n, sizeof *keys, compare_keys);
+    model_slots_effective(svc, keys, n, &before);
+    free(keys);
+    if (before.n_slots == after.n_slots) {
+        bool *in_move = xzalloc(after.n_slots * sizeof *in_move);
+
+        for (size_t i = 0; i < s->n_moves; i++) {
+            if (s->moves[i].slot < after.n_slots) {
+                in_move[s->moves[i].slot] = true;
+            }
+        }
+        s->moves = xrealloc(s->moves, (s->n_moves + after.n_slots + 1)
+                                      * sizeof *s->moves);
+        for (uint32_t slot = 0; slot < after.n_slots; slot++) {
+            uint32_t was = before.owner[slot];
+
+            if (after.owner[slot] != hb->key || !was || was == hb->key) {
+                continue;
+            }
+            if (!in_move[slot]) {
+                s->moves[s->n_moves++] = (struct model_slot_move) {
+                    .slot = slot, .from = was, .until = until,
+                };
+                added++;
+            }
+        }
+        free(in_move);
+        qsort(s->moves, s->n_moves, sizeof *s->moves, compare_moves);
+        rtfacts_set_moves(h->rt, s->name, s->moves, s->n_moves);
+    }
+    if (added) {
+        VLOG_INFO("service %s: backend %s takes back %zu slots; the "
+                  "sessions others took on them keep their backends",
+                  s->name, hb->name, added);
+    }
+    model_slots_uninit(&before);
+    model_slots_uninit(&after);
+}
+
 static void
 transition(struct health *h, struct hb *hb, bool up, const char *why)
 {
@@ -210,6 +312,9 @@ transition(struct health *h, struct hb *hb, bool up, const char *why)
     mslb_addr_format(&hb->ip, addr, sizeof addr);
     VLOG_INFO("service %s: backend %s (%s) is %s: %s", hb->svc->name,
               hb->name, addr, up ? "up" : "down", why);
+    if (up) {
+        recovery_moves(h, hb);
+    }
     report_failed(h, hb->svc);
 }
 
@@ -1100,6 +1205,11 @@ sync_service(struct health *h, const char *name)
     }
     if (ovs_list_is_empty(&s->hbs)) {
         hmap_remove(&h->services, &s->node);
+        if (s->n_moves) {
+            rtfacts_set_moves(h->rt, name, NULL, 0);
+            had_failed = true;          /* Recompile. */
+        }
+        free(s->moves);
         free(s->name);
         free(s);
         if (had_failed && rtfacts_set_failed(h->rt, name, NULL, 0)) {
@@ -1138,6 +1248,148 @@ health_sync(struct health *h, bool all)
     arm(h);
 }
 
+/* ---- Settling recovery moves. ---- */
+
+static uint32_t
+learned_hash(uint32_t service, uint32_t slot, uint32_t backend)
+{
+    return hash_3words(service, slot, backend);
+}
+
+static bool
+session_on(const struct health *h, uint32_t service, uint32_t slot,
+           uint32_t backend)
+{
+    const struct learned *l;
+
+    HMAP_FOR_EACH_WITH_HASH (l, node, learned_hash(service, slot, backend),
+                             &h->learned) {
+        if (l->service == service && l->slot == slot
+            && l->backend == backend) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every bridge answered: a due move whose old backend still holds a
+ * session on its slot lasts another idle_timeout; the others end. */
+static void
+settle(struct health *h)
+{
+    int64_t now = wall_ms() / 1000;
+    size_t ended = 0, kept = 0, services = 0;
+    struct learned *l;
+    struct hsvc *s;
+
+    HMAP_FOR_EACH (s, node, &h->services) {
+        const struct model_service *svc = mdb_find_service(h->mdb, s->name);
+        size_t n = 0, due = 0;
+
+        for (size_t i = 0; i < s->n_moves; i++) {
+            struct model_slot_move m = s->moves[i];
+
+            if (m.until <= now) {
+                due++;
+                if (svc && (h->unknown
+                            || session_on(h, svc->id, m.slot, m.from))) {
+                    m.until = now + svc->idle_timeout;
+                    kept++;
+                } else {
+                    ended++;
+                    continue;
+                }
+            }
+            s->moves[n++] = m;
+        }
+        if (due) {
+            services++;
+            s->n_moves = n;
+            rtfacts_set_moves(h->rt, s->name, s->moves, n);
+            h->changed(h->aux);
+        }
+    }
+    if (services) {
+        VLOG_INFO("recovery moves due in %zu service%s: %zu ended, %zu "
+                  "kept", services, services == 1 ? "" : "s", ended, kept);
+    }
+    HMAP_FOR_EACH_POP (l, node, &h->learned) {
+        free(l);
+    }
+}
+
+static void
+settle_if_done(struct health *h)
+{
+    if (!--h->pending) {
+        settle(h);
+    }
+}
+
+static void
+on_learned(void *h_, json_t *stats)
+{
+    struct health *h = h_;
+    size_t i;
+    json_t *e;
+
+    if (!stats) {
+        h->unknown = true;
+    } else {
+        json_array_foreach (json_object_get(stats, "learned"), i, e) {
+            struct learned *l = xmalloc(sizeof *l);
+            l->service = json_integer_value(json_object_get(e, "service"));
+            l->slot = json_integer_value(json_object_get(e, "slot"));
+            l->backend = json_integer_value(json_object_get(e, "backend"));
+            hmap_insert(&h->learned, &l->node,
+                        learned_hash(l->service, l->slot, l->backend));
+        }
+        json_decref(stats);
+    }
+    settle_if_done(h);
+}
+
+/* Once a second: if some recovery move is due, asks every connected
+ * first-stage bridge for its learned sessions, then settles. */
+static void
+on_settle_timer(uv_timer_t *timer)
+{
+    struct health *h = timer->data;
+    int64_t now = wall_ms() / 1000;
+    bool due = false;
+    struct hsvc *s;
+
+    if (h->pending) {
+        return;
+    }
+    HMAP_FOR_EACH (s, node, &h->services) {
+        for (size_t i = 0; i < s->n_moves && !due; i++) {
+            due = s->moves[i].until <= now;
+        }
+    }
+    if (!due) {
+        return;
+    }
+    h->unknown = false;
+    h->pending = 1;             /* Until every request is out. */
+    for (size_t i = 0; i < bridges_count(h->bridges); i++) {
+        struct bridge *b = bridges_at(h->bridges, i);
+        const struct model_bridge *br = mdb_find_bridge(h->mdb,
+                                                        bridge_name(b));
+
+        if (!br || br->role != MODEL_ROLE_FIRST) {
+            continue;
+        }
+        if (!bridge_is_connected(b)) {
+            h->unknown = true;  /* Its sessions cannot be asked for. */
+            continue;
+        }
+        h->pending++;
+        bridge_collect_learned(b, on_learned, h);
+    }
+    settle_if_done(h);
+}
+
 /* ---- Life cycle and views. ---- */
 
 static void
@@ -1169,6 +1421,11 @@ health_create(uv_loop_t *loop, const struct mdb *mdb, struct rtfacts *rt,
     h->timer = xzalloc(sizeof *h->timer);
     uv_timer_init(loop, h->timer);
     h->timer->data = h;
+    hmap_init(&h->learned);
+    h->settle_timer = xzalloc(sizeof *h->settle_timer);
+    uv_timer_init(loop, h->settle_timer);
+    h->settle_timer->data = h;
+    uv_timer_start(h->settle_timer, on_settle_timer, 1000, 1000);
     return h;
 }
 
@@ -1185,6 +1442,7 @@ health_destroy(struct health *h)
         LIST_FOR_EACH_SAFE (hb, list_node, &s->hbs) {
             hb_destroy(h, hb);
         }
+        free(s->moves);
         free(s->name);
         free(s);
     }
@@ -1193,6 +1451,13 @@ health_destroy(struct health *h)
     hmap_destroy(&h->in_flight);
     uv_timer_stop(h->timer);
     uv_close((uv_handle_t *) h->timer, free_timer);
+    uv_timer_stop(h->settle_timer);
+    uv_close((uv_handle_t *) h->settle_timer, free_timer);
+    struct learned *l;
+    HMAP_FOR_EACH_POP (l, node, &h->learned) {
+        free(l);
+    }
+    hmap_destroy(&h->learned);
     free(h);
 }
 

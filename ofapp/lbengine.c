@@ -132,6 +132,8 @@ swfacts_port(const struct swfacts_bridge *b, const char *name)
 struct rtfacts_service {
     uint32_t *failed;           /* Sorted backend keys. */
     size_t n;
+    struct model_slot_move *moves;      /* Sorted by slot. */
+    size_t n_moves;
 };
 
 struct rtfacts_mac {
@@ -217,6 +219,7 @@ rtfacts_service_destroy(struct rtfacts_service *rs)
 {
     if (rs) {
         free(rs->failed);
+        free(rs->moves);
         free(rs);
     }
 }
@@ -249,32 +252,74 @@ compare_keys(const void *a_, const void *b_)
     return a < b ? -1 : a > b;
 }
 
+static struct rtfacts_service *
+rtfacts_service(struct rtfacts *rt, const char *service)
+{
+    struct rtfacts_service *rs = shash_find_data(&rt->services, service);
+
+    if (!rs) {
+        rs = xzalloc(sizeof *rs);
+        shash_add(&rt->services, service, rs);
+    }
+    return rs;
+}
+
+/* Forgets 'service''s facts if none is left. */
+static void
+rtfacts_service_trim(struct rtfacts *rt, const char *service)
+{
+    struct rtfacts_service *rs = shash_find_data(&rt->services, service);
+
+    if (rs && !rs->n && !rs->n_moves) {
+        rtfacts_service_destroy(shash_find_and_delete(&rt->services,
+                                                      service));
+    }
+}
+
 bool
 rtfacts_set_failed(struct rtfacts *rt, const char *service,
                    const uint32_t *keys, size_t n)
 {
     struct rtfacts_service *old = shash_find_data(&rt->services, service);
     uint32_t *sorted = n ? xmemdup(keys, n * sizeof *keys) : NULL;
+    struct rtfacts_service *rs;
 
     if (n) {
         qsort(sorted, n, sizeof *sorted, compare_keys);
     }
-    if (old ? old->n == n && !memcmp(old->failed, sorted, n * sizeof *sorted)
+    if (old ? old->n == n && (!n || !memcmp(old->failed, sorted,
+                                            n * sizeof *sorted))
             : !n) {
         free(sorted);
         return false;
     }
-    if (n) {
-        struct rtfacts_service *rs = xzalloc(sizeof *rs);
-        rs->failed = sorted;
-        rs->n = n;
-        rtfacts_service_destroy(shash_replace(&rt->services, service, rs));
-    } else {
-        rtfacts_service_destroy(shash_find_and_delete(&rt->services,
-                                                      service));
-    }
+    rs = rtfacts_service(rt, service);
+    free(rs->failed);
+    rs->failed = sorted;
+    rs->n = n;
+    rtfacts_service_trim(rt, service);
     sset_add(&rt->changed, service);
     return true;
+}
+
+void
+rtfacts_set_moves(struct rtfacts *rt, const char *service,
+                  const struct model_slot_move *moves, size_t n)
+{
+    struct rtfacts_service *old = shash_find_data(&rt->services, service);
+    struct rtfacts_service *rs;
+
+    if (old ? old->n_moves == n
+              && (!n || !memcmp(old->moves, moves, n * sizeof *moves))
+            : !n) {
+        return;
+    }
+    rs = rtfacts_service(rt, service);
+    free(rs->moves);
+    rs->moves = n ? xmemdup(moves, n * sizeof *moves) : NULL;
+    rs->n_moves = n;
+    rtfacts_service_trim(rt, service);
+    sset_add(&rt->changed, service);
 }
 
 const uint32_t *
@@ -462,6 +507,8 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
              const struct compile_ports *ports, int version)
 {
     struct flowset *fs = new_unit(version);
+    const struct rtfacts_service *rs = shash_find_data(&e->rt->services,
+                                                       svc->name);
     const uint32_t *failed;
     size_t n_failed, n_unresolved = 0;
 
@@ -469,7 +516,7 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
     for (size_t i = 0; i < svc->n_backends; i++) {
         n_unresolved += !svc->backends[i].has_mac;
     }
-    if (!n_failed && !n_unresolved) {
+    if (!n_failed && !n_unresolved && !(rs && rs->n_moves)) {
         log_compile_error(br->name, compile_service(svc, br, ports, fs));
         return fs;
     }
@@ -501,6 +548,9 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
         qsort(keys, n_keys, sizeof *keys, compare_keys);
     }
     model_slots_effective(svc, keys, n_keys, &eff.slots);
+    if (rs) {
+        model_slots_add_moves(&eff.slots, rs->moves, rs->n_moves);
+    }
     log_compile_error(br->name, compile_service(&eff, br, ports, fs));
     model_slots_uninit(&eff.slots);
     free(backends);

@@ -48,6 +48,11 @@ void rtfacts_destroy(struct rtfacts *);
 bool rtfacts_set_failed(struct rtfacts *, const char *service,
                         const uint32_t *keys, size_t n);
 bool rtfacts_has_changes(const struct rtfacts *);
+/* Service 'service''s moves of its own (sorted by slot; none: none), on
+ * top of its table's: a recovered backend's slots keep the sessions its
+ * substitutes took meanwhile (ofapp/health.c). */
+void rtfacts_set_moves(struct rtfacts *, const char *service,
+                       const struct model_slot_move *, size_t n);
 /* Resolved MACs of backend addresses (a backend without a configured
  * "mac" uses the one resolved for its address; unresolved, it gets no
  * sessions).  Returns whether it changed; the caller marks the services

@@ -706,10 +706,11 @@ main(int argc, char *argv[])
     }
     mainloop_run(d.mainloop);
 
+    bridges_destroy(d.bridges);     /* Its collections under way call
+                                     * back the modules below. */
+    moves_destroy(d.moves);
     health_destroy(d.health);
     resolver_destroy(d.resolver);
-    bridges_destroy(d.bridges);
-    moves_destroy(d.moves);
     lbengine_destroy(d.engine);
     swfacts_destroy(d.swfacts);
     rtfacts_destroy(d.rtfacts);

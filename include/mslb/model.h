@@ -336,6 +336,11 @@ int64_t model_slots_next_expiry(const struct model_slots *);
 void model_slots_effective(const struct model_service *svc,
                            const uint32_t *failed, size_t n,
                            struct model_slots *out);
+/* Adds moves 'm' ('n', sorted by slot) to table 'sl' where its slot has
+ * none yet and its owner is another backend (ofapp/health.c's moves of
+ * a recovered backend's slots). */
+void model_slots_add_moves(struct model_slots *sl,
+                           const struct model_slot_move *m, size_t n);
 /* The backend of 'svc' whose key is 'key', or NULL. */
 const struct model_backend *model_find_backend_by_key(
     const struct model_service *, uint32_t key);

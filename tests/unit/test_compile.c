@@ -123,6 +123,51 @@ test_effective(void **state)
     }
     model_slots_uninit(&eff);
 
+    /* Extra moves go where a slot has none and another owner: not over
+     * the table's own move (A), on a slot of another backend (B), not on
+     * a slot of the move's own backend (C). */
+    {
+        struct model_slots t;
+        uint32_t A = UINT32_MAX, B = UINT32_MAX, C = UINT32_MAX;
+
+        model_slots_effective(&svc, failed, 1, &t);
+        for (uint32_t s = 0; s < t.n_slots; s++) {
+            if (move_of(&t, s)) {
+                A = A == UINT32_MAX ? s : A;
+            } else if (t.owner[s] == 3) {
+                C = C == UINT32_MAX ? s : C;
+            } else {
+                B = B == UINT32_MAX ? s : B;
+            }
+        }
+        assert_true(A != UINT32_MAX && B != UINT32_MAX && C != UINT32_MAX);
+        struct model_slot_move extra[3] = {
+            { .slot = A, .from = 3, .until = 9 },
+            { .slot = B, .from = 3, .until = 9 },
+            { .slot = C, .from = 3, .until = 9 },
+        };
+        for (int i = 0; i < 3; i++) {       /* Sorted by slot. */
+            for (int k = i + 1; k < 3; k++) {
+                if (extra[k].slot < extra[i].slot) {
+                    struct model_slot_move x = extra[i];
+                    extra[i] = extra[k];
+                    extra[k] = x;
+                }
+            }
+        }
+        size_t before = t.n_moves;
+        uint32_t a_from = move_of(&t, A)->from;
+        model_slots_add_moves(&t, extra, 3);
+        assert_int_equal(t.n_moves, before + 1);
+        assert_int_equal(move_of(&t, A)->from, a_from);
+        assert_int_equal(move_of(&t, B)->from, 3);
+        assert_null(move_of(&t, C));
+        for (size_t i = 1; i < t.n_moves; i++) {
+            assert_true(t.moves[i - 1].slot < t.moves[i].slot);
+        }
+        model_slots_uninit(&t);
+    }
+
     /* None failed: the stored table as it is. */
     model_slots_effective(&svc, NULL, 0, &eff);
     assert_true(model_slots_equal(&eff, &svc.slots));
