@@ -27,6 +27,7 @@
 #include "mslb/pipeline.h"
 #include "bridges.h"
 #include "lbengine.h"
+#include "answers.h"
 #include "ofsession.h"
 #include "resolve.h"
 
@@ -42,6 +43,12 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* Deadlines handled per timer run, so that a backlog (a stalled loop)
  * does not hold the loop for long. */
 #define BATCH 2000
+
+/* A probe whose timeout is handled this late (the loop was busy: a big
+ * install, a statistics request) gets this long more, once, so that an
+ * answer waiting in the switch connection's buffer is read first. */
+#define STALL_MS 10
+#define GRACE_MS 20
 
 enum result {
     PROBE_NONE,                     /* Not probed yet. */
@@ -76,6 +83,7 @@ struct hb {
 
     /* The probe under way ('probing'). */
     bool probing;
+    bool graced;                /* Given GRACE_MS more, once. */
     uint16_t sport;
     uint32_t seq;
     long long int sent_ms;
@@ -131,7 +139,6 @@ struct health {
     struct hmap services;
     struct heap heap;
     struct hmap in_flight;
-    uint16_t next_port;
     struct health_counters counters;
 
     /* Settling the recovery moves that fall due. */
@@ -584,14 +591,17 @@ find_in_flight(const struct health *h, uint16_t port)
     return NULL;
 }
 
+/* A free port of the prober's, at random: taken in turn, a backend probed
+ * at a steady pace would meet the same port every few probes, while its
+ * server may still hold the last connection from it. */
 static bool
 alloc_port(struct health *h, uint16_t *port)
 {
-    for (int i = 0; i <= PORT_MAX - PORT_MIN; i++) {
-        uint16_t p = h->next_port++;
-        if (h->next_port > PORT_MAX || h->next_port < PORT_MIN) {
-            h->next_port = PORT_MIN;
-        }
+    int n = PORT_MAX - PORT_MIN + 1;
+    int start = random_range(n);
+
+    for (int i = 0; i < n; i++) {
+        uint16_t p = PORT_MIN + (start + i) % n;
         if (!find_in_flight(h, p)) {
             *port = p;
             return true;
@@ -698,6 +708,7 @@ send_probe(struct health *h, struct hb *hb)
                              path.ofpacts.size);
         ofpbuf_uninit(&path.ofpacts);
         hb->probing = true;
+        hb->graced = false;
         hb->sent_ms = now;
         hb->bridge = xstrdup(br->name);
         hb->not_sent = NULL;
@@ -725,7 +736,10 @@ on_timer(uv_timer_t *timer)
         if (hb->deadline > now) {
             break;
         }
-        if (hb->probing) {
+        if (hb->probing && !hb->graced && now - hb->deadline > STALL_MS) {
+            hb->graced = true;
+            set_deadline(h, hb, now + GRACE_MS);
+        } else if (hb->probing) {
             h->counters.timeouts++;
             result(h, hb, PROBE_TIMEOUT);
         } else {
@@ -1034,6 +1048,30 @@ judge(struct health *h, struct hb *hb, const struct answer *a)
     }
 }
 
+/* A SYN-ACK to a probe address that matches no probe (one that timed out,
+ * or a server answering from the wrong address): reset it, straight back
+ * to where it came from, so that the server does not keep the half-open
+ * connection and resend its SYN-ACK (and answer a later probe from the
+ * same port with an ACK instead). */
+static void
+reset_stray(struct ofsession *s, const struct ofputil_packet_in *pin,
+            const struct answer *a)
+{
+    uint64_t stub[256 / 8], astub[64 / 8];
+    struct ofpbuf rst = OFPBUF_STUB_INITIALIZER(stub);
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(astub);
+
+    if (a->proto == IPPROTO_TCP && (a->flags & TCP_SYN)
+        && (a->flags & TCP_ACK)
+        && answer_tcp_rst(pin->packet, pin->packet_len, &rst)) {
+        ofpact_put_OUTPUT(&ofpacts)->port = OFPP_IN_PORT;
+        ofsession_packet_out(s, pin->flow_metadata.flow.in_port.ofp_port,
+                             rst.data, rst.size, ofpacts.data, ofpacts.size);
+    }
+    ofpbuf_uninit(&ofpacts);
+    ofpbuf_uninit(&rst);
+}
+
 bool
 health_handle_msg(struct health *h, const char *bridge, struct ofsession *s,
                   const struct ofp_header *oh, enum ofptype type)
@@ -1055,7 +1093,6 @@ health_handle_msg(struct health *h, const char *bridge, struct ofsession *s,
         || ((const uint8_t *) pin.userdata)[1] != MSLB_HEALTH_USERDATA1) {
         return false;           /* Not for us. */
     }
-    (void) s;
     if (!parse_answer(pin.packet, pin.packet_len, &a)
         || !(hb = find_in_flight(h, a.dport))
         || strcmp(hb->bridge, bridge)
@@ -1065,6 +1102,7 @@ health_handle_msg(struct health *h, const char *bridge, struct ofsession *s,
         || (r = judge(h, hb, &a)) == PROBE_NONE) {
         if (!hb || !hb->requested) {
             h->counters.stray++;
+            reset_stray(s, &pin, &a);
         }
         VLOG_DBG_RL(&rl, "bridge %s: a packet to a probe address matches "
                     "no probe (or does not decide it)", bridge);
@@ -1417,7 +1455,6 @@ health_create(uv_loop_t *loop, const struct mdb *mdb, struct rtfacts *rt,
     hmap_init(&h->services);
     heap_init(&h->heap);
     hmap_init(&h->in_flight);
-    h->next_port = PORT_MIN + random_range(PORT_MAX - PORT_MIN + 1);
     h->timer = xzalloc(sizeof *h->timer);
     uv_timer_init(loop, h->timer);
     h->timer->data = h;

@@ -21,6 +21,8 @@
 #include "mslb/pipeline.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
+#include "hash.h"
+#include "openvswitch/hmap.h"
 #include "util.h"
 
 /* Whether every connected bridge of the model has installed 'gen'. */
@@ -151,77 +153,164 @@ rest_get_health(struct request *r)
 
 /* ---- Statistics. ---- */
 
+
+/* One bridge's statistics, indexed once, so that summing them per service
+ * and backend costs what the flows and the backends number, not their
+ * product (10,000 services on one bridge: seconds otherwise, with mslbd's
+ * loop held). */
+struct group {
+    struct hmap_node node;
+    uint64_t key;               /* A cookie, or a service id. */
+    const json_t **items;
+    size_t n, allocated;
+};
+
+struct stats_index {
+    struct hmap by_cookie;      /* Flows by cookie. */
+    struct hmap learned;        /* Learned entries by service id. */
+    struct shash nat_out;       /* "ip/proto/port" -> struct counters. */
+};
+
 struct counters {
     uint64_t packets, bytes, sessions, affinity;
 };
 
-/* Learned affinity entries (DSR modes) of service 'svc', per backend. */
 static void
-add_affinity(const json_t *bridge_stats, const struct model_service *svc,
-             struct counters *total, struct counters *per_backend)
+group_add(struct hmap *h, uint64_t key, const json_t *item)
+{
+    struct group *g;
+    uint32_t hash = hash_uint64(key);
+
+    HMAP_FOR_EACH_WITH_HASH (g, node, hash, h) {
+        if (g->key == key) {
+            goto found;
+        }
+    }
+    g = xzalloc(sizeof *g);
+    g->key = key;
+    hmap_insert(h, &g->node, hash);
+found:
+    if (g->n == g->allocated) {
+        g->items = x2nrealloc(g->items, &g->allocated, sizeof *g->items);
+    }
+    g->items[g->n++] = item;
+}
+
+static const struct group *
+group_find(const struct hmap *h, uint64_t key)
+{
+    const struct group *g;
+
+    HMAP_FOR_EACH_WITH_HASH (g, node, hash_uint64(key), h) {
+        if (g->key == key) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+static void
+groups_destroy(struct hmap *h)
+{
+    struct group *g;
+
+    HMAP_FOR_EACH_POP (g, node, h) {
+        free(g->items);
+        free(g);
+    }
+    hmap_destroy(h);
+}
+
+static char *
+nat_out_key(const char *ip, int proto, int port)
+{
+    return xasprintf("%s/%d/%d", ip ? ip : "", proto, port);
+}
+
+static void
+index_stats(const json_t *bridge_stats, struct stats_index *ix)
 {
     size_t i;
-    json_t *e;
+    json_t *f;
 
-    json_array_foreach (json_object_get(bridge_stats, "learned"), i, e) {
-        uint32_t key;
+    hmap_init(&ix->by_cookie);
+    hmap_init(&ix->learned);
+    shash_init(&ix->nat_out);
+    json_array_foreach (json_object_get(bridge_stats, "flows"), i, f) {
+        uint64_t cookie = json_integer_value(json_object_get(f, "cookie"));
 
-        if ((uint32_t) json_integer_value(json_object_get(e, "service"))
-            != svc->id) {
-            continue;
-        }
-        total->affinity++;
-        key = json_integer_value(json_object_get(e, "backend"));
-        for (size_t b = 0; b < svc->n_backends; b++) {
-            if (svc->backends[b].key == key) {
-                per_backend[b].affinity++;
+        group_add(&ix->by_cookie, cookie, f);
+        if (json_integer_value(json_object_get(f, "table"))
+            == MSLB_T_NAT_OUT) {
+            char *key = nat_out_key(
+                json_string_value(json_object_get(f, "nw_dst")),
+                json_integer_value(json_object_get(f, "nw_proto")),
+                json_integer_value(json_object_get(f, "tp_dst")));
+            struct counters *c = shash_find_data(&ix->nat_out, key);
+
+            if (!c) {
+                c = xzalloc(sizeof *c);
+                shash_add(&ix->nat_out, key, c);
             }
+            c->packets += json_integer_value(json_object_get(f, "packets"));
+            c->bytes += json_integer_value(json_object_get(f, "bytes"));
+            free(key);
         }
+    }
+    json_array_foreach (json_object_get(bridge_stats, "learned"), i, f) {
+        group_add(&ix->learned,
+                  (uint32_t) json_integer_value(json_object_get(f,
+                                                                "service")),
+                  f);
     }
 }
 
 static void
-add_flow_counters(const json_t *bridge_stats, uint64_t cookie, int table,
-                  const char *ip, int proto, int port, struct counters *c)
+index_destroy(struct stats_index *ix)
 {
-    size_t i;
-    json_t *f;
-
-    json_array_foreach (json_object_get(bridge_stats, "flows"), i, f) {
-        if (json_integer_value(json_object_get(f, "table")) != table) {
-            continue;
-        }
-        if (cookie ? (uint64_t) json_integer_value(json_object_get(
-                          f, "cookie")) != cookie
-            : (strcmp(json_string_value(json_object_get(f, "nw_dst")), ip)
-               || json_integer_value(json_object_get(f, "nw_proto")) != proto
-               || json_integer_value(json_object_get(f, "tp_dst")) != port)) {
-            continue;
-        }
-        c->packets += json_integer_value(json_object_get(f, "packets"));
-        c->bytes += json_integer_value(json_object_get(f, "bytes"));
-    }
+    groups_destroy(&ix->by_cookie);
+    groups_destroy(&ix->learned);
+    shash_destroy_free_data(&ix->nat_out);
 }
 
-/* New sessions per backend.  nat: the packets of SLOTS (only a session's
- * first packet gets there), by the backend each flow loads into reg1.  DSR modes: the SYNs
- * DSR_FORWARD sends to each backend (its priority-101 copies): a stateless
- * balancer cannot count other protocols' sessions. */
-static void
-add_sessions(const json_t *bridge_stats, const struct model_service *svc,
-             struct counters *per_backend)
+/* The index of backend 'key' in 'svc', or SIZE_MAX. */
+static size_t
+backend_index(const struct model_service *svc, uint32_t key)
 {
-    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+    for (size_t b = 0; b < svc->n_backends; b++) {
+        if (svc->backends[b].key == key) {
+            return b;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Service 'svc''s counters on one bridge: its requests (CLASSIFY), each
+ * backend's packets (nat: NAT_OUT by address, protocol and port) and new
+ * sessions (nat: the packets of SLOTS, where only a session's first
+ * packet goes, by the backend each flow loads into reg1; DSR modes: the
+ * SYNs DSR_FORWARD sends each backend, its priority-101 copies: a
+ * stateless balancer cannot count other protocols' sessions), and the
+ * learned affinity entries (DSR modes). */
+static void
+add_service_counters(const struct stats_index *ix,
+                     const struct model_service *svc,
+                     struct counters *total, struct counters *be)
+{
+    const struct group *g = group_find(&ix->by_cookie, mslb_cookie(
+                                           MSLB_COOKIE_SERVICE, svc->id));
     bool nat = svc->mode == MODEL_MODE_NAT;
-    size_t i;
-    json_t *f;
 
-    json_array_foreach (json_object_get(bridge_stats, "flows"), i, f) {
+    for (size_t i = 0; g && i < g->n; i++) {
+        const json_t *f = g->items[i];
         int table = json_integer_value(json_object_get(f, "table"));
         uint32_t key;
+        size_t b;
 
-        if ((uint64_t) json_integer_value(json_object_get(f, "cookie"))
-            != cookie) {
+        if (table == MSLB_T_CLASSIFY) {
+            total->packets += json_integer_value(json_object_get(f,
+                                                                 "packets"));
+            total->bytes += json_integer_value(json_object_get(f, "bytes"));
             continue;
         }
         if (nat && table == MSLB_T_SLOTS) {
@@ -233,10 +322,34 @@ add_sessions(const json_t *bridge_stats, const struct model_service *svc,
         } else {
             continue;
         }
-        for (size_t b = 0; b < svc->n_backends; b++) {
-            if (svc->backends[b].key == key) {
-                per_backend[b].sessions += json_integer_value(
-                    json_object_get(f, "packets"));
+        b = backend_index(svc, key);
+        if (b != SIZE_MAX) {
+            be[b].sessions += json_integer_value(json_object_get(f,
+                                                                 "packets"));
+        }
+    }
+    for (size_t b = 0; b < svc->n_backends; b++) {
+        char ip[INET6_ADDRSTRLEN], *key;
+        const struct counters *c;
+
+        mslb_addr_format(&svc->backends[b].ip, ip, sizeof ip);
+        key = nat_out_key(ip, svc->proto, svc->backends[b].port);
+        c = shash_find_data(&ix->nat_out, key);
+        free(key);
+        if (c) {
+            be[b].packets += c->packets;
+            be[b].bytes += c->bytes;
+        }
+    }
+    if (model_mode_is_dsr(svc->mode)) {
+        g = group_find(&ix->learned, svc->id);
+        for (size_t i = 0; g && i < g->n; i++) {
+            size_t b = backend_index(svc, json_integer_value(
+                                         json_object_get(g->items[i],
+                                                         "backend")));
+            total->affinity++;
+            if (b != SIZE_MAX) {
+                be[b].affinity++;
             }
         }
     }
@@ -245,33 +358,24 @@ add_sessions(const json_t *bridge_stats, const struct model_service *svc,
 static json_t *
 aggregate_stats(struct rest_server *srv, const json_t *per_bridge)
 {
-    size_t n_services;
+    size_t n_services, n_bridges = json_array_size(per_bridge);
     const struct model_service **svcs = mdb_services_sorted(srv->d->mdb,
                                                             &n_services);
+    struct stats_index *ix = xcalloc(n_bridges + 1, sizeof *ix);
     json_t *services = json_array();
 
+    for (size_t k = 0; k < n_bridges; k++) {
+        index_stats(json_array_get(per_bridge, k), &ix[k]);
+    }
     for (size_t i = 0; i < n_services; i++) {
         const struct model_service *svc = svcs[i];
         struct counters total = { 0, 0, 0, 0 };
         bool dsr = model_mode_is_dsr(svc->mode);
         struct counters *be = xcalloc(svc->n_backends + 1, sizeof *be);
         json_t *backends = json_array();
-        size_t k;
-        json_t *bs;
 
-        json_array_foreach (per_bridge, k, bs) {
-            add_flow_counters(bs, mslb_cookie(MSLB_COOKIE_SERVICE, svc->id),
-                              MSLB_T_CLASSIFY, NULL, 0, 0, &total);
-            for (size_t b = 0; b < svc->n_backends; b++) {
-                char ip[INET6_ADDRSTRLEN];
-                mslb_addr_format(&svc->backends[b].ip, ip, sizeof ip);
-                add_flow_counters(bs, 0, MSLB_T_NAT_OUT, ip, svc->proto,
-                                  svc->backends[b].port, &be[b]);
-            }
-            add_sessions(bs, svc, be);
-            if (dsr) {
-                add_affinity(bs, svc, &total, be);
-            }
+        for (size_t k = 0; k < n_bridges; k++) {
+            add_service_counters(&ix[k], svc, &total, be);
         }
         for (size_t b = 0; b < svc->n_backends; b++) {
             json_t *jb = json_pack(
@@ -298,6 +402,10 @@ aggregate_stats(struct rest_server *srv, const json_t *per_bridge)
         json_array_append_new(services, js);
     }
     free(svcs);
+    for (size_t k = 0; k < n_bridges; k++) {
+        index_destroy(&ix[k]);
+    }
+    free(ix);
     return json_pack("{s:I, s:o}", "generation",
                      (json_int_t) nbdb_generation(srv->d->nbdb),
                      "services", services);
