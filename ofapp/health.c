@@ -50,6 +50,13 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define STALL_MS 10
 #define GRACE_MS 20
 
+/* At most PACE_BURST probes every PACE_MS (10,000 a second): after a
+ * stall, the probes that fell due meanwhile go out paced, not in one
+ * burst whose answers would overflow the switch's packet-in queue (100
+ * by default in OVS). */
+#define PACE_BURST 40
+#define PACE_MS 4
+
 enum result {
     PROBE_NONE,                     /* Not probed yet. */
     PROBE_OK,                       /* The answer expected. */
@@ -140,6 +147,7 @@ struct health {
     struct heap heap;
     struct hmap in_flight;
     struct health_counters counters;
+    long long int paced_until;  /* No probe sent before then. */
 
     /* Settling the recovery moves that fall due. */
     uv_timer_t *settle_timer;
@@ -175,7 +183,7 @@ arm(struct health *h)
         return;
     }
     struct hb *hb = CONTAINER_OF(heap_max(&h->heap), struct hb, heap_node);
-    long long int wait = hb->deadline - now_ms();
+    long long int wait = MAX(hb->deadline, h->paced_until) - now_ms();
     uv_timer_start(h->timer, on_timer, wait > 0 ? wait : 0, 0);
 }
 
@@ -729,6 +737,7 @@ on_timer(uv_timer_t *timer)
 {
     struct health *h = timer->data;
     long long int now = now_ms();
+    int sent = 0;
 
     for (int i = 0; i < BATCH && !heap_is_empty(&h->heap); i++) {
         struct hb *hb = CONTAINER_OF(heap_max(&h->heap), struct hb,
@@ -743,8 +752,14 @@ on_timer(uv_timer_t *timer)
             h->counters.timeouts++;
             result(h, hb, PROBE_TIMEOUT);
         } else {
-            uint64_t delay_us = (uv_hrtime() / 1000) - hb->deadline * 1000;
+            uint64_t delay_us;
 
+            if (sent == PACE_BURST) {
+                h->paced_until = now + PACE_MS;
+                break;
+            }
+            sent++;
+            delay_us = (uv_hrtime() / 1000) - hb->deadline * 1000;
             h->counters.delay_sum_us += delay_us;
             h->counters.delay_max_us = MAX(h->counters.delay_max_us,
                                            delay_us);

@@ -58,10 +58,14 @@ struct request {
     int stats_pending;
     json_t *stats;              /* Array of per-bridge replies. */
     bool metrics;
+    bool orphaned;              /* Its connection is gone (the server
+                                 * stopped): freed by the last reply. */
 };
 
 
 /* rest.c */
+/* Frees a request that no connection holds any more. */
+void rest_request_free(struct request *);
 uint64_t mono_ms(void);
 void set_response(struct request *, int status, char *body,
                   const char *type);

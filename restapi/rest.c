@@ -510,12 +510,25 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     }
     rest_request_gone(r);
+    *con_cls = NULL;
+    if (r->stats_pending) {
+        /* The switches still answer to it (the server is stopping with a
+         * statistics read under way): the last answer frees it. */
+        r->orphaned = true;
+        r->conn = NULL;
+        return;
+    }
+    rest_request_free(r);
+}
+
+void
+rest_request_free(struct request *r)
+{
     json_decref(r->result);
     json_decref(r->stats);
     free(r->body);
     free(r->resp);
     free(r);
-    *con_cls = NULL;
 }
 
 /* ---- Connections. ---- */

@@ -646,7 +646,11 @@ on_bridge_stats(void *aux, json_t *stats)
         json_array_append_new(r->stats, stats);
     }
     if (!--r->stats_pending) {
-        stats_done(r);
+        if (r->orphaned) {
+            rest_request_free(r);
+        } else {
+            stats_done(r);
+        }
     }
 }
 
