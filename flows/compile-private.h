@@ -111,6 +111,10 @@ void compile_responders(struct cbuild *, uint64_t cookie,
 /* Adds the match of a service's requests (protocol, VIP and port, as far
  * as the service names them) and returns its priority: more specific
  * services win (port, then protocol). */
+/* ARP replies for target 0.0.0.0 and neighbour advertisements sent to
+ * 'to' go to the controller (ofapp/resolve.c), at CLASSIFY 310. */
+void compile_neighbour_answers(struct cbuild *, uint64_t cookie,
+                               const struct mslb_mac *to);
 int compile_service_match(struct cbuild *, const struct model_service *);
 
 /* The number of usable (up) backends of 'svc'. */

@@ -443,13 +443,13 @@ add_probe_answers(struct cbuild *cb, uint64_t cookie,
 /* Backend MAC discovery (ofapp/resolve.c): the answers to the bridge's
  * ARP probes (target address 0.0.0.0) and neighbour solicitations, sent
  * to its MAC, go to the controller. */
-static void
-add_neighbour_answers(struct cbuild *cb, uint64_t cookie,
-                      const struct model_bridge *br)
+void
+compile_neighbour_answers(struct cbuild *cb, uint64_t cookie,
+                          const struct mslb_mac *to)
 {
     struct eth_addr mac;
 
-    memcpy(mac.ea, br->mac.b, 6);
+    memcpy(mac.ea, to->b, 6);
     cb_begin(cb);
     match_set_dl_type(&cb->match, htons(ETH_TYPE_ARP));
     match_set_dl_dst(&cb->match, mac);
@@ -500,7 +500,7 @@ compile_bridge_base(const struct model_bridge *br,
         compile_responders(&cb, base, &br->gateways[i], &br->mac);
         add_probe_answers(&cb, base, &br->gateways[i]);
     }
-    add_neighbour_answers(&cb, base, br);
+    compile_neighbour_answers(&cb, base, &br->mac);
     return cb_finish(&cb);
 }
 

@@ -443,9 +443,14 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
 {
     uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
 
+    static const struct mslb_mac resolve_mac = { MSLB_RESOLVE_MAC };
+
     cb_begin(cb);
     a_output(cb, ofp_to_u16(OFPP_NORMAL));
     cb_add(cb, base, MSLB_T_CLASSIFY, 0);
+    /* Its servers' answers to mslbd's ARP probes and neighbour
+     * solicitations (backends without "mac" in mode mslb). */
+    compile_neighbour_answers(cb, base, &resolve_mac);
     for (int t = 0; t < MODEL_N_TUNNELS; t++) {
         if (ports->tunnel[t]) {
             /* Tunnelled packets of no known service go nowhere. */

@@ -240,16 +240,16 @@ parse_backend(const json_t *j, const char *path,
                 : model_key_error(path, "port", "must be absent when the "
                                   "service covers every port"));
     }
-    if (json_object_get(j, "mac")
-        || svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB) {
+    if (json_object_get(j, "mac") || svc->mode == MODEL_MODE_TUN) {
         if ((error = model_get_mac(j, path, "mac", &be->mac))) {
             return error;
         }
         be->has_mac = true;
     }
     /* Otherwise mslbd resolves it (ARP, neighbour discovery:
-     * docs/health.md); tun and mslb reach the server through a tunnel,
-     * where the first stage cannot ask. */
+     * docs/health.md), from the first stage or, in mode mslb, from the
+     * final stage on the server's host; in mode tun the server is behind
+     * its own tunnel end, where nobody can ask. */
     if (json_object_get(j, "host")) {
         if (svc->mode != MODEL_MODE_TUN && svc->mode != MODEL_MODE_MSLB) {
             return model_key_error(path, "host",

@@ -162,8 +162,45 @@ build_ns(uint8_t *f, const struct mslb_mac *mac, const struct mslb_addr *ip)
     return 14 + 40 + len;
 }
 
+/* Mode mslb: asks for 'e' from the final stage on the host of a backend of
+ * 'svc' there, from MSLB_RESOLVE_MAC, switched (NORMAL) to the host's
+ * ports.  Returns false if that bridge is not connected. */
+static bool
+ask_final(struct resolver *r, const struct model_service *svc,
+          const struct entry *e)
+{
+    static const struct mslb_mac resolve_mac = { MSLB_RESOLVE_MAC };
+
+    for (size_t k = 0; k < svc->n_backends; k++) {
+        const struct model_backend *be = &svc->backends[k];
+        struct bridge *b;
+        struct ofsession *s;
+
+        if (!be->host_bridge || !mslb_addr_equal(&be->ip, &e->ip)
+            || !(b = bridges_find(r->bridges, be->host_bridge))
+            || !(s = bridge_session(b))) {
+            continue;
+        }
+        uint64_t stub[64 / 8];
+        struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+        uint8_t frame[128];
+        size_t len = e->ip.family == AF_INET
+                     ? build_arp(frame, &resolve_mac, &e->ip)
+                     : build_ns(frame, &resolve_mac, &e->ip);
+
+        ofpact_put_OUTPUT(&ofpacts)->port = OFPP_NORMAL;
+        ofsession_packet_out(s, OFPP_CONTROLLER, frame, len, ofpacts.data,
+                             ofpacts.size);
+        ofpbuf_uninit(&ofpacts);
+        r->counters.requests++;
+        return true;
+    }
+    return false;
+}
+
 /* Asks for 'e' from the first connected first-stage bridge of a service
- * that uses it.  Returns false if none could. */
+ * that uses it (mode mslb: from the final stage on its host).  Returns
+ * false if none could. */
 static bool
 ask(struct resolver *r, struct entry *e)
 {
@@ -172,6 +209,12 @@ ask(struct resolver *r, struct entry *e)
     SSET_FOR_EACH (name, &e->services) {
         const struct model_service *svc = mdb_find_service(r->mdb, name);
 
+        if (svc && svc->mode == MODEL_MODE_MSLB) {
+            if (ask_final(r, svc, e)) {
+                return true;
+            }
+            continue;
+        }
         for (size_t i = 0; svc && i < svc->n_bridges; i++) {
             const struct model_bridge *br
                 = mdb_find_bridge(r->mdb, svc->bridges[i]);
@@ -356,7 +399,7 @@ static bool
 resolves(const struct model_service *svc)
 {
     return svc->mode == MODEL_MODE_NAT || svc->mode == MODEL_MODE_DR
-           || svc->mode == MODEL_MODE_L3DSR;
+           || svc->mode == MODEL_MODE_L3DSR || svc->mode == MODEL_MODE_MSLB;
 }
 
 static void

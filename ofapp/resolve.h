@@ -1,6 +1,8 @@
-/* Backend MAC discovery (docs/health.md): a backend of mode nat, dr or
- * l3dsr given without "mac" has its address resolved by mslbd, from a
- * first-stage bridge of its service, out of the bridge's backend port:
+/* Backend MAC discovery (docs/health.md): a backend of mode nat, dr,
+ * l3dsr or mslb given without "mac" has its address resolved by mslbd,
+ * from a first-stage bridge of its service, out of the bridge's backend
+ * port (mode mslb: from the final stage on the server's host, switched to
+ * its ports, from MSLB_RESOLVE_MAC):
  *
  *   - IPv4: an ARP probe (RFC 5227: sender address 0.0.0.0, so that a dr
  *     server holding the VIP answers too), answered by unicast to the

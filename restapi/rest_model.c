@@ -74,8 +74,7 @@ backend_view(const struct request *r, const struct model_service *svc,
     if (health) {
         json_object_set_new(j, "health", health);
     }
-    if (!be->has_mac && res && svc->mode != MODEL_MODE_TUN
-        && svc->mode != MODEL_MODE_MSLB) {
+    if (!be->has_mac && res && svc->mode != MODEL_MODE_TUN) {
         json_t *rm = resolver_json(res, &be->ip);
         json_object_set_new(j, "resolved_mac", rm ? rm : json_null());
     }

@@ -100,6 +100,11 @@ enum mslb_cookie_kind {
 #define MSLB_NEIGH_USERDATA0 'n'
 #define MSLB_NEIGH_USERDATA1 'd'
 
+/* A final stage asks for its servers' MACs (mode mslb) from this
+ * locally administered MAC, which nothing else uses: the answers, sent to
+ * it, are told from the host's own traffic. */
+#define MSLB_RESOLVE_MAC { 0x0e, 0x00, 0x6d, 0x73, 0x6c, 0x62 }
+
 /* A service that rejects while it is empty sends its SYNs and UDP
  * datagrams to the controller with this userdata (ofapp/reject.c). */
 #define MSLB_REJECT_USERDATA0 'r'

@@ -23,7 +23,7 @@ ctl_cmd_backend_add(struct ctl *ctl, char **args, size_t n_args)
         json_decref(backend);
         return ctl_usage_error("--port \"%s\" is not an integer", ctl->port);
     }
-    if (ctl->mac) {             /* Else mslbd resolves it (nat, dr, l3dsr). */
+    if (ctl->mac) {             /* Else mslbd resolves it (not in tun). */
         json_object_set_new(backend, "mac", json_string(ctl->mac));
     }
     if (ctl->weight && !ctl_set_integer(backend, "weight", ctl->weight)) {

@@ -38,7 +38,7 @@ H2_VIPS=$VIP
 H2_VIPS6=
 for n in 1 2 3; do
     h2_server "$n" "02:00:00:00:00:3$n"
-    start_server "s$n" "S$n" --tcp 80
+    start_server "s$n" "S$n" --tcp 80 --tcp 81
 done
 mb() {
     printf '{"name":"s%s","ip":"198.18.0.3%s","mac":"02:00:00:00:00:3%s","host":"198.18.2.2","host_bridge":"br-host"}' \
@@ -54,7 +54,11 @@ cat >"$D/mslb.json" <<JSON
    "tunnel": "vxlan", "bridges": ["br-lb"],
    "monitor": {"type": "tcp", "interval": $INTERVAL, "timeout": $TIMEOUT,
                "rise": $RISE, "fall": $FALL},
-   "backends": [$(mb 1),$(mb 2),$(mb 3)]}]}
+   "backends": [$(mb 1),$(mb 2),$(mb 3)]},
+  {"name": "nomac", "vip": "$VIP", "protocol": "tcp", "port": 81, "mode": "mslb",
+   "tunnel": "vxlan", "bridges": ["br-lb"],
+   "backends": [{"name": "s1", "ip": "198.18.0.31", "host": "198.18.2.2", "host_bridge": "br-host"},
+                {"name": "s2", "ip": "198.18.0.32", "host": "198.18.2.2", "host_bridge": "br-host"}]}]}
 JSON
 mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock" --rest "$REST_PORT"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
@@ -107,12 +111,14 @@ check "s2 is up with the VIP back" wait_for 10 health_is s2 up
 # ---- The final stage on host 2 stops delivering the service: its flow
 # for the service's tunnel ID goes.  Every backend behind it is down, the
 # service is empty; with the flow back, all up.
-final=$(ofctl2 dump-flows --no-stats "in_port=vx1" | grep 'tun_id=' \
+web_id=$(ofctl dump-flows br-lb table=0 | grep 'tp_dst=80' | head -1 \
+    | sed -n 's/.*set_field:\(0x[0-9a-f]*\)->reg0.*/\1/p')
+final=$(ofctl2 dump-flows --no-stats "in_port=vx1" | grep "tun_id=$web_id[ ,]" \
     | grep 'priority=200' | sed 's/^ *//')
 echo "# br-host's flow for web: $final"
 check "br-host holds the final stage's flow for web" test -n "$final"
 ofctl2 del-flows --strict "$(sed 's/ *actions=.*//; s/cookie=[^,]*, *//' <<<"$final")"
-check "the final stage's flow is gone" sh -c "! ovs-ofctl -O OpenFlow13 dump-flows unix:$D2/br-host.mgmt 'in_port=vx1' | grep -q 'priority=200'"
+check "the final stage's flow is gone" sh -c "! ovs-ofctl -O OpenFlow13 dump-flows unix:$D2/br-host.mgmt 'in_port=vx1' | grep 'tun_id=$web_id[ ,]' | grep -q 'priority=200'"
 for b in s1 s2 s3; do
     check "$b is down without the final stage's flow" wait_for 10 health_is "$b" down
 done
@@ -126,3 +132,20 @@ for b in s1 s2 s3; do
 done
 check "connections reach all three again" conns 300 S1:1,S2:1,S3:1
 check "every transition was logged once (10)" transitions_are 10
+
+# ---- Backends without "mac": the final stage on their host resolves them
+# (ARP probe switched to its ports from mslbd's own MAC); the first stage
+# puts the resolved MAC in the tunnelled frame.
+resolved_is() {   # resolved_is BACKEND MAC
+    api GET "/v1/services/nomac/backends/$1"
+    "$PYTHON" -c '
+import json, sys
+r = json.loads(sys.stdin.read()).get("resolved_mac")
+sys.exit(not (r and r["mac"] == sys.argv[1]))' "$2" <<<"$API_BODY"
+}
+check "mslb: s1 without a MAC resolved by the final stage" \
+    wait_for 10 resolved_is s1 02:00:00:00:00:31
+check "mslb: s2 resolved" wait_for 10 resolved_is s2 02:00:00:00:00:32
+check "connections to the service without MACs reach both servers" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 81 --count 200 \
+    --concurrency 4 --timeout 3 --expect S1:1,S2:1 --tolerance 0.15

@@ -284,9 +284,9 @@ test_errors(void **state)
 
 /* Addresses of one host only: a VIP, a backend's ip and host, a gateway.
  * IPv4 written inside IPv6 is refused too (a second spelling). */
-/* A backend's MAC is optional where mslbd resolves it (nat, dr, l3dsr),
- * required where a tunnel hides the server (tun, mslb); absent, it is not
- * rendered. */
+/* A backend's MAC is optional where mslbd resolves it (nat, dr, l3dsr,
+ * and mslb from the final stage), required in tun, where the server's own
+ * tunnel end hides it; absent, it is not rendered. */
 static void
 test_optional_mac(void **state)
 {
