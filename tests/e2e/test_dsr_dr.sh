@@ -55,7 +55,7 @@ sessions_reported() {
     # Connections counted by their SYNs, per backend: at least the 1000.
     test "$(json_get 'sum(b["sessions"] for s in j["services"] if s["name"] == "web" for b in s["backends"])')" -ge 1000
 }
-check "REST stats count each backend's connections" sessions_reported
+check "REST stats count each backend's connections" wait_for 10 sessions_reported
 
 spawn_in c1 stream "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 --seconds 15 \
     --max-stall 3 --name-file "$D/stream.backend"

@@ -65,7 +65,7 @@ sessions_counted() {
     test "$(json_get 'sum(b["sessions"] for s in j["services"] for b in s["backends"])')" -ge 300
 }
 # Group counters restart when the group changes: the 300 since the drain.
-check "stats count sessions per backend" sessions_counted
+check "stats count sessions per backend" wait_for 10 sessions_counted
 metrics_ok() {
     curl -sf "$REST_URL/metrics" >"$D/metrics.txt"
     grep -q '^mslb_backend_sessions_total{service="web",backend="s3"} [1-9]' "$D/metrics.txt"
