@@ -29,6 +29,7 @@
 #include "lbengine.h"
 #include "answers.h"
 #include "ofsession.h"
+#include "probe_wire.h"
 #include "resolve.h"
 
 VLOG_DEFINE_THIS_MODULE(health);
@@ -378,140 +379,6 @@ result(struct health *h, struct hb *hb, enum result r)
 
 /* ---- Probes. ---- */
 
-/* Internet checksum over 'n' bytes, continuing 'sum'. */
-static uint32_t
-sum16(uint32_t sum, const void *p_, size_t n)
-{
-    const uint8_t *p = p_;
-
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        sum += (p[i] << 8) | p[i + 1];
-    }
-    if (n & 1) {
-        sum += p[n - 1] << 8;
-    }
-    return sum;
-}
-
-static uint16_t
-fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return ~sum & 0xffff;
-}
-
-static void
-put16(uint8_t *p, uint16_t x)
-{
-    p[0] = x >> 8;
-    p[1] = x;
-}
-
-static void
-put32(uint8_t *p, uint32_t x)
-{
-    put16(p, x >> 16);
-    put16(p + 2, x);
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (p[0] << 8) | p[1];
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-    return ((uint32_t) get16(p) << 16) | get16(p + 2);
-}
-
-/* An Ethernet frame from src to dst holding 'l4_len' bytes of protocol
- * 'proto' at the returned offset, whose checksum field (at 'csum_ofs' in
- * the L4 header) 'finish_l4()' fills once the caller wrote them. */
-struct frame {
-    uint8_t b[1600];
-    size_t l4;                  /* Offset of the L4 header. */
-    size_t len;
-    bool v6;
-    uint8_t proto;
-};
-
-static uint8_t *
-start_frame(struct frame *f, const struct mslb_mac *eth_src,
-            const struct mslb_mac *eth_dst, const struct mslb_addr *src,
-            const struct mslb_addr *dst, uint8_t proto, size_t l4_len)
-{
-    uint8_t *ip = f->b + 14;
-
-    f->v6 = src->family == AF_INET6;
-    f->proto = proto;
-    f->l4 = 14 + (f->v6 ? 40 : 20);
-    f->len = f->l4 + l4_len;
-    memset(f->b, 0, f->len);
-    memcpy(f->b, eth_dst->b, 6);
-    memcpy(f->b + 6, eth_src->b, 6);
-    put16(f->b + 12, f->v6 ? 0x86dd : 0x0800);
-    if (f->v6) {
-        ip[0] = 0x60;
-        put16(ip + 4, l4_len);
-        ip[6] = proto;
-        ip[7] = 64;
-        memcpy(ip + 8, &src->v6, 16);
-        memcpy(ip + 24, &dst->v6, 16);
-    } else {
-        ip[0] = 0x45;
-        put16(ip + 2, 20 + l4_len);
-        put16(ip + 6, 0x4000);          /* DF. */
-        ip[8] = 64;
-        ip[9] = proto;
-        memcpy(ip + 12, &src->v4, 4);
-        memcpy(ip + 16, &dst->v4, 4);
-        put16(ip + 10, fold(sum16(0, ip, 20)));
-    }
-    return f->b + f->l4;
-}
-
-/* The L4 checksum at offset 'ofs' of the L4 header: with the
- * pseudo-header, except for ICMPv4. */
-static void
-finish_l4(struct frame *f, size_t ofs)
-{
-    const uint8_t *ip = f->b + 14;
-    size_t l4_len = f->len - f->l4;
-    uint32_t sum = 0;
-
-    if (f->proto != IPPROTO_ICMP) {
-        sum = f->v6 ? sum16(0, ip + 8, 32) : sum16(0, ip + 12, 8);
-        sum += f->proto + l4_len;
-    }
-    put16(f->b + f->l4 + ofs, 0);
-    put16(f->b + f->l4 + ofs, fold(sum16(sum, f->b + f->l4, l4_len)));
-}
-
-static void
-build_tcp(struct frame *f, const struct mslb_mac *eth_src,
-          const struct mslb_mac *eth_dst, const struct mslb_addr *src,
-          uint16_t sport, const struct mslb_addr *dst, uint16_t dport,
-          uint8_t flags, uint32_t seq, uint32_t ack,
-          const void *data, size_t len)
-{
-    uint8_t *tcp = start_frame(f, eth_src, eth_dst, src, dst, IPPROTO_TCP,
-                               20 + len);
-
-    put16(tcp, sport);
-    put16(tcp + 2, dport);
-    put32(tcp + 4, seq);
-    put32(tcp + 8, ack);
-    tcp[12] = 5 << 4;
-    tcp[13] = flags;
-    put16(tcp + 14, 65535);
-    memcpy(tcp + 20, data, len);
-    finish_l4(f, 16);
-}
-
 static void
 put_reg(struct ofpbuf *ofpacts, enum mf_field_id id, uint32_t x)
 {
@@ -621,46 +488,30 @@ alloc_port(struct health *h, uint16_t *port)
 /* The probe's first packet: a SYN (tcp, http), the datagram (udp), or an
  * echo request whose identifier is the probe's port (icmp). */
 static void
-build_probe(struct frame *f, const struct hb *hb,
+build_probe(struct probe_frame *f, const struct hb *hb,
             const struct model_service *svc, const struct mslb_mac *eth_src,
             const struct mslb_mac *eth_dst)
 {
     const struct model_monitor_request *req = svc->request;
-    uint8_t *l4;
 
     switch (hb->mon.type) {
     case MODEL_MONITOR_UDP: {
         const char *send = req && req->send ? req->send : "";
-        size_t n = strlen(send);
 
-        l4 = start_frame(f, eth_src, eth_dst, &hb->src, &hb->dst,
-                         IPPROTO_UDP, 8 + n);
-        put16(l4, hb->sport);
-        put16(l4 + 2, hb->dport);
-        put16(l4 + 4, 8 + n);
-        memcpy(l4 + 8, send, n);
-        finish_l4(f, 6);
-        if (!get16(l4 + 6)) {
-            put16(l4 + 6, 0xffff);      /* 0 means none. */
-        }
+        probe_frame_udp(f, eth_src, eth_dst, &hb->src, hb->sport, &hb->dst,
+                        hb->dport, send, strlen(send));
         break;
     }
     case MODEL_MONITOR_ICMP:
-        l4 = start_frame(f, eth_src, eth_dst, &hb->src, &hb->dst,
-                         hb->src.family == AF_INET6 ? IPPROTO_ICMPV6
-                         : IPPROTO_ICMP, 8 + 8);
-        l4[0] = hb->src.family == AF_INET6 ? 128 : 8;
-        put16(l4 + 4, hb->sport);
-        put16(l4 + 6, hb->seq);
-        memcpy(l4 + 8, "mslb-hc!", 8);
-        finish_l4(f, 2);
+        probe_frame_echo(f, eth_src, eth_dst, &hb->src, &hb->dst, hb->sport,
+                         hb->seq);
         break;
     case MODEL_MONITOR_TCP:
     case MODEL_MONITOR_HTTP:
     case MODEL_MONITOR_NONE:
     default:
-        build_tcp(f, eth_src, eth_dst, &hb->src, hb->sport, &hb->dst,
-                  hb->dport, TCP_SYN, hb->seq, 0, NULL, 0);
+        probe_frame_tcp(f, eth_src, eth_dst, &hb->src, hb->sport, &hb->dst,
+                        hb->dport, TCP_SYN, hb->seq, 0, NULL, 0);
         break;
     }
 }
@@ -685,7 +536,7 @@ send_probe(struct health *h, struct hb *hb)
         const struct mslb_addr *gw;
         struct compile_ports ports;
         struct path path;
-        struct frame f;
+        struct probe_frame f;
 
         if (!br || !s || !lbengine_ports(h->engine, br, &ports)) {
             continue;
@@ -772,127 +623,6 @@ on_timer(uv_timer_t *timer)
 
 /* ---- Answers. ---- */
 
-/* A packet to a probe address, as far as the probes care. */
-struct answer {
-    uint8_t proto;              /* IPPROTO_TCP, _UDP, _ICMP (v4 or v6). */
-    struct mslb_addr src, dst;
-    uint16_t sport, dport;      /* ICMP echo reply: dport = identifier,
-                                 * sport = sequence number. */
-    uint32_t seq, ack;          /* TCP. */
-    uint8_t flags;
-    const uint8_t *data;        /* TCP, UDP payload. */
-    size_t len;
-    bool unreachable;           /* ICMP port unreachable about a UDP
-                                 * datagram from 'dst':'dport' to
-                                 * 'src':'sport' (the quoted one's). */
-};
-
-/* The IP header at 'ip' ('len' bytes): its addresses, protocol and the
- * offset of its payload, or 0. */
-static size_t
-parse_ip(const uint8_t *ip, size_t len, struct mslb_addr *src,
-         struct mslb_addr *dst, uint8_t *proto, size_t *l4_len)
-{
-    memset(src, 0, sizeof *src);
-    memset(dst, 0, sizeof *dst);
-    if (len >= 20 && ip[0] >> 4 == 4) {
-        size_t ihl = (ip[0] & 0xf) * 4, total = get16(ip + 2);
-        if (ihl < 20 || total < ihl || total > len
-            || (get16(ip + 6) & 0x3fff)) {  /* Fragments are not ours. */
-            return 0;
-        }
-        src->family = dst->family = AF_INET;
-        memcpy(&src->v4, ip + 12, 4);
-        memcpy(&dst->v4, ip + 16, 4);
-        *proto = ip[9];
-        *l4_len = total - ihl;
-        return ihl;
-    }
-    if (len >= 40 && ip[0] >> 4 == 6) {
-        size_t plen = get16(ip + 4);
-        if (40 + plen > len) {
-            plen = len - 40;            /* Quoted: maybe cut short. */
-        }
-        src->family = dst->family = AF_INET6;
-        memcpy(&src->v6, ip + 8, 16);
-        memcpy(&dst->v6, ip + 24, 16);
-        *proto = ip[6];
-        *l4_len = plen;
-        return 40;
-    }
-    return 0;
-}
-
-static bool
-parse_answer(const uint8_t *p, size_t len, struct answer *a)
-{
-    const uint8_t *ip, *l4;
-    size_t hl, l4_len;
-
-    memset(a, 0, sizeof *a);
-    if (len < 14) {
-        return false;
-    }
-    ip = p + 14;
-    hl = parse_ip(ip, len - 14, &a->src, &a->dst, &a->proto, &l4_len);
-    if (!hl) {
-        return false;
-    }
-    l4 = ip + hl;
-    if (a->proto == IPPROTO_TCP && l4_len >= 20) {
-        size_t off = (l4[12] >> 4) * 4;
-        a->sport = get16(l4);
-        a->dport = get16(l4 + 2);
-        a->seq = get32(l4 + 4);
-        a->ack = get32(l4 + 8);
-        a->flags = l4[13];
-        if (off < 20 || off > l4_len) {
-            return false;
-        }
-        a->data = l4 + off;
-        a->len = l4_len - off;
-        return true;
-    }
-    if (a->proto == IPPROTO_UDP && l4_len >= 8) {
-        a->sport = get16(l4);
-        a->dport = get16(l4 + 2);
-        a->data = l4 + 8;
-        a->len = MIN(l4_len, get16(l4 + 4)) - MIN(8, get16(l4 + 4));
-        return true;
-    }
-    if ((a->proto == IPPROTO_ICMP || a->proto == IPPROTO_ICMPV6)
-        && l4_len >= 8) {
-        bool v6 = a->proto == IPPROTO_ICMPV6;
-        uint8_t type = l4[0], code = l4[1];
-
-        if (type == (v6 ? 129 : 0)) {           /* Echo reply. */
-            a->dport = get16(l4 + 4);
-            a->sport = get16(l4 + 6);
-            return true;
-        }
-        if (v6 ? type == 1 && code == 4 : type == 3 && code == 3) {
-            /* Port unreachable: the quoted datagram is ours if it went
-             * from this packet's destination. */
-            struct mslb_addr qs, qd;
-            uint8_t qproto;
-            size_t q_l4;
-            size_t qhl = parse_ip(l4 + 8, l4_len - 8, &qs, &qd, &qproto,
-                                  &q_l4);
-            if (!qhl || qproto != IPPROTO_UDP || l4_len < 8 + qhl + 4) {
-                return false;
-            }
-            a->proto = IPPROTO_UDP;
-            a->unreachable = true;
-            a->src = qd;
-            a->dst = qs;
-            a->dport = get16(l4 + 8 + qhl);
-            a->sport = get16(l4 + 8 + qhl + 2);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Sends a TCP segment of 'hb''s probe connection the way its SYN went. */
 static void
 send_segment(struct health *h, struct hb *hb, uint8_t flags, uint32_t seq,
@@ -907,14 +637,14 @@ send_segment(struct health *h, struct hb *hb, uint8_t flags, uint32_t seq,
     struct ofsession *s = b ? bridge_session(b) : NULL;
     struct compile_ports ports;
     struct path path;
-    struct frame f;
+    struct probe_frame f;
 
     if (!be || !br || !s || !lbengine_ports(h->engine, br, &ports)) {
         return;
     }
     if (!make_path(h->resolver, svc, be, &hb->mon, br, &ports, &path)) {
-        build_tcp(&f, &br->mac, &path.eth_dst, &hb->src, hb->sport,
-                  &hb->dst, hb->dport, flags, seq, ack, data, len);
+        probe_frame_tcp(&f, &br->mac, &path.eth_dst, &hb->src, hb->sport,
+                        &hb->dst, hb->dport, flags, seq, ack, data, len);
         ofsession_packet_out(s, path.in_port, f.b, f.len, path.ofpacts.data,
                              path.ofpacts.size);
     }
@@ -928,7 +658,7 @@ send_segment(struct health *h, struct hb *hb, uint8_t flags, uint32_t seq,
 /* http: after the SYN-ACK, the request; the answer read in order until
  * it decides.  Returns the result, or PROBE_NONE while undecided. */
 static enum result
-http_step(struct health *h, struct hb *hb, const struct answer *a)
+http_step(struct health *h, struct hb *hb, const struct probe_answer *a)
 {
     const struct model_service *svc = mdb_find_service(h->mdb,
                                                        hb->svc->name);
@@ -1005,7 +735,7 @@ http_step(struct health *h, struct hb *hb, const struct answer *a)
  * addresses and ports): its result, or PROBE_NONE if undecided or not an
  * answer after all. */
 static enum result
-judge(struct health *h, struct hb *hb, const struct answer *a)
+judge(struct health *h, struct hb *hb, const struct probe_answer *a)
 {
     const struct model_service *svc;
     const struct model_monitor_request *req;
@@ -1070,7 +800,7 @@ judge(struct health *h, struct hb *hb, const struct answer *a)
  * same port with an ACK instead). */
 static void
 reset_stray(struct ofsession *s, const struct ofputil_packet_in *pin,
-            const struct answer *a)
+            const struct probe_answer *a)
 {
     uint64_t stub[256 / 8], astub[64 / 8];
     struct ofpbuf rst = OFPBUF_STUB_INITIALIZER(stub);
@@ -1092,7 +822,7 @@ health_handle_msg(struct health *h, const char *bridge, struct ofsession *s,
                   const struct ofp_header *oh, enum ofptype type)
 {
     struct ofputil_packet_in pin;
-    struct answer a;
+    struct probe_answer a;
     struct hb *hb = NULL;
     size_t total_len;
     uint32_t buffer_id;
@@ -1108,7 +838,7 @@ health_handle_msg(struct health *h, const char *bridge, struct ofsession *s,
         || ((const uint8_t *) pin.userdata)[1] != MSLB_HEALTH_USERDATA1) {
         return false;           /* Not for us. */
     }
-    if (!parse_answer(pin.packet, pin.packet_len, &a)
+    if (!probe_parse_answer(pin.packet, pin.packet_len, &a)
         || !(hb = find_in_flight(h, a.dport))
         || strcmp(hb->bridge, bridge)
         || !mslb_addr_equal(&a.src, &hb->dst)
