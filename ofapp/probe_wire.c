@@ -5,31 +5,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "csum.h"
 #include "util.h"
-
-/* Internet checksum over 'n' bytes, continuing 'sum'. */
-static uint32_t
-sum16(uint32_t sum, const void *p_, size_t n)
-{
-    const uint8_t *p = p_;
-
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        sum += (p[i] << 8) | p[i + 1];
-    }
-    if (n & 1) {
-        sum += p[n - 1] << 8;
-    }
-    return sum;
-}
-
-static uint16_t
-fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return ~sum & 0xffff;
-}
 
 static void
 put16(uint8_t *p, uint16_t x)
@@ -99,7 +76,8 @@ start_frame(struct builder *bf, struct probe_frame *f, const struct mslb_mac *et
         ip[9] = proto;
         memcpy(ip + 12, &src->v4, 4);
         memcpy(ip + 16, &dst->v4, 4);
-        put16(ip + 10, fold(sum16(0, ip, 20)));
+        ovs_be16 c = csum(ip, 20);
+        memcpy(ip + 10, &c, 2);
     }
     return f->b + bf->l4;
 }
@@ -114,12 +92,18 @@ finish_l4(const struct builder *bf, size_t ofs)
     size_t l4_len = f->len - bf->l4;
     uint32_t sum = 0;
 
+    ovs_be16 c;
+
     if (bf->proto != IPPROTO_ICMP) {
-        sum = bf->v6 ? sum16(0, ip + 8, 32) : sum16(0, ip + 12, 8);
-        sum += bf->proto + l4_len;
+        /* The pseudo-header: addresses, protocol, upper-layer length. */
+        sum = bf->v6 ? csum_continue(0, ip + 8, 32)
+                     : csum_continue(0, ip + 12, 8);
+        sum = csum_add16(sum, htons(bf->proto));
+        sum = csum_add16(sum, htons(l4_len));
     }
     put16(f->b + bf->l4 + ofs, 0);
-    put16(f->b + bf->l4 + ofs, fold(sum16(sum, f->b + bf->l4, l4_len)));
+    c = csum_finish(csum_continue(sum, f->b + bf->l4, l4_len));
+    memcpy(f->b + bf->l4 + ofs, &c, 2);
 }
 
 void
