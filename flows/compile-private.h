@@ -62,6 +62,9 @@ void a_resubmit(struct cbuild *, int table);
  * for controller(max_len=65535)), the pipeline's registers in the
  * packet-in's metadata. */
 void a_controller_all(struct cbuild *);
+/* To the controller with the two bytes of userdata that tell mslbd's
+ * handlers it is theirs (MSLB_*_USERDATA0/1). */
+void a_controller_tagged(struct cbuild *, uint8_t tag0, uint8_t tag1);
 void a_group(struct cbuild *, uint32_t group_id);
 void a_goto(struct cbuild *, int table);
 

@@ -396,9 +396,7 @@ add_default(struct cbuild *cb, uint64_t cookie, int table, bool normal)
     cb_add(cb, cookie, table, 0);
 }
 
-/* Sends the packet to the controller with the two bytes of userdata that
- * tell mslbd's handlers it is theirs. */
-static void
+void
 a_controller_tagged(struct cbuild *cb, uint8_t tag0, uint8_t tag1)
 {
     struct ofpact_controller *oc;

@@ -387,6 +387,49 @@ compile_move_learning(struct cbuild *cb, const struct model_service *svc,
     cb_add(cb, cookie, MSLB_T_DSR_AFFINITY, 1);
 }
 
+/* DSR_FORWARD, a backend whose monitor finds it down (be->failed): its
+ * own flows stay, for the probes and for the sessions it keeps.  Above
+ * them, for packets that are not probes: with source-IP persistence a
+ * client learned to it opens new sessions elsewhere (a TCP SYN, and any
+ * UDP datagram, picks a slot again and is learned there); with
+ * "sessions": "reset" any other TCP packet of its sessions goes to
+ * mslbd, which answers it with an RST from the VIP (ofapp/reject.c). */
+static void
+failed_backend(struct cbuild *cb, uint64_t cookie,
+               const struct model_service *svc,
+               const struct model_backend *be,
+               const struct compile_ports *ports)
+{
+    bool tcp = !svc->proto || svc->proto == IPPROTO_TCP;
+    bool udp = !svc->proto || svc->proto == IPPROTO_UDP;
+
+    if (svc->persistence && tcp) {
+        cb_begin(cb);
+        m_forward(cb, svc, be, true);
+        a_set_u32(cb, MFF_REG1, 0);
+        a_select_slot(cb, svc, ports);
+        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, MSLB_FAILED_PRIORITY + 1);
+    }
+    if (svc->persistence && udp) {
+        cb_begin(cb);
+        m_ip_proto(cb, &svc->vip, IPPROTO_UDP);
+        m_reg_masked(cb, 4, 0, MSLB_HEALTH_FLAG);
+        m_regs(cb, svc->id, be->key);
+        a_set_u32(cb, MFF_REG1, 0);
+        a_select_slot(cb, svc, ports);
+        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, MSLB_FAILED_PRIORITY);
+    }
+    if (be->monitor.reset_sessions && tcp) {
+        cb_begin(cb);
+        m_ip_proto(cb, &svc->vip, IPPROTO_TCP);
+        m_reg_masked(cb, 4, 0, MSLB_HEALTH_FLAG);
+        m_regs(cb, svc->id, be->key);
+        a_controller_tagged(cb, MSLB_REJECT_USERDATA0,
+                            MSLB_REJECT_USERDATA1);
+        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, MSLB_FAILED_PRIORITY);
+    }
+}
+
 void
 compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
                     const struct model_bridge *br,
@@ -421,6 +464,9 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
         const struct model_backend *be = &svc->backends[i];
         if (be->state == MODEL_BACKEND_DOWN || !be->has_mac) {
             continue;           /* No MAC yet: no sessions, no flows. */
+        }
+        if (be->failed) {
+            failed_backend(cb, cookie, svc, be, ports);
         }
         if (svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB) {
             tunnel_forward(cb, cookie, svc, be, br, ports);

@@ -119,6 +119,33 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
     cb_add(cb, cookie, MSLB_T_CLASSIFY, 210);
 }
 
+/* NAT_OUT, a backend whose monitor finds it down and whose "sessions" is
+ * "reset": a packet of one of the service's established sessions with
+ * it, its destination put back to the VIP and port, goes to mslbd, which
+ * answers the client with an RST (UDP: port unreachable) from the VIP
+ * (ofapp/reject.c).  Above the backend's own flow, which probes and
+ * other services' sessions still take. */
+static void
+reset_sessions(struct cbuild *cb, uint64_t cookie,
+               const struct model_service *svc,
+               const struct model_backend *be)
+{
+    cb_begin(cb);
+    m_ct_state(cb, CS_ESTABLISHED | CS_TRACKED,
+               CS_ESTABLISHED | CS_TRACKED | CS_REPLY_DIR);
+    m_ip_proto(cb, &be->ip, svc->proto);
+    m_u8(cb, MFF_CT_NW_PROTO, svc->proto);
+    m_addr(cb, MFF_CT_NW_DST, MFF_CT_IPV6_DST, &svc->vip);
+    m_u16(cb, MFF_CT_TP_DST, svc->port);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+    m_u16(cb, MFF_TCP_DST, be->port);
+    a_set_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+    a_set_u16(cb, svc->proto == IPPROTO_UDP ? MFF_UDP_DST : MFF_TCP_DST,
+              svc->port);
+    a_controller_tagged(cb, MSLB_REJECT_USERDATA0, MSLB_REJECT_USERDATA1);
+    cb_add(cb, cookie, MSLB_T_NAT_OUT, 110);
+}
+
 /* The request match of a NAT service: protocol, VIP, port. */
 static void
 nat_request_match(struct cbuild *cb, const struct model_service *svc)
@@ -197,6 +224,10 @@ compile_nat_service(struct cbuild *cb, const struct model_service *svc,
         if (svc->backends[i].state != MODEL_BACKEND_DOWN
             && svc->backends[i].has_mac) {
             add_endpoint(cb, &svc->backends[i], svc->proto, br, ports);
+            if (svc->backends[i].failed
+                && svc->backends[i].monitor.reset_sessions) {
+                reset_sessions(cb, cookie, svc, &svc->backends[i]);
+            }
         }
     }
 }

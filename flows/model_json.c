@@ -59,6 +59,10 @@ monitor_json(const struct model_monitor *mon, unsigned int fields)
     if (fields & MODEL_MONITOR_F_FALL) {
         json_object_set_new(j, "fall", json_integer(mon->fall));
     }
+    if (fields & MODEL_MONITOR_F_SESSIONS) {
+        json_object_set_new(j, "sessions", json_string(
+                                mon->reset_sessions ? "reset" : "keep"));
+    }
     return j;
 }
 

@@ -13,7 +13,7 @@
 #include "mslb/xalloc.h"
 
 static const char *const monitor_keys[] = {
-    "type", "port", "interval", "timeout", "rise", "fall",
+    "type", "port", "interval", "timeout", "rise", "fall", "sessions",
     "method", "path", "host", "status", "body",     /* http */
     "send", "expect",                               /* udp */
     NULL
@@ -341,6 +341,17 @@ parse_monitor(const json_t *j, const char *path, bool type_required,
     }
     mon->fall = n;
     mon->set |= json_object_get(j, "fall") ? MODEL_MONITOR_F_FALL : 0;
+    if ((error = model_get_string(j, path, "sessions", false, &s))) {
+        return error;
+    }
+    if (s) {
+        if (strcmp(s, "keep") && strcmp(s, "reset")) {
+            return model_key_error(path, "sessions",
+                                   "must be \"keep\" or \"reset\"");
+        }
+        mon->reset_sessions = !strcmp(s, "reset");
+        mon->set |= MODEL_MONITOR_F_SESSIONS;
+    }
 
     if (mon->timeout_ms > mon->interval_ms) {
         char buf[16];
@@ -356,7 +367,7 @@ parse_monitor(const json_t *j, const char *path, bool type_required,
         return parse_request(j, path, mon->type, reqp);
     }
     for (int k = 0; monitor_keys[k]; k++) {
-        if (k >= 6 && json_object_get(j, monitor_keys[k])) {
+        if (k >= 7 && json_object_get(j, monitor_keys[k])) {
             return model_key_error(path, monitor_keys[k], "only in the "
                                    "service's monitor (its backends share "
                                    "it)");

@@ -255,6 +255,13 @@ key_in(uint32_t key, const uint32_t *keys, size_t n)
     return lo < n && keys[lo] == key;
 }
 
+int
+model_key_compare(const void *a_, const void *b_)
+{
+    uint32_t a = *(const uint32_t *) a_, b = *(const uint32_t *) b_;
+    return a < b ? -1 : a > b;
+}
+
 void
 model_slots_effective(const struct model_service *svc,
                       const uint32_t *failed, size_t n_failed,
@@ -263,8 +270,9 @@ model_slots_effective(const struct model_service *svc,
     const struct model_slots *sl = &svc->slots;
     struct slots_backend *usable;
     struct model_slot_move *moves;
-    size_t n_usable = 0, n_moves = 0, m = 0;
+    size_t n_usable = 0, n_moves = 0, n_kept = 0, m = 0;
     bool keep = records_moves(svc) && svc->proto == IPPROTO_TCP;
+    uint32_t *kept;
     uint32_t *table;
 
     if (!n_failed || !sl->n_slots) {
@@ -272,15 +280,20 @@ model_slots_effective(const struct model_service *svc,
         return;
     }
     usable = mslb_xzalloc((svc->n_backends + 1) * sizeof *usable);
+    kept = mslb_xzalloc((n_failed + 1) * sizeof *kept);
     for (size_t i = 0; i < svc->n_backends; i++) {
         const struct model_backend *be = &svc->backends[i];
-        if (be->state == MODEL_BACKEND_UP
-            && !key_in(be->key, failed, n_failed)) {
-            usable[n_usable].id = be->key;
-            usable[n_usable].weight = be->weight;
-            n_usable++;
+        if (!key_in(be->key, failed, n_failed)) {
+            if (be->state == MODEL_BACKEND_UP) {
+                usable[n_usable].id = be->key;
+                usable[n_usable].weight = be->weight;
+                n_usable++;
+            }
+        } else if (keep && !be->monitor.reset_sessions) {
+            kept[n_kept++] = be->key;   /* Its sessions stay. */
         }
     }
+    qsort(kept, n_kept, sizeof *kept, model_key_compare);
     table = mslb_xzalloc(sl->n_slots * sizeof *table);
     for (uint32_t s = 0; s < sl->n_slots; s++) {
         uint32_t o = sl->owner[s];
@@ -307,7 +320,7 @@ model_slots_effective(const struct model_service *svc,
         if (sm && sm->from != now) {
             moves[n_moves++] = *sm;
         } else if (!sm && keep && was && was != now
-                   && key_in(was, failed, n_failed)) {
+                   && key_in(was, kept, n_kept)) {
             moves[n_moves++] = (struct model_slot_move) {
                 .slot = s, .from = was, .until = MODEL_MOVE_WHILE_DRAINING,
             };
@@ -321,6 +334,7 @@ model_slots_effective(const struct model_service *svc,
         free(moves);
     }
     free(usable);
+    free(kept);
 }
 
 void

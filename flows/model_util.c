@@ -308,6 +308,7 @@ hash_monitor(const struct model_monitor *m, uint32_t h)
     h = mslb_hash_bytes(&m->timeout_ms, sizeof m->timeout_ms, h);
     h = mslb_hash_bytes(&m->rise, sizeof m->rise, h);
     h = mslb_hash_bytes(&m->fall, sizeof m->fall, h);
+    h = mslb_hash_bytes(&m->reset_sessions, sizeof m->reset_sessions, h);
     return mslb_hash_bytes(&m->set, sizeof m->set, h);
 }
 

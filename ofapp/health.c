@@ -231,13 +231,6 @@ end_probe(struct health *h, struct hb *hb)
 }
 
 static int
-compare_keys(const void *a_, const void *b_)
-{
-    uint32_t a = *(const uint32_t *) a_, b = *(const uint32_t *) b_;
-    return a < b ? -1 : a > b;
-}
-
-static int
 compare_moves(const void *a_, const void *b_)
 {
     const struct model_slot_move *a = a_, *b = b_;
@@ -272,10 +265,10 @@ recovery_moves(struct health *h, struct hb *hb)
             keys[n++] = o->key;
         }
     }
-    qsort(keys, n, sizeof *keys, compare_keys);
+    qsort(keys, n, sizeof *keys, model_key_compare);
     model_slots_effective(svc, keys, n, &after);
     keys[n++] = hb->key;
-    qsort(keys, n, sizeof *keys, compare_keys);
+    qsort(keys, n, sizeof *keys, model_key_compare);
     model_slots_effective(svc, keys, n, &before);
     free(keys);
     if (before.n_slots == after.n_slots) {

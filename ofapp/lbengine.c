@@ -245,13 +245,6 @@ rtfacts_destroy(struct rtfacts *rt)
     free(rt);
 }
 
-static int
-compare_keys(const void *a_, const void *b_)
-{
-    uint32_t a = *(const uint32_t *) a_, b = *(const uint32_t *) b_;
-    return a < b ? -1 : a > b;
-}
-
 static struct rtfacts_service *
 rtfacts_service(struct rtfacts *rt, const char *service)
 {
@@ -285,7 +278,7 @@ rtfacts_set_failed(struct rtfacts *rt, const char *service,
     struct rtfacts_service *rs;
 
     if (n) {
-        qsort(sorted, n, sizeof *sorted, compare_keys);
+        qsort(sorted, n, sizeof *sorted, model_key_compare);
     }
     if (old ? old->n == n && (!n || !memcmp(old->failed, sorted,
                                             n * sizeof *sorted))
@@ -528,11 +521,16 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
     size_t n_keys = n_failed;
 
     memcpy(keys, failed, n_failed * sizeof *keys);
-    if (n_unresolved) {
+    if (n_unresolved || n_failed) {
         backends = xmemdup(svc->backends,
                            svc->n_backends * sizeof *svc->backends);
         for (size_t i = 0; i < svc->n_backends; i++) {
             struct model_backend *be = &backends[i];
+
+            /* The compiler treats a failed backend's sessions as its
+             * monitor says ("sessions"). */
+            be->failed = bsearch(&be->key, failed, n_failed, sizeof *failed,
+                                 model_key_compare) != NULL;
             if (be->has_mac) {
                 continue;
             }
@@ -545,7 +543,7 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
             }
         }
         eff.backends = backends;
-        qsort(keys, n_keys, sizeof *keys, compare_keys);
+        qsort(keys, n_keys, sizeof *keys, model_key_compare);
     }
     model_slots_effective(svc, keys, n_keys, &eff.slots);
     if (rs) {

@@ -183,8 +183,8 @@ monitor_row_json(const struct smap *monitor)
         char *end;
 
         static const char *const texts[] = {
-            "type", "method", "path", "host", "status", "body", "send",
-            "expect", NULL
+            "type", "sessions", "method", "path", "host", "status", "body",
+            "send", "expect", NULL
         };
         bool text = false;
 

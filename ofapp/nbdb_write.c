@@ -145,6 +145,9 @@ monitor_smap(const struct model_monitor *mon,
     if (mon->set & MODEL_MONITOR_F_FALL) {
         smap_add_format(smap, "fall", "%d", mon->fall);
     }
+    if (mon->set & MODEL_MONITOR_F_SESSIONS) {
+        smap_add(smap, "sessions", mon->reset_sessions ? "reset" : "keep");
+    }
 }
 
 #define SET_MONITOR(TYPE, ROW, MON, REQ)                    \

@@ -487,9 +487,10 @@ format_health(struct ds *out, const struct rest_env *d)
     struct reject_counters rc;
     reject_get_counters(&rc);
     put_metric(out, "mslb_rejects_total", "New sessions of empty services "
-               "with \"empty\": \"reject\" refused by a TCP reset (rst) or "
-               "an ICMP port unreachable (icmp), or over the rate limit "
-               "(limited).", "counter");
+               "with \"empty\": \"reject\", and packets of failed backends' "
+               "sessions with monitor \"sessions\": \"reset\", answered by "
+               "a TCP reset (rst) or an ICMP port unreachable (icmp), or "
+               "over the rate limit (limited).", "counter");
     ds_put_format(out, "mslb_rejects_total{kind=\"rst\"} %"PRIu64"\n"
                   "mslb_rejects_total{kind=\"icmp\"} %"PRIu64"\n"
                   "mslb_rejects_total{kind=\"limited\"} %"PRIu64"\n",

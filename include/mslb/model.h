@@ -93,6 +93,7 @@ enum {                          /* Bits of model_monitor.set. */
     MODEL_MONITOR_F_TIMEOUT = 1 << 3,
     MODEL_MONITOR_F_RISE = 1 << 4,
     MODEL_MONITOR_F_FALL = 1 << 5,
+    MODEL_MONITOR_F_SESSIONS = 1 << 6,
 };
 
 #define MODEL_MONITOR_INTERVAL_MS 5000  /* Defaults. */
@@ -107,6 +108,9 @@ struct model_monitor {
     uint32_t interval_ms;       /* 100 .. 3,600,000. */
     uint32_t timeout_ms;        /* 50 .. interval_ms. */
     uint8_t rise, fall;         /* 1 .. 100. */
+    bool reset_sessions;        /* "sessions": "reset": a failed backend's
+                                 * established sessions are reset, not
+                                 * kept. */
     uint8_t set;                /* MODEL_MONITOR_F_*: given, not default. */
 };
 
@@ -124,6 +128,9 @@ struct model_backend {
                                  * NULL. */
     uint32_t key;               /* Nonzero id, stable: from ip and port. */
     struct model_monitor monitor;       /* Merged over the service's. */
+    bool failed;                /* Runtime, never stored: its monitor says
+                                 * it is down (set only in the copy the
+                                 * engine compiles, ofapp/lbengine.c). */
 };
 
 #define MODEL_MAX_WEIGHT 10000
@@ -324,6 +331,9 @@ void model_slots_clone(struct model_slots *dst, const struct model_slots *);
 bool model_slots_equal(const struct model_slots *,
                        const struct model_slots *);
 int64_t model_slots_next_expiry(const struct model_slots *);
+/* qsort() order of backend keys (uint32_t), as model_slots_effective()
+ * wants its 'failed'. */
+int model_key_compare(const void *, const void *);
 /* The table 'svc' uses while the backends whose keys are 'failed' ('n',
  * sorted) fail their health checks (docs/health.md): its stored table
  * with the failed backends' slots handed to the usable ones as
@@ -331,7 +341,8 @@ int64_t model_slots_next_expiry(const struct model_slots *);
  * that recovers gets back exactly the slots it had.  TCP services of the
  * DSR modes keep the failed backends' open sessions: each slot taken from
  * one becomes a move from it (until MODEL_MOVE_WHILE_DRAINING), unless
- * the slot is in a stored move already.  Stores into uninitialised
+ * the slot is in a stored move already or the backend's monitor says
+ * "sessions": "reset".  Stores into uninitialised
  * 'out'. */
 void model_slots_effective(const struct model_service *svc,
                            const uint32_t *failed, size_t n,

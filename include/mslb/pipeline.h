@@ -148,6 +148,11 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
  * packet count is the backend's connections (the statistics' sessions). */
 #define MSLB_SYN_COUNT_PRIORITY 101
 
+/* DSR_FORWARD: above a failed backend's flows, what its monitor's
+ * "sessions" and source-IP persistence make of packets that are not
+ * probes (compile_dsr.c, failed_backend()). */
+#define MSLB_FAILED_PRIORITY 110
+
 /* The shared one-bucket groups that copy the low K bits of the datapath's
  * hash into reg5 (compile_slots.c): the symmetric L3/L4 hash (no selection
  * method), and with OpenFlow 1.5 the 5-tuple hash (UDP services). */

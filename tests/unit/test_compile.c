@@ -178,6 +178,35 @@ test_effective(void **state)
     assert_int_equal(count(&eff, 0), eff.n_slots);
     assert_int_equal(eff.n_moves, eff.n_slots);
     model_slots_uninit(&eff);
+
+    /* "sessions": "reset" on backend 2 (and 4): the same slots go to the
+     * same owners, but no move keeps its sessions; with all failed, only
+     * the keeping ones' slots are moves. */
+    {
+        struct model_slots keep, reset;
+
+        model_slots_effective(&svc, failed, 1, &keep);
+        svc.backends[1].monitor.reset_sessions = true;
+        svc.backends[3].monitor.reset_sessions = true;
+        model_slots_effective(&svc, failed, 1, &reset);
+        assert_int_equal(reset.n_slots, keep.n_slots);
+        assert_memory_equal(reset.owner, keep.owner,
+                            keep.n_slots * sizeof *keep.owner);
+        assert_true(keep.n_moves > 0);
+        assert_int_equal(reset.n_moves, 0);
+        model_slots_uninit(&reset);
+        model_slots_effective(&svc, all, 4, &reset);
+        assert_int_equal(count(&reset, 0), reset.n_slots);
+        assert_int_equal(reset.n_moves, count(&svc.slots, 1)
+                                        + count(&svc.slots, 3));
+        for (size_t i = 0; i < reset.n_moves; i++) {
+            assert_true(reset.moves[i].from == 1 || reset.moves[i].from == 3);
+        }
+        model_slots_uninit(&reset);
+        model_slots_uninit(&keep);
+        svc.backends[1].monitor.reset_sessions = false;
+        svc.backends[3].monitor.reset_sessions = false;
+    }
     model_slots_uninit(&svc.slots);
 
     /* UDP (no SYN tells a new session) and nat (conntrack keeps them):

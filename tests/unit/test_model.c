@@ -470,7 +470,7 @@ test_monitor(void **state)
     json_t *svc = render(m);
     json_t *want = json_loads(
         "{\"type\":\"tcp\",\"interval\":5,\"timeout\":2,\"rise\":2,"
-        "\"fall\":3}", 0, NULL);
+        "\"fall\":3,\"sessions\":\"keep\"}", 0, NULL);
     json_t *backends = json_object_get(svc, "backends");
     assert_true(json_equal(json_object_get(svc, "monitor"), want));
     json_decref(want);
@@ -514,7 +514,8 @@ test_monitor(void **state)
     assert_int_equal(mon->port, 81);
     svc = render(m);
     want = json_loads("{\"type\":\"tcp\",\"port\":81,\"interval\":0.1,"
-                      "\"timeout\":0.05,\"rise\":2,\"fall\":3}", 0, NULL);
+                      "\"timeout\":0.05,\"rise\":2,\"fall\":3,"
+                      "\"sessions\":\"keep\"}", 0, NULL);
     assert_true(json_equal(json_object_get(svc, "monitor"), want));
     json_decref(want);
     json_decref(svc);
@@ -587,6 +588,35 @@ test_monitor(void **state)
     assert_null(try_parse(MON_SERVICE("tcp", "\"mode\":\"dr\",",
                                       "\"monitor\":{\"type\":\"tcp\","
                                       "\"port\":22},", ""), &m));
+    model_destroy(m);
+
+    /* "sessions": the service's, a backend's own over it; a change of
+     * it changes the service's flows (hash). */
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80,
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"sessions\":\"reset\"},",
+                                      ",\"monitor\":{\"sessions\":\"keep\"}"),
+                          &m));
+    assert_true(m->services[0].monitor.reset_sessions);
+    assert_false(m->services[0].backends[0].monitor.reset_sessions);
+    assert_int_equal(m->services[0].backends[0].monitor.set,
+                     MODEL_MONITOR_F_SESSIONS);
+    svc = render(m);
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(svc, "monitor"), "sessions")), "reset");
+    want = json_loads("{\"sessions\":\"keep\"}", 0, NULL);
+    assert_true(json_equal(json_object_get(json_array_get(
+        json_object_get(svc, "backends"), 0), "monitor"), want));
+    json_decref(want);
+    json_decref(svc);
+    hash = model_service_hash(&m->services[0]);
+    model_destroy(m);
+    assert_null(try_parse(MON_SERVICE("tcp", TCP80,
+                                      "\"monitor\":{\"type\":\"tcp\","
+                                      "\"sessions\":\"reset\"},",
+                                      ",\"monitor\":{\"sessions\":\"reset\"}"),
+                          &m));
+    assert_int_not_equal(model_service_hash(&m->services[0]), hash);
     model_destroy(m);
 
     /* Nothing probed, nothing needed of the bridge. */
@@ -663,6 +693,10 @@ test_monitor_errors(void **state)
         { MON_SERVICE("tcp", TCP80,
                       TCP_MON(",\"interval\":0.5,\"timeout\":0.75"), ""),
           "services[0].monitor.timeout: must not exceed interval (0.5 s)" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(",\"sessions\":\"end\""), ""),
+          "services[0].monitor.sessions: must be \"keep\" or \"reset\"" },
+        { MON_SERVICE("tcp", TCP80, TCP_MON(""), ",\"monitor\":{\"sessions\":1}"),
+          "services[0].backends[0].monitor.sessions: must be a string" },
         { MON_SERVICE("tcp", TCP80, TCP_MON(",\"rise\":0"), ""),
           "services[0].monitor.rise: must be an integer from 1 to 100" },
         { MON_SERVICE("tcp", TCP80, TCP_MON(",\"fall\":101"), ""),
