@@ -356,20 +356,29 @@ def cmd_flap(log, from_line):
             pending.append((kind, ts(line)))
         elif "|reconciler|bridge br-lb: generation" in line \
                 and " installed (flows" in line and pending:
+            # A transition is in the first bundle sent after it (the
+            # install line says how long its bundle took): one decided
+            # while a bundle was on its way waits for the next.
             t = ts(line)
             installs += 1
             mt = re.search(r" in (\d+) ms$", line)
-            if mt:
-                bundle_ms.append(int(mt.group(1)))
+            took = int(mt.group(1)) if mt else 0
+            bundle_ms.append(took)
+            sent = t - took / 1000.0
+            left = []
             for kind, t0 in pending:
-                lat[kind].append(1000 * (t - t0))
-            pending = []
+                if t0 <= sent + 0.0005:
+                    lat[kind].append(1000 * (t - t0))
+                else:
+                    left.append((kind, t0))
+            pending = left
     alll = lat["down"] + lat["up"]
     if not alll:
         print("flap-to-switch: no transition followed by an install found")
         return
-    print("flap-to-switch latency (log: 'is down/up' decision -> the next "
-          "'generation G installed' barrier reply; ms resolution):")
+    print("flap-to-switch latency (log: 'is down/up' decision -> the barrier "
+          "reply, 'generation G installed', of the first bundle sent after "
+          "it; ms resolution):")
     for kind in ("down", "up", "all"):
         xs = alll if kind == "all" else lat[kind]
         if xs:
