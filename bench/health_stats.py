@@ -367,7 +367,7 @@ def cmd_flap(log, from_line):
             sent = t - took / 1000.0
             left = []
             for kind, t0 in pending:
-                if t0 <= sent + 0.0005:
+                if t0 <= sent + 0.001:   # both in ms
                     lat[kind].append(1000 * (t - t0))
                 else:
                     left.append((kind, t0))

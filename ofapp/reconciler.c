@@ -6,7 +6,15 @@
  * any time afterwards, so it is applied at once).  The bundle's barrier
  * reply confirms it and moves the installed generation; an error instead
  * makes 'have' unknown, so the reconciler dumps again and compares
- * everything. */
+ * everything.
+ *
+ * Bundles are pipelined: a change that comes while bundles are on their
+ * way is sent at once, up to MAX_INFLIGHT of them, rather than after the
+ * previous barrier reply (the switch applies them in order, so each
+ * difference, computed against 'have' as the ones before it left it, is
+ * right when its turn comes).  A refused bundle makes the ones after it
+ * moot: their replies are swallowed, and the dump that follows them on
+ * the connection shows what they did. */
 #include <config.h>
 #include "reconciler.h"
 
@@ -34,6 +42,17 @@ VLOG_DEFINE_THIS_MODULE(reconciler);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
+/* A bundle sent, until its barrier reply. */
+struct inflight {
+    uint32_t bundle_id;
+    uint32_t first_xid, barrier_xid;
+    bool failed;
+    uint64_t sent_gen;          /* Installed once it is confirmed. */
+    size_t counts[FLOWSET_GROUP_DELETE + 1];
+    uint64_t started_ms;
+};
+#define MAX_INFLIGHT 4
+
 struct reconciler {
     char *bridge;
     const struct reconciler_switch *sw;
@@ -55,12 +74,9 @@ struct reconciler {
 
     uint32_t flows_xid, groups_xid;     /* Dumps under way. */
 
-    uint32_t bundle_id;         /* The bundle in flight. */
-    uint32_t first_xid, barrier_xid;
-    bool failed;
-    uint64_t sent_gen;
-    size_t counts[FLOWSET_GROUP_DELETE + 1];
-    uint64_t started_ms;
+    struct inflight inflight[MAX_INFLIGHT];     /* Oldest first. */
+    size_t n_inflight;
+    uint32_t stale_lo, stale_hi;        /* xids of dropped bundles. */
 };
 
 static uint32_t next_bundle_id = 1;
@@ -130,11 +146,24 @@ notify_installed(struct reconciler *r)
 
 /* ---- Adoption. ---- */
 
+/* Forgets the bundles on their way; their replies, should they come, are
+ * swallowed. */
+static void
+drop_inflight(struct reconciler *r)
+{
+    if (r->n_inflight) {
+        r->stale_lo = r->inflight[0].first_xid;
+        r->stale_hi = r->inflight[r->n_inflight - 1].barrier_xid;
+        r->n_inflight = 0;
+    }
+}
+
 static void
 start_adoption(struct reconciler *r)
 {
     struct ofputil_flow_stats_request fsr;
 
+    drop_inflight(r);
     flowset_destroy(r->have);
     r->have = flowset_create();
     memset(&fsr, 0, sizeof fsr);
@@ -186,7 +215,8 @@ reconciler_disconnected(struct reconciler *r)
 {
     r->state = RECONCILER_DISCONNECTED;
     r->flows_xid = r->groups_xid = 0;
-    r->barrier_xid = 0;
+    r->n_inflight = 0;
+    r->stale_lo = r->stale_hi = 0;
     r->pending = false;
     notify_installed(r);
 }
@@ -194,24 +224,25 @@ reconciler_disconnected(struct reconciler *r)
 /* ---- Installing. ---- */
 
 static void
-bundle_ctrl(struct reconciler *r, uint16_t type)
+bundle_ctrl(struct reconciler *r, uint32_t bundle_id, uint16_t type)
 {
     struct ofputil_bundle_ctrl_msg bc = {
-        .bundle_id = r->bundle_id,
+        .bundle_id = bundle_id,
         .type = type,
         .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
     };
     send_msg(r, ofputil_encode_bundle_ctrl_request(r->version, &bc));
 }
 
-/* Sends 'diff' as one bundle and a barrier. */
+/* Sends 'diff' as one bundle and a barrier, recorded in 'b'. */
 static void
-send_bundle(struct reconciler *r, const struct flowset_diff *diff)
+send_bundle(struct reconciler *r, const struct flowset_diff *diff,
+            struct inflight *b)
 {
-    r->bundle_id = next_bundle_id++;
-    r->failed = false;
-    r->first_xid = r->sw->alloc_xid(r->sw_aux);
-    bundle_ctrl(r, OFPBCT_OPEN_REQUEST);
+    b->bundle_id = next_bundle_id++;
+    b->failed = false;
+    b->first_xid = r->sw->alloc_xid(r->sw_aux);
+    bundle_ctrl(r, b->bundle_id, OFPBCT_OPEN_REQUEST);
     for (size_t i = 0; i < diff->n_ops; i++) {
         struct ofputil_bundle_add_msg badd;
         struct ofpbuf *msg;
@@ -222,13 +253,13 @@ send_bundle(struct reconciler *r, const struct flowset_diff *diff)
         if (!msg) {
             VLOG_ERR("bridge %s: cannot encode: %s", r->bridge, error);
             free(error);
-            r->failed = true;
+            b->failed = true;
             continue;
         }
         /* The inner message must carry the outer one's xid. */
         xid = r->sw->alloc_xid(r->sw_aux);
         ((struct ofp_header *) msg->data)->xid = htonl(xid);
-        badd.bundle_id = r->bundle_id;
+        badd.bundle_id = b->bundle_id;
         badd.flags = OFPBF_ATOMIC | OFPBF_ORDERED;
         badd.msg = msg->data;
         struct ofpbuf *add = ofputil_encode_bundle_add(r->version, &badd);
@@ -236,9 +267,27 @@ send_bundle(struct reconciler *r, const struct flowset_diff *diff)
         r->sw->send(r->sw_aux, add);
         ofpbuf_delete(msg);
     }
-    bundle_ctrl(r, r->failed ? OFPBCT_DISCARD_REQUEST
-                : OFPBCT_COMMIT_REQUEST);
-    r->barrier_xid = send_msg(r, ofputil_encode_barrier_request(r->version));
+    bundle_ctrl(r, b->bundle_id, b->failed ? OFPBCT_DISCARD_REQUEST
+                                           : OFPBCT_COMMIT_REQUEST);
+    b->barrier_xid = send_msg(r, ofputil_encode_barrier_request(r->version));
+}
+
+/* Idle, or bundles on their way with room for one more, none refused. */
+static bool
+can_send(const struct reconciler *r)
+{
+    if (r->state == RECONCILER_IDLE) {
+        return true;
+    }
+    if (r->state != RECONCILER_BUSY || r->n_inflight >= MAX_INFLIGHT) {
+        return false;
+    }
+    for (size_t i = 0; i < r->n_inflight; i++) {
+        if (r->inflight[i].failed) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void
@@ -246,7 +295,7 @@ run(struct reconciler *r)
 {
     struct flowset_diff diff;
 
-    if (r->state != RECONCILER_IDLE || !r->want || r->hold) {
+    if (!can_send(r) || !r->want || r->hold) {
         return;
     }
     r->pending = false;
@@ -268,7 +317,11 @@ run(struct reconciler *r)
     if (!diff.n_ops) {
         flowset_diff_uninit(&diff);
         flowset_clear_dirty(r->want);
-        if (r->installed_gen != r->want_gen) {
+        if (r->n_inflight) {
+            /* Nothing more to send: the last bundle on its way completes
+             * this generation. */
+            r->inflight[r->n_inflight - 1].sent_gen = r->want_gen;
+        } else if (r->installed_gen != r->want_gen) {
             r->installed_gen = r->want_gen;
             VLOG_INFO("bridge %s: generation %"PRIu64" installed (no "
                       "change, %zu flows, %zu groups)", r->bridge,
@@ -279,27 +332,35 @@ run(struct reconciler *r)
         return;
     }
 
-    r->started_ms = now_ms(r);
-    r->sent_gen = r->want_gen;
-    memcpy(r->counts, diff.counts, sizeof r->counts);
-    send_bundle(r, &diff);
+    struct inflight *b = &r->inflight[r->n_inflight++];
+    b->started_ms = now_ms(r);
+    b->sent_gen = r->want_gen;
+    memcpy(b->counts, diff.counts, sizeof b->counts);
+    send_bundle(r, &diff, b);
     /* From here on 'want' may change: take what was sent into 'have'. */
     flowset_apply(r->have, &diff);
     flowset_diff_uninit(&diff);
     flowset_clear_dirty(r->want);
     r->state = RECONCILER_BUSY;
-    VLOG_DBG("bridge %s: bundle %"PRIu32" queued", r->bridge, r->bundle_id);
+    VLOG_DBG("bridge %s: bundle %"PRIu32" queued (%zu on their way)",
+             r->bridge, b->bundle_id, r->n_inflight);
 }
 
+/* The oldest bundle's barrier reply came. */
 static void
 bundle_done(struct reconciler *r)
 {
-    const size_t *n = r->counts;
+    struct inflight b = r->inflight[0];
+    const size_t *n = b.counts;
 
-    r->barrier_xid = 0;
-    if (!r->failed) {
-        r->installed_gen = r->sent_gen;
-        r->state = RECONCILER_IDLE;
+    r->n_inflight--;
+    memmove(&r->inflight[0], &r->inflight[1],
+            r->n_inflight * sizeof r->inflight[0]);
+    if (!b.failed) {
+        r->installed_gen = b.sent_gen;
+        if (!r->n_inflight) {
+            r->state = RECONCILER_IDLE;
+        }
         VLOG_INFO("bridge %s: generation %"PRIu64" installed (flows +%zu "
                   "~%zu -%zu, groups +%zu ~%zu -%zu; %zu flows, %zu groups) "
                   "in %"PRIu64" ms", r->bridge, r->installed_gen,
@@ -307,13 +368,13 @@ bundle_done(struct reconciler *r)
                   n[FLOWSET_FLOW_DELETE], n[FLOWSET_GROUP_ADD],
                   n[FLOWSET_GROUP_MODIFY], n[FLOWSET_GROUP_DELETE],
                   flowset_n_flows(r->have), flowset_n_groups(r->have),
-                  now_ms(r) - r->started_ms);
+                  now_ms(r) - b.started_ms);
         notify_installed(r);
         run(r);
         return;
     }
     VLOG_ERR("bridge %s: generation %"PRIu64" rejected by the switch; the "
-             "bridge keeps generation %"PRIu64, r->bridge, r->sent_gen,
+             "bridge keeps generation %"PRIu64, r->bridge, b.sent_gen,
              r->installed_gen);
     /* The switch discarded the bundle, so 'have' is not what it holds:
      * dump again, then retry once with a full difference. */
@@ -336,7 +397,7 @@ reconciler_set_desired(struct reconciler *r, struct flowset *want,
     r->want_gen = generation;
     r->retry_ok = true;
     r->hold = false;
-    if (r->state == RECONCILER_IDLE) {
+    if (can_send(r)) {
         run(r);
     } else {
         r->pending = true;
@@ -382,11 +443,25 @@ handle_group_dump(struct reconciler *r, const struct ofp_header *oh)
     }
 }
 
-static bool
-in_bundle(const struct reconciler *r, uint32_t xid)
+/* The bundle on its way that 'xid' belongs to, or NULL. */
+static struct inflight *
+find_inflight(struct reconciler *r, uint32_t xid)
 {
-    return (r->state == RECONCILER_BUSY && xid >= r->first_xid
-            && xid <= r->barrier_xid);
+    for (size_t i = 0; r->state == RECONCILER_BUSY && i < r->n_inflight;
+         i++) {
+        struct inflight *b = &r->inflight[i];
+        if (xid >= b->first_xid && xid <= b->barrier_xid) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* A reply to a bundle dropped after an earlier one was refused. */
+static bool
+is_stale(const struct reconciler *r, uint32_t xid)
+{
+    return r->stale_hi && xid >= r->stale_lo && xid <= r->stale_hi;
 }
 
 bool
@@ -416,24 +491,32 @@ reconciler_handle_msg(struct reconciler *r, const struct ofp_header *oh)
         return true;
 
     case OFPTYPE_BUNDLE_CONTROL:
-        return in_bundle(r, xid);
+        return find_inflight(r, xid) || is_stale(r, xid);
 
     case OFPTYPE_BARRIER_REPLY:
-        if (!in_bundle(r, xid) || xid != r->barrier_xid) {
+        if (is_stale(r, xid)) {
+            return true;
+        }
+        if (!r->n_inflight || r->state != RECONCILER_BUSY
+            || xid != r->inflight[0].barrier_xid) {
             return false;
         }
         bundle_done(r);
         return true;
 
     case OFPTYPE_ERROR: {
+        struct inflight *b = find_inflight(r, xid);
         char *s;
 
-        if (in_bundle(r, xid)) {
+        if (b) {
             s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
-            r->failed = true;
+            b->failed = true;
             VLOG_ERR_RL(&rl, "bridge %s: switch refused part of bundle "
-                        "%"PRIu32": %s", r->bridge, r->bundle_id, s);
+                        "%"PRIu32": %s", r->bridge, b->bundle_id, s);
             free(s);
+            return true;
+        }
+        if (is_stale(r, xid)) {
             return true;
         }
         if (r->state == RECONCILER_ADOPTING

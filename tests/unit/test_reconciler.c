@@ -367,7 +367,8 @@ test_commit_error_twice(void **state)
     assert_switch_holds(t, all, 3);
 }
 
-/* A change while a bundle is in flight is sent after it, alone. */
+/* A change while a bundle is in flight is sent at once, in a bundle of its
+ * own behind it (pipelined); each barrier reply moves the generation. */
 static void
 test_dirty_while_busy(void **state)
 {
@@ -382,15 +383,41 @@ test_dirty_while_busy(void **state)
 
     set_unit(t, 1, &SVC1B);
     reconciler_set_desired(t->r, t->want, 3);
-    assert_int_equal(fake_switch_n_pending(t->sw), first);  /* Held. */
-    fake_switch_process(t->sw);
-    fake_switch_deliver(t->sw, t->r);
-    assert_int_equal(reconciler_installed_generation(t->r), 2);
-    assert_int_equal(reconciler_state(t->r), RECONCILER_BUSY);
     /* The second bundle: open, one modify, commit, barrier. */
-    assert_int_equal(fake_switch_n_pending(t->sw), 4);
-    fake_switch_converge(t->sw, t->r);
+    assert_int_equal(fake_switch_n_pending(t->sw), first + 4);
+    assert_int_equal(reconciler_state(t->r), RECONCILER_BUSY);
+    fake_switch_process(t->sw);
     assert_int_equal(st->commits, 2);
+    int type;
+    bool saw2 = false;
+    while ((type = fake_switch_deliver_one(t->sw, t->r)) >= 0) {
+        saw2 |= reconciler_installed_generation(t->r) == 2;
+    }
+    assert_true(saw2);
+    assert_int_equal(reconciler_installed_generation(t->r), 3);
+    assert_true(reconciler_in_step(t->r));
+    assert_switch_holds(t, all, 3);
+}
+
+/* The first of two pipelined bundles is refused: the second's replies are
+ * swallowed, the reconciler dumps (after both, on the connection), and
+ * converges with a full difference. */
+static void
+test_pipelined_error(void **state)
+{
+    struct test *t = *state;
+    const struct fake_switch_stats *st = fake_switch_stats(t->sw);
+    const struct unit *all[] = { &BASE, &SVC1B, &SVC2 };
+
+    start_converged(t, 1);
+    set_unit(t, 2, &SVC2);
+    fake_switch_fail_next_commit(t->sw, OFPERR_OFPBFC_TIMEOUT);
+    reconciler_set_desired(t->r, t->want, 2);
+    set_unit(t, 1, &SVC1B);
+    reconciler_set_desired(t->r, t->want, 3);
+    assert_int_equal(st->commits, 0);
+    fake_switch_converge(t->sw, t->r);
+    assert_int_equal(st->flow_dumps, 1);
     assert_int_equal(reconciler_installed_generation(t->r), 3);
     assert_true(reconciler_in_step(t->r));
     assert_switch_holds(t, all, 3);
@@ -497,6 +524,7 @@ main(void)
         T(test_commit_error_retry),
         T(test_commit_error_twice),
         T(test_dirty_while_busy),
+        T(test_pipelined_error),
         T(test_disconnect_mid_bundle),
         T(test_disconnect_after_commit),
         T(test_switch_restarted_empty),
