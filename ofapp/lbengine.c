@@ -582,6 +582,26 @@ compile_final(const struct mdb *mdb, const struct model_bridge *br,
     return fs;
 }
 
+size_t
+lbengine_usable_backends(const struct lbengine *e,
+                         const struct model_service *svc)
+{
+    size_t n_failed, n = 0;
+    const uint32_t *failed = rtfacts_failed(e->rt, svc->name, &n_failed);
+
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        const struct model_backend *be = &svc->backends[i];
+        struct mslb_mac mac;
+
+        n += (be->state == MODEL_BACKEND_UP
+              && (be->has_mac || mdb_backend_mac(e->mdb, &be->ip, &mac)
+                  || rtfacts_mac(e->rt, &be->ip, &mac))
+              && !bsearch(&be->key, failed, n_failed, sizeof *failed,
+                          model_key_compare));
+    }
+    return n;
+}
+
 /* Rebuilds table 'name' from the model and the switch facts.  If it
  * cannot be built (no facts yet, a port missing), the table keeps what it
  * had, 'why' says why, and its set stays valid for whoever holds it. */

@@ -70,6 +70,12 @@ const uint32_t *rtfacts_failed(const struct rtfacts *, const char *service,
 /* ---- The engine. ---- */
 struct lbengine;
 
+/* How many of 'svc''s backends get new sessions as the engine compiles it:
+ * up, with a MAC (configured or resolved), not failing their health
+ * checks. */
+size_t lbengine_usable_backends(const struct lbengine *,
+                                const struct model_service *svc);
+
 struct lbengine *lbengine_create(struct mdb *, struct swfacts *,
                                  struct rtfacts *);
 void lbengine_destroy(struct lbengine *);

@@ -1,7 +1,7 @@
 /* mslbd: the mslb controller daemon.
  *
  *   mslbd --config FILE [--listen TARGET]... [--connect TARGET]...
- *         [--pidfile FILE] [--log-file FILE] [--verbose]
+ *         [--pidfile FILE] [--log-file FILE] [--bgp FILE] [--verbose]
  *   mslbd --check --config FILE
  *
  * SIGHUP reloads the config file: a valid file becomes the next generation,
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <fcntl.h>
 #include <libgen.h>
@@ -27,6 +28,7 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "openvswitch/poll-loop.h"
+#include "sset.h"
 #include "util.h"
 #include "bridges.h"
 #include "dbserver.h"
@@ -37,6 +39,7 @@
 #include "moves.h"
 #include "nbdb.h"
 #include "rest.h"
+#include "speaker.h"
 #include "mslb/model.h"
 #include "mslb/modeldb.h"
 
@@ -67,6 +70,8 @@ struct mslbd {
     struct moves *moves;        /* Ends slot moves (moves.h). */
     struct health *health;      /* Health monitors (health.h). */
     struct resolver *resolver;  /* Backend MAC discovery (resolve.h). */
+    struct speaker *speaker;    /* BGP announcements (speaker.h), or NULL. */
+    bool bgp_dirty;             /* What to announce may have changed. */
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
 };
@@ -75,7 +80,7 @@ struct mslbd {
 static const char *const mslb_modules[] = {
     "mslbd", "bridges", "reconciler", "ofsession", "rest",
     "nbdb", "nbdb_write", "dbserver", "lbengine", "fragments", "moves",
-    "health", "resolve",
+    "health", "resolve", "speaker",
 };
 
 /* Runs the engine if the model, the switch facts or the generation moved,
@@ -100,6 +105,7 @@ run_engine(struct mslbd *d)
     }
     lbengine_run(d->engine);
     d->status_dirty = true;
+    d->bgp_dirty = true;
     if (model) {
         VLOG_INFO("model changed: generation %"PRIu64", %zu bridges, %zu "
                   "services", gen, mdb_n_bridges(d->mdb),
@@ -134,6 +140,45 @@ report_bridges(struct mslbd *d)
     }
 }
 
+/* The VIPs this mslbd announces by BGP: those of the services with a
+ * usable backend (local: always) on at least one first-stage bridge that
+ * is connected and has installed a generation since. */
+static void
+update_bgp(struct mslbd *d)
+{
+    const struct model_service **svcs;
+    struct sset want = SSET_INITIALIZER(&want);
+    size_t n;
+
+    d->bgp_dirty = false;
+    svcs = mdb_services_sorted(d->mdb, &n);
+    for (size_t i = 0; i < n; i++) {
+        const struct model_service *svc = svcs[i];
+        bool programmed = false;
+        char addr[INET6_ADDRSTRLEN];
+
+        for (size_t k = 0; k < svc->n_bridges && !programmed; k++) {
+            const struct bridge *b = bridges_find(d->bridges,
+                                                  svc->bridges[k]);
+            programmed = b && bridge_is_connected(b)
+                         && bridge_installed_generation(b) > 0;
+        }
+        if (programmed && (svc->mode == MODEL_MODE_LOCAL
+                           || lbengine_usable_backends(d->engine, svc))) {
+            char *prefix;
+
+            mslb_addr_format(&svc->vip, addr, sizeof addr);
+            prefix = xasprintf("%s/%d", addr,
+                               svc->vip.family == AF_INET6 ? 128 : 32);
+            sset_add(&want, prefix);
+            free(prefix);
+        }
+    }
+    free(svcs);
+    speaker_set(d->speaker, &want);
+    sset_destroy(&want);
+}
+
 static void
 db_run(void *d_)
 {
@@ -150,6 +195,9 @@ db_run(void *d_)
     if (d->status_dirty) {
         d->status_dirty = false;
         report_bridges(d);
+    }
+    if (d->speaker && d->bgp_dirty) {
+        update_bgp(d);
     }
     if (d->rest) {
         rest_server_poll_waiters(d->rest);
@@ -170,6 +218,7 @@ on_bridges_changed(void *d_)
     struct mslbd *d = d_;
 
     d->status_dirty = true;
+    d->bgp_dirty = true;
     if (d->rest) {
         rest_server_poll_waiters(d->rest);
     }
@@ -343,6 +392,9 @@ usage(const char *name)
            "                        of their servers, spread over this "
            "interval\n"
            "                        (default 30; 0: off)\n"
+           "      --bgp FILE        announce the VIPs by BGP: run FRR's bgpd "
+           "with the\n"
+           "                        sessions FILE describes (docs/bgp.md)\n"
            "  -v, --verbose         debug logging\n"
            "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n"
            "With no --db, --state or --db-remote, the model lives in a "
@@ -433,6 +485,7 @@ main(int argc, char *argv[])
         { "rest-cert", required_argument, NULL, 'E' },
         { "rest-key", required_argument, NULL, 'K' },
         { "announce-interval", required_argument, NULL, 'A' },
+        { "bgp", required_argument, NULL, 'G' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -444,7 +497,7 @@ main(int argc, char *argv[])
     char *error;
     int opt;
     const char *rest_listen = NULL, *token_file = NULL;
-    const char *db_file = NULL, *db_remote = NULL;
+    const char *db_file = NULL, *db_remote = NULL, *bgp_file = NULL;
     char *tmp_dir = NULL;
     struct rest_options ro = {
         .max_body = 1024 * 1024,
@@ -478,6 +531,7 @@ main(int argc, char *argv[])
         case 'T': token_file = optarg; break;
         case 'E': ro.cert_file = optarg; break;
         case 'K': ro.key_file = optarg; break;
+        case 'G': bgp_file = optarg; break;
         case 'A': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
@@ -625,6 +679,15 @@ main(int argc, char *argv[])
                              d.resolver, on_health_changed, &d);
     health_sync(d.health, true);
     bridges_set_announce_interval(d.bridges, announce_s);
+    if (bgp_file) {
+        d.speaker = speaker_create(d.loop, bgp_file, &error);
+        if (!d.speaker) {
+            VLOG_ERR("--bgp: %s", error);
+            free(error);
+            return 1;
+        }
+        d.bgp_dirty = true;
+    }
     d.rest_env = (struct rest_env) {
         .loop = d.loop,
         .mdb = d.mdb,
@@ -633,6 +696,7 @@ main(int argc, char *argv[])
         .bridges = d.bridges,
         .health = d.health,
         .resolver = d.resolver,
+        .speaker = d.speaker,
     };
 
     VLOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
@@ -706,6 +770,7 @@ main(int argc, char *argv[])
     }
     mainloop_run(d.mainloop);
 
+    speaker_destroy(d.speaker);         /* Withdraws everything. */
     bridges_destroy(d.bridges);     /* Its collections under way call
                                      * back the modules below. */
     moves_destroy(d.moves);

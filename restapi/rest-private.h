@@ -99,6 +99,7 @@ bool rest_installed(struct rest_server *, uint64_t gen, bool *any);
 json_t *rest_all_bridges(struct rest_server *);
 void rest_get_bridge(struct request *, const char *name);
 void rest_get_health(struct request *);
+void rest_get_bgp(struct request *);
 void rest_get_stats(struct request *, bool metrics);
 
 #endif /* rest-private.h */

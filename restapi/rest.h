@@ -26,6 +26,7 @@ struct rest_env {
     struct bridges *bridges;    /* Read-only queries (bridges.h). */
     const struct health *health;        /* Backends' health (health.h). */
     const struct resolver *resolver;    /* Resolved MACs (resolve.h). */
+    const struct speaker *speaker;      /* BGP (speaker.h), or NULL. */
 };
 
 struct rest_options {

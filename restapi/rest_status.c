@@ -16,6 +16,7 @@
 #include "mss.h"
 #include "pmtu.h"
 #include "reject.h"
+#include "speaker.h"
 #include "mslb/compile.h"
 #include "mslb/modeldb.h"
 #include "mslb/pipeline.h"
@@ -149,6 +150,20 @@ rest_get_health(struct request *r)
         "bridges", "configured", (int) n,
         "connected", (int) connected, "in_step", (int) in_step,
         "database", "connected", db_up, "problems", pj));
+}
+
+/* The BGP speaker's state (docs/bgp.md). */
+void
+rest_get_bgp(struct request *r)
+{
+    const struct rest_env *d = r->srv->d;
+
+    if (!d->speaker) {
+        respond_error(r, MHD_HTTP_NOT_FOUND, "not_found", "mslbd runs no "
+                      "BGP speaker (start it with --bgp FILE)", NULL);
+        return;
+    }
+    respond_json(r, MHD_HTTP_OK, speaker_status_json(d->speaker));
 }
 
 /* ---- Statistics. ---- */

@@ -102,6 +102,11 @@ ENDPOINTS = [
       (404, "error", "no such bridge"),
       (409, "error", "services still use it")],
      "Removes a bridge from the model."),
+    ("GET", "/v1/bgp", None,
+     [(200, "bgp", "mslbd runs a BGP speaker (`--bgp FILE`)"),
+      (404, "error", "it does not")],
+     "The VIPs announced by BGP and the speaker's sessions "
+     "(docs/bgp.md)."),
     ("GET", "/v1/stats", None,
      [(200, "stats", "")],
      "Traffic counters per service and backend."),
@@ -117,6 +122,7 @@ GROUPS = [
     ("Backends", ["/v1/services/{name}/backends",
                   "/v1/services/{name}/backends/{backend}"]),
     ("Bridges", ["/v1/bridges", "/v1/bridges/{name}"]),
+    ("BGP", ["/v1/bgp"]),
     ("Statistics", ["/v1/stats", "/metrics"]),
 ]
 
@@ -649,6 +655,8 @@ def build_examples(schemas):
     return {
         ("GET", "/v1/health"): dict(
             url="/v1/health", status=200, response=ex("health")),
+        ("GET", "/v1/bgp"): dict(
+            url="/v1/bgp", status=200, response=ex("bgp")),
         ("GET", "/v1/services"): dict(
             url="/v1/services", status=200, response=ex("service-list")),
         ("POST", "/v1/services"): dict(

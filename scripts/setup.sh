@@ -8,7 +8,8 @@ PKGS=(build-essential cmake pkg-config libuv1-dev libjansson-dev
       libmicrohttpd-dev libcmocka-dev libjemalloc-dev openvswitch-switch openvswitch-common
       openvswitch-source iproute2 ethtool python3 tcpdump netcat-openbsd
       iputils-ping procps curl bc libcurl4-gnutls-dev libgnutls28-dev
-      clang libclang-rt-14-dev python3-jsonschema python3-scapy iperf3)
+      clang libclang-rt-14-dev python3-jsonschema python3-scapy iperf3
+      frr util-linux)
 
 missing=()
 for p in "${PKGS[@]}"; do
