@@ -39,6 +39,7 @@ void m_u8(struct cbuild *, enum mf_field_id, uint8_t);
 void m_u16(struct cbuild *, enum mf_field_id, uint16_t);
 void m_u32(struct cbuild *, enum mf_field_id, uint32_t);
 void m_u64(struct cbuild *, enum mf_field_id, uint64_t);
+void m_mac(struct cbuild *, enum mf_field_id, const struct mslb_mac *);
 void m_addr(struct cbuild *, enum mf_field_id v4, enum mf_field_id v6,
             const struct mslb_addr *);
 void m_ct_state(struct cbuild *, uint32_t state, uint32_t mask);
@@ -143,6 +144,15 @@ void compile_dsr_service(struct cbuild *, const struct model_service *,
                          const struct model_bridge *,
                          const struct compile_ports *);
 /* NAT: ct(commit,nat(dst=be)...,table=NAT_OUT), as a slot's actions. */
+/* Mode slb on final-stage bridge 'br', the host of backend 'be': the
+ * service's tunnelled packets for it translated to its address and port
+ * (conntrack), its replies translated back and switched on from here. */
+void compile_slb_host(struct cbuild *, const struct model_service *,
+                      const struct model_backend *,
+                      const struct model_bridge *br,
+                      const struct compile_ports *);
+/* The final stage's tables after conntrack, for compile_slb_host(). */
+void compile_slb_base(struct cbuild *, const struct compile_ports *);
 void compile_nat_commit(struct cbuild *, const struct model_bridge *,
                         const struct model_backend *);
 /* Fragments (compile_frag.c): the flows that send a service's fragments to

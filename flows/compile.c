@@ -140,6 +140,15 @@ m_u64(struct cbuild *cb, enum mf_field_id id, uint64_t x)
 }
 
 void
+m_mac(struct cbuild *cb, enum mf_field_id id, const struct mslb_mac *mac)
+{
+    union mf_value v;
+
+    memcpy(v.mac.ea, mac->b, sizeof mac->b);
+    m_value(cb, id, &v);
+}
+
+void
 m_ip_frag(struct cbuild *cb, uint8_t value, uint8_t mask)
 {
     union mf_value v = { .u8 = value };
@@ -646,6 +655,7 @@ compile_service(const struct model_service *svc,
     case MODEL_MODE_TUN:
     case MODEL_MODE_L3DSR:
     case MODEL_MODE_MSLB:
+    case MODEL_MODE_SLB:
         compile_dsr_service(&cb, svc, br, ports);
         break;
     }

@@ -188,7 +188,8 @@ dsr_forward(struct cbuild *cb, const struct model_service *svc,
         a_output_side(cb, ports, ports->backend);
         break;
     case MODEL_MODE_TUN:
-    case MODEL_MODE_MSLB: {
+    case MODEL_MODE_MSLB:
+    case MODEL_MODE_SLB: {
         /* The inner source MAC becomes the balancer's, for the reason
          * given for dr: the final stage's switch must not learn the
          * client's MAC behind its tunnel port. */
@@ -468,7 +469,7 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
         if (be->failed) {
             failed_backend(cb, cookie, svc, be, ports);
         }
-        if (svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB) {
+        if (svc->mode == MODEL_MODE_TUN || model_mode_via_host(svc->mode)) {
             tunnel_forward(cb, cookie, svc, be, br, ports);
             continue;
         }
@@ -507,6 +508,19 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
     }
     for (size_t i = 0; i < m->n_services; i++) {
         const struct model_service *svc = &m->services[i];
+        bool hosted = false;
+
+        for (size_t k = 0; k < svc->n_backends && !hosted; k++) {
+            hosted = svc->backends[k].host_bridge
+                     && !strcmp(svc->backends[k].host_bridge, br->name);
+        }
+        if (hosted && svc->mode == MODEL_MODE_SLB) {
+            compile_slb_base(cb, ports);
+            break;
+        }
+    }
+    for (size_t i = 0; i < m->n_services; i++) {
+        const struct model_service *svc = &m->services[i];
         uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
 
         for (size_t k = 0; k < svc->n_backends; k++) {
@@ -515,7 +529,10 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
             if (!be->host_bridge || strcmp(be->host_bridge, br->name)) {
                 continue;
             }
-            if (svc->mode == MODEL_MODE_MSLB && ports->tunnel[svc->tunnel]) {
+            if (svc->mode == MODEL_MODE_SLB) {
+                compile_slb_host(cb, svc, be, br, ports);
+            } else if (svc->mode == MODEL_MODE_MSLB
+                       && ports->tunnel[svc->tunnel]) {
                 /* The inner packet is the client's, untouched, with the
                  * server's MAC: switch it to the server.  Its source MAC
                  * becomes this bridge's own first: NORMAL learns it on the

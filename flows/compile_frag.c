@@ -52,7 +52,7 @@ static bool
 is_dsr(const struct model_service *svc)
 {
     return svc->mode == MODEL_MODE_DR || svc->mode == MODEL_MODE_TUN
-           || svc->mode == MODEL_MODE_L3DSR || svc->mode == MODEL_MODE_MSLB;
+           || svc->mode == MODEL_MODE_L3DSR || model_mode_via_host(svc->mode);
 }
 
 /* Copies the builder's actions to 'ofpacts' and frees the builder. */
@@ -113,6 +113,7 @@ compile_fragment_actions(const struct model_service *svc,
     case MODEL_MODE_TUN:
     case MODEL_MODE_L3DSR:
     case MODEL_MODE_MSLB:
+    case MODEL_MODE_SLB:
         /* reg2 = 0: the tunnels check the fragment's size again. */
         a_set_u32(&cb, MFF_REG0, svc->id);
         a_set_u32(&cb, MFF_REG1, be->key);

@@ -146,6 +146,58 @@ reset_sessions(struct cbuild *cb, uint64_t cookie,
     cb_add(cb, cookie, MSLB_T_NAT_OUT, 110);
 }
 
+void
+compile_slb_host(struct cbuild *cb, const struct model_service *svc,
+                 const struct model_backend *be,
+                 const struct model_bridge *br,
+                 const struct compile_ports *ports)
+{
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+
+    if (!ports->tunnel[svc->tunnel] || !be->has_mac) {
+        return;
+    }
+    /* In: the client's packet, tunnelled by the first stage with this
+     * backend's MAC inside, translated to the backend. */
+    cb_begin(cb);
+    m_u16(cb, MFF_IN_PORT, ports->tunnel[svc->tunnel]);
+    m_u64(cb, MFF_TUN_ID, svc->id);
+    m_mac(cb, MFF_ETH_DST, &be->mac);
+    m_ip_proto(cb, &svc->vip, svc->proto);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &svc->vip);
+    if (svc->port) {
+        m_u16(cb, MFF_TCP_DST, svc->port);
+    }
+    a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_OUT, be);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
+
+    /* Out: all the backend sends goes through conntrack, which translates
+     * its sessions' replies back to VIP:port and lets anything else pass
+     * unchanged.  The same flow for every service of the address. */
+    cb_begin(cb);
+    m_ip_proto(cb, &be->ip, 0);
+    m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
+    a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REPLY, NULL);
+    cb_add(cb, mslb_cookie(MSLB_COOKIE_BACKEND, 0), MSLB_T_CLASSIFY, 190);
+}
+
+void
+compile_slb_base(struct cbuild *cb, const struct compile_ports *ports)
+{
+    uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
+
+    /* Translated in: switched to the backend, from this bridge's MAC (see
+     * mode mslb's final stage).  Out, translated back or not: switched on
+     * (to the gateway or client the backend addressed). */
+    cb_begin(cb);
+    a_set_mac(cb, MFF_ETH_SRC, &ports->local_mac);
+    a_output(cb, ofp_to_u16(OFPP_NORMAL));
+    cb_add(cb, base, MSLB_T_NAT_OUT, 0);
+    cb_begin(cb);
+    a_output(cb, ofp_to_u16(OFPP_NORMAL));
+    cb_add(cb, base, MSLB_T_NAT_REPLY, 0);
+}
+
 /* The request match of a NAT service: protocol, VIP, port. */
 static void
 nat_request_match(struct cbuild *cb, const struct model_service *svc)

@@ -176,8 +176,8 @@ check_host_bridge(const char *path, const struct model_lookup *lk,
     char sub[512];
 
     model_path_key(sub, sizeof sub, path, "host_bridge");
-    if (svc->mode != MODEL_MODE_MSLB && svc->mode != MODEL_MODE_L3DSR) {
-        return model_error(sub, "only for modes mslb and l3dsr");
+    if (!model_mode_via_host(svc->mode) && svc->mode != MODEL_MODE_L3DSR) {
+        return model_error(sub, "only for modes mslb, slb and l3dsr");
     }
     if (!hb) {
         return model_error(sub, "no bridge named \"%s\"", name);
@@ -186,7 +186,7 @@ check_host_bridge(const char *path, const struct model_lookup *lk,
         return model_error(sub, "bridge \"%s\" is not a final-stage bridge",
                            name);
     }
-    if (svc->mode == MODEL_MODE_MSLB && !hb->tunnel_ports[svc->tunnel]) {
+    if (model_mode_via_host(svc->mode) && !hb->tunnel_ports[svc->tunnel]) {
         return model_error(sub, "bridge \"%s\" has no %s tunnel port", name,
                            model_tunnel_name(svc->tunnel));
     }
@@ -232,15 +232,21 @@ parse_backend(const json_t *j, const char *path,
         return error;
     }
     be->port = n;
-    if (svc->mode != MODEL_MODE_NAT && be->port != svc->port) {
+    if (svc->mode != MODEL_MODE_NAT && be->port != svc->port
+        && !(svc->mode == MODEL_MODE_SLB && svc->port)) {
         return (svc->port
                 ? model_key_error(path, "port", "must equal the service's "
-                                  "port in mode %s (only nat translates "
-                                  "ports)", model_mode_name(svc->mode))
+                                  "port in mode %s (only nat and slb "
+                                  "translate ports)",
+                                  model_mode_name(svc->mode))
                 : model_key_error(path, "port", "must be absent when the "
                                   "service covers every port"));
     }
-    if (json_object_get(j, "mac") || svc->mode == MODEL_MODE_TUN) {
+    /* Required in tun (nobody can ask the server, behind its own tunnel
+     * end) and, for now, in slb (its host's bridge tells its backends
+     * apart by it). */
+    if (json_object_get(j, "mac") || svc->mode == MODEL_MODE_TUN
+        || svc->mode == MODEL_MODE_SLB) {
         if ((error = model_get_mac(j, path, "mac", &be->mac))) {
             return error;
         }
@@ -251,19 +257,20 @@ parse_backend(const json_t *j, const char *path,
      * final stage on the server's host; in mode tun the server is behind
      * its own tunnel end, where nobody can ask. */
     if (json_object_get(j, "host")) {
-        if (svc->mode != MODEL_MODE_TUN && svc->mode != MODEL_MODE_MSLB) {
+        if (svc->mode != MODEL_MODE_TUN && !model_mode_via_host(svc->mode)) {
             return model_key_error(path, "host",
-                                   "only for modes tun and mslb");
+                                   "only for modes tun, mslb and slb");
         }
         if ((error = model_get_addr(j, path, "host", &be->host))) {
             return error;
         }
-    } else if (svc->mode == MODEL_MODE_MSLB) {
-        return model_key_error(path, "host", "is required in mode mslb (the "
-                               "final-stage bridge's tunnel address)");
+    } else if (model_mode_via_host(svc->mode)) {
+        return model_key_error(path, "host", "is required in mode %s (the "
+                               "final-stage bridge's tunnel address)",
+                               model_mode_name(svc->mode));
     }
     if ((error = model_get_string(j, path, "host_bridge",
-                                  svc->mode == MODEL_MODE_MSLB, &s))) {
+                                  model_mode_via_host(svc->mode), &s))) {
         return error;
     }
     if (s) {
@@ -331,7 +338,7 @@ parse_service_bridges(const json_t *j, const char *path,
             return model_error(sub, "bridge \"%s\" is not a first-stage "
                                "bridge", br->name);
         }
-        if ((svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB)
+        if ((svc->mode == MODEL_MODE_TUN || model_mode_via_host(svc->mode))
             && !br->tunnel_ports[svc->tunnel]) {
             return model_error(sub, "bridge \"%s\" has no %s tunnel port",
                                br->name, model_tunnel_name(svc->tunnel));
@@ -439,8 +446,8 @@ model_parse_service(const json_t *j, const char *path,
         }
         if (k == MODEL_N_MODES) {
             return model_key_error(path, "mode", "must be \"nat\", \"dr\", "
-                                   "\"tun\", \"l3dsr\", \"mslb\" or "
-                                   "\"local\"");
+                                   "\"tun\", \"l3dsr\", \"mslb\", "
+                                   "\"local\" or \"slb\"");
         }
         svc->mode = k;
     }
@@ -489,9 +496,9 @@ model_parse_service(const json_t *j, const char *path,
     }
     svc->tunnel = MODEL_TUNNEL_VXLAN;
     if (s) {
-        if (svc->mode != MODEL_MODE_TUN && svc->mode != MODEL_MODE_MSLB) {
+        if (svc->mode != MODEL_MODE_TUN && !model_mode_via_host(svc->mode)) {
             return model_key_error(path, "tunnel",
-                                   "only for modes tun and mslb");
+                                   "only for modes tun, mslb and slb");
         }
         int t = model_tunnel_from_name(s);
         if (t == MODEL_N_TUNNELS) {

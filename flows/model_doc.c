@@ -167,7 +167,7 @@ check_backend_macs(const struct model *m)
     n = 0;
     for (size_t i = 0; i < m->n_services; i++) {
         enum model_mode mode = m->services[i].mode;
-        if (mode == MODEL_MODE_TUN || mode == MODEL_MODE_MSLB) {
+        if (mode == MODEL_MODE_TUN || model_mode_via_host(mode)) {
             continue;           /* Inner MACs, not the address's. */
         }
         for (size_t k = 0; k < m->services[i].n_backends; k++) {

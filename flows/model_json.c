@@ -139,7 +139,7 @@ model_service_to_json(const struct model_service *svc)
         json_object_set_new(j, "persistence",
                             json_integer(svc->persistence));
     }
-    if (svc->mode == MODEL_MODE_TUN || svc->mode == MODEL_MODE_MSLB) {
+    if (svc->mode == MODEL_MODE_TUN || model_mode_via_host(svc->mode)) {
         json_object_set_new(j, "tunnel",
                             json_string(model_tunnel_name(svc->tunnel)));
     }

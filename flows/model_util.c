@@ -172,7 +172,7 @@ const char *
 model_mode_name(enum model_mode mode)
 {
     static const char *const names[MODEL_N_MODES] = {
-        "nat", "dr", "tun", "l3dsr", "mslb", "local",
+        "nat", "dr", "tun", "l3dsr", "mslb", "local", "slb",
     };
     return names[mode];
 }
@@ -206,6 +206,12 @@ bool
 model_mode_is_dsr(enum model_mode mode)
 {
     return mode != MODEL_MODE_NAT && mode != MODEL_MODE_LOCAL;
+}
+
+bool
+model_mode_via_host(enum model_mode mode)
+{
+    return mode == MODEL_MODE_MSLB || mode == MODEL_MODE_SLB;
 }
 
 void

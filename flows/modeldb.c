@@ -253,7 +253,7 @@ mdb_new_service_id(const struct mdb *db, const struct model_service *svc)
 static bool
 mode_uses_mac(enum model_mode mode)
 {
-    return mode != MODEL_MODE_TUN && mode != MODEL_MODE_MSLB;
+    return mode != MODEL_MODE_TUN && !model_mode_via_host(mode);
 }
 
 static uint32_t

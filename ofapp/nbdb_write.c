@@ -199,7 +199,7 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
     char *vip = addr_text(&svc->vip);
     const char *proto = svc->proto ? model_proto_name(svc->proto) : "any";
     bool has_tunnel = svc->mode == MODEL_MODE_TUN
-                      || svc->mode == MODEL_MODE_MSLB;
+                      || model_mode_via_host(svc->mode);
     int64_t dscp = svc->dscp;
     int64_t mss = svc->mss;
 

@@ -209,7 +209,7 @@ ask(struct resolver *r, struct entry *e)
     SSET_FOR_EACH (name, &e->services) {
         const struct model_service *svc = mdb_find_service(r->mdb, name);
 
-        if (svc && svc->mode == MODEL_MODE_MSLB) {
+        if (svc && model_mode_via_host(svc->mode)) {
             if (ask_final(r, svc, e)) {
                 return true;
             }
@@ -399,7 +399,7 @@ static bool
 resolves(const struct model_service *svc)
 {
     return svc->mode == MODEL_MODE_NAT || svc->mode == MODEL_MODE_DR
-           || svc->mode == MODEL_MODE_L3DSR || svc->mode == MODEL_MODE_MSLB;
+           || svc->mode == MODEL_MODE_L3DSR || model_mode_via_host(svc->mode);
 }
 
 static void

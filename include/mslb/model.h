@@ -36,8 +36,11 @@ enum model_mode {
     MODEL_MODE_MSLB,            /* Encapsulated to the final stage, which
                                  * hands the server the original packet. */
     MODEL_MODE_LOCAL,           /* Served by the first stage's own host. */
+    MODEL_MODE_SLB,             /* As mslb to the final stage, which
+                                 * translates VIP:port to the backend's
+                                 * address and port (Azure's host agent). */
 };
-#define MODEL_N_MODES (MODEL_MODE_LOCAL + 1)
+#define MODEL_N_MODES (MODEL_MODE_SLB + 1)
 
 enum model_tunnel {
     MODEL_TUNNEL_VXLAN,
@@ -370,6 +373,9 @@ const char *model_proto_name(uint8_t proto);
 const char *model_mode_name(enum model_mode);
 const char *model_tunnel_name(enum model_tunnel);
 bool model_mode_is_dsr(enum model_mode);
+/* mslb and slb: the first stage encapsulates to a final-stage bridge on
+ * the backend's host ("host", "host_bridge"). */
+bool model_mode_via_host(enum model_mode);
 void mslb_addr_format(const struct mslb_addr *, char *buf, size_t size);
 void mslb_mac_format(const struct mslb_mac *, char *buf, size_t size);
 bool mslb_addr_equal(const struct mslb_addr *, const struct mslb_addr *);

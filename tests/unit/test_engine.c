@@ -68,10 +68,11 @@ static struct model_service *
 random_service(const struct mdb *db, int n)
 {
     static const char *const modes[] = {
-        "nat", "dr", "tun", "l3dsr", "mslb", "local"
+        "nat", "dr", "tun", "l3dsr", "mslb", "local", "slb"
     };
     const char *mode = modes[random_range(ARRAY_SIZE(modes))];
-    bool on2 = random_range(2) && strcmp(mode, "mslb");
+    bool via_host = !strcmp(mode, "mslb") || !strcmp(mode, "slb");
+    bool on2 = random_range(2) && !via_host;
     int n_be = strcmp(mode, "local") ? random_range(5) : 0;
     bool any = strcmp(mode, "nat") && random_range(3) == 0;
     struct model_service *svc;
@@ -95,7 +96,7 @@ random_service(const struct mdb *db, int n)
          * on one final stage would be ambiguous (a known model gap). */
         json_object_set_new(j, "dscp", json_integer(1 + n));
     }
-    if (!strcmp(mode, "mslb") && random_range(2)) {
+    if (via_host && random_range(2)) {
         json_object_set_new(j, "tunnel", json_string("gre"));
     }
     if (random_range(4) == 0 && strcmp(mode, "nat")) {
@@ -113,10 +114,10 @@ random_service(const struct mdb *db, int n)
                        "mac", mac, "weight", 1 + random_range(4), "state",
                        random_range(5) ? "up"
                        : random_range(2) ? "drain" : "down");
-        if (!strcmp(mode, "nat")) {
+        if (!strcmp(mode, "nat") || (!strcmp(mode, "slb") && !any)) {
             json_object_set_new(be, "port", json_integer(8080));
         }
-        if (!strcmp(mode, "mslb")) {
+        if (via_host) {
             json_object_set_new(be, "host", json_string("198.18.7.2"));
             json_object_set_new(be, "host_bridge", json_string("fin"));
         } else if (!strcmp(mode, "l3dsr") && random_range(2)) {

@@ -178,7 +178,7 @@ test_errors(void **state)
           "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
           "\"mode\":\"magic\",\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
           "services[0].mode: must be \"nat\", \"dr\", \"tun\", \"l3dsr\", "
-          "\"mslb\" or \"local\"" },
+          "\"mslb\", \"local\" or \"slb\"" },
         { "{\"bridges\":[" BRIDGE FINALS "],\"services\":["
           L3DSR("a", "198.18.0.1", "10", "h1") ","
           L3DSR("b", "198.18.0.2", "10", "h1") "]}",
@@ -320,6 +320,54 @@ test_optional_mac(void **state)
                  "\"bridges\":[\"br-lb\"],\"backends\":[{\"name\":\"s1\","
                  "\"ip\":\"198.18.1.11\"}]}]}",
                  "services[0].backends[0].mac: is required");
+}
+
+/* Mode slb: backends on a final stage's host, each with its own port
+ * (translated there), a MAC (the host tells them apart by it), "host" and
+ * "host_bridge"; a service of every port translates addresses only. */
+#define SLB_BRIDGES TUN_BRIDGE_M ",{\"name\":\"h1\",\"role\":\"final\"," \
+    "\"tunnel_ports\":{\"vxlan\":\"vx1\"}}"
+#define SLB(PROTO, PORT, BE) \
+    "{\"bridges\":[" SLB_BRIDGES "],\"services\":[{\"name\":\"a\"," \
+    "\"vip\":\"198.18.0.1\",\"protocol\":\"" PROTO "\"," PORT \
+    "\"mode\":\"slb\",\"bridges\":[\"br-lb\"],\"backends\":[{" \
+    "\"name\":\"vm\",\"ip\":\"198.18.1.11\"" BE "}]}]}"
+#define ON_HOST ",\"host\":\"198.18.2.2\",\"host_bridge\":\"h1\""
+#define VM_MAC ",\"mac\":\"02:00:00:00:01:11\""
+static void
+test_slb(void **state)
+{
+    struct model *m;
+
+    (void) state;
+    assert_null(try_parse(SLB("tcp", "\"port\":80,",
+                              ",\"port\":8080" VM_MAC ON_HOST), &m));
+    assert_int_equal(m->services[0].mode, MODEL_MODE_SLB);
+    assert_int_equal(m->services[0].backends[0].port, 8080);
+    assert_true(model_mode_via_host(MODEL_MODE_SLB));
+    assert_true(model_mode_is_dsr(MODEL_MODE_SLB));
+    json_t *j = model_service_to_json(&m->services[0]);
+    assert_string_equal(json_string_value(json_object_get(j, "mode")),
+                        "slb");
+    assert_string_equal(json_string_value(json_object_get(j, "tunnel")),
+                        "vxlan");
+    json_decref(j);
+    model_destroy(m);
+    /* The backend's port defaults to the service's. */
+    assert_null(try_parse(SLB("udp", "\"port\":53,", VM_MAC ON_HOST), &m));
+    assert_int_equal(m->services[0].backends[0].port, 53);
+    model_destroy(m);
+    assert_null(try_parse(SLB("any", "", VM_MAC ON_HOST), &m));
+    model_destroy(m);
+
+    expect_error(SLB("tcp", "\"port\":80,", ON_HOST),
+                 "services[0].backends[0].mac: is required");
+    expect_error(SLB("tcp", "\"port\":80,", VM_MAC),
+                 "services[0].backends[0].host: is required in mode slb "
+                 "(the final-stage bridge's tunnel address)");
+    expect_error(SLB("any", "", ",\"port\":8080" VM_MAC ON_HOST),
+                 "services[0].backends[0].port: must be absent when the "
+                 "service covers every port");
 }
 
 static void
@@ -873,6 +921,7 @@ main(void)
         cmocka_unit_test(test_stable_ids),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_optional_mac),
+        cmocka_unit_test(test_slb),
         cmocka_unit_test(test_host_addresses),
         cmocka_unit_test(test_monitor),
         cmocka_unit_test(test_monitor_errors),
