@@ -15,8 +15,9 @@
 # Checks: both next hops; a monitored service whose backend never answers
 # is not announced; the backend set down -> withdrawn, up -> announced;
 # the bridge's controller removed -> withdrawn, back -> announced; a bad
-# --bgp file refused with the field named; mslbd killed (-9) -> its bgpd
-# dies with it and the router withdraws its path at once.
+# --bgp file refused with the field named; bgpd killed -> started again;
+# mslbd killed (-9) -> its bgpd dies with it and the router withdraws its
+# path at once.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rest_lib.sh"
@@ -162,6 +163,18 @@ vsctl del-controller br-lb
 check "bridge gone: withdrawn" wait_for 15 vias_are "$VIP" 198.18.4.2
 set_controller br-lb "$MSLBD_TARGET"
 check "bridge back and programmed: announced" wait_for 15 vias_are "$VIP" "$BOTH"
+
+# bgpd dies alone: mslbd starts it again and announces again.
+kill -9 "$BGPD_PID"
+check "bgpd killed: the router withdraws the path" \
+    wait_for 10 vias_are "$VIP" 198.18.4.2
+check "mslbd starts bgpd again, which announces again" \
+    wait_for 15 vias_are "$VIP" "$BOTH"
+api GET /v1/bgp
+echo "$API_BODY"
+check "GET /v1/bgp counts the restart" \
+    test "$(json_get 'j["restarts"]')" = 1
+BGPD_PID=$(json_get 'j["bgpd_pid"]')
 
 # mslbd dies: its bgpd dies with it, the session drops, the path goes.
 mslbd_kill9
