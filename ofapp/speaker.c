@@ -40,6 +40,8 @@ struct speaker {
     char router_id[INET_ADDRSTRLEN];
     struct peer *peers;
     size_t n_peers;
+    char next_hop[INET_ADDRSTRLEN];     /* "": the session's address. */
+    char next_hop6[INET6_ADDRSTRLEN];
     unsigned int listen_port;
     char *run_dir, *conf, *pidfile, *log_file, *bgpd, *vtysh;
 
@@ -121,8 +123,8 @@ static char *
 parse(struct speaker *sp, const json_t *j, const char *path)
 {
     static const char *const keys[] = {
-        "asn", "router_id", "peers", "listen_port", "run_dir", "bgpd",
-        "vtysh", NULL
+        "asn", "router_id", "peers", "next_hop", "next_hop6", "listen_port",
+        "run_dir", "bgpd", "vtysh", NULL
     };
     static const char *const peer_keys[] = {
         "address", "asn", "hold_time", "port", NULL
@@ -147,6 +149,23 @@ parse(struct speaker *sp, const json_t *j, const char *path)
                            "(the BGP identifier)");
     }
     inet_ntop(AF_INET, &a4, sp->router_id, sizeof sp->router_id);
+    const json_t *nh = json_object_get(j, "next_hop");
+    if (nh) {
+        if (!json_is_string(nh)
+            || inet_pton(AF_INET, json_string_value(nh), &a4) != 1) {
+            return field_error(path, "next_hop", "must be an IPv4 address");
+        }
+        inet_ntop(AF_INET, &a4, sp->next_hop, sizeof sp->next_hop);
+    }
+    nh = json_object_get(j, "next_hop6");
+    if (nh) {
+        struct in6_addr a6;
+        if (!json_is_string(nh)
+            || inet_pton(AF_INET6, json_string_value(nh), &a6) != 1) {
+            return field_error(path, "next_hop6", "must be an IPv6 address");
+        }
+        inet_ntop(AF_INET6, &a6, sp->next_hop6, sizeof sp->next_hop6);
+    }
     n = 0;
     if ((error = get_uint(j, path, "listen_port", false, 0, 65535, &n))) {
         return error;
@@ -228,12 +247,22 @@ write_conf(const struct speaker *sp)
     FILE *f;
 
     ds_put_format(&s, "! Written by mslbd from %s: do not edit.\n"
-                  "frr defaults datacenter\n"
-                  "router bgp %"PRIu32"\n"
+                  "frr defaults datacenter\n", sp->file);
+    /* The next hop the routers get: the first stage's address on their
+     * link, when the sessions run elsewhere. */
+    if (sp->next_hop[0]) {
+        ds_put_format(&s, "route-map mslb-nh permit 10\n"
+                      " set ip next-hop %s\n", sp->next_hop);
+    }
+    if (sp->next_hop6[0]) {
+        ds_put_format(&s, "route-map mslb-nh6 permit 10\n"
+                      " set ipv6 next-hop global %s\n", sp->next_hop6);
+    }
+    ds_put_format(&s, "router bgp %"PRIu32"\n"
                   " bgp router-id %s\n"
                   " no bgp ebgp-requires-policy\n"
                   " no bgp network import-check\n",
-                  sp->file, sp->asn, sp->router_id);
+                  sp->asn, sp->router_id);
     for (size_t i = 0; i < sp->n_peers; i++) {
         const struct peer *p = &sp->peers[i];
 
@@ -253,6 +282,9 @@ write_conf(const struct speaker *sp)
         if (sp->peers[i].v6) {
             ds_put_format(&s, "  no neighbor %s activate\n",
                           sp->peers[i].addr);
+        } else if (sp->next_hop[0]) {
+            ds_put_format(&s, "  neighbor %s route-map mslb-nh out\n",
+                          sp->peers[i].addr);
         }
     }
     ds_put_cstr(&s, " exit-address-family\n"
@@ -260,6 +292,10 @@ write_conf(const struct speaker *sp)
     for (size_t i = 0; i < sp->n_peers; i++) {
         if (sp->peers[i].v6) {
             ds_put_format(&s, "  neighbor %s activate\n", sp->peers[i].addr);
+            if (sp->next_hop6[0]) {
+                ds_put_format(&s, "  neighbor %s route-map mslb-nh6 out\n",
+                              sp->peers[i].addr);
+            }
         }
     }
     ds_put_cstr(&s, " exit-address-family\n");

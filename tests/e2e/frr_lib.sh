@@ -6,7 +6,8 @@
 #
 #   frr_ns NAME                  a namespace mslb-$RID-NAME, lo up
 #   frr_link NS1 IF1 ADDR1 NS2 IF2 ADDR2   a veth between two namespaces
-#                                (full names, e.g. "$OVS_NS"), addressed
+#                                (full names, e.g. "$OVS_NS"), addressed,
+#                                checksum offload off
 #   frr_start NAME CONF [ZEBRA]  bgpd (and zebra, to install routes in the
 #                                namespace's kernel, when ZEBRA is 1) with
 #                                configuration text CONF
@@ -23,6 +24,9 @@ frr_ns() {
 
 frr_link() {
     ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+    # Checksums in full: the userspace datapath's conntrack checks them.
+    ip netns exec "$1" ethtool -K "$2" tx off rx off >/dev/null
+    ip netns exec "$4" ethtool -K "$5" tx off rx off >/dev/null
     ip -n "$1" addr add "$3" dev "$2"
     ip -n "$4" addr add "$6" dev "$5"
     ip -n "$1" link set "$2" up

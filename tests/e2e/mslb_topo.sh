@@ -9,7 +9,9 @@
 #                           final stage br-host with vx1/gre1/gnv1 and its
 #                           controller at unix:$D2/mslbd.sock; the underlay
 #                           link ul1-ul2 and the reply link rl1-rl2.
-#   h2_server N MAC         a server sN (198.18.0.3N, 2001:db8::3N) behind
+#   mslb_host2              host 2 alone, for topologies of their own
+#   h2_server N MAC         a server sN ($H2_NET.3N, default 198.18.0.3N;
+#                           2001:db8::3N) behind
 #                           br-host with the VIPs $H2_VIPS and $H2_VIPS6 on
 #                           its loopback (no ARP for them); start its
 #                           traffic tools yourself.
@@ -37,8 +39,6 @@ cross_link() {
 }
 
 mslb_two_hosts() {
-    local ul2mac
-
     # ---- host 1
     ovs_start
     add_switch_bridge br-sw
@@ -50,7 +50,18 @@ mslb_two_hosts() {
     in_ovs ip link set br-ul up
     mslb_tunnels vsctl br-lb 0
 
-    # ---- host 2: a second ovs-vswitchd in its own namespace and run dir
+    mslb_host2
+    # The servers' reply path.
+    cross_link rl1 br-sw rl2 br-host
+}
+
+# mslb_host2: host 2 alone (after ovs_start, with br-ul 198.18.2.1 on host
+# 1): its ovs-vswitchd in netns $NS2 (run dir $D2), br-ul2 198.18.2.2 and
+# the final stage br-host (vx1/gre1/gnv1, controller unix:$D2/mslbd.sock),
+# the underlay link ul1-ul2.
+mslb_host2() {
+    local ul2mac
+
     D2=$D/h2
     NS2=mslb-$RID-h2
     mkdir -p "$D2"
@@ -81,9 +92,8 @@ mslb_two_hosts() {
     ip -n "$NS2" link set br-ul2 up
     ip -n "$NS2" link set br-host up
 
-    # Links between the hosts: the underlay and the servers' reply path.
+    # The underlay between the hosts.
     cross_link ul1 br-ul ul2 br-ul2
-    cross_link rl1 br-sw rl2 br-host
 
     # Host 1 routes tunnels itself: it needs host 2's underlay MAC.
     ul2mac=$(ip -n "$NS2" link show br-ul2 | awk '/link\/ether/ { print $2 }')
@@ -101,7 +111,7 @@ h2_server() {   # h2_server N MAC
     ip netns exec "$NS2" ethtool -K "s$1" tx off rx off >/dev/null
     ip -n "$NS2" link set "s$1" up
     vsctl2 add-port br-host "s$1"
-    ip -n "$ns" addr add "198.18.0.3$1/24" dev eth0
+    ip -n "$ns" addr add "${H2_NET:-198.18.0}.3$1/24" dev eth0
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
         net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.eth0.accept_dad=0
     ip -n "$ns" -6 addr add "2001:db8::3$1/64" dev eth0 nodad
