@@ -529,9 +529,9 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
             if (!be->host_bridge || strcmp(be->host_bridge, br->name)) {
                 continue;
             }
-            if (svc->mode == MODEL_MODE_SLB) {
+            if (svc->mode == MODEL_MODE_SLB && !svc->floating_ip) {
                 compile_slb_host(cb, svc, be, br, ports);
-            } else if (svc->mode == MODEL_MODE_MSLB
+            } else if (model_mode_via_host(svc->mode)
                        && ports->tunnel[svc->tunnel]) {
                 /* The inner packet is the client's, untouched, with the
                  * server's MAC: switch it to the server.  Its source MAC

@@ -233,8 +233,12 @@ parse_backend(const json_t *j, const char *path,
     }
     be->port = n;
     if (svc->mode != MODEL_MODE_NAT && be->port != svc->port
-        && !(svc->mode == MODEL_MODE_SLB && svc->port)) {
-        return (svc->port
+        && !(svc->mode == MODEL_MODE_SLB && svc->port && !svc->floating_ip)) {
+        return (svc->floating_ip
+                ? model_key_error(path, "port", "must equal the service's "
+                                  "with floating_ip (nothing translates "
+                                  "it)")
+                : svc->port
                 ? model_key_error(path, "port", "must equal the service's "
                                   "port in mode %s (only nat and slb "
                                   "translate ports)",
@@ -413,6 +417,7 @@ model_parse_service(const json_t *j, const char *path,
 {
     static const char *const keys[] = {
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
+        "floating_ip",
         "idle_timeout", "persistence", "tunnel", "dscp", "mss",
         "distribution", "slots", "monitor", "empty",
         "status",               /* Read only: answers show it. */
@@ -568,6 +573,14 @@ model_parse_service(const json_t *j, const char *path,
     if (svc->reject_empty && svc->mode == MODEL_MODE_LOCAL) {
         return model_key_error(path, "empty", "not available in mode local "
                                "(it has no backends)");
+    }
+    const json_t *v = json_object_get(j, "floating_ip");
+    if (v && !json_is_boolean(v)) {
+        return model_key_error(path, "floating_ip", "must be true or false");
+    }
+    svc->floating_ip = json_is_true(v);
+    if (svc->floating_ip && svc->mode != MODEL_MODE_SLB) {
+        return model_key_error(path, "floating_ip", "only for mode slb");
     }
     if ((error = model_parse_service_monitor(j, path, svc))
         || (error = parse_service_bridges(j, path, lk, svc))

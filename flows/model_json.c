@@ -135,6 +135,9 @@ model_service_to_json(const struct model_service *svc)
     if (svc->mss) {
         json_object_set_new(j, "mss", json_integer(svc->mss));
     }
+    if (svc->floating_ip) {
+        json_object_set_new(j, "floating_ip", json_true());
+    }
     if (svc->persistence) {
         json_object_set_new(j, "persistence",
                             json_integer(svc->persistence));

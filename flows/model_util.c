@@ -330,6 +330,7 @@ model_service_hash(const struct model_service *svc)
     h = mslb_hash_bytes(&svc->id, sizeof svc->id, h);
     h = mslb_hash_bytes(&svc->idle_timeout, sizeof svc->idle_timeout, h);
     h = mslb_hash_bytes(&svc->persistence, sizeof svc->persistence, h);
+    h = mslb_hash_bytes(&svc->floating_ip, sizeof svc->floating_ip, h);
     h = mslb_hash_bytes(&svc->mss, sizeof svc->mss, h);
     h = mslb_hash_bytes(&svc->distribution, sizeof svc->distribution, h);
     h = mslb_hash_bytes(&svc->reject_empty, sizeof svc->reject_empty, h);

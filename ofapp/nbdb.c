@@ -259,6 +259,9 @@ service_row_json(const struct mslbrec_service *r)
     if (r->n_mss) {
         json_object_set_new(j, "mss", json_integer(r->mss[0]));
     }
+    if (r->n_floating_ip && r->floating_ip[0]) {
+        json_object_set_new(j, "floating_ip", json_true());
+    }
     if (r->empty) {
         json_object_set_new(j, "empty", json_string(r->empty));
     }

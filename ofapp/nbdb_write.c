@@ -244,6 +244,10 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
         || (svc->dscp && row->dscp[0] != svc->dscp)) {
         mslbrec_service_set_dscp(row, &dscp, svc->dscp ? 1 : 0);
     }
+    if (row->n_floating_ip != svc->floating_ip) {
+        bool yes = true;
+        mslbrec_service_set_floating_ip(row, &yes, svc->floating_ip);
+    }
     if (row->n_mss != (svc->mss ? 1 : 0)
         || (svc->mss && row->mss[0] != svc->mss)) {
         mslbrec_service_set_mss(row, &mss, svc->mss ? 1 : 0);

@@ -183,6 +183,8 @@ struct model_service {
     uint8_t dscp;               /* l3dsr: the code that names the VIP. */
     uint16_t mss;               /* Clamp SYNs' MSS option to this; 0:
                                  * no clamping. */
+    bool floating_ip;           /* slb: the host does not translate; the
+                                 * backends hold the VIP themselves. */
     enum model_distribution distribution;
     char **bridges;             /* Names of first-stage bridges. */
     size_t n_bridges;

@@ -368,6 +368,27 @@ test_slb(void **state)
     expect_error(SLB("any", "", ",\"port\":8080" VM_MAC ON_HOST),
                  "services[0].backends[0].port: must be absent when the "
                  "service covers every port");
+
+    /* Floating IP: no translation, so the service's port. */
+    assert_null(try_parse(SLB("tcp", "\"port\":80,\"floating_ip\":true,",
+                              VM_MAC ON_HOST), &m));
+    assert_true(m->services[0].floating_ip);
+    j = model_service_to_json(&m->services[0]);
+    assert_true(json_is_true(json_object_get(j, "floating_ip")));
+    json_decref(j);
+    model_destroy(m);
+    expect_error(SLB("tcp", "\"port\":80,\"floating_ip\":true,",
+                     ",\"port\":8080" VM_MAC ON_HOST),
+                 "services[0].backends[0].port: must equal the service's "
+                 "with floating_ip (nothing translates it)");
+    expect_error(SLB("tcp", "\"port\":80,\"floating_ip\":1,",
+                     VM_MAC ON_HOST),
+                 "services[0].floating_ip: must be true or false");
+    expect_error("{\"bridges\":[" BRIDGE "],\"services\":[{\"name\":\"a\","
+                 "\"vip\":\"198.18.0.1\",\"protocol\":\"tcp\",\"port\":80,"
+                 "\"mode\":\"dr\",\"floating_ip\":true,"
+                 "\"bridges\":[\"br-lb\"],\"backends\":[]}]}",
+                 "services[0].floating_ip: only for mode slb");
 }
 
 static void
