@@ -497,6 +497,13 @@ _e2e_netns_add() {
 _e2e_ovs_side_if() {
     ip netns exec "$OVS_NS" sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" \
         >/dev/null 2>&1 || true
+    # The switch's namespace holds addresses of its own (a local VIP on a
+    # bridge's LOCAL port, br-ul's): its kernel must not answer ARP for
+    # them on a port's veth too, or a host may learn the veth's MAC and
+    # its pings reach that kernel as well as the bridge's flows
+    # (test_fragments_nat saw duplicate echo replies).
+    ip netns exec "$OVS_NS" sysctl -qw "net.ipv4.conf.$1.arp_ignore=8" \
+        >/dev/null 2>&1 || true
     ip netns exec "$OVS_NS" ethtool -K "$1" tx off rx off >/dev/null 2>&1 || true
     ip -n "$OVS_NS" link set "$1" up
 }
