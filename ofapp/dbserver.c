@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "daemon.h"
 #include "openvswitch/vlog.h"
 #include "util.h"
@@ -616,26 +617,11 @@ handle_closed(uv_handle_t *h)
     }
 }
 
-/* Stops the child and reaps it here: the caller is exiting and may never
- * run the loop again to hear of its exit. */
+/* Stops the child and reaps it (child_stop()). */
 static void
 stop_child(struct dbserver *db)
 {
-    pid_t pid = db->child->pid;
-    int status;
-
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 300; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid || (r < 0 && errno == ECHILD)) {
-            goto reaped;    /* ECHILD: libuv reaped it already. */
-        }
-        sleep_ms(10);
-    }
-    VLOG_WARN("ovsdb-server %d ignored SIGTERM for 3 s: killing it", pid);
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-reaped:
+    child_stop(db->child->pid, "ovsdb-server");
     uv_close((uv_handle_t *) db->child, handle_closed);
     db->child = NULL;
 }

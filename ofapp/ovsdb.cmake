@@ -37,7 +37,8 @@ mslb_use_ovs_json(mslb_idl)
 
 # ofapp/dbserver.c: mslbd's private ovsdb-server; ofapp/mainloop.c: OVS's
 # poll loop with libuv inside.
-add_library(mslb_ovsdb STATIC ofapp/dbserver.c ofapp/mainloop.c)
+add_library(mslb_ovsdb STATIC ofapp/dbserver.c ofapp/mainloop.c
+            ofapp/child.c)
 target_include_directories(mslb_ovsdb PUBLIC ${CMAKE_SOURCE_DIR}/ofapp)
 target_link_libraries(mslb_ovsdb PUBLIC mslb_idl PkgConfig::LIBUV)
 target_compile_definitions(mslb_ovsdb PUBLIC

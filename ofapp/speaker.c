@@ -1,15 +1,14 @@
 /* The BGP speaker: FRR's bgpd as mslbd's child (speaker.h). */
 #include <config.h>
 #include "speaker.h"
+#include "child.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "openvswitch/dynamic-string.h"
@@ -622,25 +621,11 @@ speaker_create(uv_loop_t *loop, const char *path, char **errorp)
     return sp;
 }
 
-/* Stops a child and reaps it here: the caller is exiting and may never run
- * the loop again to hear of its exit. */
+/* Stops a child and reaps it (child_stop()). */
 static void
-stop_child(uv_process_t *p)
+stop_child(uv_process_t *p, const char *what)
 {
-    pid_t pid = p->pid;
-    int status;
-
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 300; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid || (r < 0 && errno == ECHILD)) {
-            goto reaped;        /* ECHILD: libuv reaped it already. */
-        }
-        xnanosleep(10 * 1000 * 1000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-reaped:
+    child_stop(p->pid, what);
     uv_close((uv_handle_t *) p, handle_closed);
 }
 
@@ -652,12 +637,12 @@ speaker_destroy(struct speaker *sp)
     }
     sp->stopping = true;
     if (sp->vtysh_proc) {
-        stop_child(sp->vtysh_proc);
+        stop_child(sp->vtysh_proc, "vtysh");
         sp->vtysh_proc = NULL;
     }
     if (sp->bgpd_proc) {
         VLOG_INFO("stopping bgpd %d: its sessions close", sp->bgpd_proc->pid);
-        stop_child(sp->bgpd_proc);
+        stop_child(sp->bgpd_proc, "bgpd");
         sp->bgpd_proc = NULL;
     }
     uv_close((uv_handle_t *) sp->timer, handle_closed);

@@ -1,0 +1,30 @@
+/* Stopping a child process at exit: see child.h. */
+#include <config.h>
+#include "child.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(child);
+
+void
+child_stop(pid_t pid, const char *what)
+{
+    int status;
+
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD)) {
+            return;             /* ECHILD: libuv reaped it already. */
+        }
+        xnanosleep(10 * 1000 * 1000);
+    }
+    VLOG_WARN("%s %d ignored SIGTERM for 3 s: killing it", what, (int) pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+}
