@@ -151,6 +151,17 @@ void compile_slb_host(struct cbuild *, const struct model_service *,
                       const struct model_backend *,
                       const struct model_bridge *br,
                       const struct compile_ports *);
+/* Outbound SNAT of an slb service with "outbound": on final-stage bridge
+ * 'br' (a host), its backends' new connections translated from the
+ * outbound address and the host's newest block, the answers tunnelled
+ * back translated to them; on a first-stage bridge (a mux), the answers
+ * to each block tunnelled to its host. */
+void compile_slb_outbound(struct cbuild *, const struct model_service *,
+                          const struct model_bridge *br,
+                          const struct compile_ports *);
+void compile_snat_return(struct cbuild *, const struct model_service *,
+                         const struct model_bridge *br,
+                         const struct compile_ports *);
 /* The final stage's tables after conntrack, for compile_slb_host(). */
 void compile_slb_base(struct cbuild *, const struct compile_ports *);
 void compile_nat_commit(struct cbuild *, const struct model_bridge *,

@@ -449,6 +449,9 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
         compile_any_extras(cb, svc, ports, cookie);
     }
 
+    if (svc->outbound) {
+        compile_snat_return(cb, svc, br, ports);
+    }
     compile_slots(cb, svc, cookie, dsr_stable, dsr_move, svc);
     if (svc->persistence) {
         /* A client with no learned backend yet: pick a slot. */
@@ -481,6 +484,20 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
                    ? MSLB_SYN_COUNT_PRIORITY : 100);
         }
     }
+}
+
+/* Whether a backend of 'svc' before index 'k' is behind bridge 'br'. */
+static bool
+hosts_before(const struct model_service *svc, size_t k,
+             const struct model_bridge *br)
+{
+    for (size_t i = 0; i < k; i++) {
+        if (svc->backends[i].host_bridge
+            && !strcmp(svc->backends[i].host_bridge, br->name)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void
@@ -528,6 +545,9 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
 
             if (!be->host_bridge || strcmp(be->host_bridge, br->name)) {
                 continue;
+            }
+            if (svc->outbound && (k == 0 || !hosts_before(svc, k, br))) {
+                compile_slb_outbound(cb, svc, br, ports);
             }
             if (svc->mode == MODEL_MODE_SLB && !svc->floating_ip) {
                 compile_slb_host(cb, svc, be, br, ports);

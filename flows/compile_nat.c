@@ -181,6 +181,206 @@ compile_slb_host(struct cbuild *cb, const struct model_service *svc,
     cb_add(cb, mslb_cookie(MSLB_COOKIE_BACKEND, 0), MSLB_T_CLASSIFY, 190);
 }
 
+/* ct(commit, zone, nat(src=IP:LO-LO+block-1), table=TABLE). */
+static void
+a_ct_snat(struct cbuild *cb, uint16_t zone, int table,
+          const struct model_outbound *o, uint16_t lo)
+{
+    size_t ofs = cb->ofpacts.size;
+    struct ofpact_conntrack *ct = ofpact_put_CT(&cb->ofpacts);
+    struct ofpact_nat *nat;
+
+    ct->flags = NX_CT_F_COMMIT;
+    ct->zone_imm = zone;
+    ct->recirc_table = table;
+    nat = ofpact_put_NAT(&cb->ofpacts);
+    nat->flags = NX_NAT_F_SRC;
+    if (o->ip.family == AF_INET6) {
+        nat->range_af = AF_INET6;
+        nat->range.addr.ipv6.min = o->ip.v6;
+    } else {
+        nat->range_af = AF_INET;
+        nat->range.addr.ipv4.min = o->ip.v4.s_addr;
+    }
+    nat->range.proto.min = lo;
+    nat->range.proto.max = lo + o->block - 1;
+    ct = ofpbuf_at_assert(&cb->ofpacts, ofs, sizeof *ct);
+    cb->ofpacts.header = ct;
+    ofpact_finish_CT(&cb->ofpacts, &ct);
+}
+
+/* ct(commit, zone): committed untranslated; the packet goes on. */
+static void
+a_ct_commit(struct cbuild *cb, uint16_t zone)
+{
+    size_t ofs = cb->ofpacts.size;
+    struct ofpact_conntrack *ct = ofpact_put_CT(&cb->ofpacts);
+
+    ct->flags = NX_CT_F_COMMIT;
+    ct->zone_imm = zone;
+    ct->recirc_table = NX_CT_RECIRC_NONE;
+    ct = ofpbuf_at_assert(&cb->ofpacts, ofs, sizeof *ct);
+    cb->ofpacts.header = ct;
+    ofpact_finish_CT(&cb->ofpacts, &ct);
+}
+
+static void
+m_dst_prefix(struct cbuild *cb, const struct model_prefix *p)
+{
+    if (p->addr.family == AF_INET6) {
+        struct in6_addr mask = ipv6_create_mask(p->len);
+        match_set_ipv6_dst_masked(&cb->match, &p->addr.v6, &mask);
+    } else {
+        match_set_nw_dst_masked(&cb->match, p->addr.v4.s_addr,
+                                be32_prefix_mask(p->len));
+    }
+}
+
+static const uint8_t snat_protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+
+void
+compile_slb_outbound(struct cbuild *cb, const struct model_service *svc,
+                     const struct model_bridge *br,
+                     const struct compile_ports *ports)
+{
+    const struct model_outbound *o = svc->outbound;
+    const struct model_snat_block *newest;
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+    bool hosted = false;
+
+    newest = model_outbound_newest(o, br->name);
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        const struct model_backend *be = &svc->backends[i];
+        bool seen = false;
+
+        if (!be->host_bridge || strcmp(be->host_bridge, br->name)) {
+            continue;
+        }
+        for (size_t k = 0; k < i && !seen; k++) {
+            seen = svc->backends[k].host_bridge
+                   && !strcmp(svc->backends[k].host_bridge, br->name)
+                   && mslb_addr_equal(&svc->backends[k].ip, &be->ip);
+        }
+        if (seen) {
+            continue;           /* The same address on another port. */
+        }
+        hosted = true;
+
+        /* All it sends goes through conntrack (compile_slb_host()'s flow;
+         * needed here too when the host translates nothing, floating_ip). */
+        cb_begin(cb);
+        m_ip_proto(cb, &be->ip, 0);
+        m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
+        a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REPLY, NULL);
+        cb_add(cb, mslb_cookie(MSLB_COOKIE_BACKEND, 0), MSLB_T_CLASSIFY, 190);
+
+        /* Out: a new connection of the backend's own (not a reply: those
+         * are +est) is committed from the outbound address and a port of
+         * the host's newest block; with no block, it is exhausted. */
+        for (size_t p = 0; p < ARRAY_SIZE(snat_protos); p++) {
+            cb_begin(cb);
+            m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
+            m_ip_proto(cb, &be->ip, snat_protos[p]);
+            m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
+            if (newest) {
+                a_ct_snat(cb, br->ct_zone, MSLB_T_SNAT_OUT, o, newest->start);
+            } else {
+                a_controller_tagged(cb, MSLB_SNAT_USERDATA0,
+                                    MSLB_SNAT_USERDATA1);
+            }
+            cb_add(cb, cookie, MSLB_T_NAT_REPLY, 100);
+        }
+        for (size_t x = 0; x < o->n_exclude; x++) {
+            cb_begin(cb);
+            m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
+            m_ip_proto(cb, &be->ip, 0);
+            m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
+            m_dst_prefix(cb, &o->exclude[x]);
+            a_ct_commit(cb, br->ct_zone);   /* So that its replies are +rpl. */
+            a_output(cb, ofp_to_u16(OFPP_NORMAL));
+            cb_add(cb, cookie, MSLB_T_NAT_REPLY, 110);
+        }
+        /* Still from the backend after the commit: conntrack found no
+         * free port in the block for this destination. */
+        cb_begin(cb);
+        m_ip_proto(cb, &be->ip, 0);
+        m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
+        a_controller_tagged(cb, MSLB_SNAT_USERDATA0, MSLB_SNAT_USERDATA1);
+        cb_add(cb, cookie, MSLB_T_SNAT_OUT, 100);
+
+        /* Back: translated by conntrack, to the backend's MAC. */
+        if (be->has_mac) {
+            cb_begin(cb);
+            m_ct_state(cb, CS_REPLY_DIR | CS_TRACKED,
+                       CS_REPLY_DIR | CS_TRACKED);
+            m_ip_proto(cb, &be->ip, 0);
+            m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+            a_set_mac(cb, MFF_ETH_SRC, &ports->local_mac);
+            a_set_mac(cb, MFF_ETH_DST, &be->mac);
+            a_output(cb, ofp_to_u16(OFPP_NORMAL));
+            cb_add(cb, cookie, MSLB_T_SNAT_RETURN, 100);
+        }
+    }
+    if (!hosted || !ports->tunnel[svc->tunnel]) {
+        return;
+    }
+    /* The answers the muxes tunnel back (to the outbound address, a port
+     * of a block of this host's) go to conntrack. */
+    for (size_t p = 0; p < ARRAY_SIZE(snat_protos); p++) {
+        cb_begin(cb);
+        m_u16(cb, MFF_IN_PORT, ports->tunnel[svc->tunnel]);
+        m_u64(cb, MFF_TUN_ID, svc->id);
+        m_ip_proto(cb, &o->ip, snat_protos[p]);
+        m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &o->ip);
+        a_ct_nat(cb, br->ct_zone, MSLB_T_SNAT_RETURN, NULL);
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, 150);
+    }
+}
+
+void
+compile_snat_return(struct cbuild *cb, const struct model_service *svc,
+                    const struct model_bridge *br,
+                    const struct compile_ports *ports)
+{
+    const struct model_outbound *o = svc->outbound;
+    uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
+
+    if (!o || !ports->tunnel[svc->tunnel]) {
+        return;
+    }
+    if (!mslb_addr_equal(&o->ip, &svc->vip)) {
+        compile_responders(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), &o->ip,
+                           &br->mac);
+    }
+    for (size_t i = 0; i < o->n_blocks; i++) {
+        const struct model_snat_block *b = &o->blocks[i];
+        const struct model_backend *host = NULL;
+
+        for (size_t k = 0; k < svc->n_backends && !host; k++) {
+            const struct model_backend *be = &svc->backends[k];
+            if (be->host_bridge && !strcmp(be->host_bridge, b->host_bridge)
+                && be->host.family) {
+                host = be;
+            }
+        }
+        if (!host) {
+            continue;
+        }
+        for (size_t p = 0; p < ARRAY_SIZE(snat_protos); p++) {
+            cb_begin(cb);
+            m_ip_proto(cb, &o->ip, snat_protos[p]);
+            m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &o->ip);
+            match_set_tp_dst_masked(&cb->match, htons(b->start),
+                                    htons(~(o->block - 1)));
+            a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+            a_set_addr(cb, MFF_TUN_DST, MFF_TUN_IPV6_DST, &host->host);
+            a_set_u64(cb, MFF_TUN_ID, svc->id);
+            a_output(cb, ports->tunnel[svc->tunnel]);
+            cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
+        }
+    }
+}
+
 void
 compile_slb_base(struct cbuild *cb, const struct compile_ports *ports)
 {
@@ -196,6 +396,13 @@ compile_slb_base(struct cbuild *cb, const struct compile_ports *ports)
     cb_begin(cb);
     a_output(cb, ofp_to_u16(OFPP_NORMAL));
     cb_add(cb, base, MSLB_T_NAT_REPLY, 0);
+    /* Outbound SNAT (compile_slb_outbound()): translated out, switched
+     * on; an answer of no outbound connection, dropped. */
+    cb_begin(cb);
+    a_output(cb, ofp_to_u16(OFPP_NORMAL));
+    cb_add(cb, base, MSLB_T_SNAT_OUT, 0);
+    cb_begin(cb);
+    cb_add(cb, base, MSLB_T_SNAT_RETURN, 0);
 }
 
 /* The request match of a NAT service: protocol, VIP, port. */

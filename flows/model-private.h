@@ -82,4 +82,9 @@ char *model_check_probe_port(const struct model_service *svc,
                              const char *svc_path, const char *be_path)
     MSLB_WARN_UNUSED;
 
+/* model_outbound.c: the service's "outbound" (mode slb; after its
+ * backends) into 'svc->outbound', its blocks fitted; NULL when absent. */
+char *model_parse_outbound(const json_t *, const char *path,
+                           struct model_service *svc) MSLB_WARN_UNUSED;
+
 #endif /* model-private.h */

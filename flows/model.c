@@ -419,7 +419,7 @@ model_parse_service(const json_t *j, const char *path,
         "name", "vip", "protocol", "port", "mode", "bridges", "backends",
         "floating_ip",
         "idle_timeout", "persistence", "tunnel", "dscp", "mss",
-        "distribution", "slots", "monitor", "empty",
+        "distribution", "slots", "monitor", "empty", "outbound",
         "status",               /* Read only: answers show it. */
         NULL
     };
@@ -584,7 +584,8 @@ model_parse_service(const json_t *j, const char *path,
     }
     if ((error = model_parse_service_monitor(j, path, svc))
         || (error = parse_service_bridges(j, path, lk, svc))
-        || (error = parse_service_backends(j, path, lk, svc))) {
+        || (error = parse_service_backends(j, path, lk, svc))
+        || (error = model_parse_outbound(j, path, svc))) {
         return error;
     }
     for (size_t i = 0; i < svc->n_bridges; i++) {

@@ -152,6 +152,27 @@ check_l3dsr_dscps(const struct model *m)
     return error;
 }
 
+/* Outbound SNAT: each service against each service with an outbound. */
+static char *
+check_outbounds(const struct model *m)
+{
+    for (size_t k = 0; k < m->n_services; k++) {
+        if (!m->services[k].outbound) {
+            continue;
+        }
+        for (size_t i = 0; i < m->n_services; i++) {
+            char sub[64], *error;
+
+            snprintf(sub, sizeof sub, "services[%zu]", i);
+            if (i != k && (error = model_check_outbound_pair(
+                               &m->services[i], &m->services[k], sub))) {
+                return error;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* A backend address is one host: one MAC across all services. */
 static char *
 check_backend_macs(const struct model *m)
@@ -293,7 +314,8 @@ model_from_json(const json_t *j, struct model **modelp)
 
     if ((error = check_services_unique(m))
         || (error = check_backend_macs(m))
-        || (error = check_l3dsr_dscps(m))) {
+        || (error = check_l3dsr_dscps(m))
+        || (error = check_outbounds(m))) {
         goto fail;
     }
     assign_service_ids(m);

@@ -156,6 +156,10 @@ model_service_to_json(const struct model_service *svc)
         }
         json_object_set_new(j, "monitor", mon);
     }
+    if (svc->outbound) {
+        json_object_set_new(j, "outbound",
+                            model_outbound_to_json(svc->outbound));
+    }
     json_object_set_new(j, "bridges", bridges);
     json_object_set_new(j, "backends", backends);
     return j;

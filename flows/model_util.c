@@ -46,6 +46,7 @@ model_service_uninit(struct model_service *svc)
     }
     free(svc->backends);
     model_slots_uninit(&svc->slots);
+    model_outbound_destroy(svc->outbound);
 }
 
 void
@@ -83,6 +84,7 @@ model_service_clone(struct model_service *dst,
     }
     model_slots_clone(&dst->slots, &src->slots);
     dst->request = model_monitor_request_clone(src->request);
+    dst->outbound = model_outbound_clone(src->outbound);
 }
 
 void
@@ -345,6 +347,7 @@ model_service_hash(const struct model_service *svc)
     }
     h = mslb_hash_bytes(&svc->tunnel, sizeof svc->tunnel, h);
     h = mslb_hash_bytes(&svc->dscp, sizeof svc->dscp, h);
+    h = model_outbound_hash(svc->outbound, h);
     h = hash_monitor(&svc->monitor, h);
     if (svc->request) {
         const struct model_monitor_request *r = svc->request;

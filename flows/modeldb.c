@@ -34,6 +34,7 @@ struct mdb {
     struct shash bridges;           /* name -> struct model_bridge. */
     struct hmap macs;               /* struct mac_entry by address. */
     size_t n_backends;
+    size_t n_outbound;              /* Services with an outbound. */
     struct shash changed_services;  /* name -> old model_service or NULL. */
     struct shash changed_bridges;   /* name -> old model_bridge or NULL. */
     uint64_t addr_seq;              /* See mdb_addr_seq(). */
@@ -377,6 +378,19 @@ mdb_check_service(const struct mdb *db, const struct model_service *svc,
             }
         }
     }
+    /* Outbound SNAT: an O(services) walk, only while some service has
+     * an outbound. */
+    if (svc->outbound || db->n_outbound) {
+        SHASH_FOR_EACH (node, &db->services) {
+            const struct model_service *o
+                = ((const struct svc_entry *) node->data)->svc;
+
+            if (o != old && (o->outbound || svc->outbound)
+                && (error = model_check_outbound_pair(svc, o, path))) {
+                return error;
+            }
+        }
+    }
     *conflict = false;
     SHASH_FOR_EACH (node, &db->bridges) {
         error = model_check_vip_gateways(svc, node->data,
@@ -471,6 +485,7 @@ unlink_entry(struct mdb *db, struct svc_entry *e)
     hmap_remove(&db->keys, &e->key_node);
     hmap_remove(&db->ids, &e->id_node);
     index_macs(db, e->svc, -1);
+    db->n_outbound -= e->svc->outbound != NULL;
 }
 
 /* The next backend of 'svc' from index '*i' on that sits behind a final
@@ -493,7 +508,10 @@ next_hosted(const struct model_service *svc, size_t *i)
 static bool
 same_addresses(const struct model_service *a, const struct model_service *b)
 {
-    if (!mslb_addr_equal(&a->vip, &b->vip) || a->n_bridges != b->n_bridges) {
+    if (!mslb_addr_equal(&a->vip, &b->vip) || a->n_bridges != b->n_bridges
+        || !a->outbound != !b->outbound
+        || (a->outbound && !mslb_addr_equal(&a->outbound->ip,
+                                            &b->outbound->ip))) {
         return false;
     }
     for (size_t i = 0; i < a->n_bridges; i++) {
@@ -547,6 +565,7 @@ mdb_put_service(struct mdb *db, struct model_service *svc)
     hmap_insert(&db->keys, &e->key_node, model_service_key_hash(svc));
     hmap_insert(&db->ids, &e->id_node, hash_int(svc->id, 0));
     index_macs(db, svc, 1);
+    db->n_outbound += svc->outbound != NULL;
 }
 
 bool

@@ -39,6 +39,7 @@
 #include "moves.h"
 #include "nbdb.h"
 #include "rest.h"
+#include "snat.h"
 #include "speaker.h"
 #include "mslb/model.h"
 #include "mslb/modeldb.h"
@@ -71,6 +72,7 @@ struct mslbd {
     struct health *health;      /* Health monitors (health.h). */
     struct resolver *resolver;  /* Backend MAC discovery (resolve.h). */
     struct speaker *speaker;    /* BGP announcements (speaker.h), or NULL. */
+    struct snat *snat;          /* Outbound port blocks (snat.h). */
     bool bgp_dirty;             /* What to announce may have changed. */
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
@@ -165,13 +167,20 @@ update_bgp(struct mslbd *d)
         }
         if (programmed && (svc->mode == MODEL_MODE_LOCAL
                            || lbengine_usable_backends(d->engine, svc))) {
-            char *prefix;
+            /* The VIP, and the outbound address the answers to the
+             * backends' own connections come back to. */
+            const struct mslb_addr *addrs[2] = {
+                &svc->vip, svc->outbound ? &svc->outbound->ip : NULL
+            };
+            for (size_t a = 0; a < 2 && addrs[a]; a++) {
+                char *prefix;
 
-            mslb_addr_format(&svc->vip, addr, sizeof addr);
-            prefix = xasprintf("%s/%d", addr,
-                               svc->vip.family == AF_INET6 ? 128 : 32);
-            sset_add(&want, prefix);
-            free(prefix);
+                mslb_addr_format(addrs[a], addr, sizeof addr);
+                prefix = xasprintf("%s/%d", addr,
+                                   addrs[a]->family == AF_INET6 ? 128 : 32);
+                sset_add(&want, prefix);
+                free(prefix);
+            }
         }
     }
     free(svcs);
@@ -230,9 +239,11 @@ on_packet_in(void *d_, const char *bridge, struct ofsession *s,
              const struct ofp_header *oh, enum ofptype type)
 {
     struct mslbd *d = d_;
-    return d->health
-           && (health_handle_msg(d->health, bridge, s, oh, type)
-               || resolver_handle_msg(d->resolver, bridge, s, oh, type));
+    return (d->snat && snat_handle_msg(d->snat, bridge, s, oh, type))
+           || (d->health
+               && (health_handle_msg(d->health, bridge, s, oh, type)
+                   || resolver_handle_msg(d->resolver, bridge, s, oh,
+                                          type)));
 }
 
 static const struct bridges_cbs bridges_cbs = {
@@ -672,6 +683,7 @@ main(int argc, char *argv[])
     d.bridges = bridges_create(d.loop, d.mdb, d.swfacts, d.engine,
                                &bridges_cbs, &d);
     d.moves = moves_create(d.nbdb, d.mdb, d.bridges);
+    d.snat = snat_create(d.mdb, d.nbdb);
     d.resolver = resolver_create(d.loop, d.mdb, d.rtfacts, d.bridges,
                                  d.engine, on_health_changed, &d);
     resolver_sync(d.resolver, true);
@@ -697,6 +709,7 @@ main(int argc, char *argv[])
         .health = d.health,
         .resolver = d.resolver,
         .speaker = d.speaker,
+        .snat = d.snat,
     };
 
     VLOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
@@ -771,6 +784,7 @@ main(int argc, char *argv[])
     mainloop_run(d.mainloop);
 
     speaker_destroy(d.speaker);         /* Withdraws everything. */
+    snat_destroy(d.snat);
     bridges_destroy(d.bridges);     /* Its collections under way call
                                      * back the modules below. */
     moves_destroy(d.moves);

@@ -237,6 +237,56 @@ backend_row_json(const struct mslbrec_backend *r)
     return j;
 }
 
+/* The row's "outbound" map (nbdb_write.c's outbound_smap()) as the
+ * model's JSON; an unreadable "blocks" starts anew (the model gives each
+ * host a block again). */
+static json_t *
+outbound_row_json(const struct mslbrec_service *r)
+{
+    const struct smap *m = &r->outbound;
+    json_t *j = json_object();
+    const char *s;
+
+    if ((s = smap_get(m, "ip"))) {
+        json_object_set_new(j, "ip", json_string(s));
+    }
+    if ((s = smap_get(m, "ports"))) {
+        json_object_set_new(j, "ports", json_string(s));
+    }
+    if ((s = smap_get(m, "block"))) {
+        json_object_set_new(j, "block", json_integer(atoi(s)));
+    }
+    if ((s = smap_get(m, "exclude"))) {
+        json_t *arr = json_array();
+        char *copy = xstrdup(s), *save = NULL;
+        for (char *tok = strtok_r(copy, " ", &save); tok;
+             tok = strtok_r(NULL, " ", &save)) {
+            json_array_append_new(arr, json_string(tok));
+        }
+        free(copy);
+        json_object_set_new(j, "exclude", arr);
+    }
+    if ((s = smap_get(m, "blocks"))) {
+        struct model_snat_block *b;
+        size_t n;
+
+        if (model_outbound_blocks_parse(s, &b, &n)) {
+            json_t *arr = json_array();
+            for (size_t i = 0; i < n; i++) {
+                json_array_append_new(arr, json_pack(
+                    "{s:i, s:s}", "start", (int) b[i].start,
+                    "host_bridge", b[i].host_bridge));
+            }
+            json_object_set_new(j, "blocks", arr);
+            model_snat_blocks_free(b, n);
+        } else {
+            VLOG_WARN("service %s: unreadable outbound blocks: starting "
+                      "anew", r->name);
+        }
+    }
+    return j;
+}
+
 static json_t *
 service_row_json(const struct mslbrec_service *r)
 {
@@ -270,6 +320,9 @@ service_row_json(const struct mslbrec_service *r)
     }
     if (!smap_is_empty(&r->monitor)) {
         json_object_set_new(j, "monitor", monitor_row_json(&r->monitor));
+    }
+    if (!smap_is_empty(&r->outbound)) {
+        json_object_set_new(j, "outbound", outbound_row_json(r));
     }
     /* The slot table the row keeps (written by nbdb_write.c from the one
      * before it), with its moves as they stand: the model fits it to the

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "hash.h"
+#include "openvswitch/dynamic-string.h"
 #include "mslb-idl.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
@@ -160,6 +163,36 @@ monitor_smap(const struct model_monitor *mon,
         smap_destroy(&mon_);                                \
     } while (0)
 
+/* A service's outbound as its row's map: "ip", "ports", "block",
+ * "exclude" (space-separated prefixes), "blocks" (model.h's text form). */
+static void
+outbound_smap(const struct model_outbound *o, struct smap *m)
+{
+    char *ip = addr_text(&o->ip);
+    char *blocks = model_outbound_blocks_format(o);
+    json_t *j = model_outbound_to_json(o);
+    json_t *ex = json_object_get(j, "exclude");
+    struct ds exclude = DS_EMPTY_INITIALIZER;
+
+    smap_add(m, "ip", ip);
+    smap_add_format(m, "ports", "%u-%u", o->port_lo, o->port_hi);
+    smap_add_format(m, "block", "%u", o->block);
+    for (size_t i = 0; i < json_array_size(ex); i++) {
+        ds_put_format(&exclude, "%s%s", i ? " " : "",
+                      json_string_value(json_array_get(ex, i)));
+    }
+    if (exclude.length) {
+        smap_add(m, "exclude", ds_cstr(&exclude));
+    }
+    if (blocks[0]) {
+        smap_add(m, "blocks", blocks);
+    }
+    ds_destroy(&exclude);
+    json_decref(j);
+    free(blocks);
+    free(ip);
+}
+
 static void
 write_backend(struct nbdb *nb, const struct mslbrec_backend *row,
               const struct model_backend *be)
@@ -253,6 +286,24 @@ write_service(struct nbdb *nb, struct ovsdb_idl_txn *txn,
         mslbrec_service_set_mss(row, &mss, svc->mss ? 1 : 0);
     }
     SET_MONITOR(mslbrec_service, row, &svc->monitor, svc->request);
+    /* Outbound blocks move on as the slot table does: from the service's
+     * (the model's copy of this row), or those the change carries. */
+    struct smap ob = SMAP_INITIALIZER(&ob);
+    if (svc->outbound) {
+        struct model_service fitted = *svc;
+        const struct model_outbound *from
+            = cur && !own_slots && cur->outbound ? cur->outbound
+                                                 : svc->outbound;
+
+        fitted.outbound = model_outbound_clone(svc->outbound);
+        model_outbound_fit(&fitted, from->blocks, from->n_blocks);
+        outbound_smap(fitted.outbound, &ob);
+        model_outbound_destroy(fitted.outbound);
+    }
+    if (!smap_equal(&ob, &row->outbound)) {
+        mslbrec_service_set_outbound(row, &ob);
+    }
+    smap_destroy(&ob);
 
     brs = xmalloc((svc->n_bridges + 1) * sizeof *brs);
     for (size_t i = 0; i < svc->n_bridges; i++) {

@@ -100,6 +100,7 @@ json_t *rest_all_bridges(struct rest_server *);
 void rest_get_bridge(struct request *, const char *name);
 void rest_get_health(struct request *);
 void rest_get_bgp(struct request *);
+void rest_get_snat(struct request *);
 void rest_get_stats(struct request *, bool metrics);
 
 #endif /* rest-private.h */

@@ -326,6 +326,12 @@ route(struct request *r, const char *url, const char *method)
         } else {
             rest_get_bgp(r);
         }
+    } else if (n == 2 && !strcmp(seg[1], "snat")) {
+        if (!method_is(method, "GET")) {
+            method_not_allowed(r, "GET");
+        } else {
+            rest_get_snat(r);
+        }
     } else if (n == 2 && !strcmp(seg[1], "stats")) {
         if (!method_is(method, "GET")) {
             method_not_allowed(r, "GET");

@@ -13,6 +13,8 @@ struct resolver;
 struct mdb;
 struct nbdb;
 struct rest_server;
+struct snat;
+struct speaker;
 struct uv_loop_s;
 
 /* What the REST server sees of the daemon.  mslbd owns it; the server
@@ -27,6 +29,7 @@ struct rest_env {
     const struct health *health;        /* Backends' health (health.h). */
     const struct resolver *resolver;    /* Resolved MACs (resolve.h). */
     const struct speaker *speaker;      /* BGP (speaker.h), or NULL. */
+    const struct snat *snat;            /* Outbound blocks (snat.h). */
 };
 
 struct rest_options {

@@ -16,6 +16,7 @@
 #include "mss.h"
 #include "pmtu.h"
 #include "reject.h"
+#include "snat.h"
 #include "speaker.h"
 #include "mslb/compile.h"
 #include "mslb/modeldb.h"
@@ -164,6 +165,17 @@ rest_get_bgp(struct request *r)
         return;
     }
     respond_json(r, MHD_HTTP_OK, speaker_status_json(d->speaker));
+}
+
+/* Outbound SNAT's blocks and exhaustions per service and host bridge
+ * (docs/slb.md). */
+void
+rest_get_snat(struct request *r)
+{
+    const struct rest_env *d = r->srv->d;
+
+    respond_json(r, MHD_HTTP_OK, json_pack("{s:o}", "hosts",
+                                           snat_counters_json(d->snat)));
 }
 
 /* ---- Statistics. ---- */
@@ -434,6 +446,42 @@ put_metric(struct ds *out, const char *name, const char *help,
                   type);
 }
 
+/* Outbound SNAT per (service, host bridge): snat_counters_json()'s
+ * numbers under Prometheus names. */
+static void
+put_snat_metrics(struct ds *out, const struct snat *snat)
+{
+    static const struct {
+        const char *member, *name, *help, *type;
+    } metrics[] = {
+        { "ports", "mslb_snat_ports", "Outbound source ports given to the "
+          "host (its blocks times the block size).", "gauge" },
+        { "exhausted", "mslb_snat_exhausted_total", "New outbound "
+          "connections the host's conntrack found no port for (each "
+          "asks for another block).", "counter" },
+        { "grown", "mslb_snat_blocks_added_total", "Blocks given to the "
+          "host because its ports ran out.", "counter" },
+        { "refused", "mslb_snat_refused_total", "Exhaustions with no free "
+          "block left in the range.", "counter" },
+    };
+    json_t *hosts = snat_counters_json(snat);
+
+    for (size_t m = 0; m < ARRAY_SIZE(metrics); m++) {
+        put_metric(out, metrics[m].name, metrics[m].help, metrics[m].type);
+        for (size_t i = 0; i < json_array_size(hosts); i++) {
+            const json_t *h = json_array_get(hosts, i);
+            ds_put_format(out, "%s{service=\"%s\",host_bridge=\"%s\"} "
+                          "%"JSON_INTEGER_FORMAT"\n", metrics[m].name,
+                          json_string_value(json_object_get(h, "service")),
+                          json_string_value(json_object_get(h,
+                                                            "host_bridge")),
+                          json_integer_value(json_object_get(
+                              h, metrics[m].member)));
+        }
+    }
+    json_decref(hosts);
+}
+
 static void
 put_backend_health(void *out_, const char *service, const char *backend,
                    bool up, uint64_t transitions, double latency_ms)
@@ -510,6 +558,7 @@ format_health(struct ds *out, const struct rest_env *d)
                   "mslb_rejects_total{kind=\"icmp\"} %"PRIu64"\n"
                   "mslb_rejects_total{kind=\"limited\"} %"PRIu64"\n",
                   rc.rst, rc.icmp, rc.limited);
+    put_snat_metrics(out, d->snat);
     put_metric(out, "mslb_service_empty", "1 while no backend of the "
                "service gets new sessions (all down, drained, failing "
                "their health checks or with their MAC unresolved).",

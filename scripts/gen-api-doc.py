@@ -107,6 +107,10 @@ ENDPOINTS = [
       (404, "error", "it does not")],
      "The VIPs announced by BGP and the speaker's sessions "
      "(docs/bgp.md)."),
+    ("GET", "/v1/snat", None,
+     [(200, "snat", "")],
+     "Outbound SNAT of mode slb: each host's port blocks and how often "
+     "they ran out (docs/slb.md)."),
     ("GET", "/v1/stats", None,
      [(200, "stats", "")],
      "Traffic counters per service and backend."),
@@ -123,6 +127,7 @@ GROUPS = [
                   "/v1/services/{name}/backends/{backend}"]),
     ("Bridges", ["/v1/bridges", "/v1/bridges/{name}"]),
     ("BGP", ["/v1/bgp"]),
+    ("Outbound SNAT", ["/v1/snat"]),
     ("Statistics", ["/v1/stats", "/metrics"]),
 ]
 
@@ -657,6 +662,8 @@ def build_examples(schemas):
             url="/v1/health", status=200, response=ex("health")),
         ("GET", "/v1/bgp"): dict(
             url="/v1/bgp", status=200, response=ex("bgp")),
+        ("GET", "/v1/snat"): dict(
+            url="/v1/snat", status=200, response=ex("snat")),
         ("GET", "/v1/services"): dict(
             url="/v1/services", status=200, response=ex("service-list")),
         ("POST", "/v1/services"): dict(

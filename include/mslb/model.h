@@ -168,6 +168,35 @@ struct model_slots {
     size_t n_moves;
 };
 
+/* Outbound SNAT (mode slb, docs/slb.md): the backends' own connections
+ * to the outside leave their hosts from 'ip' (the VIP or another frontend
+ * address), each host with source ports from its own blocks of 'block'
+ * ports in [port_lo, port_hi]; the muxes send the answers to a block's
+ * host.  The blocks are kept, not recomputed: see model_outbound_fit(). */
+struct model_prefix {
+    struct mslb_addr addr;      /* Host bits zero. */
+    uint8_t len;
+};
+
+struct model_snat_block {
+    uint16_t start;             /* A multiple of the outbound's block. */
+    char *host_bridge;          /* The host's final-stage bridge. */
+};
+
+struct model_outbound {
+    struct mslb_addr ip;
+    uint16_t port_lo, port_hi;  /* Inclusive; block-aligned. */
+    uint16_t block;             /* Ports per block: a power of two. */
+    struct model_prefix *exclude;       /* Destinations not translated. */
+    size_t n_exclude;
+    struct model_snat_block *blocks;    /* In the order given out: a
+                                         * host's last is its newest. */
+    size_t n_blocks;
+};
+#define MODEL_OUTBOUND_BLOCK 256        /* Defaults. */
+#define MODEL_OUTBOUND_PORT_LO 1024
+#define MODEL_OUTBOUND_PORT_HI 65535
+
 struct model_service {
     char *name;
     struct mslb_addr vip;
@@ -197,6 +226,7 @@ struct model_service {
     bool reject_empty;          /* No usable backend: refuse new sessions
                                  * (TCP RST, ICMP port unreachable)
                                  * rather than drop them. */
+    struct model_outbound *outbound;    /* slb: outbound SNAT, or NULL. */
 };
 
 struct model_bridge {
@@ -369,6 +399,47 @@ struct model_monitor_request *model_monitor_request_clone(
 void model_monitor_request_destroy(struct model_monitor_request *);
 void model_monitor_request_to_json(const struct model_monitor_request *,
                                    json_t *monitor);
+
+/* Outbound SNAT blocks (flows/model_outbound.c).
+ *
+ * model_outbound_fit(): the blocks 'svc' (with an outbound) should have,
+ * starting from 'prev' ('n' blocks, in the order given out): those whose
+ * host bridge still has a backend of the service and that lie in the
+ * range are kept, in order; every such bridge without a block gets the
+ * lowest free one (none when the range is used up).  Deterministic.
+ * Replaces svc->outbound's blocks.
+ *
+ * model_outbound_grow(): gives host bridge 'bridge' one more block (the
+ * lowest free one) at the end of svc->outbound's list; false if none is
+ * free.
+ *
+ * model_outbound_newest(): the block that new connections of 'bridge'
+ * take (its last), or NULL.
+ *
+ * Text form (the database's): "START:BRIDGE START:BRIDGE ..."; parse
+ * returns false on malformed text. */
+void model_outbound_fit(struct model_service *svc,
+                        const struct model_snat_block *prev, size_t n);
+bool model_outbound_grow(struct model_service *svc, const char *bridge);
+const struct model_snat_block *model_outbound_newest(
+    const struct model_outbound *, const char *bridge);
+size_t model_outbound_count(const struct model_outbound *,
+                            const char *bridge);
+char *model_outbound_blocks_format(const struct model_outbound *);
+bool model_outbound_blocks_parse(const char *, struct model_snat_block **,
+                                 size_t *n);
+void model_snat_blocks_free(struct model_snat_block *, size_t n);
+struct model_outbound *model_outbound_clone(const struct model_outbound *);
+void model_outbound_destroy(struct model_outbound *);
+json_t *model_outbound_to_json(const struct model_outbound *);
+uint32_t model_outbound_hash(const struct model_outbound *, uint32_t basis);
+/* Outbound rules across two services: an outbound address is one
+ * service's, a service on it may not use a port of its range, and a
+ * backend (address on a host bridge) sends through one outbound only:
+ * "PATH.outbound...: ..." or NULL. */
+char *model_check_outbound_pair(const struct model_service *a,
+                                const struct model_service *b,
+                                const char *path) MSLB_WARN_UNUSED;
 
 /* Helpers shared with the compiler and tests. */
 const char *model_proto_name(uint8_t proto);

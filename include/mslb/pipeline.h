@@ -32,7 +32,20 @@
     MSLB_TABLE(NAT_REPLY, 12,                                              \
                "reply after conntrack restored VIP:port as source: set "  \
                "the client's MAC kept in ct_label, out of the frontend "  \
-               "port; a packet of no session is switched unchanged")      \
+               "port; a packet of no session is switched unchanged; on "  \
+               "an slb host a backend's new outbound connection is "       \
+               "committed with its outbound address and a port of its "   \
+               "host's newest block")                                     \
+    MSLB_TABLE(SNAT_OUT, 13,                                               \
+               "slb host, after the outbound commit: translated, switched "\
+               "on (NORMAL); still from the backend (its host's blocks "   \
+               "are used up for that destination) to the controller, "     \
+               "which gives the host another block")                       \
+    MSLB_TABLE(SNAT_RETURN, 14,                                            \
+               "slb host: an answer to an outbound connection, tunnelled " \
+               "back by a mux and translated back by conntrack, gets its " \
+               "backend's MAC and is switched to it; anything else is "    \
+               "dropped")                                                  \
     MSLB_TABLE(DSR_AFFINITY, 20,                                           \
                "DSR modes: learned backends (reg1) of sessions on slots "  \
                "in a move and of clients with source-IP persistence; in "  \
@@ -109,6 +122,11 @@ enum mslb_cookie_kind {
  * datagrams to the controller with this userdata (ofapp/reject.c). */
 #define MSLB_REJECT_USERDATA0 'r'
 #define MSLB_REJECT_USERDATA1 'j'
+
+/* An slb host's outbound commit that conntrack could not translate (the
+ * SNAT_OUT table): mslbd gives the host another port block. */
+#define MSLB_SNAT_USERDATA0 's'
+#define MSLB_SNAT_USERDATA1 'n'
 
 /* MSS clamping: a SYN to a service with "mss" pauses at the controller
  * (controller(pause), userdata MSLB_MSS_USERDATA0/1 and the MSS, 2 bytes

@@ -10,9 +10,9 @@
 #                           controller at unix:$D2/mslbd.sock; the underlay
 #                           link ul1-ul2 and the reply link rl1-rl2.
 #   mslb_host2              host 2 alone, for topologies of their own
-#   h2_server N MAC         a server sN ($H2_NET.3N, default 198.18.0.3N;
+#   h2_server N MAC [BR]    a server sN ($H2_NET.3N, default 198.18.0.3N;
 #                           2001:db8::3N) behind
-#                           br-host with the VIPs $H2_VIPS and $H2_VIPS6 on
+#                           BR (default br-host) with the VIPs $H2_VIPS and $H2_VIPS6 on
 #                           its loopback (no ARP for them); start its
 #                           traffic tools yourself.
 
@@ -100,8 +100,8 @@ mslb_host2() {
     appctl tnl/neigh/set br-ul 198.18.2.2 "$ul2mac" >/dev/null
 }
 
-h2_server() {   # h2_server N MAC
-    local ns v
+h2_server() {   # h2_server N MAC [BRIDGE]
+    local ns v br=${3:-br-host}
     ns=$(ns_of "s$1")
     _e2e_netns_add "$ns"
     ip -n "$ns" link set lo up
@@ -110,7 +110,7 @@ h2_server() {   # h2_server N MAC
     ip netns exec "$ns" ethtool -K eth0 tx off rx off >/dev/null
     ip netns exec "$NS2" ethtool -K "s$1" tx off rx off >/dev/null
     ip -n "$NS2" link set "s$1" up
-    vsctl2 add-port br-host "s$1"
+    vsctl2 add-port "$br" "s$1"
     ip -n "$ns" addr add "${H2_NET:-198.18.0}.3$1/24" dev eth0
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
         net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.eth0.accept_dad=0

@@ -14,7 +14,8 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     "$top"/flows/model_read.c "$top"/flows/model.c "$top"/flows/model_doc.c \
     "$top"/flows/model_util.c "$top"/flows/model_json.c \
     "$top"/flows/model_monitor.c \
-    "$top"/flows/model_slots.c "$top"/flows/slots.c \
+    "$top"/flows/model_slots.c "$top"/flows/model_outbound.c \
+    "$top"/flows/slots.c \
     $(pkg-config --cflags --libs jansson) -o "$out/fuzz_body"
 # New inputs go to the build tree; the seeds in the source tree stay as
 # they are.

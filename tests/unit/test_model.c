@@ -391,6 +391,98 @@ test_slb(void **state)
                  "services[0].floating_ip: only for mode slb");
 }
 
+/* Outbound SNAT (flows/model_outbound.c): members, blocks given at
+ * parse time, kept and given out by fit and grow, and the rules. */
+#define OB(OUT) SLB("tcp", "\"port\":80,\"outbound\":" OUT ",", \
+                    ",\"port\":8080" VM_MAC ON_HOST)
+static void
+test_outbound(void **state)
+{
+    struct model *m;
+
+    (void) state;
+    assert_null(try_parse(OB("{}"), &m));
+    const struct model_outbound *o = m->services[0].outbound;
+    assert_non_null(o);
+    assert_int_equal(o->port_lo, MODEL_OUTBOUND_PORT_LO);
+    assert_int_equal(o->port_hi, MODEL_OUTBOUND_PORT_HI);
+    assert_int_equal(o->block, MODEL_OUTBOUND_BLOCK);
+    assert_int_equal(o->n_blocks, 1);           /* One for host h1. */
+    assert_int_equal(o->blocks[0].start, 1024);
+    assert_string_equal(o->blocks[0].host_bridge, "h1");
+    /* Round trip through JSON keeps the blocks. */
+    json_t *j = model_service_to_json(&m->services[0]);
+    const json_t *b = json_object_get(json_object_get(j, "outbound"),
+                                      "blocks");
+    assert_int_equal(json_array_size(b), 1);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(b, 0), "end")), 1024 + 255);
+    json_decref(j);
+
+    /* Grow gives the lowest free block; fit keeps blocks in order, drops
+     * those of bridges without backends and out of the range. */
+    struct model_service *svc = &m->services[0];
+    assert_true(model_outbound_grow(svc, "h1"));
+    assert_int_equal(svc->outbound->n_blocks, 2);
+    assert_int_equal(model_outbound_newest(svc->outbound, "h1")->start,
+                     1280);
+    assert_int_equal(model_outbound_count(svc->outbound, "h1"), 2);
+    char *text = model_outbound_blocks_format(svc->outbound);
+    assert_string_equal(text, "1024:h1 1280:h1");
+    struct model_snat_block *prev;
+    size_t n;
+    assert_true(model_outbound_blocks_parse("1280:h1 7:h1 1536:gone",
+                                            &prev, &n));
+    assert_int_equal(n, 3);
+    model_outbound_fit(svc, prev, n);
+    assert_int_equal(svc->outbound->n_blocks, 1);   /* 7: not aligned. */
+    assert_int_equal(svc->outbound->blocks[0].start, 1280);
+    model_snat_blocks_free(prev, n);
+    assert_false(model_outbound_blocks_parse("1024:h1 x", &prev, &n));
+    free(text);
+    model_destroy(m);
+
+    /* A range of two blocks: the third is refused. */
+    assert_null(try_parse(OB("{\"ports\":\"40000-40015\",\"block\":8,"
+                             "\"ip\":\"198.18.0.9\","
+                             "\"exclude\":[\"198.18.1.0/24\"]}"), &m));
+    svc = &m->services[0];
+    assert_int_equal(svc->outbound->exclude[0].len, 24);
+    assert_true(model_outbound_grow(svc, "h1"));
+    assert_false(model_outbound_grow(svc, "h1"));
+    model_destroy(m);
+
+    expect_error(OB("{\"block\":12}"),
+                 "services[0].outbound.block: must be a power of two from "
+                 "8 to 32768");
+    expect_error(OB("{\"ports\":\"100-50\"}"),
+                 "services[0].outbound.ports: must be \"FIRST-LAST\", "
+                 "1 <= FIRST <= LAST <= 65535");
+    expect_error(OB("{\"ports\":\"1000-2047\"}"),
+                 "services[0].outbound.ports: must start and end on blocks "
+                 "of 256 ports (e.g. 768-2047)");
+    expect_error(OB("{\"ports\":\"0-1023\"}"),
+                 "services[0].outbound.ports: must be \"FIRST-LAST\", "
+                 "1 <= FIRST <= LAST <= 65535");
+    expect_error(OB("{\"ports\":\"64-127\",\"block\":64}"),
+                 "services[0].outbound.ports: holds the service's own "
+                 "port 80");
+    expect_error(OB("{\"exclude\":[\"2001:db8::/32\"]}"),
+                 "services[0].outbound.exclude[0]: is not of the outbound "
+                 "address's family");
+    expect_error(OB("{\"exclude\":[\"198.18.0.0/33\"]}"),
+                 "services[0].outbound.exclude[0]: must be an address or "
+                 "ADDRESS/LENGTH");
+    expect_error(OB("{\"ip\":\"2001:db8::1\"}"),
+                 "services[0].outbound.ip: is IPv6 but backends[0] is not");
+    expect_error(OB("{\"mask\":1}"),
+                 "services[0].outbound.mask: unknown key");
+    expect_error(SLB("any", "\"outbound\":{},", VM_MAC ON_HOST),
+                 "services[0].outbound.ip: a service of every port cannot "
+                 "share its address with outbound connections: give another "
+                 "\"ip\"");
+}
+
 static void
 test_host_addresses(void **state)
 {
@@ -943,6 +1035,7 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_optional_mac),
         cmocka_unit_test(test_slb),
+        cmocka_unit_test(test_outbound),
         cmocka_unit_test(test_host_addresses),
         cmocka_unit_test(test_monitor),
         cmocka_unit_test(test_monitor_errors),
