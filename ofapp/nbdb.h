@@ -78,6 +78,10 @@ struct nbdb_change {
                                  * move on from (else the model's). */
 };
 
+/* Where service 'name''s row came from (a --config file or the API):
+ * what a change mslbd makes on its own (a new outbound block) keeps. */
+enum nbdb_source nbdb_service_source(const struct nbdb *, const char *name);
+
 /* Queues 'changes' (taking ownership of the array and its contents) to be
  * committed together in one transaction; 'done' is called once.  A batch
  * of one change may share a transaction with other batches. */

@@ -49,6 +49,15 @@ row_from_config(const struct smap *external_ids)
     return s && !strcmp(s, "config");
 }
 
+enum nbdb_source
+nbdb_service_source(const struct nbdb *nb, const char *name)
+{
+    const struct mslbrec_service *row = nbdb_service_row(nb, name);
+
+    return row && row_from_config(&row->external_ids) ? NBDB_SOURCE_CONFIG
+                                                      : NBDB_SOURCE_API;
+}
+
 static void
 set_opt_str(const char *cur, const char *want,
             void (*set)(const void *, const char *), const void *row)

@@ -186,7 +186,7 @@ snat_handle_msg(struct snat *s, const char *bridge, struct ofsession *ofs,
 
     struct nbdb_change *c = xzalloc(sizeof *c);
     c->type = NBDB_PUT_SERVICE;
-    c->source = NBDB_SOURCE_API;
+    c->source = nbdb_service_source(s->nbdb, svc->name);
     c->svc = xzalloc(sizeof *c->svc);
     model_service_clone(c->svc, svc);
     c->base = model_service_hash(svc);

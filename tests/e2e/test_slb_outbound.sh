@@ -66,7 +66,8 @@ cat >"$D/mslb.json" <<JSON
                 "exclude": ["198.18.0.32/32"]},
    "backends": [$(vm 1),$(vm 2),$(vm 3),$(vm 4)]}]}
 JSON
-mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock" --rest "$REST_PORT"
+mslbd_start "$D/mslb.json" --db "$D/mslb.db" --listen "punix:$D2/mslbd.sock" \
+    --rest "$REST_PORT"
 for b in br-lb br-host br-host2; do
     wait_for 20 grep -q "bridge $b: generation 1 installed" "$D/mslbd.log"
 done
@@ -162,6 +163,23 @@ leaving=$(tcpdump -nn -r "$D/arm.pcap" \
     "src host $VIP and src portrange 40000-40063" 2>/dev/null | wc -l)
 check "the answers came in through the mux ($answers packets)" test "$answers" -gt 50
 check "the outbound packets did not ($leaving)" test "$leaving" -eq 0
+
+# The blocks live in the database (--db: a throwaway one, without it,
+# starts anew from the config): a restarted mslbd keeps them, and the
+# flows it adopts send the answers to the same hosts.
+before="$(blocks_of br-host) / $(blocks_of br-host2)"
+mslbd_kill9
+mv "$D/mslbd.log" "$D/mslbd.log.1"
+mslbd_start "$D/mslb.json" --db "$D/mslb.db" --listen "punix:$D2/mslbd.sock" \
+    --rest "$REST_PORT"
+for b in br-lb br-host br-host2; do
+    wait_for 20 grep -q "bridge $b: generation [0-9]* installed" "$D/mslbd.log"
+done
+wait_rest
+check "after mslbd's kill -9 and restart the hosts keep their blocks ($before)" \
+    test "$(blocks_of br-host) / $(blocks_of br-host2)" = "$before"
+p1c=$(out s1 udp 9053 3 || true)
+check "and vm1 reaches the outside again ($p1c)" test -n "$p1c"
 
 # Bad outbounds are refused, with the member named, and change nothing.
 bad() {   # bad STATUS TEXT BODY
