@@ -282,6 +282,12 @@ compile_slb_outbound(struct cbuild *cb, const struct model_service *svc,
             m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
             m_ip_proto(cb, &be->ip, snat_protos[p]);
             m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
+            if (snat_protos[p] == IPPROTO_TCP) {
+                /* Conntrack takes up TCP mid-stream as +new too: only a
+                 * SYN opens an outbound connection. */
+                match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
+                                           htons(TCP_SYN | TCP_ACK));
+            }
             if (newest) {
                 a_ct_snat(cb, br->ct_zone, MSLB_T_SNAT_OUT, o, newest->start);
             } else {
@@ -300,6 +306,16 @@ compile_slb_outbound(struct cbuild *cb, const struct model_service *svc,
             a_output(cb, ofp_to_u16(OFPP_NORMAL));
             cb_add(cb, cookie, MSLB_T_NAT_REPLY, 110);
         }
+        /* UDP that reaches the backend other than through a tunnel (a
+         * client on its own network) is committed, so that the answers
+         * are replies (+rpl), not new outbound datagrams. */
+        cb_begin(cb);
+        m_ip_proto(cb, &be->ip, IPPROTO_UDP);
+        m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+        a_ct_commit(cb, br->ct_zone);
+        a_output(cb, ofp_to_u16(OFPP_NORMAL));
+        cb_add(cb, cookie, MSLB_T_CLASSIFY, 50);
+
         /* Still from the backend after the commit: conntrack found no
          * free port in the block for this destination. */
         cb_begin(cb);

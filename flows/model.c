@@ -695,6 +695,11 @@ model_check_vip_gateways(const struct model_service *svc,
             return model_error(path, "vip is also a gateway address of "
                                "bridge \"%s\"", br->name);
         }
+        if (svc->outbound
+            && mslb_addr_equal(&br->gateways[g], &svc->outbound->ip)) {
+            return model_error(path, "outbound.ip is also a gateway address "
+                               "of bridge \"%s\"", br->name);
+        }
     }
     return NULL;
 }

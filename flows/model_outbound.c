@@ -451,10 +451,14 @@ model_parse_outbound(const json_t *j, const char *path,
         o->port_hi = hi;
     }
     if (o->port_lo % o->block || (o->port_hi + 1) % o->block) {
-        return model_key_error(sub, "ports", "must start and end on blocks "
-                               "of %u ports (e.g. %u-%u)", o->block,
-                               o->port_lo / o->block * o->block,
-                               (o->port_hi / o->block + 1) * o->block - 1);
+        unsigned int lo = (o->port_lo + o->block - 1) / o->block * o->block;
+        unsigned int hi = (o->port_hi + 1) / o->block * o->block - 1;
+        return lo < hi
+               ? model_key_error(sub, "ports", "must start and end on "
+                                 "blocks of %u ports (e.g. %u-%u)", o->block,
+                                 lo, hi)
+               : model_key_error(sub, "ports", "must start and end on "
+                                 "blocks of %u ports", o->block);
     }
     if (mslb_addr_equal(&o->ip, &svc->vip)
         && (!svc->port
@@ -515,6 +519,26 @@ ranges_overlap(const struct model_service *svc,
                || (svc->port >= o->port_lo && svc->port <= o->port_hi));
 }
 
+/* Whether 'a' and 'b' run on the same first-stage bridges (the muxes that
+ * answer for an address must all have the answers' flows). */
+static bool
+same_bridges(const struct model_service *a, const struct model_service *b)
+{
+    if (a->n_bridges != b->n_bridges) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_bridges; i++) {
+        bool found = false;
+        for (size_t k = 0; k < b->n_bridges && !found; k++) {
+            found = !strcmp(a->bridges[i], b->bridges[k]);
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
 char *
 model_check_outbound_pair(const struct model_service *a,
                           const struct model_service *b, const char *path)
@@ -527,6 +551,16 @@ model_check_outbound_pair(const struct model_service *a,
         mslb_addr_format(&a->outbound->ip, ip, sizeof ip);
         return model_key_error(sub, "ip", "%s is already service \"%s\"'s "
                                "outbound address", ip, b->name);
+    }
+    if (b->outbound && mslb_addr_equal(&a->vip, &b->outbound->ip)
+        && !same_bridges(a, b)) {
+        return model_error(path, "its vip is service \"%s\"'s outbound "
+                           "address, served by other bridges", b->name);
+    }
+    if (a->outbound && mslb_addr_equal(&b->vip, &a->outbound->ip)
+        && !same_bridges(a, b)) {
+        return model_key_error(sub, "ip", "is service \"%s\"'s vip, served "
+                               "by other bridges", b->name);
     }
     if (b->outbound && ranges_overlap(a, b->outbound)) {
         return model_error(path, "its address and port are in service "

@@ -460,7 +460,7 @@ test_outbound(void **state)
                  "1 <= FIRST <= LAST <= 65535");
     expect_error(OB("{\"ports\":\"1000-2047\"}"),
                  "services[0].outbound.ports: must start and end on blocks "
-                 "of 256 ports (e.g. 768-2047)");
+                 "of 256 ports (e.g. 1024-2047)");
     expect_error(OB("{\"ports\":\"0-1023\"}"),
                  "services[0].outbound.ports: must be \"FIRST-LAST\", "
                  "1 <= FIRST <= LAST <= 65535");
