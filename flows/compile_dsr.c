@@ -431,26 +431,63 @@ failed_backend(struct cbuild *cb, uint64_t cookie,
     }
 }
 
-void
-compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
-                    const struct model_bridge *br,
-                    const struct compile_ports *ports)
+/* On slb host 'br' (east-west): a backend behind 'br' itself gets the
+ * packet as if a mux had tunnelled it here: tun_id, the backend's MAC and
+ * the tunnel port as in_port, then CLASSIFY again, whose translation
+ * flow (compile_slb_host()) takes it. */
+static void
+local_forward(struct cbuild *cb, uint64_t cookie,
+              const struct model_service *svc,
+              const struct model_backend *be,
+              const struct compile_ports *ports)
+{
+    for (int syn = 0; syn <= counts_syns(svc); syn++) {
+        cb_begin(cb);
+        m_forward(cb, svc, be, syn);
+        a_set_u64(cb, MFF_TUN_ID, svc->id);
+        a_set_mac(cb, MFF_ETH_SRC, &ports->local_mac);
+        a_set_mac(cb, MFF_ETH_DST, &be->mac);
+        a_set_u16(cb, MFF_IN_PORT, ports->tunnel[svc->tunnel]);
+        a_resubmit(cb, MSLB_T_CLASSIFY);
+        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, syn
+               ? MSLB_SYN_COUNT_PRIORITY : 100);
+    }
+}
+
+/* A DSR service's pipeline on first-stage bridge 'br' or, with 'host',
+ * its east-west copy on slb host 'br' (compile_slb_east_west()). */
+static void
+dsr_pipeline(struct cbuild *cb, const struct model_service *svc,
+             const struct model_bridge *br,
+             const struct compile_ports *ports, bool host)
 {
     uint64_t cookie = mslb_cookie(MSLB_COOKIE_SERVICE, svc->id);
     int priority;
 
-    compile_responders(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
-                       &br->mac);
-    cb_begin(cb);
-    priority = compile_service_match(cb, svc);
-    a_enter(cb, svc, ports);
-    cb_add_service_entry(cb, svc, cookie, priority);
-    if (!svc->proto) {
-        compile_any_extras(cb, svc, ports, cookie);
-    }
-
-    if (svc->outbound) {
-        compile_snat_return(cb, svc, br, ports);
+    if (host) {
+        /* The host's own backends' packets to the VIP, after CLASSIFY's
+         * conntrack lookup (their first packet is +new; a session already
+         * translated here no longer goes to the VIP), above the outbound
+         * commit: the slot, then DSR_FORWARD.  Fragments go on to the
+         * muxes, which gather them. */
+        cb_begin(cb);
+        priority = compile_service_match(cb, svc);
+        m_ip_frag(cb, 0, FLOW_NW_FRAG_ANY);
+        a_enter(cb, svc, ports);
+        cb_add(cb, cookie, MSLB_T_NAT_REPLY, priority - 50);
+    } else {
+        compile_responders(cb, mslb_cookie(MSLB_COOKIE_VIP, 0), &svc->vip,
+                           &br->mac);
+        cb_begin(cb);
+        priority = compile_service_match(cb, svc);
+        a_enter(cb, svc, ports);
+        cb_add_service_entry(cb, svc, cookie, priority);
+        if (!svc->proto) {
+            compile_any_extras(cb, svc, ports, cookie);
+        }
+        if (svc->outbound) {
+            compile_snat_return(cb, svc, br, ports);
+        }
     }
     compile_slots(cb, svc, cookie, dsr_stable, dsr_move, svc);
     if (svc->persistence) {
@@ -472,6 +509,10 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
         if (be->failed) {
             failed_backend(cb, cookie, svc, be, ports);
         }
+        if (host && be->host_bridge && !strcmp(be->host_bridge, br->name)) {
+            local_forward(cb, cookie, svc, be, ports);
+            continue;
+        }
         if (svc->mode == MODEL_MODE_TUN || model_mode_via_host(svc->mode)) {
             tunnel_forward(cb, cookie, svc, be, br, ports);
             continue;
@@ -484,6 +525,33 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
                    ? MSLB_SYN_COUNT_PRIORITY : 100);
         }
     }
+}
+
+void
+compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
+                    const struct model_bridge *br,
+                    const struct compile_ports *ports)
+{
+    dsr_pipeline(cb, svc, br, ports, false);
+}
+
+/* East-west (mode slb): a service's pipeline on slb host 'br', for its
+ * own backends' connections to the VIP, which go straight to the chosen
+ * backend's host (or stay here) without a mux: the same slot table and
+ * the same datapath hash as the muxes, so the same backend for the same
+ * flow.  The host's MAC stands in for a mux's. */
+static void
+compile_slb_east_west(struct cbuild *cb, const struct model_service *svc,
+                      const struct model_bridge *br,
+                      const struct compile_ports *ports)
+{
+    struct model_bridge host = *br;
+
+    if (!ports->tunnel[svc->tunnel]) {
+        return;
+    }
+    host.mac = ports->local_mac;
+    dsr_pipeline(cb, svc, &host, ports, true);
 }
 
 /* Whether a backend of 'svc' before index 'k' is behind bridge 'br'. */
@@ -506,6 +574,7 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
                     const struct compile_ports *ports)
 {
     uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
+    bool slb_host = false;
 
     static const struct mslb_mac resolve_mac = { MSLB_RESOLVE_MAC };
 
@@ -532,8 +601,16 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
                      && !strcmp(svc->backends[k].host_bridge, br->name);
         }
         if (hosted && svc->mode == MODEL_MODE_SLB) {
-            compile_slb_base(cb, ports);
+            slb_host = true;
             break;
+        }
+    }
+    if (slb_host) {
+        compile_slb_base(cb, ports);
+        for (size_t i = 0; i < m->n_services; i++) {
+            if (m->services[i].mode == MODEL_MODE_SLB) {
+                compile_slb_east_west(cb, &m->services[i], br, ports);
+            }
         }
     }
     for (size_t i = 0; i < m->n_services; i++) {

@@ -179,6 +179,18 @@ compile_slb_host(struct cbuild *cb, const struct model_service *svc,
     m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REPLY, NULL);
     cb_add(cb, mslb_cookie(MSLB_COOKIE_BACKEND, 0), MSLB_T_CLASSIFY, 190);
+
+    /* East-west from a neighbour on this host: once its session is
+     * translated here, conntrack (in the neighbour's own CLASSIFY flow
+     * above) sends its packets to this backend; they get its MAC (the
+     * neighbour addressed the VIP's). */
+    cb_begin(cb);
+    m_ct_state(cb, CS_TRACKED, CS_REPLY_DIR | CS_TRACKED);
+    m_ip_proto(cb, &be->ip, 0);
+    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+    a_set_mac(cb, MFF_ETH_DST, &be->mac);
+    a_output(cb, ofp_to_u16(OFPP_NORMAL));
+    cb_add(cb, mslb_cookie(MSLB_COOKIE_BACKEND, 0), MSLB_T_NAT_REPLY, 105);
 }
 
 /* ct(commit, zone, nat(src=IP:LO-LO+block-1), table=TABLE). */

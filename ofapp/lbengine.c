@@ -490,31 +490,31 @@ lbengine_ports(const struct lbengine *e, const struct model_bridge *br,
     return b && !why;
 }
 
-/* Service 'svc''s unit: as the model says, or, while some of its backends
- * fail their health checks or have no configured MAC, from a copy that
- * takes the runtime facts in: resolved MACs filled in, and a slot table
- * without the failing backends and those whose MAC is still unknown. */
-static struct flowset *
-compile_unit(const struct lbengine *e, const struct model_service *svc,
-             const struct model_bridge *br,
-             const struct compile_ports *ports, int version)
+/* Service 'svc' as the runtime facts make it: as the model says (a
+ * shallow copy; false), or, while some of its backends fail their health
+ * checks or have no configured MAC, a copy that takes the facts in
+ * (true; free with effective_uninit()): resolved MACs filled in, and a
+ * slot table without the failing backends and those whose MAC is still
+ * unknown. */
+static bool
+effective_service(const struct lbengine *e, const struct model_service *svc,
+                  struct model_service *out)
 {
-    struct flowset *fs = new_unit(version);
     const struct rtfacts_service *rs = shash_find_data(&e->rt->services,
                                                        svc->name);
     const uint32_t *failed;
     size_t n_failed, n_unresolved = 0;
 
+    *out = *svc;                        /* Borrows the rest. */
     failed = rtfacts_failed(e->rt, svc->name, &n_failed);
     for (size_t i = 0; i < svc->n_backends; i++) {
         n_unresolved += !svc->backends[i].has_mac;
     }
     if (!n_failed && !n_unresolved && !(rs && rs->n_moves)) {
-        log_compile_error(br->name, compile_service(svc, br, ports, fs));
-        return fs;
+        return false;
     }
 
-    struct model_service eff = *svc;    /* Borrows the rest. */
+    struct model_service eff = *svc;
     struct model_backend *backends = NULL;
     uint32_t *keys = xmalloc((n_failed + svc->n_backends + 1)
                              * sizeof *keys);
@@ -549,34 +549,109 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
     if (rs) {
         model_slots_add_moves(&eff.slots, rs->moves, rs->n_moves);
     }
-    log_compile_error(br->name, compile_service(&eff, br, ports, fs));
-    model_slots_uninit(&eff.slots);
-    free(backends);
     free(keys);
+    *out = eff;
+    return true;
+}
+
+/* Frees what effective_service() made for 'eff' (when it returned true). */
+static void
+effective_uninit(struct model_service *eff, const struct model_service *svc)
+{
+    model_slots_uninit(&eff->slots);
+    if (eff->backends != svc->backends) {
+        free(eff->backends);
+    }
+}
+
+/* Service 'svc''s unit, compiled from effective_service(). */
+static struct flowset *
+compile_unit(const struct lbengine *e, const struct model_service *svc,
+             const struct model_bridge *br,
+             const struct compile_ports *ports, int version)
+{
+    struct flowset *fs = new_unit(version);
+    struct model_service eff;
+    bool own = effective_service(e, svc, &eff);
+
+    log_compile_error(br->name, compile_service(&eff, br, ports, fs));
+    if (own) {
+        effective_uninit(&eff, svc);
+    }
     return fs;
 }
 
+static bool
+hosted_on(const struct model_service *svc, const char *bridge)
+{
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        if (svc->backends[i].host_bridge
+            && !strcmp(svc->backends[i].host_bridge, bridge)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether a final-stage bridge hosts a backend of an slb service ('svcs':
+ * the services of the bridge). */
+static bool
+is_slb_host(const struct model_service **svcs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (svcs[i]->mode == MODEL_MODE_SLB) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The final stage of 'br': the restore flows of every service with a
- * backend hosted there. */
+ * backend hosted there and, on an slb host, every slb service's
+ * east-west pipeline, which takes the runtime facts in as a first stage's
+ * does (effective_service()). */
 static struct flowset *
-compile_final(const struct mdb *mdb, const struct model_bridge *br,
+compile_final(const struct lbengine *e, const struct model_bridge *br,
               const struct compile_ports *ports, int version)
 {
     const struct model_service **svcs;
     struct model view;
     struct flowset *fs;
     size_t n;
+    bool *own;
 
-    /* A view that borrows the services: few reach one final stage. */
-    svcs = mdb_services_of_bridge(mdb, br->name, &n);
+    svcs = mdb_services_of_bridge(e->mdb, br->name, &n);
+    if (is_slb_host(svcs, n)) {
+        /* Every slb service: the host's backends may be clients of any. */
+        const struct model_service **all = mdb_services_sorted(e->mdb, &n);
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            if (all[i]->mode == MODEL_MODE_SLB
+                || hosted_on(all[i], br->name)) {
+                all[k++] = all[i];
+            }
+        }
+        free(svcs);
+        svcs = all;
+        n = k;
+    }
+    /* A view that borrows the services. */
     memset(&view, 0, sizeof view);
     view.services = xzalloc((n + 1) * sizeof *view.services);
+    own = xzalloc(n + 1);
     for (size_t i = 0; i < n; i++) {
-        view.services[i] = *svcs[i];
+        own[i] = effective_service(e, svcs[i], &view.services[i]);
     }
     view.n_services = n;
     fs = new_unit(version);
     log_compile_error(br->name, compile_final_bridge(&view, br, ports, fs));
+    for (size_t i = 0; i < n; i++) {
+        if (own[i]) {
+            effective_uninit(&view.services[i], svcs[i]);
+        }
+    }
+    free(own);
     free(view.services);
     free(svcs);
     return fs;
@@ -647,7 +722,7 @@ rebuild(struct lbengine *e, const char *name)
         return;                 /* Not in the model: mslb's flows go. */
     }
     if (br->role == MODEL_ROLE_FINAL) {
-        t->base = compile_final(e->mdb, br, &ports, b->version);
+        t->base = compile_final(e, br, &ports, b->version);
         merge(t, t->base);
         return;
     }
@@ -701,6 +776,31 @@ update_unit(struct lbengine *e, struct table *t, const char *name)
     hmap_insert(&t->units, &u->node, name_hash(u->name));
     merge(t, u->fs);
     e->stats.units_compiled++;
+}
+
+/* Adds to 'final' every slb host (a final stage with a backend of an slb
+ * service): each has every slb service's east-west pipeline. */
+static void
+add_slb_hosts(const struct lbengine *e, struct sset *final)
+{
+    const struct model_bridge **brs;
+    size_t n;
+
+    brs = mdb_bridges_sorted(e->mdb, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (brs[i]->role == MODEL_ROLE_FINAL && !sset_contains(final,
+                                                              brs[i]->name)) {
+            const struct model_service **svcs;
+            size_t k;
+
+            svcs = mdb_services_of_bridge(e->mdb, brs[i]->name, &k);
+            if (is_slb_host(svcs, k)) {
+                sset_add(final, brs[i]->name);
+            }
+            free(svcs);
+        }
+    }
+    free(brs);
 }
 
 static void
@@ -787,11 +887,16 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
         rebuild(e, sn->name);
         sset_add(&rebuilt, sn->name);
     }
+    bool slb = false;
     SHASH_FOR_EACH (sn, mdb_changed_services(e->mdb)) {
+        const struct model_service *old = sn->data;
+        const struct model_service *now = mdb_find_service(e->mdb, sn->name);
+
         sset_clear(&first);
-        add_service_bridges(sn->data, &first, &final);
-        add_service_bridges(mdb_find_service(e->mdb, sn->name), &first,
-                            &final);
+        add_service_bridges(old, &first, &final);
+        add_service_bridges(now, &first, &final);
+        slb |= (old && old->mode == MODEL_MODE_SLB)
+               || (now && now->mode == MODEL_MODE_SLB);
         SSET_FOR_EACH (name, &first) {
             struct table *t = shash_find_data(&e->tables, name);
             const struct model_bridge *br = mdb_find_bridge(e->mdb, name);
@@ -803,6 +908,9 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
                 sset_add(&e->changed, name);
             }
         }
+    }
+    if (slb) {
+        add_slb_hosts(e, &final);       /* East-west pipelines. */
     }
     SSET_FOR_EACH (name, &final) {
         if (!sset_contains(&rebuilt, name)) {
@@ -817,17 +925,21 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
 }
 
 /* Health changed: recompile the services it names on their first-stage
- * bridges (final stages do not depend on it). */
+ * bridges, and for an slb service the slb hosts (their east-west
+ * pipelines; other final stages do not depend on it). */
 static bool
 flows_handle_runtime(struct engine_node *node OVS_UNUSED, void *e_,
                      struct engine_node *input OVS_UNUSED)
 {
     struct lbengine *e = e_;
+    struct sset hosts = SSET_INITIALIZER(&hosts);
     const char *svc_name;
+    bool slb = false;
 
     SSET_FOR_EACH (svc_name, &e->rt->changed) {
         const struct model_service *svc = mdb_find_service(e->mdb,
                                                            svc_name);
+        slb |= svc && svc->mode == MODEL_MODE_SLB;
         for (size_t i = 0; svc && i < svc->n_bridges; i++) {
             struct table *t = shash_find_data(&e->tables, svc->bridges[i]);
             const struct model_bridge *br
@@ -840,6 +952,15 @@ flows_handle_runtime(struct engine_node *node OVS_UNUSED, void *e_,
             }
         }
     }
+    if (slb) {
+        const char *name;
+
+        add_slb_hosts(e, &hosts);
+        SSET_FOR_EACH (name, &hosts) {
+            rebuild(e, name);
+        }
+    }
+    sset_destroy(&hosts);
     e->stats.incremental++;
     return true;
 }

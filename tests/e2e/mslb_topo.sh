@@ -122,3 +122,75 @@ h2_server() {   # h2_server N MAC [BRIDGE]
         net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 \
         net.ipv4.conf.eth0.arp_announce=2
 }
+
+# mslb_host3: a third host (after mslb_host2), as host 2: its own
+# ovs-vswitchd in netns $NS3 (run dir $D3, `vsctl3`), br-ul3 198.18.2.6
+# on the same underlay (a link to host 1's br-ul), the final stage
+# br-host3 (vx3/gre3/gnv3, controller unix:$D3/mslbd.sock) and its own
+# link rl5-rl6 to host 1's br-sw; hosts 1 to 3 know each other's
+# underlay MACs.  h3_server N MAC: a server sN behind br-host3, as
+# h2_server.
+vsctl3() { ovs-vsctl --db="unix:$D3/db.sock" --timeout=20 "$@"; }
+mslb_host3() {
+    local mac2 mac3
+    D3=$D/h3
+    NS3=mslb-$RID-h3
+    mkdir -p "$D3"
+    _e2e_netns_add "$NS3"
+    ip -n "$NS3" link set lo up
+    ovsdb-tool create "$D3/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+    OVS_RUNDIR=$D3 OVS_LOGDIR=$D3 OVS_DBDIR=$D3 ovsdb-server "$D3/conf.db" \
+        --remote="punix:$D3/db.sock" --unixctl="$D3/ovsdb.ctl" \
+        --pidfile="$D/pids/h3-ovsdb.pid" --log-file="$D3/ovsdb.log" \
+        -vconsole:off --detach --no-chdir
+    vsctl3 --no-wait init
+    OVS_RUNDIR=$D3 OVS_LOGDIR=$D3 OVS_DBDIR=$D3 ip netns exec "$NS3" \
+        ovs-vswitchd "unix:$D3/db.sock" --unixctl="$D3/vswitchd.ctl" \
+        --pidfile="$D/pids/h3-vswitchd.pid" --log-file="$D3/vswitchd.log" \
+        -vconsole:off --detach --no-chdir
+    wait_for 10 ovs-appctl -t "$D3/vswitchd.ctl" version
+    vsctl3 add-br br-ul3 -- set bridge br-ul3 datapath_type=netdev \
+        fail_mode=standalone
+    vsctl3 add-br br-host3 -- set bridge br-host3 datapath_type=netdev \
+        protocols=OpenFlow13,OpenFlow15 fail_mode=secure \
+        other-config:disable-in-band=true
+    vsctl3 set-controller br-host3 "unix:$D3/mslbd.sock" \
+        -- set controller br-host3 connection-mode=out-of-band \
+        max_backoff=1000
+    mslb_tunnels vsctl3 br-host3 3
+    ip -n "$NS3" addr add 198.18.2.6/24 dev br-ul3
+    ip -n "$NS3" link set br-ul3 up
+    ip -n "$NS3" link set br-host3 up
+    _link3 ul5 br-ul ul6 br-ul3
+    _link3 rl5 br-sw rl6 br-host3
+    mac2=$(ip -n "$NS2" link show br-ul2 | awk '/link\/ether/ { print $2 }')
+    mac3=$(ip -n "$NS3" link show br-ul3 | awk '/link\/ether/ { print $2 }')
+    appctl tnl/neigh/set br-ul 198.18.2.6 "$mac3" >/dev/null
+    ovs-appctl -t "$D2/vswitchd.ctl" tnl/neigh/set br-ul2 198.18.2.6 "$mac3" >/dev/null
+    ovs-appctl -t "$D3/vswitchd.ctl" tnl/neigh/set br-ul3 198.18.2.2 "$mac2" >/dev/null
+}
+
+_link3() {   # _link3 NAME1 BRIDGE1(host 1) NAME3 BRIDGE3(host 3)
+    ip link add "$1" netns "$OVS_NS" type veth peer name "$3" netns "$NS3"
+    ip netns exec "$OVS_NS" ethtool -K "$1" tx off rx off >/dev/null
+    ip netns exec "$NS3" ethtool -K "$3" tx off rx off >/dev/null
+    ip -n "$OVS_NS" link set "$1" up
+    ip -n "$NS3" link set "$3" up
+    vsctl add-port "$2" "$1"
+    vsctl3 add-port "$4" "$3"
+}
+
+h3_server() {   # h3_server N MAC
+    local ns
+    ns=$(ns_of "s$1")
+    _e2e_netns_add "$ns"
+    ip -n "$ns" link set lo up
+    ip link add eth0 netns "$ns" type veth peer name "s$1" netns "$NS3"
+    ip -n "$ns" link set eth0 address "$2"
+    ip netns exec "$ns" ethtool -K eth0 tx off rx off >/dev/null
+    ip netns exec "$NS3" ethtool -K "s$1" tx off rx off >/dev/null
+    ip -n "$NS3" link set "s$1" up
+    vsctl3 add-port br-host3 "s$1"
+    ip -n "$ns" addr add "${H2_NET:-198.18.0}.3$1/24" dev eth0
+    ip -n "$ns" link set eth0 up
+}
