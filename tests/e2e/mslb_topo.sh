@@ -10,6 +10,9 @@
 #                           controller at unix:$D2/mslbd.sock; the underlay
 #                           link ul1-ul2 and the reply link rl1-rl2.
 #   mslb_host2              host 2 alone, for topologies of their own
+#   mslb_host3              a third host like host 2 (netns $NS3, $D3,
+#                           `vsctl3`, br-ul3 198.18.2.6, br-host3 vx3...)
+#   h3_server N MAC         as h2_server, behind host 3's br-host3
 #   h2_server N MAC [BR]    a server sN ($H2_NET.3N, default 198.18.0.3N;
 #                           2001:db8::3N) behind
 #                           BR (default br-host) with the VIPs $H2_VIPS and $H2_VIPS6 on
@@ -25,17 +28,31 @@ mslb_tunnels() {   # mslb_tunnels VSCTL BRIDGE SUFFIX
         options:remote_ip=flow options:key=flow
 }
 
-vsctl2() { ovs-vsctl --db="unix:$D2/db.sock" --timeout=20 "$@"; }
+# vsctln N ARGS...: ovs-vsctl against host N's own database.
+vsctln() {
+    local n=$1
+    shift
+    ovs-vsctl --db="unix:$D/h$n/db.sock" --timeout=20 "$@"
+}
+vsctl2() { vsctln 2 "$@"; }
 
-# cross_link NAME1 BRIDGE1(host 1) NAME2 BRIDGE2(host 2)
+vsctl3() { vsctln 3 "$@"; }
+vsctl4() { vsctln 4 "$@"; }
+vsctl5() { vsctln 5 "$@"; }
+vsctl6() { vsctln 6 "$@"; }
+
+# cross_link NAME1 BRIDGE1(host 1) NAME2 BRIDGE2(host N) [N]: a veth
+# between a bridge of host 1 and one of host N (default 2).
 cross_link() {
-    ip link add "$1" netns "$OVS_NS" type veth peer name "$3" netns "$NS2"
+    local n=${5:-2} ns
+    ns=mslb-$RID-h$n
+    ip link add "$1" netns "$OVS_NS" type veth peer name "$3" netns "$ns"
     ip netns exec "$OVS_NS" ethtool -K "$1" tx off rx off >/dev/null
-    ip netns exec "$NS2" ethtool -K "$3" tx off rx off >/dev/null
+    ip netns exec "$ns" ethtool -K "$3" tx off rx off >/dev/null
     ip -n "$OVS_NS" link set "$1" up
-    ip -n "$NS2" link set "$3" up
+    ip -n "$ns" link set "$3" up
     vsctl add-port "$2" "$1"
-    vsctl2 add-port "$4" "$3"
+    vsctln "$n" add-port "$4" "$3"
 }
 
 mslb_two_hosts() {
@@ -60,57 +77,93 @@ mslb_two_hosts() {
 # the final stage br-host (vx1/gre1/gnv1, controller unix:$D2/mslbd.sock),
 # the underlay link ul1-ul2.
 mslb_host2() {
-    local ul2mac
+    _mslb_host 2 198.18.2.2 br-host 1
+}
 
-    D2=$D/h2
-    NS2=mslb-$RID-h2
-    mkdir -p "$D2"
-    _e2e_netns_add "$NS2"
-    ip -n "$NS2" link set lo up
-    ovsdb-tool create "$D2/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-    OVS_RUNDIR=$D2 OVS_LOGDIR=$D2 OVS_DBDIR=$D2 ovsdb-server "$D2/conf.db" \
-        --remote="punix:$D2/db.sock" --unixctl="$D2/ovsdb.ctl" \
-        --pidfile="$D/pids/h2-ovsdb.pid" --log-file="$D2/ovsdb.log" \
+# mslb_host3: a third host (after mslb_host2), as host 2: its own
+# ovs-vswitchd in netns $NS3 (run dir $D3, `vsctl3`), br-ul3 198.18.2.6,
+# the final stage br-host3 (vx3/gre3/gnv3, controller
+# unix:$D3/mslbd.sock), the underlay link ul5-ul6 and its own link
+# rl5-rl6 to host 1's br-sw; hosts 2 and 3 know each other's underlay
+# MACs.
+mslb_host3() {
+    local mac2 mac3
+    _mslb_host 3 198.18.2.6 br-host3 3
+    cross_link rl5 br-sw rl6 br-host3 3
+    mac2=$(ip -n "$NS2" link show br-ul2 | awk '/link\/ether/ { print $2 }')
+    mac3=$(ip -n "$NS3" link show br-ul3 | awk '/link\/ether/ { print $2 }')
+    ovs-appctl -t "$D2/vswitchd.ctl" tnl/neigh/set br-ul2 198.18.2.6 "$mac3" >/dev/null
+    ovs-appctl -t "$D3/vswitchd.ctl" tnl/neigh/set br-ul3 198.18.2.2 "$mac2" >/dev/null
+}
+
+# _mslb_host N ADDR BRIDGE SUFFIX: host N's own ovs-vswitchd (netns
+# mslb-$RID-hN, run dir $D/hN), its underlay bridge br-ulN with ADDR,
+# linked to host 1's br-ul (which learns its MAC for its tunnels), and
+# the final stage BRIDGE with tunnel ports of SUFFIX and its controller at
+# unix:$D/hN/mslbd.sock.
+_mslb_host() {
+    local n=$1 addr=$2 br=$3 sfx=$4 d ns mac
+    d=$D/h$n
+    ns=mslb-$RID-h$n
+    printf -v "D$n" '%s' "$d"           # D2, NS2 ... for the callers.
+    printf -v "NS$n" '%s' "$ns"
+    mkdir -p "$d"
+    _e2e_netns_add "$ns"
+    ip -n "$ns" link set lo up
+    ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+    OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d ovsdb-server "$d/conf.db" \
+        --remote="punix:$d/db.sock" --unixctl="$d/ovsdb.ctl" \
+        --pidfile="$D/pids/h$n-ovsdb.pid" --log-file="$d/ovsdb.log" \
         -vconsole:off --detach --no-chdir
-    vsctl2 --no-wait init
-    OVS_RUNDIR=$D2 OVS_LOGDIR=$D2 OVS_DBDIR=$D2 ip netns exec "$NS2" \
-        ovs-vswitchd "unix:$D2/db.sock" --unixctl="$D2/vswitchd.ctl" \
-        --pidfile="$D/pids/h2-vswitchd.pid" --log-file="$D2/vswitchd.log" \
-        -vconsole:off --detach --no-chdir
-    wait_for 10 ovs-appctl -t "$D2/vswitchd.ctl" version
-    vsctl2 add-br br-ul2 -- set bridge br-ul2 datapath_type=netdev \
+    vsctln "$n" --no-wait init
+    host_vswitchd_start "$n"
+    vsctln "$n" add-br "br-ul$n" -- set bridge "br-ul$n" datapath_type=netdev \
         fail_mode=standalone
-    vsctl2 add-br br-host -- set bridge br-host datapath_type=netdev \
+    vsctln "$n" add-br "$br" -- set bridge "$br" datapath_type=netdev \
         protocols=OpenFlow13,OpenFlow15 fail_mode=secure \
         other-config:disable-in-band=true
     # OVS takes unix controller sockets only from its own run directory.
-    vsctl2 set-controller br-host "unix:$D2/mslbd.sock" \
-        -- set controller br-host connection-mode=out-of-band \
+    vsctln "$n" set-controller "$br" "unix:$d/mslbd.sock" \
+        -- set controller "$br" connection-mode=out-of-band \
         max_backoff=1000
-    mslb_tunnels vsctl2 br-host 1
-    ip -n "$NS2" addr add 198.18.2.2/24 dev br-ul2
-    ip -n "$NS2" link set br-ul2 up
-    ip -n "$NS2" link set br-host up
+    mslb_tunnels "vsctl$n" "$br" "$sfx"
+    ip -n "$ns" addr add "$addr/24" dev "br-ul$n"
+    ip -n "$ns" link set "br-ul$n" up
+    ip -n "$ns" link set "$br" up
 
     # The underlay between the hosts.
-    cross_link ul1 br-ul ul2 br-ul2
+    cross_link "ul$((2 * n - 3))" br-ul "ul$((2 * n - 2))" "br-ul$n" "$n"
 
-    # Host 1 routes tunnels itself: it needs host 2's underlay MAC.
-    ul2mac=$(ip -n "$NS2" link show br-ul2 | awk '/link\/ether/ { print $2 }')
-    appctl tnl/neigh/set br-ul 198.18.2.2 "$ul2mac" >/dev/null
+    # Host 1 routes tunnels itself: it needs host N's underlay MAC.
+    mac=$(ip -n "$ns" link show "br-ul$n" | awk '/link\/ether/ { print $2 }')
+    appctl tnl/neigh/set br-ul "$addr" "$mac" >/dev/null
 }
 
+# host_vswitchd_start N: (re)starts host N's ovs-vswitchd on its database.
+host_vswitchd_start() {
+    local n=$1 d=$D/h$1
+    OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d ip netns exec "mslb-$RID-h$n" \
+        ovs-vswitchd "unix:$d/db.sock" --unixctl="$d/vswitchd.ctl" \
+        --pidfile="$D/pids/h$n-vswitchd.pid" --log-file="$d/vswitchd.log" \
+        -vconsole:off --detach --no-chdir
+    wait_for 10 ovs-appctl -t "$d/vswitchd.ctl" version
+}
+
+# h3_server N MAC: as h2_server, behind host 3's br-host3.
+h3_server() { HOST_N=3 h2_server "$1" "$2" br-host3; }
+
 h2_server() {   # h2_server N MAC [BRIDGE]
-    local ns v br=${3:-br-host}
+    local ns v br=${3:-br-host} n=${HOST_N:-2} hns
+    hns=mslb-$RID-h$n
     ns=$(ns_of "s$1")
     _e2e_netns_add "$ns"
     ip -n "$ns" link set lo up
-    ip link add eth0 netns "$ns" type veth peer name "s$1" netns "$NS2"
+    ip link add eth0 netns "$ns" type veth peer name "s$1" netns "$hns"
     ip -n "$ns" link set eth0 address "$2"
     ip netns exec "$ns" ethtool -K eth0 tx off rx off >/dev/null
-    ip netns exec "$NS2" ethtool -K "s$1" tx off rx off >/dev/null
-    ip -n "$NS2" link set "s$1" up
-    vsctl2 add-port "$br" "s$1"
+    ip netns exec "$hns" ethtool -K "s$1" tx off rx off >/dev/null
+    ip -n "$hns" link set "s$1" up
+    vsctln "$n" add-port "$br" "s$1"
     ip -n "$ns" addr add "${H2_NET:-198.18.0}.3$1/24" dev eth0
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
         net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.eth0.accept_dad=0
@@ -123,74 +176,3 @@ h2_server() {   # h2_server N MAC [BRIDGE]
         net.ipv4.conf.eth0.arp_announce=2
 }
 
-# mslb_host3: a third host (after mslb_host2), as host 2: its own
-# ovs-vswitchd in netns $NS3 (run dir $D3, `vsctl3`), br-ul3 198.18.2.6
-# on the same underlay (a link to host 1's br-ul), the final stage
-# br-host3 (vx3/gre3/gnv3, controller unix:$D3/mslbd.sock) and its own
-# link rl5-rl6 to host 1's br-sw; hosts 1 to 3 know each other's
-# underlay MACs.  h3_server N MAC: a server sN behind br-host3, as
-# h2_server.
-vsctl3() { ovs-vsctl --db="unix:$D3/db.sock" --timeout=20 "$@"; }
-mslb_host3() {
-    local mac2 mac3
-    D3=$D/h3
-    NS3=mslb-$RID-h3
-    mkdir -p "$D3"
-    _e2e_netns_add "$NS3"
-    ip -n "$NS3" link set lo up
-    ovsdb-tool create "$D3/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-    OVS_RUNDIR=$D3 OVS_LOGDIR=$D3 OVS_DBDIR=$D3 ovsdb-server "$D3/conf.db" \
-        --remote="punix:$D3/db.sock" --unixctl="$D3/ovsdb.ctl" \
-        --pidfile="$D/pids/h3-ovsdb.pid" --log-file="$D3/ovsdb.log" \
-        -vconsole:off --detach --no-chdir
-    vsctl3 --no-wait init
-    OVS_RUNDIR=$D3 OVS_LOGDIR=$D3 OVS_DBDIR=$D3 ip netns exec "$NS3" \
-        ovs-vswitchd "unix:$D3/db.sock" --unixctl="$D3/vswitchd.ctl" \
-        --pidfile="$D/pids/h3-vswitchd.pid" --log-file="$D3/vswitchd.log" \
-        -vconsole:off --detach --no-chdir
-    wait_for 10 ovs-appctl -t "$D3/vswitchd.ctl" version
-    vsctl3 add-br br-ul3 -- set bridge br-ul3 datapath_type=netdev \
-        fail_mode=standalone
-    vsctl3 add-br br-host3 -- set bridge br-host3 datapath_type=netdev \
-        protocols=OpenFlow13,OpenFlow15 fail_mode=secure \
-        other-config:disable-in-band=true
-    vsctl3 set-controller br-host3 "unix:$D3/mslbd.sock" \
-        -- set controller br-host3 connection-mode=out-of-band \
-        max_backoff=1000
-    mslb_tunnels vsctl3 br-host3 3
-    ip -n "$NS3" addr add 198.18.2.6/24 dev br-ul3
-    ip -n "$NS3" link set br-ul3 up
-    ip -n "$NS3" link set br-host3 up
-    _link3 ul5 br-ul ul6 br-ul3
-    _link3 rl5 br-sw rl6 br-host3
-    mac2=$(ip -n "$NS2" link show br-ul2 | awk '/link\/ether/ { print $2 }')
-    mac3=$(ip -n "$NS3" link show br-ul3 | awk '/link\/ether/ { print $2 }')
-    appctl tnl/neigh/set br-ul 198.18.2.6 "$mac3" >/dev/null
-    ovs-appctl -t "$D2/vswitchd.ctl" tnl/neigh/set br-ul2 198.18.2.6 "$mac3" >/dev/null
-    ovs-appctl -t "$D3/vswitchd.ctl" tnl/neigh/set br-ul3 198.18.2.2 "$mac2" >/dev/null
-}
-
-_link3() {   # _link3 NAME1 BRIDGE1(host 1) NAME3 BRIDGE3(host 3)
-    ip link add "$1" netns "$OVS_NS" type veth peer name "$3" netns "$NS3"
-    ip netns exec "$OVS_NS" ethtool -K "$1" tx off rx off >/dev/null
-    ip netns exec "$NS3" ethtool -K "$3" tx off rx off >/dev/null
-    ip -n "$OVS_NS" link set "$1" up
-    ip -n "$NS3" link set "$3" up
-    vsctl add-port "$2" "$1"
-    vsctl3 add-port "$4" "$3"
-}
-
-h3_server() {   # h3_server N MAC
-    local ns
-    ns=$(ns_of "s$1")
-    _e2e_netns_add "$ns"
-    ip -n "$ns" link set lo up
-    ip link add eth0 netns "$ns" type veth peer name "s$1" netns "$NS3"
-    ip -n "$ns" link set eth0 address "$2"
-    ip netns exec "$ns" ethtool -K eth0 tx off rx off >/dev/null
-    ip netns exec "$NS3" ethtool -K "s$1" tx off rx off >/dev/null
-    ip -n "$NS3" link set "s$1" up
-    vsctl3 add-port br-host3 "s$1"
-    ip -n "$ns" addr add "${H2_NET:-198.18.0}.3$1/24" dev eth0
-    ip -n "$ns" link set eth0 up
-}
