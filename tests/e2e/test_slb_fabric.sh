@@ -8,7 +8,10 @@
 #  - mux 1's ovs-vswitchd killed (-9) during 200 open connections: its
 #    mslbd withdraws the VIP, ECMP moves the flows to mux 2, 0 broken;
 #    started again: the router uses both again, 0 broken;
-#  - a VM's server stops: the probes mark it down, both muxes avoid it.
+#  - a VM's server stops: the probes mark it down, both muxes avoid it;
+#  - outbound: VMs on two hosts connect to a server behind the router: it
+#    sees the VIP with ports of each host's block, the answers come back
+#    through both muxes to the right VM.
 #
 #   c1 198.18.9.10 -- router R (AS 65000, zebra + bgpd, multipath L4)
 #     r1 198.18.10.1 -- arm1 [br-lb1] mux 1 (netns h5, 198.18.2.3), mslbd 1
@@ -144,8 +147,8 @@ config() {   # config N: mux N's model
   {"name": "br-host4", "role": "final", "tunnel_ports": {"vxlan": "vx4"}}],
  "services": [
   {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "slb",
-   "bridges": ["br-lb$1"],
-   "monitor": {"type": "tcp", "interval": 0.5, "timeout": 0.4, "rise": 2, "fall": 2},
+   "bridges": ["br-lb$1"], "outbound": {},
+   "monitor": {"type": "tcp", "interval": 1, "timeout": 0.9, "rise": 2, "fall": 3},
    "backends": [$(vms 8080 1 1 2 2 1 1)]},
   {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "slb",
    "bridges": ["br-lb$1"], "backends": [$(vms 5353 1 1 1 1 1 1)]},
@@ -214,6 +217,17 @@ done
 arm_rx() { ip -n "mslb-$RID-h$(($1 + 4))" -s -j link show "arm$1" | "$PYTHON" -c \
     'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
 
+# mux_flows N TABLE: mux N's flows of TABLE, without counters or cookies.
+mux_flows() {
+    ovs-ofctl -O OpenFlow15 dump-flows --no-stats \
+        "unix:$D/h$(($1 + 4))/br-lb$1.mgmt" "table=$2" \
+        | sed 's/cookie=[^ ]* //; s/ *reset_counts//' | sort
+}
+mux_flows 1 5 >"$D/slots1.txt"
+mux_flows 2 5 >"$D/slots2.txt"
+check "both muxes have the same slot tables ($(wc -l <"$D/slots1.txt") flows)" \
+    cmp "$D/slots1.txt" "$D/slots2.txt"
+
 sel_client_prep
 sel_wait_port 80
 rx1=$(arm_rx 1)
@@ -267,19 +281,54 @@ check "mux 1 back: the router uses both again" wait_for 30 vias_are "$BOTH"
 sel_hold_end hold2 S1 S2 S3 S4 S5 S6
 check "every held connection answered by its own VM, none broken" held_ok
 
+# Each mslbd probes on its own: a backend one of them finds down while the
+# other does not would be chosen differently by the two muxes, and a
+# connection ECMP moves between them would break (docs/slb.md).  None
+# may have flapped so far.
+check "no backend was found down by either mslbd so far" \
+    sh -c "! grep -h 'is down' '$D/mslbd1.log' '$D/mslbd2.log'"
+
 # A VM stops serving: both muxes' probes find it down, both avoid it.
 spawn_stop tcpb-s6
-check "vm6 is down (mux 1)" wait_for 10 health_is vm6 down
+check "vm6 is down (mux 1)" wait_for 15 health_is vm6 down
 health2_down() {
     ip netns exec "mslb-$RID-h6" curl -s --max-time 5 \
         "http://127.0.0.1:$((REST_PORT + 1))/v1/services/web" | "$PYTHON" -c \
         'import json,sys; j=json.load(sys.stdin); print(j["status"]["usable_backends"])' \
         | grep -qx 5
 }
-check "and for mux 2" wait_for 10 health2_down
+check "and for mux 2" wait_for 15 health2_down
 conn avoid 80 300 43000
 check "300 new connections over both muxes, none to vm6, none failed" \
     test "$(jget "$D/avoid.json" "j['errors'] == 0 and j['connections'] == 300 and 'S6' not in j['names'] and len(j['names']) == 5")" = True
+
+# Outbound: the muxes' blocks agree (each mslbd gives the hosts theirs
+# from the same model: br-host 1024-1279, br-host3 1280-1535).
+start_server c1 OUT --tcp 9000
+out() {   # out VM COUNT: the source ports the outside server saw
+    nsx "$1" "$PYTHON" "$TOOLS/lbclient.py" tcp 198.18.9.10 9000 \
+        --count "$2" --concurrency 4 --timeout 5 --info >"$D/out.json"
+    "$PYTHON" - "$D/out.json" "$VIP" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["errors"] == 0, r
+peers = [x["peer"] for x in r["replies"]]
+assert all(p[0] == sys.argv[2] for p in peers), peers
+assert len(set(p[1] for p in peers)) == len(peers), peers
+print(min(p[1] for p in peers), max(p[1] for p in peers))
+PY
+}
+rx1=$(arm_rx 1)
+rx2=$(arm_rx 2)
+o1=$(out s1 60 || true)
+check "vm1 (host 2) reaches the outside from the VIP, ports $o1 in 1024-1279" \
+    "$PYTHON" -c 'import sys; lo, hi = map(int, sys.argv[1:]); assert 1024 <= lo <= hi <= 1279' $o1
+o3=$(out s3 60 || true)
+check "vm3 (host 3) too, ports $o3 in 1280-1535" \
+    "$PYTHON" -c 'import sys; lo, hi = map(int, sys.argv[1:]); assert 1280 <= lo <= hi <= 1535' $o3
+say "the answers: mux 1 received $(( $(arm_rx 1) - rx1 )) packets, mux 2 $(( $(arm_rx 2) - rx2 ))"
+check "the answers came back through both muxes" \
+    test $(( $(arm_rx 1) - rx1 )) -gt 20 -a $(( $(arm_rx 2) - rx2 )) -gt 20
 
 for i in 1 2; do capture_stop "cap$i"; done
 for i in 1 2; do
