@@ -247,19 +247,17 @@ parse_backend(const json_t *j, const char *path,
                                   "service covers every port"));
     }
     /* Required in tun (nobody can ask the server, behind its own tunnel
-     * end) and, for now, in slb (its host's bridge tells its backends
-     * apart by it). */
-    if (json_object_get(j, "mac") || svc->mode == MODEL_MODE_TUN
-        || svc->mode == MODEL_MODE_SLB) {
+     * end). */
+    if (json_object_get(j, "mac") || svc->mode == MODEL_MODE_TUN) {
         if ((error = model_get_mac(j, path, "mac", &be->mac))) {
             return error;
         }
         be->has_mac = true;
     }
     /* Otherwise mslbd resolves it (ARP, neighbour discovery:
-     * docs/health.md), from the first stage or, in mode mslb, from the
-     * final stage on the server's host; in mode tun the server is behind
-     * its own tunnel end, where nobody can ask. */
+     * docs/health.md), from the first stage or, in modes mslb and slb,
+     * from the final stage on the server's host; in mode tun the server
+     * is behind its own tunnel end, where nobody can ask. */
     if (json_object_get(j, "host")) {
         if (svc->mode != MODEL_MODE_TUN && !model_mode_via_host(svc->mode)) {
             return model_key_error(path, "host",

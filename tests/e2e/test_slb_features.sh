@@ -5,7 +5,10 @@
 #             port reach the backend on that port;
 #   floating IP ("floating_ip": true): the host translates nothing, the
 #             backend holds the VIP on its loopback and gets the client's
-#             packet as sent, to VIP:port.
+#             packet as sent, to VIP:port;
+#   MAC discovery: a backend given without "mac" (and no other service
+#             gives its address one) is asked for from its host's bridge;
+#             its connections work once the answer is in.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mslb_topo.sh"
@@ -13,12 +16,13 @@ set -euo pipefail
 
 VIP2=198.18.0.101
 VIP3=198.18.0.102
+VIP4=198.18.0.103
 LBMAC=0a:00:00:00:00:01
 
 mslb_two_hosts
 H2_VIPS=$VIP3           # For the floating IP: only vm2 is its backend.
 H2_VIPS6=
-for n in 1 2; do
+for n in 1 2 3; do
     h2_server "$n" "02:00:00:00:00:3$n"
     start_server "s$n" "S$n" --tcp 80 --tcp 8080 --tcp 9000 --udp 5353
 done
@@ -35,12 +39,23 @@ cat >"$D/mslb.json" <<JSON
   {"name": "ha", "vip": "$VIP2", "protocol": "any", "mode": "slb",
    "bridges": ["br-lb"], "backends": [$(vm 1)]},
   {"name": "float", "vip": "$VIP3", "protocol": "tcp", "port": 80, "mode": "slb",
-   "floating_ip": true, "bridges": ["br-lb"], "backends": [$(vm 2)]}]}
+   "floating_ip": true, "bridges": ["br-lb"], "backends": [$(vm 2)]},
+  {"name": "nomac", "vip": "$VIP4", "protocol": "tcp", "port": 80, "mode": "slb",
+   "bridges": ["br-lb"], "backends": [
+     {"name": "s3", "ip": "198.18.0.33", "port": 8080, "host": "198.18.2.2",
+      "host_bridge": "br-host"}]}]}
 JSON
 mslbd_start "$D/mslb.json" --listen "punix:$D2/mslbd.sock" --rest "$REST_PORT"
 wait_for 20 grep -q "bridge br-lb: generation 1 installed" "$D/mslbd.log"
 wait_for 20 grep -q "bridge br-host: generation 1 installed" "$D/mslbd.log"
 wait_rest
+
+check "MAC discovery: s3's MAC asked from its host's bridge" \
+    wait_for 10 grep -q "backend address 198.18.0.33 is at MAC 02:00:00:00:00:33" \
+    "$D/mslbd.log"
+check "and TCP to VIP4:80 reaches s3 on 8080" \
+    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP4" 80 --count 50 \
+    --concurrency 4 --timeout 3 --expect S3:1 --tolerance 0
 
 api GET /v1/services/float
 check "GET shows floating_ip" test "$(json_get 'j.get("floating_ip")')" = True
