@@ -162,6 +162,12 @@ void compile_slb_outbound(struct cbuild *, const struct model_service *,
 void compile_snat_return(struct cbuild *, const struct model_service *,
                          const struct model_bridge *br,
                          const struct compile_ports *);
+/* An slb host's prober (its host agent, ofapp/health.c): its gateway
+ * addresses answer ARP, neighbour solicitations and pings with its LOCAL
+ * MAC, and what its backends send to them (the probes' answers) goes to
+ * mslbd. */
+void compile_slb_prober(struct cbuild *, const struct model_bridge *br,
+                        const struct compile_ports *);
 /* The final stage's tables after conntrack, for compile_slb_host(). */
 void compile_slb_base(struct cbuild *, const struct compile_ports *);
 void compile_nat_commit(struct cbuild *, const struct model_bridge *,

@@ -607,6 +607,7 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
     }
     if (slb_host) {
         compile_slb_base(cb, ports);
+        compile_slb_prober(cb, br, ports);
         for (size_t i = 0; i < m->n_services; i++) {
             if (m->services[i].mode == MODEL_MODE_SLB) {
                 compile_slb_east_west(cb, &m->services[i], br, ports);

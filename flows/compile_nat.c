@@ -410,6 +410,31 @@ compile_snat_return(struct cbuild *cb, const struct model_service *svc,
 }
 
 void
+compile_slb_prober(struct cbuild *cb, const struct model_bridge *br,
+                   const struct compile_ports *ports)
+{
+    uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);
+
+    for (size_t i = 0; i < br->n_gateways; i++) {
+        const struct mslb_addr *gw = &br->gateways[i];
+
+        compile_responders(cb, base, gw, &ports->local_mac);
+        /* The answers, translated back by conntrack (NAT_REPLY), or from
+         * a floating-IP backend, which answers from the VIP itself
+         * (CLASSIFY, below its translated backends' flow). */
+        for (int t = 0; t < 2; t++) {
+            cb_begin(cb);
+            m_ip_proto(cb, gw, 0);
+            m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, gw);
+            a_controller_tagged(cb, MSLB_HEALTH_USERDATA0,
+                                MSLB_HEALTH_USERDATA1);
+            cb_add(cb, base, t ? MSLB_T_CLASSIFY : MSLB_T_NAT_REPLY,
+                   t ? 180 : 300);
+        }
+    }
+}
+
+void
 compile_slb_base(struct cbuild *cb, const struct compile_ports *ports)
 {
     uint64_t base = mslb_cookie(MSLB_COOKIE_BRIDGE, 0);

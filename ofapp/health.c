@@ -98,6 +98,7 @@ struct hb {
     struct mslb_addr src, dst;  /* Its addresses (the answer's swapped). */
     uint16_t dport;
     char *bridge;               /* Where it was sent. */
+    char *sent_from;            /* Where the last probe was sent. */
     /* http: after the SYN-ACK, the request is out and the answer comes
      * in, in order, into 'answer'. */
     bool requested;
@@ -383,7 +384,9 @@ put_reg(struct ofpbuf *ofpacts, enum mf_field_id id, uint32_t x)
  * the packet-out's input port and actions.  In mode nat the translated
  * packet straight out of the backend port; in the DSR modes the packet
  * to the VIP through DSR_FORWARD's flows for the backend, as if it came
- * in on the frontend port. */
+ * in on the frontend port; on an slb host (a final stage: the host agent
+ * probes its own backends) the packet to the VIP as if a mux had
+ * tunnelled it there, through the host's own translation. */
 struct path {
     struct mslb_addr dst;
     uint16_t dport;
@@ -415,6 +418,20 @@ make_path(const struct resolver *resolver,
         return "mode local is not probed";
     }
     struct ofpact_resubmit *r;
+    if (br->role == MODEL_ROLE_FINAL) {
+        if (!ports->tunnel[svc->tunnel]) {
+            return "the host's bridge has no tunnel port of the service's";
+        }
+        p->dst = svc->vip;
+        p->dport = mon->port ? mon->port : svc->port;
+        p->in_port = u16_to_ofp(ports->tunnel[svc->tunnel]);
+        union mf_value v = { .be64 = htonll(svc->id) };
+        ofpact_put_set_field(&p->ofpacts, mf_from_id(MFF_TUN_ID), &v, NULL);
+        r = ofpact_put_RESUBMIT(&p->ofpacts);
+        r->in_port = OFPP_IN_PORT;
+        r->table_id = MSLB_T_CLASSIFY;
+        return NULL;
+    }
     p->dst = svc->vip;
     p->dport = mon->port ? mon->port : svc->port;
     p->eth_dst = br->mac;
@@ -426,6 +443,14 @@ make_path(const struct resolver *resolver,
     r->in_port = OFPP_IN_PORT;
     r->table_id = MSLB_T_DSR_FORWARD;
     return NULL;
+}
+
+/* The source MAC of probes from 'br': a final stage's own (its LOCAL
+ * port's), a first stage's configured one. */
+static const struct mslb_mac *
+src_mac(const struct model_bridge *br, const struct compile_ports *ports)
+{
+    return br->role == MODEL_ROLE_FINAL ? &ports->local_mac : &br->mac;
 }
 
 /* A gateway of 'br' of 'family', or NULL. */
@@ -520,18 +545,23 @@ send_probe(struct health *h, struct hb *hb)
         ? model_find_backend_by_key(svc, hb->key) : NULL;
     const char *why = "no first-stage bridge of the service is connected";
     long long int now = now_ms();
+    /* An slb backend's host agent probes it (from its host's bridge, if
+     * this mslbd has it and it has a gateway address of the backend's
+     * family), else a mux through the host. */
+    bool host = be && svc->mode == MODEL_MODE_SLB && be->host_bridge;
 
-    for (size_t i = 0; be && i < svc->n_bridges; i++) {
-        const struct model_bridge *br = mdb_find_bridge(h->mdb,
-                                                        svc->bridges[i]);
-        struct bridge *b = bridges_find(h->bridges, svc->bridges[i]);
+    for (size_t i = host ? 0 : 1; be && i < svc->n_bridges + 1; i++) {
+        const char *name = i ? svc->bridges[i - 1] : be->host_bridge;
+        const struct model_bridge *br = mdb_find_bridge(h->mdb, name);
+        struct bridge *b = bridges_find(h->bridges, name);
         struct ofsession *s = b ? bridge_session(b) : NULL;
         const struct mslb_addr *gw;
         struct compile_ports ports;
         struct path path;
         struct probe_frame f;
 
-        if (!br || !s || !lbengine_ports(h->engine, br, &ports)) {
+        if (!br || !s || !lbengine_ports(h->engine, br, &ports)
+            || (!i && !gateway_of(br, be->ip.family))) {
             continue;
         }
         gw = gateway_of(br, be->ip.family);
@@ -555,7 +585,7 @@ send_probe(struct health *h, struct hb *hb)
         hb->src = *gw;
         hb->dst = path.dst;
         hb->dport = path.dport;
-        build_probe(&f, hb, svc, &br->mac, &path.eth_dst);
+        build_probe(&f, hb, svc, src_mac(br, &ports), &path.eth_dst);
         ofsession_packet_out(s, path.in_port, f.b, f.len, path.ofpacts.data,
                              path.ofpacts.size);
         ofpbuf_uninit(&path.ofpacts);
@@ -563,6 +593,10 @@ send_probe(struct health *h, struct hb *hb)
         hb->graced = false;
         hb->sent_ms = now;
         hb->bridge = xstrdup(br->name);
+        if (!hb->sent_from || strcmp(hb->sent_from, br->name)) {
+            free(hb->sent_from);
+            hb->sent_from = xstrdup(br->name);
+        }
         hb->not_sent = NULL;
         hmap_insert(&h->in_flight, &hb->port_node, port_hash(hb->sport));
         h->counters.probes_sent++;
@@ -636,7 +670,8 @@ send_segment(struct health *h, struct hb *hb, uint8_t flags, uint32_t seq,
         return;
     }
     if (!make_path(h->resolver, svc, be, &hb->mon, br, &ports, &path)) {
-        probe_frame_tcp(&f, &br->mac, &path.eth_dst, &hb->src, hb->sport,
+        probe_frame_tcp(&f, src_mac(br, &ports), &path.eth_dst, &hb->src,
+                        hb->sport,
                         &hb->dst, hb->dport, flags, seq, ack, data, len);
         ofsession_packet_out(s, path.in_port, f.b, f.len, path.ofpacts.data,
                              path.ofpacts.size);
@@ -884,6 +919,7 @@ hb_destroy(struct health *h, struct hb *hb)
     free(hb->name);
     free(hb->reason);
     free(hb->bad);
+    free(hb->sent_from);
     free(hb);
 }
 
@@ -1282,6 +1318,9 @@ health_backend_json(const struct health *h, const char *service,
                         ? json_real(hb->latency_ms) : json_null());
     if (hb->not_sent) {
         json_object_set_new(j, "not_probed", json_string(hb->not_sent));
+    }
+    if (hb->sent_from) {
+        json_object_set_new(j, "probed_from", json_string(hb->sent_from));
     }
     return j;
 }

@@ -23,6 +23,7 @@ VIP=198.18.0.100
 VIP2=198.18.0.101
 LBMAC=0a:00:00:00:00:01
 GW=198.18.0.254
+HGW=198.18.0.250        # The host agent's: its probes' source.
 HSERVERS=2
 
 mslb_two_hosts
@@ -40,7 +41,8 @@ cat >"$D/mslb.json" <<JSON
 {"bridges": [
   {"name": "br-lb", "mac": "$LBMAC", "frontend_port": "arm",
    "tunnel_ports": {"vxlan": "vx0"}, "gateways": ["$GW"]},
-  {"name": "br-host", "role": "final", "tunnel_ports": {"vxlan": "vx1"}}],
+  {"name": "br-host", "role": "final", "tunnel_ports": {"vxlan": "vx1"},
+   "gateways": ["$HGW"]}],
  "services": [
   {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "slb",
    "bridges": ["br-lb"],
@@ -62,8 +64,10 @@ spawn capture ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -U -i arm \
 capture_ready capture
 
 for b in s1 s2; do
-    check "$b is probed (through the tunnel and the host's translation) and up" \
+    check "$b is probed (by its host agent, through the host's translation) and up" \
         wait_for 10 health_is "$b" up
+    check "$b's probes leave from its host's bridge" \
+        test "$(health_field "$b" 'h.get("probed_from")')" = br-host
 done
 check "300 TCP connections to VIP:80 over both VMs" conns 300 S1:1,S2:1
 check "vm1 got them on its own address and port 8080" \
@@ -103,12 +107,13 @@ check "s2 is up again" wait_for 10 health_is s2 up
 check "connections reach both again" conns 200 S1:1,S2:1
 
 capture_stop capture
-# (The health probes' answers do come back to the mux: they are addressed
-# to its gateway address.)
+# The probes are the host agent's: not even their answers reach the mux.
 replies=$(tcpdump -nn -r "$D/arm.pcap" \
-    "(src host $VIP or src host $VIP2) and not dst host $GW" 2>/dev/null | wc -l)
+    "src host $VIP or src host $VIP2" 2>/dev/null | wc -l)
 requests=$(tcpdump -nn -r "$D/arm.pcap" "dst host $VIP or dst host $VIP2" 2>/dev/null | wc -l)
 check "the mux saw the requests ($requests packets)" test "$requests" -gt 1000
 check "and no reply ($replies packets from the VIPs)" test "$replies" -eq 0
 check "nor any packet from the VMs' addresses" test "$(tcpdump -nn -r "$D/arm.pcap" \
     'src host 198.18.0.31 or src host 198.18.0.32' 2>/dev/null | wc -l)" -eq 0
+check "nor any to a probe address" test "$(tcpdump -nn -r "$D/arm.pcap" \
+    "dst host $GW or dst host $HGW" 2>/dev/null | wc -l)" -eq 0

@@ -142,9 +142,12 @@ config() {   # config N: mux N's model
   {"name": "br-lb$1", "mac": "0a:00:00:00:00:0$1", "frontend_port": "arm$1",
    "tunnel_ports": {"vxlan": "vx$([ "$1" = 1 ] && echo a || echo b)"},
    "gateways": ["198.18.1$(($1 - 1)).2"]},
-  {"name": "br-host", "role": "final", "tunnel_ports": {"vxlan": "vx1"}},
-  {"name": "br-host3", "role": "final", "tunnel_ports": {"vxlan": "vx3"}},
-  {"name": "br-host4", "role": "final", "tunnel_ports": {"vxlan": "vx4"}}],
+  {"name": "br-host", "role": "final", "tunnel_ports": {"vxlan": "vx1"},
+   "gateways": ["198.18.5.252"]},
+  {"name": "br-host3", "role": "final", "tunnel_ports": {"vxlan": "vx3"},
+   "gateways": ["198.18.5.253"]},
+  {"name": "br-host4", "role": "final", "tunnel_ports": {"vxlan": "vx4"},
+   "gateways": ["198.18.5.254"]}],
  "services": [
   {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "slb",
    "bridges": ["br-lb$1"], "outbound": {},
@@ -196,6 +199,10 @@ wait_rest
 for b in vm1 vm2 vm3 vm4 vm5 vm6; do
     check "$b is up" wait_for 10 health_is "$b" up
 done
+# mslbd 1 is the hosts' agent: it probes each VM from its host's bridge
+# (gateway .252-.254); mslbd 2 has no host and probes through mux 2.
+check "mslbd 1 probes vm1 from host 2's bridge, vm5 from host 4's" \
+    test "$(health_field vm1 'h.get("probed_from")') $(health_field vm5 'h.get("probed_from")')" = "br-host br-host4"
 
 vias() { route_vias "$R" "$VIP/32"; }
 vias_are() {
@@ -259,6 +266,8 @@ check "mux 1's switch dead: the router keeps only mux 2" \
     wait_for 10 vias_are 198.18.11.2
 say "withdrawn $(( ($(date +%s%N) - t0) / 1000000 )) ms after the kill"
 check "mslbd 1 saw its bridge go" grep -q "bridge br-lb1: disconnected" "$D/mslbd1.log"
+check "its host agents still probe: vm3 up, probed just now" \
+    test "$(health_field vm3 'h["state"] + " " + str("not_probed" in h)')" = "up False"
 sel_hold_end hold1 S1 S2 S3 S4 S5 S6
 held_ok() {
     local s
@@ -290,14 +299,14 @@ check "no backend was found down by either mslbd so far" \
 
 # A VM stops serving: both muxes' probes find it down, both avoid it.
 spawn_stop tcpb-s6
-check "vm6 is down (mux 1)" wait_for 15 health_is vm6 down
+check "vm6 is down (mslbd 1: its host agent)" wait_for 15 health_is vm6 down
 health2_down() {
     ip netns exec "mslb-$RID-h6" curl -s --max-time 5 \
         "http://127.0.0.1:$((REST_PORT + 1))/v1/services/web" | "$PYTHON" -c \
         'import json,sys; j=json.load(sys.stdin); print(j["status"]["usable_backends"])' \
         | grep -qx 5
 }
-check "and for mux 2" wait_for 15 health2_down
+check "and for mslbd 2 (through mux 2)" wait_for 15 health2_down
 conn avoid 80 300 43000
 check "300 new connections over both muxes, none to vm6, none failed" \
     test "$(jget "$D/avoid.json" "j['errors'] == 0 and j['connections'] == 300 and 'S6' not in j['names'] and len(j['names']) == 5")" = True
