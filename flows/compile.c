@@ -685,7 +685,24 @@ compile_bridge(const struct model *m, const struct model_bridge *br,
     char *error;
 
     if (br->role == MODEL_ROLE_FINAL) {
-        return compile_final_bridge(m, br, ports, out);
+        bool slb_host = false;
+
+        error = compile_final_bridge(m, br, ports, out);
+        for (size_t i = 0; i < m->n_services && !slb_host; i++) {
+            slb_host = m->services[i].mode == MODEL_MODE_SLB
+                       && compile_hosted_on(&m->services[i], br->name);
+        }
+        for (size_t i = 0; slb_host && i < m->n_services; i++) {
+            if (m->services[i].mode == MODEL_MODE_SLB) {
+                char *e = compile_east_west(&m->services[i], br, ports, out);
+                if (!error) {
+                    error = e;
+                } else {
+                    free(e);
+                }
+            }
+        }
+        return error;
     }
     error = compile_bridge_base(br, ports, out);
     for (size_t i = 0; i < m->n_services; i++) {

@@ -540,18 +540,45 @@ compile_dsr_service(struct cbuild *cb, const struct model_service *svc,
  * backend's host (or stay here) without a mux: the same slot table and
  * the same datapath hash as the muxes, so the same backend for the same
  * flow.  The host's MAC stands in for a mux's. */
-static void
-compile_slb_east_west(struct cbuild *cb, const struct model_service *svc,
-                      const struct model_bridge *br,
-                      const struct compile_ports *ports)
+char *
+compile_east_west(const struct model_service *svc,
+                  const struct model_bridge *br,
+                  const struct compile_ports *ports, struct flowset *out)
 {
     struct model_bridge host = *br;
+    struct cbuild cb;
 
-    if (!ports->tunnel[svc->tunnel]) {
-        return;
+    cb_init(&cb, out);
+    if (svc->mode == MODEL_MODE_SLB && ports->tunnel[svc->tunnel]) {
+        host.mac = ports->local_mac;
+        dsr_pipeline(&cb, svc, &host, ports, true);
     }
-    host.mac = ports->local_mac;
-    dsr_pipeline(cb, svc, &host, ports, true);
+    return cb_finish(&cb);
+}
+
+bool
+compile_hosted_on(const struct model_service *svc, const char *bridge)
+{
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        if (svc->backends[i].host_bridge
+            && !strcmp(svc->backends[i].host_bridge, bridge)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+compile_is_slb_host(const struct model_service *const *svcs, size_t n,
+                    const char *bridge)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (svcs[i]->mode == MODEL_MODE_SLB
+            && compile_hosted_on(svcs[i], bridge)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Whether a backend of 'svc' before index 'k' is behind bridge 'br'. */
@@ -608,11 +635,6 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
     if (slb_host) {
         compile_slb_base(cb, ports);
         compile_slb_prober(cb, br, ports);
-        for (size_t i = 0; i < m->n_services; i++) {
-            if (m->services[i].mode == MODEL_MODE_SLB) {
-                compile_slb_east_west(cb, &m->services[i], br, ports);
-            }
-        }
     }
     for (size_t i = 0; i < m->n_services; i++) {
         const struct model_service *svc = &m->services[i];

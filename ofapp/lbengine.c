@@ -581,35 +581,41 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
     return fs;
 }
 
+/* Whether final-stage bridge 'name' hosts a backend of an slb service. */
 static bool
-hosted_on(const struct model_service *svc, const char *bridge)
+is_slb_host(const struct lbengine *e, const char *name)
 {
-    for (size_t i = 0; i < svc->n_backends; i++) {
-        if (svc->backends[i].host_bridge
-            && !strcmp(svc->backends[i].host_bridge, bridge)) {
-            return true;
-        }
-    }
-    return false;
+    const struct model_service **svcs;
+    size_t n;
+    bool yes;
+
+    svcs = mdb_services_of_bridge(e->mdb, name, &n);
+    yes = compile_is_slb_host(svcs, n, name);
+    free(svcs);
+    return yes;
 }
 
-/* Whether a final-stage bridge hosts a backend of an slb service ('svcs':
- * the services of the bridge). */
-static bool
-is_slb_host(const struct model_service **svcs, size_t n)
+/* Service 'svc''s east-west unit on slb host 'br'. */
+static struct flowset *
+compile_ew_unit(const struct lbengine *e, const struct model_service *svc,
+                const struct model_bridge *br,
+                const struct compile_ports *ports, int version)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (svcs[i]->mode == MODEL_MODE_SLB) {
-            return true;
-        }
+    struct flowset *fs = new_unit(version);
+    struct model_service eff;
+    bool own = effective_service(e, svc, &eff);
+
+    log_compile_error(br->name, compile_east_west(&eff, br, ports, fs));
+    if (own) {
+        effective_uninit(&eff, svc);
     }
-    return false;
+    return fs;
 }
 
 /* The final stage of 'br': the restore flows of every service with a
- * backend hosted there and, on an slb host, every slb service's
- * east-west pipeline, which takes the runtime facts in as a first stage's
- * does (effective_service()). */
+ * backend hosted there, from the services as the runtime facts make them
+ * (effective_service(): resolved MACs).  An slb host's east-west
+ * pipelines are units of their own (compile_ew_unit()). */
 static struct flowset *
 compile_final(const struct lbengine *e, const struct model_bridge *br,
               const struct compile_ports *ports, int version)
@@ -621,21 +627,6 @@ compile_final(const struct lbengine *e, const struct model_bridge *br,
     bool *own;
 
     svcs = mdb_services_of_bridge(e->mdb, br->name, &n);
-    if (is_slb_host(svcs, n)) {
-        /* Every slb service: the host's backends may be clients of any. */
-        const struct model_service **all = mdb_services_sorted(e->mdb, &n);
-        size_t k = 0;
-
-        for (size_t i = 0; i < n; i++) {
-            if (all[i]->mode == MODEL_MODE_SLB
-                || hosted_on(all[i], br->name)) {
-                all[k++] = all[i];
-            }
-        }
-        free(svcs);
-        svcs = all;
-        n = k;
-    }
     /* A view that borrows the services. */
     memset(&view, 0, sizeof view);
     view.services = xzalloc((n + 1) * sizeof *view.services);
@@ -680,6 +671,11 @@ lbengine_usable_backends(const struct lbengine *e,
 /* Rebuilds table 'name' from the model and the switch facts.  If it
  * cannot be built (no facts yet, a port missing), the table keeps what it
  * had, 'why' says why, and its set stays valid for whoever holds it. */
+static void add_unit(struct lbengine *, struct table *,
+                     const struct model_service *,
+                     const struct model_bridge *,
+                     const struct compile_ports *);
+
 static void
 rebuild(struct lbengine *e, const char *name)
 {
@@ -724,6 +720,18 @@ rebuild(struct lbengine *e, const char *name)
     if (br->role == MODEL_ROLE_FINAL) {
         t->base = compile_final(e, br, &ports, b->version);
         merge(t, t->base);
+        if (is_slb_host(e, name)) {
+            const struct model_service **all;
+            size_t n;
+
+            all = mdb_services_sorted(e->mdb, &n);
+            for (size_t i = 0; i < n; i++) {
+                if (all[i]->mode == MODEL_MODE_SLB) {
+                    add_unit(e, t, all[i], br, &ports);
+                }
+            }
+            free(all);
+        }
         return;
     }
 
@@ -736,12 +744,7 @@ rebuild(struct lbengine *e, const char *name)
     svcs = mdb_services_of_bridge(e->mdb, name, &n);
     for (size_t i = 0; i < n; i++) {
         if (model_service_on_bridge(svcs[i], name)) {
-            struct unit *u = xzalloc(sizeof *u);
-            u->name = xstrdup(svcs[i]->name);
-            u->fs = compile_unit(e, svcs[i], br, &ports, b->version);
-            hmap_insert(&t->units, &u->node, name_hash(u->name));
-            merge(t, u->fs);
-            e->stats.units_compiled++;
+            add_unit(e, t, svcs[i], br, &ports);
         }
     }
     free(svcs);
@@ -762,7 +765,10 @@ update_unit(struct lbengine *e, struct table *t, const char *name)
     if (u) {
         remove_unit(t, u);
     }
-    if (!svc || !br || !b || !model_service_on_bridge(svc, t->name)) {
+    if (!svc || !br || !b
+        || (br->role == MODEL_ROLE_FINAL
+            ? svc->mode != MODEL_MODE_SLB
+            : !model_service_on_bridge(svc, t->name))) {
         return;
     }
     why = make_ports(br, b, &ports);
@@ -770,37 +776,48 @@ update_unit(struct lbengine *e, struct table *t, const char *name)
         free(why);              /* Cannot happen: the table was built. */
         return;
     }
-    u = xzalloc(sizeof *u);
-    u->name = xstrdup(name);
-    u->fs = compile_unit(e, svc, br, &ports, t->version);
-    hmap_insert(&t->units, &u->node, name_hash(u->name));
-    merge(t, u->fs);
-    e->stats.units_compiled++;
+    add_unit(e, t, svc, br, &ports);
 }
 
-/* Adds to 'final' every slb host (a final stage with a backend of an slb
- * service): each has every slb service's east-west pipeline. */
+/* Slb service 'name' changed (model or runtime facts): its east-west
+ * unit on every slb host that is not rebuilt anyway ('skip'). */
 static void
-add_slb_hosts(const struct lbengine *e, struct sset *final)
+update_east_west(struct lbengine *e, const char *name,
+                 const struct sset *skip)
 {
     const struct model_bridge **brs;
     size_t n;
 
     brs = mdb_bridges_sorted(e->mdb, &n);
     for (size_t i = 0; i < n; i++) {
-        if (brs[i]->role == MODEL_ROLE_FINAL && !sset_contains(final,
-                                                              brs[i]->name)) {
-            const struct model_service **svcs;
-            size_t k;
+        struct table *t = shash_find_data(&e->tables, brs[i]->name);
 
-            svcs = mdb_services_of_bridge(e->mdb, brs[i]->name, &k);
-            if (is_slb_host(svcs, k)) {
-                sset_add(final, brs[i]->name);
-            }
-            free(svcs);
+        if (brs[i]->role == MODEL_ROLE_FINAL && t && t->want && !t->why
+            && !sset_contains(skip, brs[i]->name)
+            && is_slb_host(e, brs[i]->name)) {
+            update_unit(e, t, name);
+            sset_add(&e->changed, t->name);
         }
     }
     free(brs);
+}
+
+/* Compiles service 'svc''s unit of table 't' (model bridge 'br'): its
+ * pipeline on a first stage, its east-west pipeline on an slb host. */
+static void
+add_unit(struct lbengine *e, struct table *t,
+         const struct model_service *svc, const struct model_bridge *br,
+         const struct compile_ports *ports)
+{
+    struct unit *u = xzalloc(sizeof *u);
+
+    u->name = xstrdup(svc->name);
+    u->fs = br->role == MODEL_ROLE_FINAL
+            ? compile_ew_unit(e, svc, br, ports, t->version)
+            : compile_unit(e, svc, br, ports, t->version);
+    hmap_insert(&t->units, &u->node, name_hash(u->name));
+    merge(t, u->fs);
+    e->stats.units_compiled++;
 }
 
 static void
@@ -887,7 +904,7 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
         rebuild(e, sn->name);
         sset_add(&rebuilt, sn->name);
     }
-    bool slb = false;
+    struct sset slb = SSET_INITIALIZER(&slb);
     SHASH_FOR_EACH (sn, mdb_changed_services(e->mdb)) {
         const struct model_service *old = sn->data;
         const struct model_service *now = mdb_find_service(e->mdb, sn->name);
@@ -895,8 +912,10 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
         sset_clear(&first);
         add_service_bridges(old, &first, &final);
         add_service_bridges(now, &first, &final);
-        slb |= (old && old->mode == MODEL_MODE_SLB)
-               || (now && now->mode == MODEL_MODE_SLB);
+        if ((old && old->mode == MODEL_MODE_SLB)
+            || (now && now->mode == MODEL_MODE_SLB)) {
+            sset_add(&slb, sn->name);
+        }
         SSET_FOR_EACH (name, &first) {
             struct table *t = shash_find_data(&e->tables, name);
             const struct model_bridge *br = mdb_find_bridge(e->mdb, name);
@@ -909,14 +928,19 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
             }
         }
     }
-    if (slb) {
-        add_slb_hosts(e, &final);       /* East-west pipelines. */
-    }
+    /* The bridges hosting a changed service's backends are rebuilt (with
+     * every east-west unit, if they are slb hosts); the other slb hosts
+     * get the changed slb services' east-west units again. */
     SSET_FOR_EACH (name, &final) {
         if (!sset_contains(&rebuilt, name)) {
             rebuild(e, name);
+            sset_add(&rebuilt, name);
         }
     }
+    SSET_FOR_EACH (name, &slb) {
+        update_east_west(e, name, &rebuilt);
+    }
+    sset_destroy(&slb);
     sset_destroy(&rebuilt);
     sset_destroy(&first);
     sset_destroy(&final);
@@ -924,22 +948,30 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
     return true;
 }
 
-/* Health changed: recompile the services it names on their first-stage
- * bridges, and for an slb service the slb hosts (their east-west
- * pipelines; other final stages do not depend on it). */
+/* Health or resolved MACs changed: recompile the services they name on
+ * their first-stage bridges; for an slb service also the bridges hosting
+ * its backends (their translation flows take the resolved MACs) and its
+ * east-west unit on the other slb hosts (other final stages do not depend
+ * on them). */
 static bool
 flows_handle_runtime(struct engine_node *node OVS_UNUSED, void *e_,
                      struct engine_node *input OVS_UNUSED)
 {
     struct lbengine *e = e_;
     struct sset hosts = SSET_INITIALIZER(&hosts);
-    const char *svc_name;
-    bool slb = false;
+    struct sset slb = SSET_INITIALIZER(&slb);
+    const char *svc_name, *name;
 
     SSET_FOR_EACH (svc_name, &e->rt->changed) {
         const struct model_service *svc = mdb_find_service(e->mdb,
                                                            svc_name);
-        slb |= svc && svc->mode == MODEL_MODE_SLB;
+        if (svc && svc->mode == MODEL_MODE_SLB) {
+            struct sset first = SSET_INITIALIZER(&first);
+
+            add_service_bridges(svc, &first, &hosts);
+            sset_destroy(&first);
+            sset_add(&slb, svc_name);
+        }
         for (size_t i = 0; svc && i < svc->n_bridges; i++) {
             struct table *t = shash_find_data(&e->tables, svc->bridges[i]);
             const struct model_bridge *br
@@ -952,14 +984,13 @@ flows_handle_runtime(struct engine_node *node OVS_UNUSED, void *e_,
             }
         }
     }
-    if (slb) {
-        const char *name;
-
-        add_slb_hosts(e, &hosts);
-        SSET_FOR_EACH (name, &hosts) {
-            rebuild(e, name);
-        }
+    SSET_FOR_EACH (name, &hosts) {
+        rebuild(e, name);
     }
+    SSET_FOR_EACH (name, &slb) {
+        update_east_west(e, name, &hosts);
+    }
+    sset_destroy(&slb);
     sset_destroy(&hosts);
     e->stats.incremental++;
     return true;

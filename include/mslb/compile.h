@@ -50,6 +50,21 @@ char *compile_final_bridge(const struct model *, const struct model_bridge *,
                            const struct compile_ports *, struct flowset *out)
     MSLB_WARN_UNUSED;
 
+/* Mode slb's east-west pipeline of service 'svc' (an slb service) on slb
+ * host 'br' (a final stage with a backend of some slb service): its own
+ * backends' packets to the VIP go to the chosen backend's host
+ * (docs/slb.md).  A unit of its own, beside compile_final_bridge()'s. */
+char *compile_east_west(const struct model_service *svc,
+                        const struct model_bridge *br,
+                        const struct compile_ports *, struct flowset *out)
+    MSLB_WARN_UNUSED;
+/* Whether 'svc' has a backend behind final-stage bridge 'bridge', and
+ * whether one of the 'n' services 'svcs' (pointers) makes 'bridge' an slb
+ * host. */
+bool compile_hosted_on(const struct model_service *svc, const char *bridge);
+bool compile_is_slb_host(const struct model_service *const *svcs, size_t n,
+                         const char *bridge);
+
 /* The flows every first-stage bridge has whatever its services: defaults
  * and gateway responders. */
 char *compile_bridge_base(const struct model_bridge *,

@@ -61,6 +61,12 @@ put_bridges(struct mdb *db, int variant)
     mdb_put_bridge(db, bridge(
         "{\"name\": \"fin\", \"role\": \"final\", "
         "\"tunnel_ports\": {\"vxlan\": \"vx1\", \"gre\": \"gre0\"}}"));
+    /* A second host: an slb host holds every slb service's east-west
+     * pipeline, also of services whose backends are elsewhere. */
+    mdb_put_bridge(db, bridge(
+        "{\"name\": \"fin2\", \"role\": \"final\", "
+        "\"gateways\": [\"198.18.5.250\"], "
+        "\"tunnel_ports\": {\"vxlan\": \"vx1\", \"gre\": \"gre0\"}}"));
 }
 
 /* A random valid service named "sN" (N < 40), or NULL. */
@@ -118,8 +124,11 @@ random_service(const struct mdb *db, int n)
             json_object_set_new(be, "port", json_integer(8080));
         }
         if (via_host) {
-            json_object_set_new(be, "host", json_string("198.18.7.2"));
-            json_object_set_new(be, "host_bridge", json_string("fin"));
+            bool two = random_range(2);
+            json_object_set_new(be, "host", json_string(two ? "198.18.7.4"
+                                                            : "198.18.7.2"));
+            json_object_set_new(be, "host_bridge",
+                                json_string(two ? "fin2" : "fin"));
         } else if (!strcmp(mode, "l3dsr") && random_range(2)) {
             json_object_set_new(be, "host_bridge", json_string("fin"));
         } else if (!strcmp(mode, "tun") && random_range(2)) {
@@ -159,7 +168,7 @@ set_facts(struct swfacts *sw, const char *bridge, int version)
 static void
 check_equal_to_fresh(const struct lbengine *e, int step)
 {
-    static const char *const names[] = { "lb1", "lb2", "fin" };
+    static const char *const names[] = { "lb1", "lb2", "fin", "fin2" };
 
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
         const char *why;
@@ -200,6 +209,7 @@ test_random_changes(void **state OVS_UNUSED)
     put_bridges(db, 0);
     set_facts(sw, "lb1", 6);
     set_facts(sw, "fin", 4);
+    set_facts(sw, "fin2", 6);
     lbengine_run(e);
     check_equal_to_fresh(e, 0);
 
@@ -253,23 +263,110 @@ test_random_changes(void **state OVS_UNUSED)
     }
     assert_non_null(svc);
     size_t n_bridges = svc->n_bridges;
-    bool to_final = false;
+    bool on_fin = false, on_fin2 = false;
     for (size_t i = 0; i < svc->n_backends; i++) {
-        to_final |= svc->backends[i].host_bridge != NULL;
+        const char *hb = svc->backends[i].host_bridge;
+        on_fin |= hb && !strcmp(hb, "fin");
+        on_fin2 |= hb && !strcmp(hb, "fin2");
     }
     const struct model_service *old = mdb_find_service(db, "s1");
     for (size_t i = 0; old && i < old->n_backends; i++) {
-        to_final |= old->backends[i].host_bridge != NULL;
+        const char *hb = old->backends[i].host_bridge;
+        on_fin |= hb && !strcmp(hb, "fin");
+        on_fin2 |= hb && !strcmp(hb, "fin2");
     }
+    /* An slb service: also its east-west unit on each slb host that is
+     * not rebuilt. */
+    bool slb = svc->mode == MODEL_MODE_SLB
+               || (old && old->mode == MODEL_MODE_SLB);
     lbengine_get_stats(e, &before);
     mdb_put_service(db, svc);
     lbengine_run(e);
     lbengine_get_stats(e, &after);
     assert_int_equal(after.recomputes, before.recomputes);
-    assert_true(after.units_compiled - before.units_compiled <= n_bridges);
+    assert_true(after.units_compiled - before.units_compiled
+                <= n_bridges + (slb ? 2 : 0)
+                   + (on_fin || on_fin2 ? 40 : 0)); /* A rebuilt host's. */
     assert_true(after.bridges_rebuilt - before.bridges_rebuilt
-                <= (to_final ? 1 : 0));
+                <= (size_t) on_fin + on_fin2);
     check_equal_to_fresh(e, -1);
+
+    lbengine_destroy(e);
+    rtfacts_destroy(rt);
+    swfacts_destroy(sw);
+    mdb_destroy(db);
+}
+
+static struct model_service *
+service(const struct mdb *db, const char *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    struct model_lookup lk = mdb_lookup(db);
+    struct model_service *svc;
+    char *error;
+
+    assert_non_null(j);
+    error = model_service_from_json(j, "", &lk, &svc);
+    if (error) {
+        fail_msg("%s", error);
+    }
+    json_decref(j);
+    svc->id = mdb_new_service_id(db, svc);
+    return svc;
+}
+
+/* Mode slb's east-west units: a backend of service A on host fin fails;
+ * host fin2, which has no backend of A but is an slb host (B's), gets
+ * A's east-west unit again, without a rebuild, equal to a fresh one. */
+static void
+test_east_west_units(void **state OVS_UNUSED)
+{
+    struct mdb *db = mdb_create();
+    struct swfacts *sw = swfacts_create();
+    struct rtfacts *rt = rtfacts_create();
+    struct lbengine *e = lbengine_create(db, sw, rt);
+    struct lbengine_stats before, after;
+
+    put_bridges(db, 0);
+    set_facts(sw, "lb1", 6);
+    set_facts(sw, "fin", 4);
+    set_facts(sw, "fin2", 6);
+    mdb_put_service(db, service(db,
+        "{\"name\": \"a\", \"vip\": \"198.18.1.10\", \"protocol\": \"tcp\", "
+        "\"port\": 80, \"mode\": \"slb\", \"bridges\": [\"lb1\"], "
+        "\"backends\": ["
+        "{\"name\": \"x\", \"ip\": \"198.18.5.101\", \"port\": 8080, "
+        "\"mac\": \"02:00:00:00:05:65\", \"host\": \"198.18.7.2\", "
+        "\"host_bridge\": \"fin\"},"
+        "{\"name\": \"y\", \"ip\": \"198.18.5.102\", \"port\": 8080, "
+        "\"mac\": \"02:00:00:00:05:66\", \"host\": \"198.18.7.2\", "
+        "\"host_bridge\": \"fin\"}]}"));
+    mdb_put_service(db, service(db,
+        "{\"name\": \"b\", \"vip\": \"198.18.1.11\", \"protocol\": \"tcp\", "
+        "\"port\": 80, \"mode\": \"slb\", \"bridges\": [\"lb1\"], "
+        "\"backends\": ["
+        "{\"name\": \"z\", \"ip\": \"198.18.5.103\", \"port\": 8080, "
+        "\"mac\": \"02:00:00:00:05:67\", \"host\": \"198.18.7.4\", "
+        "\"host_bridge\": \"fin2\"}]}"));
+    lbengine_run(e);
+    check_equal_to_fresh(e, 0);
+    char *was = flowset_to_string(lbengine_desired(e, "fin2", NULL));
+
+    const struct model_service *a = mdb_find_service(db, "a");
+    uint32_t key = a->backends[0].key;
+    lbengine_get_stats(e, &before);
+    rtfacts_set_failed(rt, "a", &key, 1);
+    lbengine_run(e);
+    lbengine_get_stats(e, &after);
+    check_equal_to_fresh(e, 1);
+    char *now = flowset_to_string(lbengine_desired(e, "fin2", NULL));
+    assert_string_not_equal(was, now);      /* x's slots went to y. */
+    /* lb1's unit of a, fin rebuilt (it hosts a), fin2's unit of a. */
+    assert_int_equal(after.bridges_rebuilt - before.bridges_rebuilt, 1);
+    assert_int_equal(after.recomputes, before.recomputes);
+    free(was);
+    free(now);
 
     lbengine_destroy(e);
     rtfacts_destroy(rt);
@@ -323,6 +420,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_changes),
         cmocka_unit_test(test_same_facts_no_work),
+        cmocka_unit_test(test_east_west_units),
     };
 
     vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_WARN);
