@@ -568,18 +568,6 @@ compile_hosted_on(const struct model_service *svc, const char *bridge)
     return false;
 }
 
-bool
-compile_is_slb_host(const struct model_service *const *svcs, size_t n,
-                    const char *bridge)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (svcs[i]->mode == MODEL_MODE_SLB
-            && compile_hosted_on(svcs[i], bridge)) {
-            return true;
-        }
-    }
-    return false;
-}
 
 /* Whether a backend of 'svc' before index 'k' is behind bridge 'br'. */
 static bool

@@ -185,7 +185,8 @@ compile_slb_host(struct cbuild *cb, const struct model_service *svc,
      * above) sends its packets to this backend; they get its MAC (the
      * neighbour addressed the VIP's). */
     cb_begin(cb);
-    m_ct_state(cb, CS_TRACKED, CS_REPLY_DIR | CS_TRACKED);
+    m_ct_state(cb, CS_DST_NAT | CS_TRACKED,
+               CS_DST_NAT | CS_REPLY_DIR | CS_TRACKED);
     m_ip_proto(cb, &be->ip, 0);
     m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
     a_set_mac(cb, MFF_ETH_DST, &be->mac);

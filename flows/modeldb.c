@@ -682,3 +682,24 @@ mdb_to_model(const struct mdb *db)
     free(svcs);
     return m;
 }
+
+bool
+mdb_is_slb_host(const struct mdb *db, const char *bridge)
+{
+    const struct model_service **svcs;
+    bool yes = false;
+    size_t n;
+
+    svcs = mdb_services_of_bridge(db, bridge, &n);
+    for (size_t i = 0; i < n && !yes; i++) {
+        if (svcs[i]->mode != MODEL_MODE_SLB) {
+            continue;
+        }
+        for (size_t k = 0; k < svcs[i]->n_backends && !yes; k++) {
+            yes = svcs[i]->backends[k].host_bridge
+                  && !strcmp(svcs[i]->backends[k].host_bridge, bridge);
+        }
+    }
+    free(svcs);
+    return yes;
+}

@@ -1189,8 +1189,9 @@ on_settle_timer(uv_timer_t *timer)
         const struct model_bridge *br = mdb_find_bridge(h->mdb,
                                                         bridge_name(b));
 
-        if (!br || br->role != MODEL_ROLE_FIRST) {
-            continue;
+        if (!br || (br->role != MODEL_ROLE_FIRST
+                    && !mdb_is_slb_host(h->mdb, br->name))) {
+            continue;           /* As moves.c: first stages, slb hosts. */
         }
         if (!bridge_is_connected(b)) {
             h->unknown = true;  /* Its sessions cannot be asked for. */

@@ -581,18 +581,10 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
     return fs;
 }
 
-/* Whether final-stage bridge 'name' hosts a backend of an slb service. */
 static bool
 is_slb_host(const struct lbengine *e, const char *name)
 {
-    const struct model_service **svcs;
-    size_t n;
-    bool yes;
-
-    svcs = mdb_services_of_bridge(e->mdb, name, &n);
-    yes = compile_is_slb_host(svcs, n, name);
-    free(svcs);
-    return yes;
+    return mdb_is_slb_host(e->mdb, name);
 }
 
 /* Service 'svc''s east-west unit on slb host 'br'. */
@@ -779,11 +771,9 @@ update_unit(struct lbengine *e, struct table *t, const char *name)
     add_unit(e, t, svc, br, &ports);
 }
 
-/* Slb service 'name' changed (model or runtime facts): its east-west
- * unit on every slb host that is not rebuilt anyway ('skip'). */
+/* The slb hosts with a table to update, into 'hosts'. */
 static void
-update_east_west(struct lbengine *e, const char *name,
-                 const struct sset *skip)
+slb_hosts(const struct lbengine *e, struct sset *hosts)
 {
     const struct model_bridge **brs;
     size_t n;
@@ -793,13 +783,37 @@ update_east_west(struct lbengine *e, const char *name,
         struct table *t = shash_find_data(&e->tables, brs[i]->name);
 
         if (brs[i]->role == MODEL_ROLE_FINAL && t && t->want && !t->why
-            && !sset_contains(skip, brs[i]->name)
             && is_slb_host(e, brs[i]->name)) {
-            update_unit(e, t, name);
-            sset_add(&e->changed, t->name);
+            sset_add(hosts, brs[i]->name);
         }
     }
     free(brs);
+}
+
+/* Slb services 'names' changed (model or runtime facts): their east-west
+ * units on every slb host that is not rebuilt anyway ('skip'). */
+static void
+update_east_west(struct lbengine *e, const struct sset *names,
+                 const struct sset *skip)
+{
+    struct sset hosts = SSET_INITIALIZER(&hosts);
+    const char *host, *name;
+
+    if (!sset_is_empty(names)) {
+        slb_hosts(e, &hosts);
+    }
+    SSET_FOR_EACH (host, &hosts) {
+        struct table *t = shash_find_data(&e->tables, host);
+
+        if (sset_contains(skip, host)) {
+            continue;
+        }
+        SSET_FOR_EACH (name, names) {
+            update_unit(e, t, name);
+        }
+        sset_add(&e->changed, host);
+    }
+    sset_destroy(&hosts);
 }
 
 /* Compiles service 'svc''s unit of table 't' (model bridge 'br'): its
@@ -937,9 +951,7 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
             sset_add(&rebuilt, name);
         }
     }
-    SSET_FOR_EACH (name, &slb) {
-        update_east_west(e, name, &rebuilt);
-    }
+    update_east_west(e, &slb, &rebuilt);
     sset_destroy(&slb);
     sset_destroy(&rebuilt);
     sset_destroy(&first);
@@ -949,9 +961,10 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
 }
 
 /* Health or resolved MACs changed: recompile the services they name on
- * their first-stage bridges; for an slb service also the bridges hosting
- * its backends (their translation flows take the resolved MACs) and its
- * east-west unit on the other slb hosts (other final stages do not depend
+ * their first-stage bridges; for an slb service its east-west unit on the
+ * slb hosts, and, if some backend of it has no configured MAC (the
+ * runtime facts may have resolved it), the bridges hosting its backends,
+ * whose translation flows take that MAC (other final stages do not depend
  * on them). */
 static bool
 flows_handle_runtime(struct engine_node *node OVS_UNUSED, void *e_,
@@ -966,10 +979,17 @@ flows_handle_runtime(struct engine_node *node OVS_UNUSED, void *e_,
         const struct model_service *svc = mdb_find_service(e->mdb,
                                                            svc_name);
         if (svc && svc->mode == MODEL_MODE_SLB) {
-            struct sset first = SSET_INITIALIZER(&first);
+            bool unresolved = false;
 
-            add_service_bridges(svc, &first, &hosts);
-            sset_destroy(&first);
+            for (size_t i = 0; i < svc->n_backends; i++) {
+                unresolved |= !svc->backends[i].has_mac;
+            }
+            if (unresolved) {
+                struct sset first = SSET_INITIALIZER(&first);
+
+                add_service_bridges(svc, &first, &hosts);
+                sset_destroy(&first);
+            }
             sset_add(&slb, svc_name);
         }
         for (size_t i = 0; svc && i < svc->n_bridges; i++) {
@@ -987,9 +1007,7 @@ flows_handle_runtime(struct engine_node *node OVS_UNUSED, void *e_,
     SSET_FOR_EACH (name, &hosts) {
         rebuild(e, name);
     }
-    SSET_FOR_EACH (name, &slb) {
-        update_east_west(e, name, &hosts);
-    }
+    update_east_west(e, &slb, &hosts);
     sset_destroy(&slb);
     sset_destroy(&hosts);
     e->stats.incremental++;

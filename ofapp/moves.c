@@ -138,7 +138,10 @@ moves_run(struct moves *m)
         const struct model_bridge *br = mdb_find_bridge(m->mdb,
                                                         bridge_name(b));
 
-        if (!br || br->role != MODEL_ROLE_FIRST) {
+        /* First stages, and slb hosts (their east-west pipelines learn
+         * sessions too). */
+        if (!br || (br->role != MODEL_ROLE_FIRST
+                    && !mdb_is_slb_host(m->mdb, br->name))) {
             continue;
         }
         if (!bridge_is_connected(b)) {

@@ -63,6 +63,25 @@ snat_destroy(struct snat *s)
     free(s);
 }
 
+/* Forgets the counters of services that are gone (none of their writes
+ * is under way). */
+static void
+prune(struct snat *s)
+{
+    struct shash_node *node;
+
+    SHASH_FOR_EACH_SAFE (node, &s->hosts) {
+        struct snat_host *h = node->data;
+
+        if (!h->writing && !mdb_find_service(s->mdb, h->service)) {
+            free(h->service);
+            free(h->bridge);
+            free(h);
+            shash_delete(&s->hosts, node);
+        }
+    }
+}
+
 static struct snat_host *
 get_host(struct snat *s, const char *service, const char *bridge)
 {
@@ -175,6 +194,9 @@ snat_handle_msg(struct snat *s, const char *bridge, struct ofsession *ofs,
     if (!frame_source(pin.packet, pin.packet_len, &src)
         || !(svc = find_outbound(s->mdb, bridge, &src))) {
         return true;            /* The model changed meanwhile. */
+    }
+    if (shash_count(&s->hosts) > 64) {
+        prune(s);
     }
     h = get_host(s, svc->name, bridge);
     h->exhausted++;

@@ -58,12 +58,8 @@ char *compile_east_west(const struct model_service *svc,
                         const struct model_bridge *br,
                         const struct compile_ports *, struct flowset *out)
     MSLB_WARN_UNUSED;
-/* Whether 'svc' has a backend behind final-stage bridge 'bridge', and
- * whether one of the 'n' services 'svcs' (pointers) makes 'bridge' an slb
- * host. */
+/* Whether 'svc' has a backend behind final-stage bridge 'bridge'. */
 bool compile_hosted_on(const struct model_service *svc, const char *bridge);
-bool compile_is_slb_host(const struct model_service *const *svcs, size_t n,
-                         const char *bridge);
 
 /* The flows every first-stage bridge has whatever its services: defaults
  * and gateway responders. */

@@ -51,6 +51,10 @@ const struct model_service **mdb_services_of_bridge(const struct mdb *,
                                                     const char *bridge,
                                                     size_t *n);
 
+/* Whether final-stage bridge 'bridge' hosts a backend of an slb service
+ * (an slb host: it runs every slb service's east-west pipeline). */
+bool mdb_is_slb_host(const struct mdb *, const char *bridge);
+
 /* The id a new service with key 'svc' gets: the one its key hashes to, or
  * the next free one. */
 uint32_t mdb_new_service_id(const struct mdb *, const struct model_service *);
