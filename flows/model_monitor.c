@@ -379,7 +379,7 @@ parse_monitor(const json_t *j, const char *path, bool type_required,
 static const char *
 article(enum model_monitor_type t)
 {
-    return t == MODEL_MONITOR_HTTP ? "an" : "a";
+    return t == MODEL_MONITOR_HTTP || t == MODEL_MONITOR_ICMP ? "an" : "a";
 }
 
 /* A monitor of type 't' probes a port of its own protocol (TCP: tcp,
@@ -472,6 +472,26 @@ model_check_probe_port(const struct model_service *svc,
     uint8_t proto = mon->type == MODEL_MONITOR_UDP ? IPPROTO_UDP
                     : IPPROTO_TCP;
 
+    if (mon->type != MODEL_MONITOR_NONE && svc->mode == MODEL_MODE_SLB
+        && svc->proto && !svc->floating_ip) {
+        /* The probe goes through the host's translation, which takes
+         * VIP:port of the service's protocol only. */
+        model_path_key(sub, sizeof sub, mon->set & MODEL_MONITOR_F_TYPE
+                       ? be_path : svc_path, "monitor");
+        if (mon->type == MODEL_MONITOR_ICMP || proto != svc->proto) {
+            return model_key_error(sub, "type", "%s %s monitor cannot "
+                                   "reach an slb backend: its host "
+                                   "translates %s to port %u only",
+                                   article(mon->type),
+                                   model_monitor_type_name(mon->type),
+                                   model_proto_name(svc->proto), svc->port);
+        }
+        if (mon->port && mon->port != svc->port) {
+            return model_key_error(sub, "port", "must be the service's "
+                                   "port (%u) in mode slb: the host "
+                                   "translates only that one", svc->port);
+        }
+    }
     if (mon->type == MODEL_MONITOR_NONE || mon->type == MODEL_MONITOR_ICMP
         || mon->port) {
         return NULL;

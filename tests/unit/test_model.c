@@ -360,6 +360,16 @@ test_slb(void **state)
     assert_null(try_parse(SLB("any", "", VM_MAC ON_HOST), &m));
     model_destroy(m);
 
+    /* Probes go through the host's translation of VIP:port only. */
+    expect_error(SLB("tcp", "\"port\":80,\"monitor\":{\"type\":\"icmp\"},",
+                     VM_MAC ON_HOST),
+                 "services[0].monitor.type: an icmp monitor cannot reach an "
+                 "slb backend: its host translates tcp to port 80 only");
+    expect_error(SLB("tcp", "\"port\":80,\"monitor\":{\"type\":\"tcp\","
+                     "\"port\":81},", VM_MAC ON_HOST),
+                 "services[0].monitor.port: must be the service's port (80) "
+                 "in mode slb: the host translates only that one");
+
     /* No MAC: mslbd asks for it from the host's bridge. */
     assert_null(try_parse(SLB("tcp", "\"port\":80,", ON_HOST), &m));
     assert_false(m->services[0].backends[0].has_mac);
