@@ -34,6 +34,7 @@ struct mdb {
     struct shash bridges;           /* name -> struct model_bridge. */
     struct hmap macs;               /* struct mac_entry by address. */
     size_t n_backends;
+    size_t n_macless;               /* Backends without a configured MAC. */
     size_t n_outbound;              /* Services with an outbound. */
     struct shash changed_services;  /* name -> old model_service or NULL. */
     struct shash changed_bridges;   /* name -> old model_bridge or NULL. */
@@ -102,6 +103,12 @@ size_t
 mdb_n_backends(const struct mdb *db)
 {
     return db->n_backends;
+}
+
+size_t
+mdb_n_macless(const struct mdb *db)
+{
+    return db->n_macless;
 }
 
 static struct svc_entry *
@@ -280,6 +287,9 @@ static void
 index_macs(struct mdb *db, const struct model_service *svc, int delta)
 {
     db->n_backends += delta * (int) svc->n_backends;
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        db->n_macless += delta * !svc->backends[i].has_mac;
+    }
     if (!mode_uses_mac(svc->mode)) {
         return;
     }

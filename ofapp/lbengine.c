@@ -816,6 +816,57 @@ update_east_west(struct lbengine *e, const struct sset *names,
     sset_destroy(&hosts);
 }
 
+/* The configured MAC 'svc' gives 'ip', or NULL. */
+static const struct mslb_mac *
+mac_of(const struct model_service *svc, const struct mslb_addr *ip)
+{
+    for (size_t i = 0; svc && i < svc->n_backends; i++) {
+        if (svc->backends[i].has_mac
+            && mslb_addr_equal(&svc->backends[i].ip, ip)) {
+            return &svc->backends[i].mac;
+        }
+    }
+    return NULL;
+}
+
+/* Adds to 'ips' ('*n' of them) each address whose configured MAC differs
+ * between 'old' and 'now' (one of them may be NULL). */
+static void
+mac_changes(const struct model_service *old, const struct model_service *now,
+            struct mslb_addr **ips, size_t *n)
+{
+    const struct model_service *sides[2] = { old, now };
+
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; sides[s] && i < sides[s]->n_backends; i++) {
+            const struct model_backend *be = &sides[s]->backends[i];
+            const struct mslb_mac *a = mac_of(old, &be->ip);
+            const struct mslb_mac *b = mac_of(now, &be->ip);
+
+            if (be->has_mac && (!a || !b || memcmp(a, b, sizeof *a))) {
+                *ips = xrealloc(*ips, (*n + 1) * sizeof **ips);
+                (*ips)[(*n)++] = be->ip;
+            }
+        }
+    }
+}
+
+/* Whether 'svc' has a backend without a configured MAC at one of 'ips':
+ * it takes the MAC other services give that address. */
+static bool
+borrows_mac(const struct model_service *svc, const struct mslb_addr *ips,
+            size_t n)
+{
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        for (size_t k = 0; !svc->backends[i].has_mac && k < n; k++) {
+            if (mslb_addr_equal(&svc->backends[i].ip, &ips[k])) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* Compiles service 'svc''s unit of table 't' (model bridge 'br'): its
  * pipeline on a first stage, its east-west pipeline on an slb host. */
 static void
@@ -919,16 +970,42 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
         sset_add(&rebuilt, sn->name);
     }
     struct sset slb = SSET_INITIALIZER(&slb);
+    struct sset names = SSET_INITIALIZER(&names);
+    struct mslb_addr *ips = NULL;
+    size_t n_ips = 0;
+
     SHASH_FOR_EACH (sn, mdb_changed_services(e->mdb)) {
-        const struct model_service *old = sn->data;
-        const struct model_service *now = mdb_find_service(e->mdb, sn->name);
+        mac_changes(sn->data, mdb_find_service(e->mdb, sn->name), &ips,
+                    &n_ips);
+        sset_add(&names, sn->name);
+    }
+    if (n_ips && mdb_n_macless(e->mdb)) {
+        /* The services that borrow a MAC that changed are changed too. */
+        const struct model_service **all;
+        size_t n;
+
+        all = mdb_services_sorted(e->mdb, &n);
+        for (size_t i = 0; i < n; i++) {
+            if (borrows_mac(all[i], ips, n_ips)) {
+                sset_add(&names, all[i]->name);
+            }
+        }
+        free(all);
+    }
+    free(ips);
+    const char *svc_name;
+    SSET_FOR_EACH (svc_name, &names) {
+        const struct shash_node *cn = shash_find(mdb_changed_services(e->mdb),
+                                                 svc_name);
+        const struct model_service *old = cn ? cn->data : NULL;
+        const struct model_service *now = mdb_find_service(e->mdb, svc_name);
 
         sset_clear(&first);
         add_service_bridges(old, &first, &final);
         add_service_bridges(now, &first, &final);
         if ((old && old->mode == MODEL_MODE_SLB)
             || (now && now->mode == MODEL_MODE_SLB)) {
-            sset_add(&slb, sn->name);
+            sset_add(&slb, svc_name);
         }
         SSET_FOR_EACH (name, &first) {
             struct table *t = shash_find_data(&e->tables, name);
@@ -937,7 +1014,7 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
             if (t && t->want && !t->why && br
                 && br->role == MODEL_ROLE_FIRST
                 && !sset_contains(&rebuilt, name)) {
-                update_unit(e, t, sn->name);
+                update_unit(e, t, svc_name);
                 sset_add(&e->changed, name);
             }
         }
@@ -952,6 +1029,7 @@ flows_handle_model(struct engine_node *node OVS_UNUSED, void *e_,
         }
     }
     update_east_west(e, &slb, &rebuilt);
+    sset_destroy(&names);
     sset_destroy(&slb);
     sset_destroy(&rebuilt);
     sset_destroy(&first);

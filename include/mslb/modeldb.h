@@ -25,6 +25,8 @@ void mdb_destroy(struct mdb *);
 size_t mdb_n_services(const struct mdb *);
 size_t mdb_n_bridges(const struct mdb *);
 size_t mdb_n_backends(const struct mdb *);
+/* Backends without a configured MAC (that may take another service's). */
+size_t mdb_n_macless(const struct mdb *);
 
 const struct model_service *mdb_find_service(const struct mdb *,
                                              const char *name);

@@ -375,6 +375,58 @@ test_east_west_units(void **state OVS_UNUSED)
     mdb_destroy(db);
 }
 
+/* A backend without a MAC takes the one another service gives its address
+ * (effective_service()): a change of that other service's MAC reaches the
+ * borrower's flows too. */
+static void
+test_borrowed_mac(void **state OVS_UNUSED)
+{
+    struct mdb *db = mdb_create();
+    struct swfacts *sw = swfacts_create();
+    struct rtfacts *rt = rtfacts_create();
+    struct lbengine *e = lbengine_create(db, sw, rt);
+    static const char a[] =
+        "{\"name\": \"a\", \"vip\": \"198.18.1.10\", \"protocol\": \"tcp\", "
+        "\"port\": 80, \"mode\": \"dr\", \"bridges\": [\"lb1\"], "
+        "\"backends\": [{\"name\": \"x\", \"ip\": \"198.18.5.101\"}]}";
+    static const char b_fmt[] =
+        "{\"name\": \"b\", \"vip\": \"198.18.1.11\", \"protocol\": \"tcp\", "
+        "\"port\": 80, \"mode\": \"dr\", \"bridges\": [\"lb2\"], "
+        "\"backends\": [{\"name\": \"x\", \"ip\": \"198.18.5.101\", "
+        "\"mac\": \"%s\"}]}";
+    char b[512];
+
+    put_bridges(db, 0);
+    set_facts(sw, "lb1", 6);
+    set_facts(sw, "lb2", 6);
+    mdb_put_service(db, service(db, a));
+    snprintf(b, sizeof b, b_fmt, "02:00:00:00:05:65");
+    mdb_put_service(db, service(db, b));
+    lbengine_run(e);
+    check_equal_to_fresh(e, 0);
+    char *with = flowset_to_string(lbengine_desired(e, "lb1", NULL));
+
+    /* b's MAC changes: a's flows on lb1 follow. */
+    mdb_remove_service(db, "b");
+    snprintf(b, sizeof b, b_fmt, "02:00:00:00:05:66");
+    mdb_put_service(db, service(db, b));
+    lbengine_run(e);
+    check_equal_to_fresh(e, 1);
+    /* b goes: a's backend has no MAC any more. */
+    mdb_remove_service(db, "b");
+    lbengine_run(e);
+    check_equal_to_fresh(e, 2);
+    char *without = flowset_to_string(lbengine_desired(e, "lb1", NULL));
+    assert_string_not_equal(with, without);
+    free(with);
+    free(without);
+
+    lbengine_destroy(e);
+    rtfacts_destroy(rt);
+    swfacts_destroy(sw);
+    mdb_destroy(db);
+}
+
 /* A reconnect that reports the same facts recompiles nothing. */
 static void
 test_same_facts_no_work(void **state OVS_UNUSED)
@@ -422,6 +474,7 @@ main(void)
         cmocka_unit_test(test_random_changes),
         cmocka_unit_test(test_same_facts_no_work),
         cmocka_unit_test(test_east_west_units),
+        cmocka_unit_test(test_borrowed_mac),
     };
 
     vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_WARN);
