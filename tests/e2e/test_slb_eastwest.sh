@@ -73,12 +73,14 @@ check "through the mux: c1 to VIP:80 reaches vm2, vm3, vm4" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 150 \
     --concurrency 4 --timeout 3 --expect S2:1,S3:1,S4:1 --tolerance 0.15
 
-# From here on, nothing of vm1's may cross the mux.
+# From here on, nothing of vm1's may cross the mux.  (The captures leave
+# out the health probes, which would keep them growing: capture_stop
+# waits for quiet files.)
 spawn capture ip netns exec "$OVS_NS" timeout 120 tcpdump -nn -p -U -i arm \
-    -w "$D/arm.pcap" ip
+    -w "$D/arm.pcap" "ip and not host $GW"
 capture_ready capture
 spawn ul ip netns exec "$NS2" timeout 120 tcpdump -nn -p -U -i ul2 \
-    -w "$D/ul2.pcap" "udp dst port 4789"
+    -w "$D/ul2.pcap" "udp dst port 4789 and src host 198.18.2.2"
 capture_ready ul
 
 check "east-west: vm1 to VIP:80 reaches vm2 (its own host), vm3, vm4" \
@@ -112,9 +114,7 @@ from_vms=$(tcpdump -nn -r "$D/arm.pcap" \
 to_vip=$(tcpdump -nn -r "$D/arm.pcap" "dst host $VIP or dst host $VIP2" \
     2>/dev/null | wc -l)
 check "no packet of vm1's or vm3's crossed the mux ($from_vms)" test "$from_vms" -eq 0
-check "nor any to the VIPs ($to_vip; the probes are the gateway's)" \
-    test "$(tcpdump -nn -r "$D/arm.pcap" "(dst host $VIP or dst host $VIP2) and not src host $GW" \
-    2>/dev/null | wc -l)" -eq 0
+check "nor any to the VIPs ($to_vip)" test "$to_vip" -eq 0
 direct=$(tcpdump -nn -r "$D/ul2.pcap" "src host 198.18.2.2 and dst host 198.18.2.6" \
     2>/dev/null | wc -l)
 check "host 2 tunnelled to host 3 directly ($direct packets)" test "$direct" -gt 100
