@@ -564,7 +564,8 @@ effective_uninit(struct model_service *eff, const struct model_service *svc)
     }
 }
 
-/* Service 'svc''s unit, compiled from effective_service(). */
+/* Service 'svc''s unit of bridge 'br', compiled from effective_service():
+ * its pipeline on a first stage, its east-west pipeline on an slb host. */
 static struct flowset *
 compile_unit(const struct lbengine *e, const struct model_service *svc,
              const struct model_bridge *br,
@@ -574,30 +575,9 @@ compile_unit(const struct lbengine *e, const struct model_service *svc,
     struct model_service eff;
     bool own = effective_service(e, svc, &eff);
 
-    log_compile_error(br->name, compile_service(&eff, br, ports, fs));
-    if (own) {
-        effective_uninit(&eff, svc);
-    }
-    return fs;
-}
-
-static bool
-is_slb_host(const struct lbengine *e, const char *name)
-{
-    return mdb_is_slb_host(e->mdb, name);
-}
-
-/* Service 'svc''s east-west unit on slb host 'br'. */
-static struct flowset *
-compile_ew_unit(const struct lbengine *e, const struct model_service *svc,
-                const struct model_bridge *br,
-                const struct compile_ports *ports, int version)
-{
-    struct flowset *fs = new_unit(version);
-    struct model_service eff;
-    bool own = effective_service(e, svc, &eff);
-
-    log_compile_error(br->name, compile_east_west(&eff, br, ports, fs));
+    log_compile_error(br->name, br->role == MODEL_ROLE_FINAL
+                      ? compile_east_west(&eff, br, ports, fs)
+                      : compile_service(&eff, br, ports, fs));
     if (own) {
         effective_uninit(&eff, svc);
     }
@@ -607,7 +587,7 @@ compile_ew_unit(const struct lbengine *e, const struct model_service *svc,
 /* The final stage of 'br': the restore flows of every service with a
  * backend hosted there, from the services as the runtime facts make them
  * (effective_service(): resolved MACs).  An slb host's east-west
- * pipelines are units of their own (compile_ew_unit()). */
+ * pipelines are units of their own (compile_unit()). */
 static struct flowset *
 compile_final(const struct lbengine *e, const struct model_bridge *br,
               const struct compile_ports *ports, int version)
@@ -712,7 +692,7 @@ rebuild(struct lbengine *e, const char *name)
     if (br->role == MODEL_ROLE_FINAL) {
         t->base = compile_final(e, br, &ports, b->version);
         merge(t, t->base);
-        if (is_slb_host(e, name)) {
+        if (mdb_is_slb_host(e->mdb, name)) {
             const struct model_service **all;
             size_t n;
 
@@ -783,7 +763,7 @@ slb_hosts(const struct lbengine *e, struct sset *hosts)
         struct table *t = shash_find_data(&e->tables, brs[i]->name);
 
         if (brs[i]->role == MODEL_ROLE_FINAL && t && t->want && !t->why
-            && is_slb_host(e, brs[i]->name)) {
+            && mdb_is_slb_host(e->mdb, brs[i]->name)) {
             sset_add(hosts, brs[i]->name);
         }
     }
@@ -877,9 +857,7 @@ add_unit(struct lbengine *e, struct table *t,
     struct unit *u = xzalloc(sizeof *u);
 
     u->name = xstrdup(svc->name);
-    u->fs = br->role == MODEL_ROLE_FINAL
-            ? compile_ew_unit(e, svc, br, ports, t->version)
-            : compile_unit(e, svc, br, ports, t->version);
+    u->fs = compile_unit(e, svc, br, ports, t->version);
     hmap_insert(&t->units, &u->node, name_hash(u->name));
     merge(t, u->fs);
     e->stats.units_compiled++;
