@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte-order.h"
+#include "openflow/openflow-1.2.h"
+#include "openvswitch/ofp-connection.h"
+#include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-util.h"
@@ -39,6 +43,8 @@ struct bridge {
     char *name;
     uint64_t dpid;
     struct ofsession *session;  /* NULL while disconnected. */
+    bool master;                /* The switch confirmed us as its master:
+                                 * only then may we write to it. */
     char *key;                  /* Its table in the engine, or NULL. */
     char *why;                  /* Why its table is held, as last logged. */
     bool republish;             /* Hand the reconciler its table again. */
@@ -65,6 +71,8 @@ struct bridges {
     uint64_t generation;
     struct bridge **bridges;
     size_t n, allocated;
+    bool want_master;           /* The database made us master... */
+    uint64_t role_gen;          /* ...with this generation id. */
     struct ofsession_listener **listeners;
     size_t n_listeners, allocated_listeners;
     uint64_t announce_ms;       /* Interval; 0: no announcements. */
@@ -272,6 +280,131 @@ static const struct reconciler_cbs reconciler_cbs = {
     .installed = on_installed,
 };
 
+/* ---- Roles: one master per bridge (docs/deployment.md). ----
+ *
+ * Every mslbd connected to a bridge asks the switch for a role: the one the
+ * database made master (nbdb.h) for OFPCR_ROLE_MASTER with the generation
+ * id of its claim, the others for OFPCR_ROLE_SLAVE.  The switch demotes an
+ * older master when a new one comes and refuses a request whose generation
+ * id is older than one it has seen, so a stale master can never write.
+ * Flows, groups and packet-outs go only to a bridge whose switch answered
+ * "master"; a slave keeps its session for the switch's facts (so that its
+ * desired tables are ready) and gets no packet-ins. */
+
+static void
+send_role(struct bridge *b)
+{
+    struct bridges *t = b->table;
+    struct ofpbuf *msg = ofpraw_alloc(OFPRAW_OFPT12_ROLE_REQUEST,
+                                      ofsession_version(b->session), 0);
+    struct ofp12_role_request *rr = ofpbuf_put_zeros(msg, sizeof *rr);
+
+    rr->role = htonl(t->want_master ? OFPCR12_ROLE_PRIMARY
+                     : OFPCR12_ROLE_SECONDARY);
+    rr->generation_id = htonll(t->role_gen);
+    ofsession_send(b->session, msg);
+}
+
+static void
+become_slave(struct bridge *b, const char *why)
+{
+    if (!b->master) {
+        return;
+    }
+    VLOG_INFO("bridge %s: slave: %s", b->name, why);
+    b->master = false;
+    b->announce_synced = false;
+    if (b->announcer) {
+        announcer_reset(b->announcer);
+    }
+    reconciler_disconnected(b->rec);
+    notify_changed(b->table);
+}
+
+static void
+become_master(struct bridge *b)
+{
+    if (b->master) {
+        return;
+    }
+    VLOG_INFO("bridge %s: master (role generation %"PRIu64"): adopting its "
+              "flows", b->name, b->table->role_gen);
+    b->master = true;
+    b->republish = true;
+    reconciler_connected(b->rec, ofsession_version(b->session));
+    notify_changed(b->table);
+}
+
+/* Role replies and status, and the errors that say we are not master. */
+static bool
+handle_role_msg(struct bridge *b, const struct ofp_header *oh,
+                enum ofptype type)
+{
+    struct ofputil_role_request rr;
+    struct ofputil_role_status rs;
+    char *why;
+
+    switch (type) {
+    case OFPTYPE_ROLE_REPLY:
+        if (!ofputil_decode_role_message(oh, &rr)) {
+            if (rr.role == OFPCR12_ROLE_PRIMARY && b->table->want_master) {
+                become_master(b);
+            } else if (rr.role != OFPCR12_ROLE_PRIMARY) {
+                become_slave(b, "this mslbd is not the master");
+            }
+        }
+        return true;
+    case OFPTYPE_ROLE_STATUS:
+        if (!ofputil_decode_role_status(oh, &rs)
+            && rs.role != OFPCR12_ROLE_PRIMARY) {
+            why = xasprintf("another controller became master (generation "
+                            "%"PRIu64")", rs.generation_id);
+            become_slave(b, why);
+            free(why);
+        }
+        return true;
+    case OFPTYPE_ERROR: {
+        enum ofperr error = ofperr_decode_msg(oh, NULL);
+
+        if (error == OFPERR_OFPRRFC_STALE) {
+            VLOG_WARN("bridge %s: the switch refused role generation "
+                      "%"PRIu64" as stale: a newer master exists", b->name,
+                      b->table->role_gen);
+            become_slave(b, "stale role generation");
+            return true;
+        }
+        if (error == OFPERR_OFPBRC_IS_SECONDARY) {
+            become_slave(b, "the switch says this connection is a slave");
+            /* The reconciler's bundle failed with it: it starts again
+             * from a dump if this mslbd is made master again. */
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+void
+bridges_set_role(struct bridges *t, bool master, uint64_t generation)
+{
+    if (master == t->want_master && generation == t->role_gen) {
+        return;
+    }
+    t->want_master = master;
+    t->role_gen = generation;
+    for (size_t i = 0; i < t->n; i++) {
+        struct bridge *b = t->bridges[i];
+
+        if (b->session) {
+            if (!master) {
+                become_slave(b, "this mslbd is no longer the master");
+            }
+            send_role(b);
+        }
+    }
+}
+
 /* ---- Sessions. ---- */
 
 static struct bridge *
@@ -335,7 +468,7 @@ on_ready(void *t_, struct ofsession *s)
     }
     b->session = s;
     b->republish = true;
-    reconciler_connected(b->rec, ofsession_version(s));
+    send_role(b);               /* Writing waits for the switch's answer. */
     update(b);
     notify_changed(t);          /* The engine may have work. */
 }
@@ -357,12 +490,15 @@ on_msg(void *t_, struct ofsession *s, const struct ofp_header *oh,
 {
     struct bridge *b = find_by_session(t_, s);
 
+    if (b && handle_role_msg(b, oh, type)) {
+        return;
+    }
     if (b && (reconciler_handle_msg(b->rec, oh)
               || ofstats_handle_msg(b->stats, oh, type))) {
         sync_busy(b);
         return;
     }
-    if (b && type == OFPTYPE_PACKET_IN) {
+    if (b && b->master && type == OFPTYPE_PACKET_IN) {
         struct compile_ports ports;
         struct frags_env env = { .mdb = b->table->mdb };
 
@@ -396,6 +532,7 @@ on_disconnected(void *t_, struct ofsession *s)
 
     if (b) {
         b->session = NULL;
+        b->master = false;
         b->announce_synced = false;
         if (b->announcer) {
             announcer_reset(b->announcer);
@@ -545,14 +682,21 @@ bridge_name(const struct bridge *b)
 struct ofsession *
 bridge_session(const struct bridge *b)
 {
-    return b->session;
+    return b->master ? b->session : NULL;
+}
+
+bool
+bridge_is_master(const struct bridge *b)
+{
+    return b->session && b->master;
 }
 
 bool
 bridge_is_connected(const struct bridge *b)
 {
     enum reconciler_state st = reconciler_state(b->rec);
-    return b->session && (st == RECONCILER_IDLE || st == RECONCILER_BUSY);
+    return b->session
+           && (!b->master || st == RECONCILER_IDLE || st == RECONCILER_BUSY);
 }
 
 uint64_t
@@ -588,10 +732,12 @@ bridge_status_json(const struct bridge *b)
         version = ofputil_version_to_string(ofsession_version(b->session));
     }
     snprintf(dpid, sizeof dpid, "%016"PRIx64, b->dpid);
-    return json_pack("{s:s, s:s, s:s?, s:b, s:I, s:I, s:I, s:o}",
+    return json_pack("{s:s, s:s, s:s?, s:b, s:s?, s:I, s:I, s:I, s:o}",
                      "name", b->name, "datapath_id", dpid,
                      "openflow_version", version,
                      "connected", bridge_is_connected(b),
+                     "openflow_role", !b->session ? NULL
+                     : b->master ? "master" : "slave",
                      "installed_generation",
                      (json_int_t) reconciler_installed_generation(b->rec),
                      "flows", (json_int_t) reconciler_n_flows(b->rec),
@@ -708,7 +854,8 @@ announce_run(struct bridges *t)
         uint64_t gen, b_next;
         size_t n;
 
-        if (!bridge_is_connected(b) || !(br = model_bridge(b))) {
+        if (!bridge_is_master(b) || !bridge_is_connected(b)
+            || !(br = model_bridge(b))) {
             continue;
         }
         if (!b->announcer) {

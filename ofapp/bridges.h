@@ -58,6 +58,12 @@ void bridges_model_changed(struct bridges *);
  * bridge's reconciler its table where it changed. */
 void bridges_publish(struct bridges *, uint64_t generation);
 
+/* The database made this mslbd master with role generation 'generation'
+ * (true), or another one is master and 'generation' is the database's
+ * latest (false): asks every switch for that role.  A bridge is written to
+ * only once its switch confirmed us as master. */
+void bridges_set_role(struct bridges *, bool master, uint64_t generation);
+
 /* Gratuitous ARP and unsolicited neighbour advertisements for every VIP
  * and gateway of each connected first-stage bridge (announce.h): every
  * 'seconds' (spread over the interval), and at once for new addresses;
@@ -73,9 +79,13 @@ struct bridge *bridges_at(const struct bridges *, size_t i);
 struct bridge *bridges_find(const struct bridges *, const char *name);
 
 const char *bridge_name(const struct bridge *);
-/* Its OpenFlow session, NULL while disconnected (for packet-outs). */
+/* Its OpenFlow session for packet-outs: NULL while disconnected or not
+ * its master. */
 struct ofsession *bridge_session(const struct bridge *);
-/* Connected, and what the switch holds has been adopted. */
+/* Its switch confirmed us as master. */
+bool bridge_is_master(const struct bridge *);
+/* Connected: as a slave, or as master once what the switch holds has been
+ * adopted. */
 bool bridge_is_connected(const struct bridge *);
 uint64_t bridge_installed_generation(const struct bridge *);
 /* Connected, idle, and the model's generation installed. */

@@ -74,6 +74,7 @@ struct mslbd {
     struct speaker *speaker;    /* BGP announcements (speaker.h), or NULL. */
     struct snat *snat;          /* Outbound port blocks (snat.h). */
     bool bgp_dirty;             /* What to announce may have changed. */
+    bool master;                /* The database made us master. */
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
 };
@@ -188,6 +189,23 @@ update_bgp(struct mslbd *d)
     sset_destroy(&want);
 }
 
+/* Follows the database's decision of who is master (nbdb.h): asks the
+ * switches for our role. */
+static void
+sync_role(struct mslbd *d)
+{
+    uint64_t gen;
+    bool master = nbdb_is_master(d->nbdb, &gen);
+
+    if (master != d->master) {
+        d->master = master;
+        d->status_dirty = true;
+        VLOG_INFO("%s: %s of the bridges (role generation %"PRIu64")",
+                  nbdb_id(d->nbdb), master ? "master" : "standby", gen);
+    }
+    bridges_set_role(d->bridges, master, gen);
+}
+
 static void
 db_run(void *d_)
 {
@@ -197,6 +215,7 @@ db_run(void *d_)
     if (!d->model_ready) {
         return;
     }
+    sync_role(d);
     run_engine(d);
     if (d->moves) {
         moves_run(d->moves);
@@ -383,7 +402,15 @@ usage(const char *name)
            "across\n"
            "                        restarts (mslbd runs ovsdb-server on it)\n"
            "      --db-remote R     use the database at R (unix:PATH, "
-           "tcp:IP:PORT)\n"
+           "tcp:IP:PORT;\n"
+           "                        a clustered one: the members, "
+           "comma-separated)\n"
+           "      --name NAME       this mslbd's name in the database "
+           "(default\n"
+           "                        HOST:PID); mslbd sharing a database "
+           "elect one\n"
+           "                        master of the bridges "
+           "(docs/deployment.md)\n"
            "  -s, --state FILE      like --db FILE; an old JSON state file "
            "there is\n"
            "                        imported once\n"
@@ -497,6 +524,7 @@ main(int argc, char *argv[])
         { "rest-key", required_argument, NULL, 'K' },
         { "announce-interval", required_argument, NULL, 'A' },
         { "bgp", required_argument, NULL, 'G' },
+        { "name", required_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -509,6 +537,7 @@ main(int argc, char *argv[])
     int opt;
     const char *rest_listen = NULL, *token_file = NULL;
     const char *db_file = NULL, *db_remote = NULL, *bgp_file = NULL;
+    const char *name = NULL;
     char *tmp_dir = NULL;
     struct rest_options ro = {
         .max_body = 1024 * 1024,
@@ -543,6 +572,7 @@ main(int argc, char *argv[])
         case 'E': ro.cert_file = optarg; break;
         case 'K': ro.key_file = optarg; break;
         case 'G': bgp_file = optarg; break;
+        case 'N': name = optarg; break;
         case 'A': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
@@ -649,7 +679,14 @@ main(int argc, char *argv[])
         return 1;
     }
     d.mdb = mdb_create();
-    d.nbdb = nbdb_create(dbserver_remote(d.dbserver), d.mdb);
+    char *default_name = NULL;
+    if (!name) {
+        char host[256] = "mslbd";
+
+        gethostname(host, sizeof host - 1);
+        name = default_name = xasprintf("%s:%ld", host, (long) getpid());
+    }
+    d.nbdb = nbdb_create(dbserver_remote(d.dbserver), d.mdb, name);
     mainloop_add_hook(d.mainloop, &(struct mainloop_hook) {
         db_run, db_wait, &d
     });
@@ -806,5 +843,6 @@ main(int argc, char *argv[])
     free(listen);
     free(owned_db);
     free(tmp_dir);
+    free(default_name);
     return d.exit_code;
 }

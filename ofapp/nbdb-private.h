@@ -10,7 +10,7 @@
 #include "openvswitch/shash.h"
 #include "sset.h"
 
-#define STATUS_INTERVAL_MS 200
+#define STATUS_INTERVAL_MS 100
 
 /* A uuid -> name map entry. */
 struct uuid_name {
@@ -55,7 +55,6 @@ struct nbdb {
     struct ovs_list retrying;   /* struct batch: TRY_AGAIN, waiting for news. */
     struct ovsdb_idl_txn *txn;
     unsigned int txn_seqno;     /* The IDL's seqno when 'txn' was built. */
-    bool status_txn;            /* 'txn' writes status only. */
     bool global_txn;            /* 'txn' creates or sets the Global row. */
     bool bump_gen;              /* Global.generation went back: move it. */
 
@@ -69,6 +68,18 @@ struct nbdb {
     struct sset moving;         /* Services with timed slot moves. */
 
     struct nbdb_stats stats;
+
+    /* Mastership (nbdb.h): a second connection holds the lock; the
+     * master's own writes (the claim, status, problems) go through it, so
+     * that the server refuses them once the lock is gone. */
+    struct ovsdb_idl *lock_idl;
+    char *id;                   /* This mslbd's name. */
+    bool has_lock;              /* As of the last run. */
+    bool master;                /* Claimed: 'role_gen' is ours. */
+    uint64_t role_gen;
+    struct ovsdb_idl_txn *ltxn; /* In 'lock_idl': the claim or status. */
+    bool ltxn_claim;
+    long long int next_claim_ms;
 };
 
 
@@ -85,6 +96,8 @@ void nbdb_start_txn(struct nbdb *);
 
 void nbdb_poll_txn(struct nbdb *);
 void nbdb_write_status(struct nbdb *);
+void nbdb_claim(struct nbdb *);
+void nbdb_poll_ltxn(struct nbdb *);
 void nbdb_batch_finish(struct batch *, enum nbdb_status, uint64_t gen,
                        const char *error);
 void nbdb_batch_destroy(struct batch *);

@@ -580,13 +580,44 @@ nbdb_tracked_sync(struct nbdb *nb)
 
 /* ---- Public. ---- */
 
+/* The lock's connection replicates only what the master writes. */
+static struct ovsdb_idl *
+create_lock_idl(const char *remote)
+{
+    static const struct ovsdb_idl_column *const columns[] = {
+        &mslbrec_global_col_role_generation,
+        &mslbrec_global_col_master,
+        &mslbrec_global_col_problems,
+        &mslbrec_bridge_status_col_name,
+        &mslbrec_bridge_status_col_connected,
+        &mslbrec_bridge_status_col_datapath_id,
+        &mslbrec_bridge_status_col_openflow_version,
+        &mslbrec_bridge_status_col_installed_generation,
+        &mslbrec_bridge_status_col_desired_generation,
+        &mslbrec_bridge_status_col_flows,
+        &mslbrec_bridge_status_col_groups,
+        &mslbrec_bridge_status_col_error,
+        &mslbrec_bridge_status_col_master,
+    };
+    struct ovsdb_idl *idl = ovsdb_idl_create(remote, &mslbrec_idl_class,
+                                             false, true);
+
+    for (size_t i = 0; i < ARRAY_SIZE(columns); i++) {
+        ovsdb_idl_add_column(idl, columns[i]);
+    }
+    ovsdb_idl_set_lock(idl, NBDB_MASTER_LOCK);
+    return idl;
+}
+
 struct nbdb *
-nbdb_create(const char *remote, struct mdb *mdb)
+nbdb_create(const char *remote, struct mdb *mdb, const char *id)
 {
     struct nbdb *nb = xzalloc(sizeof *nb);
 
     nb->idl = ovsdb_idl_create(remote, &mslbrec_idl_class, true, true);
     ovsdb_idl_track_add_all(nb->idl);
+    nb->lock_idl = create_lock_idl(remote);
+    nb->id = xstrdup(id);
     nb->mdb = mdb;
     hmap_init(&nb->bridge_names);
     hmap_init(&nb->service_names);
@@ -622,6 +653,11 @@ nbdb_destroy(struct nbdb *nb)
     if (nb->txn) {
         ovsdb_idl_txn_destroy(nb->txn);
     }
+    if (nb->ltxn) {
+        ovsdb_idl_txn_destroy(nb->ltxn);
+    }
+    ovsdb_idl_destroy(nb->lock_idl);
+    free(nb->id);
     SHASH_FOR_EACH (sn, &nb->status) {
         struct status_entry *e = sn->data;
         free(e->version);
@@ -640,6 +676,56 @@ nbdb_destroy(struct nbdb *nb)
     hmap_destroy(&nb->backend_owner);
     ovsdb_idl_destroy(nb->idl);
     free(nb);
+}
+
+static bool
+status_pending(const struct nbdb *nb)
+{
+    struct shash_node *sn;
+
+    SHASH_FOR_EACH (sn, &nb->status) {
+        if (((struct status_entry *) sn->data)->dirty) {
+            return true;
+        }
+    }
+    return nb->problems_dirty;
+}
+
+/* The lock's connection: mastership, the claim, the master's writes. */
+static void
+run_lock(struct nbdb *nb)
+{
+    bool has_lock;
+
+    ovsdb_idl_run(nb->lock_idl);
+    has_lock = ovsdb_idl_has_lock(nb->lock_idl);
+    if (has_lock != nb->has_lock) {
+        nb->has_lock = has_lock;
+        if (has_lock) {
+            VLOG_INFO("database: lock %s granted to this mslbd (%s)",
+                      NBDB_MASTER_LOCK, nb->id);
+        } else {
+            if (nb->master) {
+                VLOG_WARN("database: lock %s lost: this mslbd (%s) is no "
+                          "longer master", NBDB_MASTER_LOCK, nb->id);
+            }
+            nb->master = false;
+        }
+    }
+    if (nb->ltxn) {
+        nbdb_poll_ltxn(nb);
+    }
+    if (nb->ltxn || !has_lock || !nb->ready) {
+        return;
+    }
+    if (!nb->master) {
+        if (time_msec() >= nb->next_claim_ms) {
+            nbdb_claim(nb);
+        }
+    } else if (time_msec() >= nb->next_status_ms) {
+        nbdb_write_status(nb);
+        nb->next_status_ms = time_msec() + STATUS_INTERVAL_MS;
+    }
 }
 
 bool
@@ -695,15 +781,12 @@ nbdb_run(struct nbdb *nb)
             nbdb_batch_finish(b, NBDB_RETRY, nb->generation, NULL);
         }
     }
-    if (!nb->txn && nb->ready && connected) {
-        if (!ovs_list_is_empty(&nb->queue) || !mslbrec_global_first(nb->idl)
-            || nb->bump_gen) {
-            nbdb_start_txn(nb);
-        } else if (time_msec() >= nb->next_status_ms) {
-            nbdb_write_status(nb);
-            nb->next_status_ms = time_msec() + STATUS_INTERVAL_MS;
-        }
+    if (!nb->txn && nb->ready && connected
+        && (!ovs_list_is_empty(&nb->queue) || !mslbrec_global_first(nb->idl)
+            || nb->bump_gen)) {
+        nbdb_start_txn(nb);
     }
+    run_lock(nb);
 
     return mdb_has_changes(nb->mdb);
 }
@@ -712,8 +795,16 @@ void
 nbdb_wait(struct nbdb *nb)
 {
     ovsdb_idl_wait(nb->idl);
+    ovsdb_idl_wait(nb->lock_idl);
     if (nb->txn) {
         ovsdb_idl_txn_wait(nb->txn);
+    }
+    if (nb->ltxn) {
+        ovsdb_idl_txn_wait(nb->ltxn);
+    } else if (nb->has_lock && nb->ready && !nb->master) {
+        poll_timer_wait_until(nb->next_claim_ms);
+    } else if (nb->master && status_pending(nb)) {
+        poll_timer_wait_until(nb->next_status_ms);
     }
     if (!nb->txn && !ovs_list_is_empty(&nb->queue)) {
         poll_immediate_wake();
@@ -774,6 +865,49 @@ nbdb_set_bridge_status(struct nbdb *nb, const char *bridge,
     e->error = nullable_xstrdup(st->error);
     e->st.openflow_version = e->version;
     e->st.error = e->error;
+}
+
+bool
+nbdb_is_master(const struct nbdb *nb, uint64_t *role_generation)
+{
+    *role_generation = nb->master ? nb->role_gen : nbdb_role_generation(nb);
+    return nb->master;
+}
+
+uint64_t
+nbdb_role_generation(const struct nbdb *nb)
+{
+    const struct mslbrec_global *g = mslbrec_global_first(nb->idl);
+    return g ? g->role_generation : 0;
+}
+
+const char *
+nbdb_master_name(const struct nbdb *nb)
+{
+    const struct mslbrec_global *g = mslbrec_global_first(nb->idl);
+    return g ? g->master : NULL;
+}
+
+const char *
+nbdb_id(const struct nbdb *nb)
+{
+    return nb->id;
+}
+
+bool
+nbdb_reported_installed(const struct nbdb *nb, const char *bridge,
+                        uint64_t *generation)
+{
+    const struct mslbrec_bridge_status *r;
+
+    MSLBREC_BRIDGE_STATUS_FOR_EACH (r, nb->idl) {
+        if (!strcmp(r->name, bridge)) {
+            *generation = r->installed_generation;
+            return r->connected;
+        }
+    }
+    *generation = 0;
+    return false;
 }
 
 const struct shash *

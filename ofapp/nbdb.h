@@ -25,7 +25,10 @@
 struct mdb;
 struct nbdb;
 
-struct nbdb *nbdb_create(const char *remote, struct mdb *);
+/* 'remote' may list several servers, comma-separated (a clustered
+ * database): the IDL follows the cluster's leader.  'id' names this mslbd
+ * in the database (Global.master, Bridge_Status.master). */
+struct nbdb *nbdb_create(const char *remote, struct mdb *, const char *id);
 void nbdb_destroy(struct nbdb *);
 
 /* Processes the database's news into the model, and drives commits.
@@ -123,6 +126,28 @@ struct nbdb_bridge_status {
 };
 void nbdb_set_bridge_status(struct nbdb *, const char *bridge,
                             const struct nbdb_bridge_status *);
+
+/* Mastership (docs/deployment.md).  Several mslbd may share one database
+ * and the same switches; the one that holds the database lock
+ * NBDB_MASTER_LOCK is master: it takes the next Global.role_generation in
+ * a transaction that asserts the lock, and asks the switches for the
+ * master role with it.  Only the master writes status (Bridge_Status,
+ * Global.problems), ends slot moves, probes and grows outbound blocks;
+ * every mslbd reads the model, compiles it and takes REST writes.  When
+ * the lock is lost (the connection to the database is), this mslbd is
+ * master no more. */
+#define NBDB_MASTER_LOCK "mslb_master"
+/* True if this mslbd is master; '*role_generation' is its claim's, or the
+ * database's latest when it is not. */
+bool nbdb_is_master(const struct nbdb *, uint64_t *role_generation);
+uint64_t nbdb_role_generation(const struct nbdb *);
+/* Global.master: the name of the latest master (NULL: none yet). */
+const char *nbdb_master_name(const struct nbdb *);
+const char *nbdb_id(const struct nbdb *);
+/* Bridge 'bridge''s installed generation as its master reported it in
+ * Bridge_Status; false if the row is missing or says disconnected. */
+bool nbdb_reported_installed(const struct nbdb *, const char *bridge,
+                             uint64_t *generation);
 
 /* Rows refused by the model's rules: "Service NAME" -> reason. */
 const struct shash *nbdb_problems(const struct nbdb *);

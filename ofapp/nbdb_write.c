@@ -616,7 +616,7 @@ nbdb_poll_txn(struct nbdb *nb)
     if (status == TXN_INCOMPLETE) {
         return;
     }
-    if (nb->status_txn || nb->global_txn) {
+    if (nb->global_txn) {
         if (status != TXN_SUCCESS && status != TXN_UNCHANGED) {
             static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
             VLOG_WARN_RL(&rl, "database: status or setup transaction: %s (%s)",
@@ -661,14 +661,15 @@ nbdb_poll_txn(struct nbdb *nb)
     }
     ovsdb_idl_txn_destroy(nb->txn);
     nb->txn = NULL;
-    nb->status_txn = nb->global_txn = false;
+    nb->global_txn = false;
 }
 
+/* Bridge_Status rows and Global.problems, through the lock's connection:
+ * only the master writes them. */
 void
 nbdb_write_status(struct nbdb *nb)
 {
     struct shash_node *sn;
-    const struct mslbrec_bridge_status *row;
     bool any = nb->problems_dirty;
 
     SHASH_FOR_EACH (sn, &nb->status) {
@@ -677,26 +678,26 @@ nbdb_write_status(struct nbdb *nb)
     if (!any) {
         return;
     }
-    nb->txn = ovsdb_idl_txn_create(nb->idl);
-    nb->status_txn = true;
+    nb->ltxn = ovsdb_idl_txn_create(nb->lock_idl);
+    nb->ltxn_claim = false;
+    ovsdb_idl_txn_add_comment(nb->ltxn, "mslbd %s: status", nb->id);
     SHASH_FOR_EACH (sn, &nb->status) {
         struct status_entry *e = sn->data;
+        const struct mslbrec_bridge_status *row = NULL, *r;
         char dpid[17];
 
         if (!e->dirty) {
             continue;
         }
         e->dirty = false;
-        row = NULL;
-        const struct mslbrec_bridge_status *r;
-        MSLBREC_BRIDGE_STATUS_FOR_EACH (r, nb->idl) {
+        MSLBREC_BRIDGE_STATUS_FOR_EACH (r, nb->lock_idl) {
             if (!strcmp(r->name, sn->name)) {
                 row = r;
                 break;
             }
         }
         if (!row) {
-            row = mslbrec_bridge_status_insert(nb->txn);
+            row = mslbrec_bridge_status_insert(nb->ltxn);
             mslbrec_bridge_status_set_name(row, sn->name);
         }
         snprintf(dpid, sizeof dpid, "%016"PRIx64, e->st.dpid);
@@ -710,9 +711,10 @@ nbdb_write_status(struct nbdb *nb)
         mslbrec_bridge_status_set_flows(row, e->st.flows);
         mslbrec_bridge_status_set_groups(row, e->st.groups);
         mslbrec_bridge_status_set_error(row, e->error);
+        mslbrec_bridge_status_set_master(row, nb->id);
     }
     if (nb->problems_dirty) {
-        const struct mslbrec_global *g = mslbrec_global_first(nb->idl);
+        const struct mslbrec_global *g = mslbrec_global_first(nb->lock_idl);
         if (g) {
             struct smap p = SMAP_INITIALIZER(&p);
             SHASH_FOR_EACH (sn, &nb->problems) {
@@ -723,7 +725,65 @@ nbdb_write_status(struct nbdb *nb)
         }
         nb->problems_dirty = false;
     }
-    ovsdb_idl_txn_commit(nb->txn);
+    ovsdb_idl_txn_commit(nb->ltxn);
+}
+
+/* The lock was granted: take the next role generation, and say who is
+ * master.  The server checks the lock in the same transaction. */
+void
+nbdb_claim(struct nbdb *nb)
+{
+    const struct mslbrec_global *g = mslbrec_global_first(nb->lock_idl);
+
+    if (!g) {
+        return;                 /* A new database: the Global row comes. */
+    }
+    nb->ltxn = ovsdb_idl_txn_create(nb->lock_idl);
+    nb->ltxn_claim = true;
+    ovsdb_idl_txn_add_comment(nb->ltxn, "mslbd %s: master", nb->id);
+    mslbrec_global_set_master(g, nb->id);
+    ovsdb_idl_txn_increment(nb->ltxn, &g->header_,
+                            &mslbrec_global_col_role_generation, false);
+    ovsdb_idl_txn_commit(nb->ltxn);
+}
+
+/* Looks at the lock's transaction in flight; finishes it if it is done. */
+void
+nbdb_poll_ltxn(struct nbdb *nb)
+{
+    enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(nb->ltxn);
+
+    if (status == TXN_INCOMPLETE) {
+        return;
+    }
+    if (nb->ltxn_claim && status == TXN_SUCCESS && nb->has_lock) {
+        nb->role_gen = ovsdb_idl_txn_get_increment_new_value(nb->ltxn);
+        nb->master = true;
+        VLOG_INFO("database: this mslbd (%s) is master, role generation "
+                  "%"PRIu64, nb->id, nb->role_gen);
+        /* Everything we know goes in under our name. */
+        struct shash_node *sn;
+        SHASH_FOR_EACH (sn, &nb->status) {
+            ((struct status_entry *) sn->data)->dirty = true;
+        }
+        nb->problems_dirty = true;
+    } else if (status != TXN_SUCCESS && status != TXN_UNCHANGED) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+        VLOG_WARN_RL(&rl, "database: %s transaction: %s (%s)",
+                     nb->ltxn_claim ? "master's claim" : "status",
+                     ovsdb_idl_txn_status_to_string(status),
+                     ovsdb_idl_txn_get_error(nb->ltxn));
+        if (!nb->ltxn_claim) {
+            /* Write everything again next time. */
+            struct shash_node *sn;
+            SHASH_FOR_EACH (sn, &nb->status) {
+                ((struct status_entry *) sn->data)->dirty = true;
+            }
+        }
+        nb->next_claim_ms = time_msec() + 200;
+    }
+    ovsdb_idl_txn_destroy(nb->ltxn);
+    nb->ltxn = NULL;
 }
 
 static void
@@ -746,7 +806,8 @@ nbdb_moves_due(struct nbdb *nb, struct sset *names)
     int64_t now = time_wall();
     const char *name;
 
-    if (!nb->ready || nb->expiring || time_msec() < nb->next_expiry_ms) {
+    if (!nb->ready || !nb->master || nb->expiring
+        || time_msec() < nb->next_expiry_ms) {
         return false;
     }
     nb->next_expiry_ms = time_msec() + 1000;

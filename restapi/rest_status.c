@@ -27,6 +27,20 @@
 #include "openvswitch/hmap.h"
 #include "util.h"
 
+/* The generation bridge 'c' installed: as its switch confirmed it to us
+ * if we are its master, else as its master reported it in the database
+ * (docs/deployment.md).  False if neither knows the bridge connected. */
+static bool
+installed(const struct rest_env *d, const struct bridge *c, uint64_t *gen)
+{
+    if (bridge_is_master(c)) {
+        *gen = bridge_installed_generation(c);
+        return bridge_is_connected(c);
+    }
+    return bridge_is_connected(c)
+           && nbdb_reported_installed(d->nbdb, bridge_name(c), gen);
+}
+
 /* Whether every connected bridge of the model has installed 'gen'. */
 bool
 rest_installed(struct rest_server *srv, uint64_t gen, bool *any)
@@ -37,13 +51,14 @@ rest_installed(struct rest_server *srv, uint64_t gen, bool *any)
     *any = false;
     for (size_t i = 0; i < bridges_count(d->bridges); i++) {
         const struct bridge *c = bridges_at(d->bridges, i);
-        const char *name = bridge_name(c);
+        uint64_t have;
 
-        if (!bridge_is_connected(c) || !mdb_find_bridge(d->mdb, name)) {
+        if (!mdb_find_bridge(d->mdb, bridge_name(c))
+            || !installed(d, c, &have)) {
             continue;
         }
         *any = true;
-        if (bridge_installed_generation(c) < gen) {
+        if (have < gen) {
             all = false;
         }
     }
@@ -56,8 +71,17 @@ bridge_status(struct rest_server *srv, const char *name,
 {
     json_t *j;
 
+    const struct model_bridge *br = mdb_find_bridge(srv->d->mdb, name);
+    const char *master = nbdb_master_name(srv->d->nbdb);
+    uint64_t gen;
+
     if (c) {
         j = bridge_status_json(c);
+        if (!bridge_is_master(c)) {
+            json_object_set_new(j, "installed_generation",
+                                installed(srv->d, c, &gen)
+                                ? json_integer(gen) : json_null());
+        }
     } else {
         j = json_pack("{s:s, s:n, s:n, s:b, s:n, s:i, s:i, s:[]}",
                       "name", name, "datapath_id", "openflow_version",
@@ -65,7 +89,11 @@ bridge_status(struct rest_server *srv, const char *name,
                       "flows", 0, "groups", 0, "ports");
     }
     json_object_set_new(j, "configured", json_boolean(configured));
-    json_object_set_new(j, "role", json_string("first"));
+    json_object_set_new(j, "role", json_string(
+                            br && br->role == MODEL_ROLE_FINAL ? "final"
+                            : "first"));
+    json_object_set_new(j, "master", master ? json_string(master)
+                        : json_null());
     json_object_set_new(j, "desired_generation",
                         json_integer(nbdb_generation(srv->d->nbdb)));
     return j;
@@ -128,9 +156,13 @@ rest_get_health(struct request *r)
 
     for (size_t i = 0; i < n; i++) {
         const struct bridge *c = find_conn(r->srv, brs[i]->name);
+        uint64_t gen;
+
         if (c) {
             connected++;
-            in_step += bridge_in_step(c);
+            in_step += bridge_is_master(c) ? bridge_in_step(c)
+                       : (installed(d, c, &gen)
+                          && gen == nbdb_generation(d->nbdb));
         }
     }
     free(brs);
@@ -142,15 +174,22 @@ rest_get_health(struct request *r)
         json_object_set_new(pj, sn->name, json_string(sn->data));
     }
     bool db_up = nbdb_is_connected(d->nbdb);
+    uint64_t role_gen;
+    bool master = nbdb_is_master(d->nbdb, &role_gen);
+    const char *master_name = nbdb_master_name(d->nbdb);
     respond_json(r, MHD_HTTP_OK, json_pack(
-        "{s:s, s:I, s:f, s:{s:i, s:i, s:i}, s:{s:b, s:o}}",
+        "{s:s, s:I, s:f, s:{s:i, s:i, s:i}, s:{s:b, s:o},"
+        " s:{s:s, s:s, s:s?, s:I}}",
         "status", in_step == n && db_up && !shash_count(problems)
                   ? "ok" : "degraded",
         "generation", (json_int_t) nbdb_generation(d->nbdb),
         "uptime_seconds", (mono_ms() - d->started_ms) / 1000.0,
         "bridges", "configured", (int) n,
         "connected", (int) connected, "in_step", (int) in_step,
-        "database", "connected", db_up, "problems", pj));
+        "database", "connected", db_up, "problems", pj,
+        "controller", "name", nbdb_id(d->nbdb),
+        "role", master ? "master" : "standby", "master", master_name,
+        "role_generation", (json_int_t) role_gen));
 }
 
 /* The BGP speaker's state (docs/bgp.md). */

@@ -1,0 +1,177 @@
+# shellcheck shell=bash
+# Several mslbd on a 3-member clustered model database (docs/deployment.md).
+# Source after lib.sh and rest_lib.sh.
+#
+#   db1 db2 db3   ovsdb-server, Raft on tcp:127.0.0.1:CL_PORT+i, clients on
+#                 punix:$D/dbI.sock and ptcp:CL_PORT+10+i (probed: a
+#                 silent client loses its locks)
+#   ctl_start N   mslbd N: --db-remote on every member, --name N, OpenFlow
+#                 on punix:$D/N.sock, REST on its own port, log $D/N.log
+#
+# A mslbd started with CTL_PROXY=1 reaches the members through
+# tests/tools/tcp_proxy.py (ports CL_PORT+20+i): stopping the proxy
+# (cl_partition) cuts it from the database without closing anything.
+
+SCHEMA=${SCHEMA:-$E2E_DIR/../../schemas/mslb.ovsschema}
+CL_PORT=$((40000 + 0x${RID:2:4} % 9000))
+CL_REMOTES="unix:$D/db1.sock,unix:$D/db2.sock,unix:$D/db3.sock"
+CL_PROXIED="tcp:127.0.0.1:$((CL_PORT + 21)),tcp:127.0.0.1:$((CL_PORT + 22)),tcp:127.0.0.1:$((CL_PORT + 23))"
+declare -A CTL_PORT=()
+
+cl_member_start() {
+    local i=$1
+    spawn "db$i" ovsdb-server "$D/db$i.db" --remote="punix:$D/db$i.sock" \
+        --remote="ptcp:$((CL_PORT + 10 + i)):127.0.0.1" \
+        --pidfile="$D/db$i.pid" --unixctl="$D/db$i.ctl" \
+        --log-file="$D/db$i.log" -vconsole:off
+}
+
+cl_status() { ovs-appctl -t "$D/db$1.ctl" --timeout=5 cluster/status MSLB; }
+
+cl_member_ok() { cl_status "$1" 2>/dev/null | grep -q "Status: cluster member"; }
+
+# cl_up: creates the cluster (db1 first, db2 and db3 join) and waits until
+# every member is in it and one leads.
+cl_up() {
+    local i
+    ovsdb-tool create-cluster "$D/db1.db" "$SCHEMA" "tcp:127.0.0.1:$((CL_PORT + 1))"
+    cl_member_start 1
+    for i in 2 3; do
+        ovsdb-tool join-cluster "$D/db$i.db" MSLB \
+            "tcp:127.0.0.1:$((CL_PORT + i))" "tcp:127.0.0.1:$((CL_PORT + 1))"
+        cl_member_start "$i"
+    done
+    for i in 1 2 3; do
+        wait_for 30 cl_member_ok "$i" || return 1
+    done
+    wait_for 20 cl_leader >/dev/null
+}
+
+# cl_leader: prints the leading member's number.
+cl_leader() {
+    local i
+    for i in 1 2 3; do
+        if cl_status "$i" 2>/dev/null | grep -q "^Role: leader"; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
+}
+
+cl_kill9() {
+    local pid
+    pid=$(cat "$D/pids/db$1.pid")
+    rm -f "$D/pids/db$1.pid"
+    unset "E2E_PIDS[$D/pids/db$1.pid]"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cl_proxy_start() {
+    spawn dbproxy "$PYTHON" "$TOOLS/tcp_proxy.py" \
+        "$((CL_PORT + 21)):$((CL_PORT + 11))" \
+        "$((CL_PORT + 22)):$((CL_PORT + 12))" \
+        "$((CL_PORT + 23)):$((CL_PORT + 13))"
+    wait_for 10 grep -q ready "$D/logs/dbproxy.log"
+}
+cl_partition() { kill -STOP "$(cat "$D/pids/dbproxy.pid")"; }
+cl_heal() { kill -CONT "$(cat "$D/pids/dbproxy.pid")"; }
+
+# ctl_start NAME REST_PORT [ARGS...]: mslbd NAME on the cluster; waits for
+# its pidfile and REST API.
+ctl_start() {
+    local name=$1 port=$2 i remotes=$CL_REMOTES
+    shift 2
+    CTL_PORT[$name]=$port
+    if [ "${CTL_PROXY:-0}" = 1 ]; then
+        remotes=$CL_PROXIED
+    fi
+    rm -f "$D/$name.pid"
+    "$MSLBD" --db-remote "$remotes" --name "$name" \
+        --listen "punix:$D/$name.sock" --pidfile "$D/$name.pid" \
+        --log-file "$D/$name.log" --rest "$port" "$@" \
+        >>"$D/$name.out" 2>&1 </dev/null &
+    E2E_PIDS[$D/$name.pid]=$!
+    for ((i = 0; i < 300; i++)); do
+        if [ -s "$D/$name.pid" ]; then
+            _e2e_remember "$D/$name.pid"
+            wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/v1/health"
+            return
+        fi
+        sleep 0.1
+    done
+    tail -n 20 "$D/$name.out" "$D/$name.log" >&2 || true
+    return 1
+}
+
+ctl_kill9() {
+    local pid
+    pid=$(tr -dc '0-9' <"$D/$1.pid")
+    rm -f "$D/$1.pid"
+    unset "E2E_PIDS[$D/$1.pid]"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# ctl_api NAME METHOD PATH [BODY]: api against mslbd NAME.
+ctl_api() {
+    local name=$1
+    shift
+    REST_URL=http://127.0.0.1:${CTL_PORT[$name]} api "$@"
+}
+
+# ctl_role NAME: "master" or "standby", as mslbd NAME says.
+ctl_role() {
+    ctl_api "$1" GET /v1/health
+    json_get 'j["controller"]["role"]'
+}
+ctl_is() { test "$(ctl_role "$1")" = "$2"; }
+
+# bridge_controllers BRIDGE NAME...: points BRIDGE at every mslbd NAME.
+bridge_controllers() {
+    local br=$1 n u targets=()
+    shift
+    for n in "$@"; do targets+=("unix:$D/$n.sock"); done
+    vsctl set-controller "$br" "${targets[@]}"
+    for u in $(vsctl --bare --columns=_uuid list controller); do
+        vsctl set controller "$u" connection-mode=out-of-band max_backoff=1000
+    done
+}
+
+# switch_role NAME: the role the switch gave mslbd NAME's connection
+# (master, slave, other), from the switch's own database.
+switch_role() {
+    vsctl --bare --columns=role find controller "target=\"unix:$D/$1.sock\""
+}
+
+# flows_since SECONDS: every flow on br-lb is older than SECONDS (none
+# was added or replaced since).
+flows_older_than() {
+    ofctl dump-flows br-lb | "$PYTHON" -c '
+import re, sys
+limit = float(sys.argv[1])
+ages = [float(m.group(1)) for m in re.finditer(r"duration=([0-9.]+)s", sys.stdin.read())]
+young = [a for a in ages if a < limit]
+print("%d flows, %d younger than %.1f s" % (len(ages), len(young), limit), file=sys.stderr)
+sys.exit(0 if ages and not young else 1)' "$1"
+}
+
+# ms_between LOG PATTERN T0: milliseconds from T0 (epoch seconds, from
+# date +%s.%N) to the first line of LOG after T0 that matches PATTERN.
+ms_between() {
+    "$PYTHON" - "$@" <<'PY'
+import datetime, re, sys
+log, pat, t0 = sys.argv[1], sys.argv[2], float(sys.argv[3])
+for line in open(log):
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z\|", line)
+    if not m:
+        continue
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+    t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+    if t >= t0 and re.search(pat, line):
+        print(int(round((t - t0) * 1000)))
+        sys.exit(0)
+sys.exit(1)
+PY
+}

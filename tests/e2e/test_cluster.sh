@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Two mslbd on a 3-member clustered database, one switch connected to both
+# (docs/deployment.md): exactly one is OpenFlow master (the switch says
+# so too); a write through the standby is answered once the master
+# installed it; kill -9 of the master during TCP streams: the standby is
+# master within a second and adopts the flows (none re-added), no stream
+# breaks; the master cut from the database (its link frozen) stops being
+# master and the other takes over; kill -9 of the database leader during
+# a REST write burst: writes resume after the election and no acknowledged
+# write is lost; both mslbd killed at once: the switch keeps forwarding,
+# and both restarted adopt the flows.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nat_topo.sh"
+. "$(dirname "$0")/rest_lib.sh"
+. "$(dirname "$0")/db_lib.sh"
+. "$(dirname "$0")/cluster_lib.sh"
+
+PA=$REST_PORT
+PB=$((REST_PORT + 1))
+
+nat_topo_up
+db_seed "$D/seed.json"
+check "a 3-member database cluster" cl_up
+ctl_start a "$PA" --config "$D/seed.json"
+bridge_controllers br-lb a b
+check "a is master (the only one)" wait_for 20 ctl_is a master
+cl_proxy_start
+CTL_PROXY=1 ctl_start b "$PB"
+check "b is standby" wait_for 10 ctl_is b standby
+roles_are() { [ "$(switch_role a)" = "$1" ] && [ "$(switch_role b)" = "$2" ]; }
+check "the switch: a master, b slave" wait_for 10 roles_are master slave
+REST_URL=http://127.0.0.1:$PA
+check "br-lb in step (as a reports)" wait_for 20 br_in_step
+REST_URL=http://127.0.0.1:$PB
+check "br-lb in step (as b reads it from the database)" wait_for 20 br_in_step
+check "b names a as the bridge's master" test "$(
+    ctl_api b GET /v1/bridges/br-lb; json_get 'j["master"]')" = a
+check "ping the VIP and the gateway (ARP warm-up)" warm_up
+check "the VIP works" vip_works
+
+# A write through the standby: in the database, installed by the master,
+# answered installed.
+write_via_b() {
+    ctl_api b POST /v1/services/svc0/backends \
+        '{"name":"viab","ip":"198.18.1.13","port":8080,"mac":"02:00:00:00:01:13"}'
+    [ "$API_STATUS" = 201 ] && [ "$(json_get 'j["installed"]')" = True ]
+}
+check "a write through the standby is answered 201, installed" write_via_b
+on_switch() { { ofctl dump-groups br-lb; ofctl dump-flows br-lb; } | grep -q "$1"; }
+check "the master installed it (the switch has its flows)" on_switch 198.18.1.13
+
+# ---- kill -9 of the master during TCP streams.
+spawn_in c1 st1 "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 --seconds 10 --max-stall 3
+spawn_in c2 st2 "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 --seconds 10 --max-stall 3
+sleep 2
+t_kill=$(date +%s.%N)
+ctl_kill9 a
+check "b is master" wait_for 10 ctl_is b master
+ms=$(ms_between "$D/b.log" "bridge br-lb: generation [0-9]+ installed" "$t_kill" || echo none)
+log "failover: kill -9 of the master -> b's first confirmed generation: $ms ms"
+check "b took over and confirmed the bridge within 3 s ($ms ms; target 1 s)" \
+    test "$ms" != none -a "${ms:-99999}" -lt 3000
+check "b adopted the flows: nothing to send" \
+    grep -q "bridge br-lb: generation [0-9]* installed (no change" "$D/b.log"
+age=$("$PYTHON" -c "import time; print(round(time.time() - $t_kill + 1.0, 1))")
+check "no flow re-added since the kill (all older than ${age} s)" flows_older_than "$age"
+b_master() { [ "$(switch_role b)" = master ]; }
+check "the switch: b master" wait_for 5 b_master
+rc1=0; spawn_wait st1 30 || rc1=$?
+rc2=0; spawn_wait st2 30 || rc2=$?
+cat "$D/logs/st1.log" "$D/logs/st2.log" >&2
+check "both TCP streams flowed across the failover" test "$rc1$rc2" = 00
+check "the VIP works" vip_works
+
+ctl_start a "$PA"
+check "a comes back as standby" wait_for 10 ctl_is a standby
+check "b stays master" ctl_is b master
+
+# ---- the master cut from the database: it stops being master.
+t_cut=$(date +%s.%N)
+cl_partition
+check "a becomes master once the database drops b's lock" wait_for 40 ctl_is a master
+log "partition: a master after $("$PYTHON" -c "import time; print(round(time.time() - $t_cut, 1))") s"
+check "the switch: a master, b slave" wait_for 10 roles_are master slave
+check "b stops acting as master (demoted by the switch or lock lost)" \
+    wait_for 30 grep -Eq "bridge br-lb: slave|no longer master" "$D/b.log"
+check "the VIP works while b is cut off" vip_works
+cl_heal
+check "b, healed, is standby" wait_for 30 ctl_is b standby
+check "a stays master" ctl_is a master
+
+# ---- kill -9 of the database leader during a REST write burst via b.
+leader=$(cl_leader)
+REST_URL=http://127.0.0.1:$PB
+spawn burst1 "$PYTHON" "$TOOLS/rest_burst.py" run "$REST_URL" --tag 1 \
+    --out "$D/burst.1.json" --seconds 14 --timeout 10 --writers 8
+sleep 4
+t_leader=$(date +%s.%N)
+cl_kill9 "$leader"
+log "database leader db$leader killed"
+spawn_wait burst1 60 || true
+cat "$D/logs/burst1.log" >&2
+resumed() {
+    "$PYTHON" - "$D/burst.1.json" "$t_leader" <<'PY'
+import json, sys
+recs = json.load(open(sys.argv[1]))["records"]
+t = float(sys.argv[2])
+ok = sorted(r["t1"] for r in recs if r["status"] and 200 <= r["status"] < 300)
+before = [x for x in ok if x < t]
+after = [x for x in ok if x >= t]
+if not before or not after:
+    print("acknowledged before the kill: %d, after: %d" % (len(before), len(after)))
+    sys.exit(1)
+print("writes resumed %.2f s after the leader's kill (%d acknowledged before, %d after)"
+      % (after[0] - t, len(before), len(after)))
+PY
+}
+log "$(resumed 2>&1 || true)"
+check "writes resumed after the election" resumed
+check "every acknowledged write is there, none half-applied" burst_verify 1
+cl_member_start "$leader"
+check "the killed member rejoins" wait_for 30 cl_member_ok "$leader"
+check "br-lb in step" wait_for 20 br_in_step
+
+# ---- both mslbd killed at once: the switch keeps forwarding; restarted,
+# they adopt the flows.
+spawn_in c1 st3 "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 --seconds 8 --max-stall 3
+sleep 1
+t_both=$(date +%s.%N)
+ctl_kill9 a
+ctl_kill9 b
+sleep 2
+check "the VIP works with no controller" vip_works
+ctl_start a "$PA"
+CTL_PROXY=1 ctl_start b "$PB"
+check "one master again" wait_for 20 sh -c \
+    "curl -s http://127.0.0.1:$PA/v1/health http://127.0.0.1:$PB/v1/health | grep -o '\"role\": *\"master\"' | wc -l | grep -qx 1"
+REST_URL=http://127.0.0.1:$PA
+check "br-lb in step" wait_for 20 br_in_step
+age=$("$PYTHON" -c "import time; print(round(time.time() - $t_both + 0.5, 1))")
+check "the flows were adopted, none re-added (all older than ${age} s)" flows_older_than "$age"
+rc3=0; spawn_wait st3 30 || rc3=$?
+check "a TCP stream flowed while both were down and restarted" test "$rc3" = 0
+check "the VIP works" vip_works
+
