@@ -156,6 +156,11 @@ struct health {
     int pending;                /* Bridges yet to answer. */
     bool unknown;               /* One could not: keep every due move. */
     struct hmap learned;        /* struct learned. */
+
+    /* Several mslbd (docs/deployment.md): only the master probes and
+     * settles; the others take its results (health_import()). */
+    bool active;
+    uint64_t seq;               /* Moves when a result changes. */
 };
 
 static long long int
@@ -211,6 +216,7 @@ report_failed(struct health *h, struct hsvc *s)
         }
     }
     if (rtfacts_set_failed(h->rt, s->name, keys, n)) {
+        h->seq++;
         h->changed(h->aux);
     }
     free(keys);
@@ -298,6 +304,7 @@ recovery_moves(struct health *h, struct hb *hb)
         free(in_move);
         qsort(s->moves, s->n_moves, sizeof *s->moves, compare_moves);
         rtfacts_set_moves(h->rt, s->name, s->moves, s->n_moves);
+        h->seq++;
     }
     if (added) {
         VLOG_INFO("service %s: backend %s takes back %zu slots; the "
@@ -543,14 +550,17 @@ send_probe(struct health *h, struct hb *hb)
                                                        hb->svc->name);
     const struct model_backend *be = svc
         ? model_find_backend_by_key(svc, hb->key) : NULL;
-    const char *why = "no first-stage bridge of the service is connected";
+    const char *why = h->active
+        ? "no first-stage bridge of the service is connected"
+        : "this mslbd is standby: the master probes";
     long long int now = now_ms();
     /* An slb backend's host agent probes it (from its host's bridge, if
      * this mslbd has it and it has a gateway address of the backend's
      * family), else a mux through the host. */
     bool host = be && svc->mode == MODEL_MODE_SLB && be->host_bridge;
 
-    for (size_t i = host ? 0 : 1; be && i < svc->n_bridges + 1; i++) {
+    for (size_t i = host ? 0 : 1;
+         be && h->active && i < svc->n_bridges + 1; i++) {
         const char *name = i ? svc->bridges[i - 1] : be->host_bridge;
         const struct model_bridge *br = mdb_find_bridge(h->mdb, name);
         struct bridge *b = bridges_find(h->bridges, name);
@@ -1020,6 +1030,7 @@ sync_service(struct health *h, const char *name)
         if (s->n_moves) {
             rtfacts_set_moves(h->rt, name, NULL, 0);
             had_failed = true;          /* Recompile. */
+            h->seq++;
         }
         free(s->moves);
         free(s->name);
@@ -1118,6 +1129,7 @@ settle(struct health *h)
             services++;
             s->n_moves = n;
             rtfacts_set_moves(h->rt, s->name, s->moves, n);
+            h->seq++;
             h->changed(h->aux);
         }
     }
@@ -1171,7 +1183,7 @@ on_settle_timer(uv_timer_t *timer)
     bool due = false;
     struct hsvc *s;
 
-    if (h->pending) {
+    if (h->pending || !h->active) {
         return;
     }
     HMAP_FOR_EACH (s, node, &h->services) {
@@ -1201,6 +1213,99 @@ on_settle_timer(uv_timer_t *timer)
         bridge_collect_learned(b, on_learned, h);
     }
     settle_if_done(h);
+}
+
+/* ---- Several mslbd. ---- */
+
+void
+health_set_active(struct health *h, bool active)
+{
+    long long int now = now_ms();
+    struct hsvc *s;
+    struct hb *hb;
+
+    if (active == h->active) {
+        return;
+    }
+    h->active = active;
+    if (!active) {
+        return;
+    }
+    /* Made master: every backend's next probe at its own point of the
+     * interval from now (a standby's were not sent). */
+    HMAP_FOR_EACH (s, node, &h->services) {
+        LIST_FOR_EACH (hb, list_node, &s->hbs) {
+            if (!hb->probing) {
+                set_deadline(h, hb, now + hash_2words(hb->key,
+                                                      name_hash(s->name))
+                                          % hb->mon.interval_ms);
+            }
+        }
+    }
+    arm(h);
+}
+
+uint64_t
+health_seq(const struct health *h)
+{
+    return h->seq;
+}
+
+void
+health_export(const struct health *h,
+              void (*cb)(void *aux, const char *service,
+                         const uint32_t *failed, size_t n_failed,
+                         const struct model_slot_move *, size_t n_moves),
+              void *aux)
+{
+    const struct hsvc *s;
+
+    HMAP_FOR_EACH (s, node, &h->services) {
+        size_t n;
+        const uint32_t *failed = rtfacts_failed(h->rt, s->name, &n);
+
+        if (n || s->n_moves) {
+            cb(aux, s->name, failed, n, s->moves, s->n_moves);
+        }
+    }
+}
+
+void
+health_import(struct health *h, const char *service,
+              const uint32_t *failed, size_t n_failed,
+              const struct model_slot_move *moves, size_t n_moves)
+{
+    struct hsvc *s = find_hsvc(h, service);
+    bool moved;
+    struct hb *hb;
+
+    if (!s) {
+        return;                 /* Not monitored here (yet). */
+    }
+    LIST_FOR_EACH (hb, list_node, &s->hbs) {
+        bool up = true;
+
+        for (size_t i = 0; i < n_failed && up; i++) {
+            up = failed[i] != hb->key;
+        }
+        if (up != hb->up) {
+            hb->up = up;
+            hb->failed = hb->ok = 0;
+            hb->since_wall = wall_ms();
+            free(hb->reason);
+            hb->reason = xstrdup("as the master found");
+        }
+    }
+    moved = n_moves != s->n_moves
+            || (n_moves && memcmp(moves, s->moves, n_moves * sizeof *moves));
+    if (moved) {
+        s->moves = xrealloc(s->moves, (n_moves + 1) * sizeof *s->moves);
+        memcpy(s->moves, moves, n_moves * sizeof *moves);
+        s->n_moves = n_moves;
+        rtfacts_set_moves(h->rt, s->name, s->moves, n_moves);
+        h->changed(h->aux);
+    }
+    report_failed(h, s);
 }
 
 /* ---- Life cycle and views. ---- */

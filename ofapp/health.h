@@ -85,4 +85,24 @@ void health_for_each(const struct health *,
                                 uint64_t transitions, double latency_ms),
                      void *aux);
 
+/* Several mslbd on one database (docs/deployment.md): only the active one
+ * (the master) sends probes and ends recovery moves (default: inactive
+ * until set).  health_seq() moves whenever a result does;
+ * health_export() calls 'cb' for every service with a failing backend or
+ * a recovery move; a standby takes the master's with health_import(),
+ * so that its desired tables are the master's, and probing goes on from
+ * there once it is master. */
+struct model_slot_move;
+void health_set_active(struct health *, bool active);
+uint64_t health_seq(const struct health *);
+void health_export(const struct health *,
+                   void (*cb)(void *aux, const char *service,
+                              const uint32_t *failed, size_t n_failed,
+                              const struct model_slot_move *,
+                              size_t n_moves),
+                   void *aux);
+void health_import(struct health *, const char *service,
+                   const uint32_t *failed, size_t n_failed,
+                   const struct model_slot_move *, size_t n_moves);
+
 #endif /* health.h */

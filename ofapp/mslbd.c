@@ -28,6 +28,7 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "openvswitch/poll-loop.h"
+#include "smap.h"
 #include "sset.h"
 #include "util.h"
 #include "bridges.h"
@@ -75,6 +76,11 @@ struct mslbd {
     struct snat *snat;          /* Outbound port blocks (snat.h). */
     bool bgp_dirty;             /* What to announce may have changed. */
     bool master;                /* The database made us master. */
+    /* Runtime facts shared through the database (nbdb.h): what the
+     * master last wrote, what a standby last read. */
+    bool exported;
+    uint64_t health_seq, resolver_seq;
+    uint64_t runtime_seq;
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
 };
@@ -88,6 +94,8 @@ static const char *const mslb_modules[] = {
 
 /* Runs the engine if the model, the switch facts or the generation moved,
  * and hands the bridges their new tables. */
+static void import_runtime(struct mslbd *);
+
 static void
 run_engine(struct mslbd *d)
 {
@@ -98,6 +106,10 @@ run_engine(struct mslbd *d)
         /* These may change the runtime facts. */
         resolver_sync(d->resolver, false);
         health_sync(d->health, false);
+    }
+    if (!d->master && d->health
+        && (model || nbdb_runtime_seq(d->nbdb) != d->runtime_seq)) {
+        import_runtime(d);      /* A standby compiles the master's facts. */
     }
     if (!model && !swfacts_has_changes(d->swfacts)
         && !rtfacts_has_changes(d->rtfacts) && gen == d->generation) {
@@ -189,6 +201,119 @@ update_bgp(struct mslbd *d)
     sset_destroy(&want);
 }
 
+/* ---- Runtime facts between master and standbys (nbdb.h). ---- */
+
+static void
+export_health(void *health_, const char *service, const uint32_t *failed,
+              size_t n_failed, const struct model_slot_move *moves,
+              size_t n_moves)
+{
+    struct nbdb_health *h = xzalloc(sizeof *h);
+
+    h->failed = xmalloc((n_failed + 1) * sizeof *failed);
+    memcpy(h->failed, failed, n_failed * sizeof *failed);
+    h->n_failed = n_failed;
+    h->moves = xmalloc((n_moves + 1) * sizeof *moves);
+    memcpy(h->moves, moves, n_moves * sizeof *moves);
+    h->n_moves = n_moves;
+    nbdb_health_free(shash_replace(health_, service, h));
+}
+
+static void
+export_mac(void *neighbors, const struct mslb_addr *ip,
+           const struct mslb_mac *mac)
+{
+    char addr[INET6_ADDRSTRLEN], text[32];
+
+    mslb_addr_format(ip, addr, sizeof addr);
+    mslb_mac_format(mac, text, sizeof text);
+    smap_replace(neighbors, addr, text);
+}
+
+/* The master: its health results and resolved MACs into the database,
+ * whenever they changed. */
+static void
+export_runtime(struct mslbd *d)
+{
+    uint64_t hs = health_seq(d->health), rs = resolver_seq(d->resolver);
+    struct shash health = SHASH_INITIALIZER(&health);
+    struct smap neighbors = SMAP_INITIALIZER(&neighbors);
+
+    if (d->exported && hs == d->health_seq && rs == d->resolver_seq) {
+        return;
+    }
+    health_export(d->health, export_health, &health);
+    resolver_export(d->resolver, export_mac, &neighbors);
+    nbdb_set_runtime(d->nbdb, &health, &neighbors);
+    shash_destroy(&health);
+    smap_destroy(&neighbors);
+    d->exported = true;
+    d->health_seq = hs;
+    d->resolver_seq = rs;
+}
+
+struct import_ctx {
+    struct mslbd *d;
+    struct sset seen;           /* Services with a Service_Health row. */
+};
+
+static void
+import_health(void *ctx_, const char *service, const struct nbdb_health *h)
+{
+    struct import_ctx *ctx = ctx_;
+
+    sset_add(&ctx->seen, service);
+    health_import(ctx->d->health, service, h->failed, h->n_failed,
+                  h->moves, h->n_moves);
+}
+
+static void
+failing_here(void *names, const char *service,
+             const uint32_t *failed OVS_UNUSED, size_t n_failed OVS_UNUSED,
+             const struct model_slot_move *moves OVS_UNUSED,
+             size_t n_moves OVS_UNUSED)
+{
+    sset_add(names, service);
+}
+
+static void
+import_mac(void *ctx_, const char *ip_text, const char *mac_text)
+{
+    struct import_ctx *ctx = ctx_;
+    struct mslb_addr ip = { .family = strchr(ip_text, ':') ? AF_INET6
+                                                           : AF_INET };
+    struct mslb_mac mac;
+
+    if (inet_pton(ip.family, ip_text, &ip.v6) == 1
+        && sscanf(mac_text, "%"SCNx8":%"SCNx8":%"SCNx8":%"SCNx8":%"SCNx8
+                  ":%"SCNx8, &mac.b[0], &mac.b[1], &mac.b[2], &mac.b[3],
+                  &mac.b[4], &mac.b[5]) == 6) {
+        resolver_import(ctx->d->resolver, &ip, &mac);
+    }
+}
+
+/* A standby: the master's health results and MACs, as the database has
+ * them; a service that fails here but has no row there is all up. */
+static void
+import_runtime(struct mslbd *d)
+{
+    struct import_ctx ctx = { .d = d, .seen = SSET_INITIALIZER(&ctx.seen) };
+    struct sset here = SSET_INITIALIZER(&here);
+    const char *name;
+
+    d->runtime_seq = nbdb_runtime_seq(d->nbdb);
+    nbdb_get_health(d->nbdb, import_health, &ctx);
+    health_export(d->health, failing_here, &here);
+    SSET_FOR_EACH (name, &here) {
+        if (!sset_contains(&ctx.seen, name)) {
+            health_import(d->health, name, NULL, 0, NULL, 0);
+        }
+    }
+    nbdb_get_neighbors(d->nbdb, import_mac, &ctx);
+    sset_destroy(&here);
+    sset_destroy(&ctx.seen);
+}
+
 /* Follows the database's decision of who is master (nbdb.h): asks the
  * switches for our role. */
 static void
@@ -200,6 +325,9 @@ sync_role(struct mslbd *d)
     if (master != d->master) {
         d->master = master;
         d->status_dirty = true;
+        d->exported = false;    /* Write ours once. */
+        d->runtime_seq--;       /* Read theirs again when standby. */
+        health_set_active(d->health, master);
         VLOG_INFO("%s: %s of the bridges (role generation %"PRIu64")",
                   nbdb_id(d->nbdb), master ? "master" : "standby", gen);
     }
@@ -217,6 +345,9 @@ db_run(void *d_)
     }
     sync_role(d);
     run_engine(d);
+    if (d->master) {
+        export_runtime(d);
+    }
     if (d->moves) {
         moves_run(d->moves);
     }

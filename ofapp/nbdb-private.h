@@ -35,8 +35,16 @@ struct status_entry {
     bool dirty;
 };
 
+/* Reconnecting to a cluster (nbdb.c): see nbdb_redial(). */
+struct redial {
+    char **remotes;             /* The members, as given. */
+    size_t n, turn;
+    long long int down_since;   /* 0: connected. */
+};
+
 struct nbdb {
     struct ovsdb_idl *idl;
+    struct redial redial, lock_redial;
     struct mdb *mdb;
     unsigned int seqno;
     bool ready;
@@ -80,6 +88,13 @@ struct nbdb {
     struct ovsdb_idl_txn *ltxn; /* In 'lock_idl': the claim or status. */
     bool ltxn_claim;
     long long int next_claim_ms;
+
+    /* Runtime facts the master shares: what it writes ('rt_dirty'), and
+     * a count of the changes read back (nbdb_runtime_seq()). */
+    struct shash rt_health;     /* Service -> struct nbdb_health. */
+    struct smap rt_neighbors;   /* IP text -> MAC text. */
+    bool rt_dirty;
+    uint64_t runtime_seq;
 };
 
 

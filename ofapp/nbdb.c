@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "openvswitch/dynamic-string.h"
 #include "mslb-idl.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
@@ -580,6 +581,73 @@ nbdb_tracked_sync(struct nbdb *nb)
 
 /* ---- Public. ---- */
 
+/* ---- Reconnecting to a cluster. ----
+ *
+ * The IDL tries a cluster's members in turn, but backs off (1 s doubling
+ * to 8 s) after every member that is down or does not lead, so after the
+ * leader's death it may take many seconds to find the new one.  After a
+ * second without a connection, nbdb gives the IDL the same members in
+ * another order: a new session, tried at once. */
+#define REDIAL_MS 1000
+
+static void
+redial_init(struct redial *r, const char *remote)
+{
+    char *copy = xstrdup(remote), *save = NULL;
+
+    memset(r, 0, sizeof *r);
+    for (char *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        r->remotes = xrealloc(r->remotes, (r->n + 1) * sizeof *r->remotes);
+        r->remotes[r->n++] = xstrdup(tok);
+    }
+    free(copy);
+}
+
+static void
+redial_destroy(struct redial *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->remotes[i]);
+    }
+    free(r->remotes);
+}
+
+static void
+redial_run(struct redial *r, struct ovsdb_idl *idl, bool up)
+{
+    long long int now = time_msec();
+
+    if (up || r->n < 2) {
+        r->down_since = 0;
+        return;
+    }
+    if (!r->down_since) {
+        r->down_since = now;
+    } else if (now - r->down_since >= REDIAL_MS) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+
+        r->turn = (r->turn + 1) % r->n;
+        for (size_t i = 0; i < r->n; i++) {
+            ds_put_format(&s, "%s%s", i ? "," : "",
+                          r->remotes[(r->turn + i) % r->n]);
+        }
+        VLOG_DBG("database: no connection for %lld ms: trying %s",
+                 now - r->down_since, ds_cstr(&s));
+        ovsdb_idl_set_remote(idl, ds_cstr(&s), true);
+        ds_destroy(&s);
+        r->down_since = now;
+    }
+}
+
+static void
+redial_wait(const struct redial *r)
+{
+    if (r->down_since) {
+        poll_timer_wait_until(r->down_since + REDIAL_MS);
+    }
+}
+
 /* The lock's connection replicates only what the master writes. */
 static struct ovsdb_idl *
 create_lock_idl(const char *remote)
@@ -598,6 +666,11 @@ create_lock_idl(const char *remote)
         &mslbrec_bridge_status_col_groups,
         &mslbrec_bridge_status_col_error,
         &mslbrec_bridge_status_col_master,
+        &mslbrec_service_health_col_service,
+        &mslbrec_service_health_col_failed,
+        &mslbrec_service_health_col_moves,
+        &mslbrec_neighbor_col_ip,
+        &mslbrec_neighbor_col_mac,
     };
     struct ovsdb_idl *idl = ovsdb_idl_create(remote, &mslbrec_idl_class,
                                              false, true);
@@ -617,7 +690,11 @@ nbdb_create(const char *remote, struct mdb *mdb, const char *id)
     nb->idl = ovsdb_idl_create(remote, &mslbrec_idl_class, true, true);
     ovsdb_idl_track_add_all(nb->idl);
     nb->lock_idl = create_lock_idl(remote);
+    redial_init(&nb->redial, remote);
+    redial_init(&nb->lock_redial, remote);
     nb->id = xstrdup(id);
+    shash_init(&nb->rt_health);
+    smap_init(&nb->rt_neighbors);
     nb->mdb = mdb;
     hmap_init(&nb->bridge_names);
     hmap_init(&nb->service_names);
@@ -657,7 +734,14 @@ nbdb_destroy(struct nbdb *nb)
         ovsdb_idl_txn_destroy(nb->ltxn);
     }
     ovsdb_idl_destroy(nb->lock_idl);
+    redial_destroy(&nb->redial);
+    redial_destroy(&nb->lock_redial);
     free(nb->id);
+    SHASH_FOR_EACH (sn, &nb->rt_health) {
+        nbdb_health_free(sn->data);
+    }
+    shash_destroy(&nb->rt_health);
+    smap_destroy(&nb->rt_neighbors);
     SHASH_FOR_EACH (sn, &nb->status) {
         struct status_entry *e = sn->data;
         free(e->version);
@@ -688,7 +772,7 @@ status_pending(const struct nbdb *nb)
             return true;
         }
     }
-    return nb->problems_dirty;
+    return nb->problems_dirty || nb->rt_dirty;
 }
 
 /* The lock's connection: mastership, the claim, the master's writes. */
@@ -699,11 +783,17 @@ run_lock(struct nbdb *nb)
 
     ovsdb_idl_run(nb->lock_idl);
     has_lock = ovsdb_idl_has_lock(nb->lock_idl);
+    redial_run(&nb->lock_redial, nb->lock_idl,
+               ovsdb_idl_is_connected(nb->lock_idl)
+               && mslbrec_global_first(nb->lock_idl));
     if (has_lock != nb->has_lock) {
         nb->has_lock = has_lock;
         if (has_lock) {
-            VLOG_INFO("database: lock %s granted to this mslbd (%s)",
-                      NBDB_MASTER_LOCK, nb->id);
+            /* A follower of a cluster may grant it too, until the IDL
+             * finds that it does not lead: only a claim the leader
+             * commits makes this mslbd master. */
+            VLOG_DBG("database: lock %s granted to this mslbd (%s)",
+                     NBDB_MASTER_LOCK, nb->id);
         } else {
             if (nb->master) {
                 VLOG_WARN("database: lock %s lost: this mslbd (%s) is no "
@@ -743,8 +833,13 @@ nbdb_run(struct nbdb *nb)
 
         if (!nb->ready || !nb->was_connected) {
             nbdb_full_sync(nb);
+            nb->runtime_seq++;
         } else {
             nbdb_tracked_sync(nb);
+            if (mslbrec_service_health_track_get_first(nb->idl)
+                || mslbrec_neighbor_track_get_first(nb->idl)) {
+                nb->runtime_seq++;
+            }
         }
         ovsdb_idl_track_clear(nb->idl);
         nb->seqno = seqno;
@@ -770,6 +865,7 @@ nbdb_run(struct nbdb *nb)
         VLOG_INFO("database %s", connected ? "connected" : "disconnected");
         nb->was_connected = connected;
     }
+    redial_run(&nb->redial, nb->idl, connected);
     if (nb->txn) {
         nbdb_poll_txn(nb);
     }
@@ -796,6 +892,8 @@ nbdb_wait(struct nbdb *nb)
 {
     ovsdb_idl_wait(nb->idl);
     ovsdb_idl_wait(nb->lock_idl);
+    redial_wait(&nb->redial);
+    redial_wait(&nb->lock_redial);
     if (nb->txn) {
         ovsdb_idl_txn_wait(nb->txn);
     }
@@ -908,6 +1006,101 @@ nbdb_reported_installed(const struct nbdb *nb, const char *bridge,
     }
     *generation = 0;
     return false;
+}
+
+void
+nbdb_health_free(struct nbdb_health *h)
+{
+    if (h) {
+        free(h->failed);
+        free(h->moves);
+        free(h);
+    }
+}
+
+void
+nbdb_set_runtime(struct nbdb *nb, struct shash *health,
+                 struct smap *neighbors)
+{
+    struct shash_node *sn;
+
+    SHASH_FOR_EACH (sn, &nb->rt_health) {
+        nbdb_health_free(sn->data);
+    }
+    shash_clear(&nb->rt_health);
+    shash_swap(&nb->rt_health, health);
+    smap_clear(&nb->rt_neighbors);
+    hmap_swap(&nb->rt_neighbors.map, &neighbors->map);
+    nb->rt_dirty = true;
+}
+
+uint64_t
+nbdb_runtime_seq(const struct nbdb *nb)
+{
+    return nb->runtime_seq;
+}
+
+/* A Service_Health row's contents (nbdb_write.c writes them). */
+static void
+health_from_row(const struct mslbrec_service_health *r,
+                struct nbdb_health *h)
+{
+    h->failed = xmalloc((r->n_failed + 1) * sizeof *h->failed);
+    h->n_failed = 0;
+    for (size_t i = 0; i < r->n_failed; i++) {
+        h->failed[h->n_failed++] = r->failed[i];
+    }
+    h->moves = xmalloc((r->n_moves + 1) * sizeof *h->moves);
+    h->n_moves = 0;
+    for (size_t i = 0; i < r->n_moves; i++) {
+        struct model_slot_move m;
+        long long int until;
+
+        if (sscanf(r->moves[i], "%"SCNu32":%"SCNu32":%lld", &m.slot,
+                   &m.from, &until) == 3) {
+            m.until = until;
+            h->moves[h->n_moves++] = m;
+        }
+    }
+    /* Sets come in value order: moves as health.c keeps them, by slot. */
+    for (size_t i = 1; i < h->n_moves; i++) {
+        for (size_t k = i; k > 0 && h->moves[k - 1].slot > h->moves[k].slot;
+             k--) {
+            struct model_slot_move t = h->moves[k];
+            h->moves[k] = h->moves[k - 1];
+            h->moves[k - 1] = t;
+        }
+    }
+}
+
+void
+nbdb_get_health(const struct nbdb *nb,
+                void (*cb)(void *aux, const char *service,
+                           const struct nbdb_health *),
+                void *aux)
+{
+    const struct mslbrec_service_health *r;
+
+    MSLBREC_SERVICE_HEALTH_FOR_EACH (r, nb->idl) {
+        struct nbdb_health h;
+
+        health_from_row(r, &h);
+        cb(aux, r->service, &h);
+        free(h.failed);
+        free(h.moves);
+    }
+}
+
+void
+nbdb_get_neighbors(const struct nbdb *nb,
+                   void (*cb)(void *aux, const char *ip, const char *mac),
+                   void *aux)
+{
+    const struct mslbrec_neighbor *r;
+
+    MSLBREC_NEIGHBOR_FOR_EACH (r, nb->idl) {
+        cb(aux, r->ip, r->mac);
+    }
 }
 
 const struct shash *

@@ -24,6 +24,8 @@
 
 struct mdb;
 struct nbdb;
+struct shash;
+struct smap;
 
 /* 'remote' may list several servers, comma-separated (a clustered
  * database): the IDL follows the cluster's leader.  'id' names this mslbd
@@ -148,6 +150,33 @@ const char *nbdb_id(const struct nbdb *);
  * Bridge_Status; false if the row is missing or says disconnected. */
 bool nbdb_reported_installed(const struct nbdb *, const char *bridge,
                              uint64_t *generation);
+
+/* Runtime facts: the master's health results and resolved MACs
+ * (Service_Health, Neighbor), so that a standby compiles what the master
+ * does and takes over without changing a flow.  The master gives the
+ * whole set whenever it changed (taken; written with the status); a
+ * standby reads the rows back: nbdb_runtime_seq() moves when they
+ * change. */
+struct nbdb_health {
+    uint32_t *failed;           /* Backend keys. */
+    size_t n_failed;
+    struct model_slot_move *moves;
+    size_t n_moves;
+};
+void nbdb_health_free(struct nbdb_health *);
+void nbdb_set_runtime(struct nbdb *, struct shash *health,
+                      struct smap *neighbors);
+uint64_t nbdb_runtime_seq(const struct nbdb *);
+/* Calls 'cb' for every Service_Health row (the health is the callee's
+ * for the call's duration only) and every Neighbor row. */
+void nbdb_get_health(const struct nbdb *,
+                     void (*cb)(void *aux, const char *service,
+                                const struct nbdb_health *),
+                     void *aux);
+void nbdb_get_neighbors(const struct nbdb *,
+                        void (*cb)(void *aux, const char *ip,
+                                   const char *mac),
+                        void *aux);
 
 /* Rows refused by the model's rules: "Service NAME" -> reason. */
 const struct shash *nbdb_problems(const struct nbdb *);

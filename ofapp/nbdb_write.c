@@ -664,6 +664,78 @@ nbdb_poll_txn(struct nbdb *nb)
     nb->global_txn = false;
 }
 
+/* Service_Health and Neighbor rows: as the master's runtime facts are
+ * (nbdb_set_runtime()), changing only the rows that differ. */
+static void
+write_runtime(struct nbdb *nb)
+{
+    const struct mslbrec_service_health *h, *hn;
+    const struct mslbrec_neighbor *n, *nn;
+    struct sset seen = SSET_INITIALIZER(&seen);
+    struct shash_node *sn;
+    struct smap_node *mn;
+
+    MSLBREC_SERVICE_HEALTH_FOR_EACH_SAFE (h, hn, nb->lock_idl) {
+        if (!shash_find(&nb->rt_health, h->service)
+            || !sset_add(&seen, h->service)) {
+            mslbrec_service_health_delete(h);
+        }
+    }
+    SHASH_FOR_EACH (sn, &nb->rt_health) {
+        const struct nbdb_health *want = sn->data;
+        const struct mslbrec_service_health *row = NULL;
+        int64_t *failed = xmalloc((want->n_failed + 1) * sizeof *failed);
+        char **moves = xmalloc((want->n_moves + 1) * sizeof *moves);
+
+        MSLBREC_SERVICE_HEALTH_FOR_EACH (h, nb->lock_idl) {
+            if (!strcmp(h->service, sn->name)) {
+                row = h;
+                break;
+            }
+        }
+        if (!row) {
+            row = mslbrec_service_health_insert(nb->ltxn);
+            mslbrec_service_health_set_service(row, sn->name);
+        }
+        for (size_t i = 0; i < want->n_failed; i++) {
+            failed[i] = want->failed[i];
+        }
+        for (size_t i = 0; i < want->n_moves; i++) {
+            moves[i] = xasprintf("%"PRIu32":%"PRIu32":%lld",
+                                 want->moves[i].slot, want->moves[i].from,
+                                 (long long int) want->moves[i].until);
+        }
+        /* The IDL writes a column only if it differs. */
+        mslbrec_service_health_set_failed(row, failed, want->n_failed);
+        mslbrec_service_health_set_moves(row, (const char **) moves,
+                                         want->n_moves);
+        for (size_t i = 0; i < want->n_moves; i++) {
+            free(moves[i]);
+        }
+        free(moves);
+        free(failed);
+    }
+    sset_clear(&seen);
+    MSLBREC_NEIGHBOR_FOR_EACH_SAFE (n, nn, nb->lock_idl) {
+        const char *mac = smap_get(&nb->rt_neighbors, n->ip);
+
+        if (!mac || !sset_add(&seen, n->ip)) {
+            mslbrec_neighbor_delete(n);
+        } else {
+            mslbrec_neighbor_set_mac(n, mac);
+        }
+    }
+    SMAP_FOR_EACH (mn, &nb->rt_neighbors) {
+        if (!sset_contains(&seen, mn->key)) {
+            const struct mslbrec_neighbor *row
+                = mslbrec_neighbor_insert(nb->ltxn);
+            mslbrec_neighbor_set_ip(row, mn->key);
+            mslbrec_neighbor_set_mac(row, mn->value);
+        }
+    }
+    sset_destroy(&seen);
+}
+
 /* Bridge_Status rows and Global.problems, through the lock's connection:
  * only the master writes them. */
 void
@@ -713,6 +785,10 @@ nbdb_write_status(struct nbdb *nb)
         mslbrec_bridge_status_set_error(row, e->error);
         mslbrec_bridge_status_set_master(row, nb->id);
     }
+    if (nb->rt_dirty) {
+        nb->rt_dirty = false;
+        write_runtime(nb);
+    }
     if (nb->problems_dirty) {
         const struct mslbrec_global *g = mslbrec_global_first(nb->lock_idl);
         if (g) {
@@ -742,8 +818,9 @@ nbdb_claim(struct nbdb *nb)
     nb->ltxn_claim = true;
     ovsdb_idl_txn_add_comment(nb->ltxn, "mslbd %s: master", nb->id);
     mslbrec_global_set_master(g, nb->id);
+    /* Forced: the claim changes nothing else when the master was us. */
     ovsdb_idl_txn_increment(nb->ltxn, &g->header_,
-                            &mslbrec_global_col_role_generation, false);
+                            &mslbrec_global_col_role_generation, true);
     ovsdb_idl_txn_commit(nb->ltxn);
 }
 
@@ -767,9 +844,10 @@ nbdb_poll_ltxn(struct nbdb *nb)
             ((struct status_entry *) sn->data)->dirty = true;
         }
         nb->problems_dirty = true;
-    } else if (status != TXN_SUCCESS && status != TXN_UNCHANGED) {
+    } else if (status != TXN_SUCCESS
+               && (status != TXN_UNCHANGED || nb->ltxn_claim)) {
         static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
-        VLOG_WARN_RL(&rl, "database: %s transaction: %s (%s)",
+        VLOG_INFO_RL(&rl, "database: %s transaction: %s (%s)",
                      nb->ltxn_claim ? "master's claim" : "status",
                      ovsdb_idl_txn_status_to_string(status),
                      ovsdb_idl_txn_get_error(nb->ltxn));

@@ -63,6 +63,7 @@ struct resolver {
     struct hmap entries;
     struct shash service_addrs; /* Service name -> struct entry_list. */
     struct resolver_counters counters;
+    uint64_t seq;               /* Moves when a MAC is learned. */
 };
 
 /* The addresses a service asks for. */
@@ -285,15 +286,19 @@ resolver_kick(struct resolver *r, const struct mslb_addr *ip)
 
 /* ---- Answers. ---- */
 
+/* 'e' is at 'mac': an answer, or the master's finding ('imported'). */
 static void
-learn(struct resolver *r, struct entry *e, const struct mslb_mac *mac)
+learn(struct resolver *r, struct entry *e, const struct mslb_mac *mac,
+      bool imported)
 {
     char addr[INET6_ADDRSTRLEN], was[32], is[32];
     const char *name;
 
     e->answered_ms = now_ms();
     e->retry_ms = RETRY_MIN_MS;
-    r->counters.answers++;
+    if (!imported) {
+        r->counters.answers++;
+    }
     if (e->known && !memcmp(&e->mac, mac, sizeof *mac)) {
         return;
     }
@@ -301,12 +306,14 @@ learn(struct resolver *r, struct entry *e, const struct mslb_mac *mac)
     mslb_mac_format(mac, is, sizeof is);
     if (e->known) {
         mslb_mac_format(&e->mac, was, sizeof was);
-        VLOG_INFO("backend address %s moved from MAC %s to %s", addr, was,
-                  is);
+        VLOG_INFO("backend address %s moved from MAC %s to %s%s", addr,
+                  was, is, imported ? " (as the master found)" : "");
         r->counters.changes++;
     } else {
-        VLOG_INFO("backend address %s is at MAC %s", addr, is);
+        VLOG_INFO("backend address %s is at MAC %s%s", addr, is,
+                  imported ? " (as the master found)" : "");
     }
+    r->seq++;
     e->known = true;
     e->mac = *mac;
     e->next_ms = e->answered_ms + REFRESH_MS * 4 / 5
@@ -372,7 +379,7 @@ resolver_handle_msg(struct resolver *r, const char *bridge,
     e = find_entry(r, &ip);
     if (e && e->asked_ms && now_ms() - e->asked_ms <= ANSWER_WINDOW_MS
         && !(mac.b[0] & 1)) {
-        learn(r, e, &mac);
+        learn(r, e, &mac, false);
     }
     return true;
 }
@@ -533,6 +540,38 @@ resolver_destroy(struct resolver *r)
     uv_timer_stop(r->timer);
     uv_close((uv_handle_t *) r->timer, free_timer);
     free(r);
+}
+
+uint64_t
+resolver_seq(const struct resolver *r)
+{
+    return r->seq;
+}
+
+void
+resolver_export(const struct resolver *r,
+                void (*cb)(void *aux, const struct mslb_addr *,
+                           const struct mslb_mac *),
+                void *aux)
+{
+    const struct entry *e;
+
+    HMAP_FOR_EACH (e, node, &r->entries) {
+        if (e->known) {
+            cb(aux, &e->ip, &e->mac);
+        }
+    }
+}
+
+void
+resolver_import(struct resolver *r, const struct mslb_addr *ip,
+                const struct mslb_mac *mac)
+{
+    struct entry *e = find_entry(r, ip);
+
+    if (e) {
+        learn(r, e, mac, true);
+    }
 }
 
 bool

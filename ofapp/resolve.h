@@ -55,6 +55,19 @@ bool resolver_handle_msg(struct resolver *, const char *bridge,
 void resolver_kick(struct resolver *, const struct mslb_addr *ip);
 
 /* The MAC a backend at 'ip' without a configured one uses, if known. */
+/* Several mslbd (docs/deployment.md): only the master's requests reach
+ * the switches.  resolver_seq() moves whenever a MAC is learned;
+ * resolver_export() calls 'cb' for every known address; a standby takes
+ * the master's with resolver_import() (ignored for an address it does not
+ * ask for). */
+uint64_t resolver_seq(const struct resolver *);
+void resolver_export(const struct resolver *,
+                     void (*cb)(void *aux, const struct mslb_addr *,
+                                const struct mslb_mac *),
+                     void *aux);
+void resolver_import(struct resolver *, const struct mslb_addr *ip,
+                     const struct mslb_mac *);
+
 bool resolver_mac(const struct resolver *, const struct mslb_addr *ip,
                   struct mslb_mac *);
 

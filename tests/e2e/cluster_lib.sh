@@ -145,16 +145,44 @@ switch_role() {
     vsctl --bare --columns=role find controller "target=\"unix:$D/$1.sock\""
 }
 
-# flows_since SECONDS: every flow on br-lb is older than SECONDS (none
-# was added or replaced since).
-flows_older_than() {
-    ofctl dump-flows br-lb | "$PYTHON" -c '
+# flows_snapshot FILE: br-lb's flows with their ages, and the time.
+flows_snapshot() {
+    { date +%s.%N; ofctl dump-flows br-lb; } >"$1"
+}
+
+# flows_kept FILE: every flow of snapshot FILE is still there and has aged
+# by the time since (none was deleted, added again or replaced), and
+# there is no other.
+flows_kept() {
+    local now
+    now=$(mktemp "$D/flows.XXXXXX")
+    flows_snapshot "$now"
+    "$PYTHON" - "$1" "$now" <<'PY'
 import re, sys
-limit = float(sys.argv[1])
-ages = [float(m.group(1)) for m in re.finditer(r"duration=([0-9.]+)s", sys.stdin.read())]
-young = [a for a in ages if a < limit]
-print("%d flows, %d younger than %.1f s" % (len(ages), len(young), limit), file=sys.stderr)
-sys.exit(0 if ages and not young else 1)' "$1"
+
+def load(path):
+    lines = open(path).read().splitlines()
+    t = float(lines[0])
+    flows = {}
+    for line in lines[1:]:
+        m = re.search(r"duration=([0-9.]+)s", line)
+        if not m:
+            continue
+        key = re.sub(r"(duration|n_packets|n_bytes|idle_age|hard_age)=[^ ,]+,? ?", "", line).strip()
+        flows[key] = float(m.group(1))
+    return t, flows
+
+t0, before = load(sys.argv[1])
+t1, after = load(sys.argv[2])
+elapsed = t1 - t0
+young = [k for k in before if k in after and after[k] < before[k] + elapsed - 1.0]
+print("%d flows before, %d after, %d missing, %d new, %d replaced (%.1f s apart)"
+      % (len(before), len(after), len(set(before) - set(after)),
+         len(set(after) - set(before)), len(young), elapsed), file=sys.stderr)
+for k in (young + sorted(set(before) ^ set(after)))[:5]:
+    print("  " + k[:200], file=sys.stderr)
+sys.exit(0 if before and before.keys() == after.keys() and not young else 1)
+PY
 }
 
 # ms_between LOG PATTERN T0: milliseconds from T0 (epoch seconds, from

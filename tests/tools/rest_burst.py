@@ -3,7 +3,7 @@
 
   rest_burst.py run URL --out FILE [--writers 20] [--writes 50]
                 [--services a,b,c,d] [--tag T] [--seconds 60]
-                [--stop-file F] [--timeout 30]
+                [--stop-file F] [--timeout 30] [--backoff S]
   rest_burst.py verify URL FILE... [--strict-errors] [--summary FILE]
   rest_burst.py contend URL SERVICE BACKEND [--writers 20] [--writes 10]
 
@@ -125,6 +125,8 @@ def writer(args, w, services, deadline, out, lock):
             mine.remove((svc, name))    # Unknown: leave it alone.
         with lock:
             out.append(rec)
+        if args.backoff and (st is None or st == 503):
+            time.sleep(args.backoff)    # As a client would, before again.
     cl.close()
 
 
@@ -306,6 +308,8 @@ def main():
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--stop-file")
     p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("--backoff", type=float, default=0,
+                   help="seconds to wait after a 503 or an unknown outcome")
     v = sub.add_parser("verify")
     v.add_argument("url")
     v.add_argument("files", nargs="+")
