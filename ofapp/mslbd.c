@@ -323,6 +323,12 @@ sync_role(struct mslbd *d)
     bool master = nbdb_is_master(d->nbdb, &gen);
 
     if (master != d->master) {
+        if (master) {
+            /* Start from the last master's findings (a standby has them
+             * already; a fresh mslbd may be master before it read them),
+             * so that the tables stay the ones the switches hold. */
+            import_runtime(d);
+        }
         d->master = master;
         d->status_dirty = true;
         d->exported = false;    /* Write ours once. */

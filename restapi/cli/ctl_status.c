@@ -47,6 +47,22 @@ print_health(const json_t *health)
     printf("mslbd %s: generation %s, up %s, bridges: %s configured, "
            "%s connected, %s in step\n", status, generation, uptime,
            configured, connected, in_step);
+
+    /* Among the mslbd that share the database (docs/deployment.md). */
+    const json_t *ctl = json_object_get(health, "controller");
+    if (ctl) {
+        char *name = ctl_value_text(json_object_get(ctl, "name"));
+        char *role = ctl_value_text(json_object_get(ctl, "role"));
+        char *master = ctl_value_text(json_object_get(ctl, "master"));
+        char *gen = ctl_value_text(json_object_get(ctl, "role_generation"));
+
+        printf("controller %s: %s (master %s, role generation %s)\n", name,
+               role, master, gen);
+        free(name);
+        free(role);
+        free(master);
+        free(gen);
+    }
     free(status);
     free(generation);
     free(configured);
@@ -57,12 +73,13 @@ print_health(const json_t *health)
 int
 ctl_cmd_status(struct ctl *ctl, char **args, size_t n_args)
 {
-    static const char *const headers[] = { "NAME", "CONNECTED", "DPID",
-                                           "OPENFLOW", "DESIRED", "INSTALLED",
-                                           "FLOWS", "GROUPS" };
+    static const char *const headers[] = { "NAME", "CONNECTED", "ROLE",
+                                           "DPID", "OPENFLOW", "DESIRED",
+                                           "INSTALLED", "FLOWS", "GROUPS" };
     static const char *const fields[] = {
-        "name", "connected", "datapath_id", "openflow_version",
-        "desired_generation", "installed_generation", "flows", "groups",
+        "name", "connected", "openflow_role", "datapath_id",
+        "openflow_version", "desired_generation", "installed_generation",
+        "flows", "groups",
     };
     json_t *health, *answer, *bridges, *br;
     struct cli_table *t;
@@ -89,7 +106,7 @@ ctl_cmd_status(struct ctl *ctl, char **args, size_t n_args)
     } else {
         print_health(health);
         putchar('\n');
-        t = cli_table_create(8, headers);
+        t = cli_table_create(9, headers);
         json_array_foreach (bridges, i, br) {
             for (size_t k = 0; k < sizeof fields / sizeof *fields; k++) {
                 ctl_table_add_value(t, json_object_get(br, fields[k]));
