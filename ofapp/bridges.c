@@ -45,6 +45,8 @@ struct bridge {
     struct ofsession *session;  /* NULL while disconnected. */
     bool master;                /* The switch confirmed us as its master:
                                  * only then may we write to it. */
+    bool asked_master;          /* The last role request's. */
+    bool asked_current;         /* A role query (NOCHANGE) is out. */
     char *key;                  /* Its table in the engine, or NULL. */
     char *why;                  /* Why its table is held, as last logged. */
     bool republish;             /* Hand the reconciler its table again. */
@@ -73,6 +75,7 @@ struct bridges {
     size_t n, allocated;
     bool want_master;           /* The database made us master... */
     uint64_t role_gen;          /* ...with this generation id. */
+    bool role_known;            /* bridges_set_role() was called. */
     struct ofsession_listener **listeners;
     size_t n_listeners, allocated_listeners;
     uint64_t announce_ms;       /* Interval; 0: no announcements. */
@@ -292,17 +295,26 @@ static const struct reconciler_cbs reconciler_cbs = {
  * desired tables are ready) and gets no packet-ins. */
 
 static void
-send_role(struct bridge *b)
+send_role_request(struct bridge *b, enum ofp12_controller_role role)
 {
-    struct bridges *t = b->table;
     struct ofpbuf *msg = ofpraw_alloc(OFPRAW_OFPT12_ROLE_REQUEST,
                                       ofsession_version(b->session), 0);
     struct ofp12_role_request *rr = ofpbuf_put_zeros(msg, sizeof *rr);
 
-    rr->role = htonl(t->want_master ? OFPCR12_ROLE_PRIMARY
-                     : OFPCR12_ROLE_SECONDARY);
-    rr->generation_id = htonll(t->role_gen);
+    rr->role = htonl(role);
+    rr->generation_id = htonll(b->table->role_gen);
     ofsession_send(b->session, msg);
+}
+
+static void
+send_role(struct bridge *b)
+{
+    if (!b->table->role_known) {
+        return;                 /* Until the database says: see below. */
+    }
+    b->asked_master = b->table->want_master;
+    send_role_request(b, b->asked_master ? OFPCR12_ROLE_PRIMARY
+                                         : OFPCR12_ROLE_SECONDARY);
 }
 
 static void
@@ -346,7 +358,18 @@ handle_role_msg(struct bridge *b, const struct ofp_header *oh,
 
     switch (type) {
     case OFPTYPE_ROLE_REPLY:
-        if (!ofputil_decode_role_message(oh, &rr)) {
+        if (ofputil_decode_role_message(oh, &rr)) {
+            return true;
+        }
+        if (b->asked_current) {
+            /* The switch's answer to our query after a stale refusal:
+             * the generation id it has seen, for the next claim. */
+            b->asked_current = false;
+            if (rr.have_generation_id && b->table->cbs
+                && b->table->cbs->stale_role) {
+                b->table->cbs->stale_role(b->table->aux, rr.generation_id);
+            }
+        } else {
             if (rr.role == OFPCR12_ROLE_PRIMARY && b->table->want_master) {
                 become_master(b);
             } else if (rr.role != OFPCR12_ROLE_PRIMARY) {
@@ -367,10 +390,15 @@ handle_role_msg(struct bridge *b, const struct ofp_header *oh,
         enum ofperr error = ofperr_decode_msg(oh, NULL);
 
         if (error == OFPERR_OFPRRFC_STALE) {
-            VLOG_WARN("bridge %s: the switch refused role generation "
-                      "%"PRIu64" as stale: a newer master exists", b->name,
-                      b->table->role_gen);
             become_slave(b, "stale role generation");
+            if (b->asked_master && !b->asked_current) {
+                /* It has seen a higher generation (an earlier database's,
+                 * or a newer master's): ask which. */
+                VLOG_WARN("bridge %s: the switch refused role generation "
+                          "%"PRIu64" as stale", b->name, b->table->role_gen);
+                b->asked_current = true;
+                send_role_request(b, OFPCR12_ROLE_NOCHANGE);
+            }
             return true;
         }
         if (error == OFPERR_OFPBRC_IS_SECONDARY) {
@@ -388,9 +416,11 @@ handle_role_msg(struct bridge *b, const struct ofp_header *oh,
 void
 bridges_set_role(struct bridges *t, bool master, uint64_t generation)
 {
-    if (master == t->want_master && generation == t->role_gen) {
+    if (t->role_known && master == t->want_master
+        && generation == t->role_gen) {
         return;
     }
+    t->role_known = true;
     t->want_master = master;
     t->role_gen = generation;
     for (size_t i = 0; i < t->n; i++) {
@@ -533,6 +563,7 @@ on_disconnected(void *t_, struct ofsession *s)
     if (b) {
         b->session = NULL;
         b->master = false;
+        b->asked_current = false;
         b->announce_synced = false;
         if (b->announcer) {
             announcer_reset(b->announcer);

@@ -30,6 +30,9 @@ struct bridges_cbs {
      * true if the callee took it. */
     bool (*packet_in)(void *aux, const char *bridge, struct ofsession *,
                       const struct ofp_header *, enum ofptype);
+    /* A switch refused our master role request: it has seen role
+     * generation 'generation' (bridges_set_role()). */
+    void (*stale_role)(void *aux, uint64_t generation);
 };
 
 /* The table reads the model 'mdb' (to know which model bridge a switch

@@ -636,6 +636,9 @@ on_timer(uv_timer_t *timer)
         if (hb->probing && !hb->graced && now - hb->deadline > STALL_MS) {
             hb->graced = true;
             set_deadline(h, hb, now + GRACE_MS);
+        } else if (hb->probing && !h->active) {
+            end_probe(h, hb);   /* Demoted meanwhile: not a result. */
+            set_deadline(h, hb, now + hb->mon.interval_ms);
         } else if (hb->probing) {
             h->counters.timeouts++;
             result(h, hb, PROBE_TIMEOUT);
@@ -1105,6 +1108,14 @@ settle(struct health *h)
     struct learned *l;
     struct hsvc *s;
 
+    if (!h->active) {
+        /* Demoted while asking: the master ends moves, not a standby. */
+        HMAP_FOR_EACH_POP (l, node, &h->learned) {
+            free(l);
+        }
+        return;
+    }
+
     HMAP_FOR_EACH (s, node, &h->services) {
         const struct model_service *svc = mdb_find_service(h->mdb, s->name);
         size_t n = 0, due = 0;
@@ -1229,6 +1240,18 @@ health_set_active(struct health *h, bool active)
     }
     h->active = active;
     if (!active) {
+        /* Demoted: the probes under way get no answers any more (a
+         * slave has no packet-ins); they must not count as failures. */
+        HMAP_FOR_EACH (s, node, &h->services) {
+            LIST_FOR_EACH (hb, list_node, &s->hbs) {
+                if (hb->probing) {
+                    end_probe(h, hb);
+                    set_deadline(h, hb, now + hb->mon.interval_ms);
+                }
+                hb->ok = hb->failed = 0;
+            }
+        }
+        arm(h);
         return;
     }
     /* Made master: every backend's next probe at its own point of the

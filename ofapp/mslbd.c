@@ -141,7 +141,9 @@ report_bridges(struct mslbd *d)
         const char *dpid = json_string_value(json_object_get(j,
                                                              "datapath_id"));
         struct nbdb_bridge_status st = {
-            .connected = bridge_is_connected(b),
+            /* What a standby's REST answers wait on: only bridges this
+             * master writes to count as connected. */
+            .connected = bridge_is_master(b) && bridge_is_connected(b),
             .dpid = dpid ? strtoull(dpid, NULL, 16) : 0,
             .openflow_version = json_string_value(
                 json_object_get(j, "openflow_version")),
@@ -402,9 +404,20 @@ on_packet_in(void *d_, const char *bridge, struct ofsession *s,
                                           type)));
 }
 
+/* A switch has seen a higher role generation than our claim's (an
+ * earlier database's): claim again above it. */
+static void
+on_stale_role(void *d_, uint64_t generation)
+{
+    struct mslbd *d = d_;
+    nbdb_claim_above(d->nbdb, generation);
+    poll_immediate_wake();
+}
+
 static const struct bridges_cbs bridges_cbs = {
     .changed = on_bridges_changed,
     .packet_in = on_packet_in,
+    .stale_role = on_stale_role,
 };
 
 /* A backend's health or resolved MAC changed: the engine runs on the

@@ -87,6 +87,9 @@ struct nbdb {
     uint64_t role_gen;
     struct ovsdb_idl_txn *ltxn; /* In 'lock_idl': the claim or status. */
     bool ltxn_claim;
+    uint64_t ltxn_gen;          /* The claim's generation. */
+    bool ltxn_rt, ltxn_problems;    /* What the status 'ltxn' writes. */
+    uint64_t claim_floor;       /* Claims go at least this high. */
     long long int next_claim_ms;
 
     /* Runtime facts the master shares: what it writes ('rt_dirty'), and

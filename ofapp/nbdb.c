@@ -784,8 +784,7 @@ run_lock(struct nbdb *nb)
     ovsdb_idl_run(nb->lock_idl);
     has_lock = ovsdb_idl_has_lock(nb->lock_idl);
     redial_run(&nb->lock_redial, nb->lock_idl,
-               ovsdb_idl_is_connected(nb->lock_idl)
-               && mslbrec_global_first(nb->lock_idl));
+               ovsdb_idl_is_connected(nb->lock_idl));
     if (has_lock != nb->has_lock) {
         nb->has_lock = has_lock;
         if (has_lock) {
@@ -804,6 +803,18 @@ run_lock(struct nbdb *nb)
     }
     if (nb->ltxn) {
         nbdb_poll_ltxn(nb);
+    }
+    if (nb->master) {
+        /* Another claim got in (a lock that flapped between two runs, or
+         * one granted by another member of a cluster): ours is over. */
+        const struct mslbrec_global *g = mslbrec_global_first(nb->lock_idl);
+        if (g && (uint64_t) g->role_generation > nb->role_gen) {
+            VLOG_WARN("database: %s claimed role generation %"PRId64" over "
+                      "ours (%"PRIu64"): this mslbd (%s) is no longer "
+                      "master", g->master ? g->master : "another mslbd",
+                      g->role_generation, nb->role_gen, nb->id);
+            nb->master = false;
+        }
     }
     if (nb->ltxn || !has_lock || !nb->ready) {
         return;

@@ -143,6 +143,10 @@ void nbdb_set_bridge_status(struct nbdb *, const char *bridge,
  * database's latest when it is not. */
 bool nbdb_is_master(const struct nbdb *, uint64_t *role_generation);
 uint64_t nbdb_role_generation(const struct nbdb *);
+/* A switch refused our master role request as stale: it has seen role
+ * generation 'generation' (from an earlier database).  Claims again above
+ * it. */
+void nbdb_claim_above(struct nbdb *, uint64_t generation);
 /* Global.master: the name of the latest master (NULL: none yet). */
 const char *nbdb_master_name(const struct nbdb *);
 const char *nbdb_id(const struct nbdb *);

@@ -742,7 +742,7 @@ void
 nbdb_write_status(struct nbdb *nb)
 {
     struct shash_node *sn;
-    bool any = nb->problems_dirty;
+    bool any = nb->problems_dirty || nb->rt_dirty;
 
     SHASH_FOR_EACH (sn, &nb->status) {
         any |= ((struct status_entry *) sn->data)->dirty;
@@ -752,6 +752,8 @@ nbdb_write_status(struct nbdb *nb)
     }
     nb->ltxn = ovsdb_idl_txn_create(nb->lock_idl);
     nb->ltxn_claim = false;
+    nb->ltxn_rt = nb->rt_dirty;
+    nb->ltxn_problems = nb->problems_dirty;
     ovsdb_idl_txn_add_comment(nb->ltxn, "mslbd %s: status", nb->id);
     SHASH_FOR_EACH (sn, &nb->status) {
         struct status_entry *e = sn->data;
@@ -805,23 +807,46 @@ nbdb_write_status(struct nbdb *nb)
 }
 
 /* The lock was granted: take the next role generation, and say who is
- * master.  The server checks the lock in the same transaction. */
+ * master.  The server checks the lock in the same transaction.
+ *
+ * The generation goes above the database's, the wall clock's milliseconds
+ * and any floor a switch taught us (nbdb_claim_above()): a switch keeps
+ * the highest generation id it has seen for as long as it runs, and a new
+ * or restored database starts lower. */
 void
 nbdb_claim(struct nbdb *nb)
 {
     const struct mslbrec_global *g = mslbrec_global_first(nb->lock_idl);
+    uint64_t gen;
 
     if (!g) {
-        return;                 /* A new database: the Global row comes. */
+        /* A new database: the Global row comes. */
+        nb->next_claim_ms = time_msec() + 200;
+        return;
     }
+    gen = MAX((uint64_t) g->role_generation + 1, (uint64_t) time_wall_msec());
+    gen = MAX(gen, nb->claim_floor);
     nb->ltxn = ovsdb_idl_txn_create(nb->lock_idl);
     nb->ltxn_claim = true;
+    nb->ltxn_gen = gen;
     ovsdb_idl_txn_add_comment(nb->ltxn, "mslbd %s: master", nb->id);
+    mslbrec_global_verify_role_generation(g);
     mslbrec_global_set_master(g, nb->id);
-    /* Forced: the claim changes nothing else when the master was us. */
-    ovsdb_idl_txn_increment(nb->ltxn, &g->header_,
-                            &mslbrec_global_col_role_generation, true);
+    mslbrec_global_set_role_generation(g, gen);
     ovsdb_idl_txn_commit(nb->ltxn);
+}
+
+void
+nbdb_claim_above(struct nbdb *nb, uint64_t generation)
+{
+    if (generation < nb->claim_floor) {
+        return;
+    }
+    VLOG_WARN("database: a switch has seen role generation %"PRIu64": "
+              "claiming above it", generation);
+    nb->claim_floor = generation + 1;
+    nb->master = false;
+    nb->next_claim_ms = 0;
 }
 
 /* Looks at the lock's transaction in flight; finishes it if it is done. */
@@ -834,7 +859,7 @@ nbdb_poll_ltxn(struct nbdb *nb)
         return;
     }
     if (nb->ltxn_claim && status == TXN_SUCCESS && nb->has_lock) {
-        nb->role_gen = ovsdb_idl_txn_get_increment_new_value(nb->ltxn);
+        nb->role_gen = nb->ltxn_gen;
         nb->master = true;
         VLOG_INFO("database: this mslbd (%s) is master, role generation "
                   "%"PRIu64, nb->id, nb->role_gen);
@@ -857,6 +882,13 @@ nbdb_poll_ltxn(struct nbdb *nb)
             SHASH_FOR_EACH (sn, &nb->status) {
                 ((struct status_entry *) sn->data)->dirty = true;
             }
+            nb->rt_dirty |= nb->ltxn_rt;
+            nb->problems_dirty |= nb->ltxn_problems;
+        }
+        if (status == TXN_NOT_LOCKED && nb->master) {
+            VLOG_WARN("database: the lock is not ours any more: this mslbd "
+                      "(%s) is no longer master", nb->id);
+            nb->master = false;
         }
         nb->next_claim_ms = time_msec() + 200;
     }
@@ -909,10 +941,14 @@ nbdb_settle_moves(struct nbdb *nb, const struct sset *names,
                   nbdb_move_alive_func *alive, void *aux)
 {
     int64_t now = time_wall();
-    struct nbdb_change *changes = xzalloc((sset_count(names) + 1)
-                                          * sizeof *changes);
+    struct nbdb_change *changes;
     size_t n = 0, kept = 0, ended = 0;
     const char *name;
+
+    if (!nb->master) {
+        return;                 /* Demoted while asking the switches. */
+    }
+    changes = xzalloc((sset_count(names) + 1) * sizeof *changes);
 
     SSET_FOR_EACH (name, names) {
         const struct model_service *svc = mdb_find_service(nb->mdb, name);

@@ -8,7 +8,10 @@
 # master and the other takes over; kill -9 of the database leader during
 # a REST write burst: writes resume after the election and no acknowledged
 # write is lost; both mslbd killed at once: the switch keeps forwarding,
-# and both restarted adopt the flows.
+# and both restarted adopt the flows; a claim written over the master's
+# demotes it; on a database whose generation went back, the claim the
+# switch refuses as older than one it has seen is made again above that,
+# and the flows are adopted.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nat_topo.sh"
@@ -182,3 +185,39 @@ rc3=0; spawn_wait st3 30 || rc3=$?
 check "a TCP stream flowed while both were down and restarted" test "$rc3" = 0
 check "the VIP works" vip_works
 
+# ---- a claim over the master's: it steps down and claims above.
+g_before=$(ctl_api a GET /v1/health >/dev/null; json_get 'j["controller"]["role_generation"]')
+high=$(( $(date +%s%3N) + 1000000000 ))
+ovsdb-client --timeout=10 transact "unix:$D/db$(cl_leader).sock" \
+    '["MSLB",{"op":"update","table":"Global","where":[],"row":{"role_generation":'"$high"',"master":["set",["intruder"]]}}]' >/dev/null
+gen_above_high() {
+    local r g
+    for n in a b; do
+        ctl_api "$n" GET /v1/health
+        r=$(json_get 'j["controller"]["role"]')
+        g=$(json_get 'j["controller"]["role_generation"]')
+        if [ "$r" = master ] && [ "$g" -gt "$high" ]; then return 0; fi
+    done
+    return 1
+}
+check "a claim written over the master's: a master claims above it" \
+    wait_for 10 gen_above_high
+check "the demoted one said so" grep -q "claimed role generation $high over ours" \
+    "$D/a.log" "$D/b.log"
+REST_URL=http://127.0.0.1:$PA
+check "br-lb in step" wait_for 20 br_in_step
+
+# ---- a database whose generation went back (restored from a backup):
+# the switch has seen a higher one.
+flows_snapshot "$D/flows.back"
+ctl_kill9 a
+ctl_kill9 b
+ovsdb-client --timeout=10 transact "unix:$D/db$(cl_leader).sock" \
+    '["MSLB",{"op":"update","table":"Global","where":[],"row":{"role_generation":1}}]' >/dev/null
+ctl_start a "$PA"
+check "a's first claim is refused as stale, it claims above the switch's" \
+    wait_for 20 grep -q "a switch has seen role generation" "$D/a.log"
+check "a is master of br-lb again" wait_for 20 sh -c \
+    "grep -q 'bridge br-lb: master' $D/a.log && curl -s http://127.0.0.1:$PA/v1/bridges/br-lb | grep -q '\"openflow_role\": *\"master\"'"
+check "a adopted the flows: none removed, added or replaced" \
+    flows_kept "$D/flows.back"

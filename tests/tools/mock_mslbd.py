@@ -200,6 +200,7 @@ class Model:
             {"name": "br-lb", "configured": True, "connected": True,
              "datapath_id": "00000a0000000001",
              "openflow_version": "OpenFlow15", "role": "first",
+             "openflow_role": "master", "master": "lb1",
              "ports": [{"name": "front", "number": 1},
                        {"name": "back", "number": 2}],
              "desired_generation": gen,
@@ -207,6 +208,7 @@ class Model:
              "flows": 6 + 4 * n, "groups": n},
             {"name": "br-lb2", "configured": True, "connected": False,
              "datapath_id": None, "openflow_version": None, "role": "first",
+             "openflow_role": None, "master": "lb1",
              "ports": [], "desired_generation": gen,
              "installed_generation": None, "flows": None, "groups": None},
         ]
@@ -220,7 +222,9 @@ class Model:
                 "generation": self.generation,
                 "uptime_seconds": round(time.time() - self.started, 3),
                 "bridges": {"configured": len(bridges),
-                            "connected": connected, "in_step": in_step}}
+                            "connected": connected, "in_step": in_step},
+                "controller": {"name": "lb1", "role": "master",
+                               "master": "lb1", "role_generation": 3}}
 
     def stats(self):
         """Made-up but stable counters: backend i of a service has sent

@@ -607,13 +607,14 @@ def test_status_stats(ctl, mock):
           and first.endswith(", bridges: 2 configured, 1 connected, "
                              "0 in step"), "status: health line", first)
     check_eq(rest, lines(
+        "controller lb1: master (master lb1, role generation 3)",
         "",
-        "NAME    CONNECTED  DPID              OPENFLOW    DESIRED  "
+        "NAME    CONNECTED  ROLE    DPID              OPENFLOW    DESIRED  "
         "INSTALLED  FLOWS  GROUPS",
-        "br-lb   yes        00000a0000000001  OpenFlow15  17       16         "
-        "14     2",
-        "br-lb2  no         -                 -           17       -          "
-        "-      -"), "status: bridges table")
+        "br-lb   yes        master  00000a0000000001  OpenFlow15  17       "
+        "16         14     2",
+        "br-lb2  no         -       -                 -           17       "
+        "-          -      -"), "status: bridges table")
     both = json.loads(ctl.expect(["status", "--json"], 0))
     check_eq((both["health"]["status"], both["health"]["generation"],
               [b["name"] for b in both["bridges"]],
