@@ -184,5 +184,5 @@ say "3. $B bridges on one ovs-vswitchd, 2 mslbd; one service on all of them"
 say "   $B bridges created and connected to both: all in step after $first s"
 say "   a reweight until all $B bridges installed it, through the master: $(lat a "$PA")"
 say "   the same through the standby (Bridge_Status rows): $(lat b "$PB")"
-say "   mslbd VmRSS: master $(($(awk '/^VmRSS/ {print $2}' "/proc/$(cat "$D/a.pid")/status") / 1024)) MB," \
-    "standby $(($(awk '/^VmRSS/ {print $2}' "/proc/$(cat "$D/b.pid")/status") / 1024)) MB"
+say "   mslbd VmRSS: master $(($(awk '/^VmRSS/ {print $2}' "/proc/$(cat "$D/pids/a.pid")/status") / 1024)) MB," \
+    "standby $(($(awk '/^VmRSS/ {print $2}' "/proc/$(cat "$D/pids/b.pid")/status") / 1024)) MB"

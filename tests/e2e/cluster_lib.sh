@@ -87,15 +87,16 @@ ctl_start() {
     if [ "${CTL_PROXY:-0}" = 1 ]; then
         remotes=$CL_PROXIED
     fi
-    rm -f "$D/$name.pid"
+    rm -f "$D/pids/$name.pid"
+    # The pidfile in $D/pids: cleanup stops it with the test.
     "$MSLBD" --db-remote "$remotes" --name "$name" \
-        --listen "punix:$D/$name.sock" --pidfile "$D/$name.pid" \
+        --listen "punix:$D/$name.sock" --pidfile "$D/pids/$name.pid" \
         --log-file "$D/$name.log" --rest "$port" "$@" \
         >>"$D/$name.out" 2>&1 </dev/null &
-    E2E_PIDS[$D/$name.pid]=$!
+    E2E_PIDS[$D/pids/$name.pid]=$!
     for ((i = 0; i < 300; i++)); do
-        if [ -s "$D/$name.pid" ]; then
-            _e2e_remember "$D/$name.pid"
+        if [ -s "$D/pids/$name.pid" ]; then
+            _e2e_remember "$D/pids/$name.pid"
             wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/v1/health"
             return
         fi
@@ -107,9 +108,9 @@ ctl_start() {
 
 ctl_kill9() {
     local pid
-    pid=$(tr -dc '0-9' <"$D/$1.pid")
-    rm -f "$D/$1.pid"
-    unset "E2E_PIDS[$D/$1.pid]"
+    pid=$(tr -dc '0-9' <"$D/pids/$1.pid")
+    rm -f "$D/pids/$1.pid"
+    unset "E2E_PIDS[$D/pids/$1.pid]"
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
