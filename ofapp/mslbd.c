@@ -32,6 +32,7 @@
 #include "sset.h"
 #include "util.h"
 #include "bridges.h"
+#include "control.h"
 #include "dbserver.h"
 #include "health.h"
 #include "resolve.h"
@@ -83,6 +84,7 @@ struct mslbd {
     uint64_t runtime_seq;
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
+    struct control *control;    /* ovs-appctl's socket (control.h). */
 };
 
 /* Log modules of mslbd's own, for --verbose. */
@@ -496,6 +498,18 @@ reload(struct mslbd *d)
     model_destroy(m);
 }
 
+/* SIGTERM, SIGINT, or "exit" on the control socket. */
+static void
+stop(void *d_)
+{
+    struct mslbd *d = d_;
+
+    bridges_close_listeners(d->bridges);
+    rest_server_stop(d->rest);
+    d->rest = NULL;
+    mainloop_stop(d->mainloop);
+}
+
 static void
 on_signal(uv_signal_t *handle, int signum)
 {
@@ -506,11 +520,37 @@ on_signal(uv_signal_t *handle, int signum)
         reload(d);
     } else {
         VLOG_INFO("signal %d: exiting; bridges keep their flows", signum);
-        bridges_close_listeners(d->bridges);
-        rest_server_stop(d->rest);
-        d->rest = NULL;
-        mainloop_stop(d->mainloop);
+        stop(d);
     }
+}
+
+/* The generation bridge 'b' installed as this mslbd knows it: as the
+ * switch confirmed it to us if we are its master, else as its master
+ * reported it in Bridge_Status (docs/deployment.md); false if neither
+ * knows it connected.  For the REST API and the control socket. */
+static bool
+installed_view(void *d_, const struct bridge *b, uint64_t *gen)
+{
+    struct mslbd *d = d_;
+
+    if (bridge_is_master(b)) {
+        *gen = bridge_installed_generation(b);
+        return bridge_is_connected(b);
+    }
+    return bridge_is_connected(b)
+           && nbdb_reported_installed(d->nbdb, bridge_name(b), gen);
+}
+
+static void
+control_hook_run(void *d_)
+{
+    control_run(((struct mslbd *) d_)->control);
+}
+
+static void
+control_hook_wait(void *d_)
+{
+    control_wait(((struct mslbd *) d_)->control);
 }
 
 static const char *pidfile;
@@ -523,22 +563,30 @@ remove_pidfile(void)
     }
 }
 
+/* Writes the pid, complete, under 'file_name', and keeps the file locked
+ * (an fcntl write lock, as OVS's daemons do) for as long as mslbd runs:
+ * ovs-appctl -t mslbd trusts only a locked pidfile. */
 static int
 write_pidfile(const char *file_name)
 {
-    char tmp[4096];
-    FILE *f;
+    struct flock lck = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    char tmp[4096], text[32];
+    int fd, n;
 
     snprintf(tmp, sizeof tmp, "%s.tmp", file_name);
-    f = fopen(tmp, "w");
-    if (!f) {
+    fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) {
         return errno;
     }
-    fprintf(f, "%ld\n", (long) getpid());
-    if (fclose(f) || rename(tmp, file_name)) {
-        return errno;
+    n = snprintf(text, sizeof text, "%ld\n", (long) getpid());
+    if (fcntl(fd, F_SETLK, &lck) || write(fd, text, n) != n
+        || rename(tmp, file_name)) {
+        int error = errno;
+        close(fd);
+        unlink(tmp);
+        return error;
     }
-    return 0;
+    return 0;                   /* 'fd' stays open: the lock with it. */
 }
 
 static void
@@ -583,7 +631,11 @@ usage(const char *name)
            "      --bgp FILE        announce the VIPs by BGP: run FRR's bgpd "
            "with the\n"
            "                        sessions FILE describes (docs/bgp.md)\n"
+           "      --unixctl PATH    the control socket for ovs-appctl "
+           "(default\n"
+           "                        mslbd.PID.ctl beside --pidfile)\n"
            "  -v, --verbose         debug logging\n"
+           "      --version         print the version and exit\n"
            "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n"
            "With no --db, --state or --db-remote, the model lives in a "
            "database that\n"
@@ -675,6 +727,8 @@ main(int argc, char *argv[])
         { "announce-interval", required_argument, NULL, 'A' },
         { "bgp", required_argument, NULL, 'G' },
         { "name", required_argument, NULL, 'N' },
+        { "unixctl", required_argument, NULL, 'U' },
+        { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -687,7 +741,7 @@ main(int argc, char *argv[])
     int opt;
     const char *rest_listen = NULL, *token_file = NULL;
     const char *db_file = NULL, *db_remote = NULL, *bgp_file = NULL;
-    const char *name = NULL;
+    const char *name = NULL, *unixctl_path = NULL;
     char *tmp_dir = NULL;
     struct rest_options ro = {
         .max_body = 1024 * 1024,
@@ -695,7 +749,7 @@ main(int argc, char *argv[])
     struct model *config = NULL, *legacy = NULL;
     unsigned int announce_s = BRIDGES_ANNOUNCE_DEFAULT;
 
-    set_program_name(argv[0]);
+    ovs_set_program_name(argv[0], MSLB_VERSION);
     while ((opt = getopt_long(argc, argv, "c:l:C:s:vh", options, NULL))
            != -1) {
         switch (opt) {
@@ -723,6 +777,10 @@ main(int argc, char *argv[])
         case 'K': ro.key_file = optarg; break;
         case 'G': bgp_file = optarg; break;
         case 'N': name = optarg; break;
+        case 'U': unixctl_path = optarg; break;
+        case 'V':
+            printf("mslbd (mslb) %s\n", MSLB_VERSION);
+            return 0;
         case 'A': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
@@ -897,6 +955,8 @@ main(int argc, char *argv[])
         .resolver = d.resolver,
         .speaker = d.speaker,
         .snat = d.snat,
+        .installed = installed_view,
+        .aux = &d,
     };
 
     VLOG_INFO("mslbd starting: model from %s, generation %"PRIu64", %zu "
@@ -951,6 +1011,18 @@ main(int argc, char *argv[])
         }
     }
 
+    struct control_env ce = {
+        .nbdb = d.nbdb, .mdb = d.mdb, .bridges = d.bridges,
+        .installed = installed_view, .exit = stop, .aux = &d,
+    };
+    if ((error = control_start(unixctl_path, pidfile, &ce, &d.control))) {
+        VLOG_ERR("%s", error);
+        return 1;
+    }
+    mainloop_add_hook(d.mainloop, &(struct mainloop_hook) {
+        control_hook_run, control_hook_wait, &d
+    });
+
     signal(SIGPIPE, SIG_IGN);
     uv_signal_init(d.loop, &sighup);
     uv_signal_init(d.loop, &sigterm);
@@ -970,6 +1042,7 @@ main(int argc, char *argv[])
     }
     mainloop_run(d.mainloop);
 
+    control_destroy(d.control);
     speaker_destroy(d.speaker);         /* Withdraws everything. */
     snat_destroy(d.snat);
     bridges_destroy(d.bridges);     /* Its collections under way call

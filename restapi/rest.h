@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "mslb/model.h"
 
+struct bridge;
 struct bridges;
 struct health;
 struct resolver;
@@ -30,6 +31,11 @@ struct rest_env {
     const struct resolver *resolver;    /* Resolved MACs (resolve.h). */
     const struct speaker *speaker;      /* BGP (speaker.h), or NULL. */
     const struct snat *snat;            /* Outbound blocks (snat.h). */
+    /* The generation bridge 'b' installed as this mslbd knows it: as its
+     * master, or from the master's Bridge_Status (docs/deployment.md);
+     * false if unknown. */
+    bool (*installed)(void *aux, const struct bridge *, uint64_t *gen);
+    void *aux;
 };
 
 struct rest_options {

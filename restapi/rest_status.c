@@ -27,18 +27,10 @@
 #include "openvswitch/hmap.h"
 #include "util.h"
 
-/* The generation bridge 'c' installed: as its switch confirmed it to us
- * if we are its master, else as its master reported it in the database
- * (docs/deployment.md).  False if neither knows the bridge connected. */
 static bool
 installed(const struct rest_env *d, const struct bridge *c, uint64_t *gen)
 {
-    if (bridge_is_master(c)) {
-        *gen = bridge_installed_generation(c);
-        return bridge_is_connected(c);
-    }
-    return bridge_is_connected(c)
-           && nbdb_reported_installed(d->nbdb, bridge_name(c), gen);
+    return d->installed(d->aux, c, gen);
 }
 
 /* Whether every connected bridge of the model has installed 'gen'. */

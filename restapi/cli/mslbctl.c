@@ -44,6 +44,7 @@ static const struct option long_options[] = {
     { "wait", required_argument, NULL, OPT_WAIT },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "help", no_argument, NULL, OPT_HELP },
+    { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
 };
 
@@ -86,6 +87,7 @@ usage(FILE *stream)
 "  --timeout SECONDS  give up on the server after this long (default 30,\n"
 "                     or --wait plus 10 if longer)\n"
 "  -h, --help         print this help\n"
+"      --version      print the version and exit\n"
 "\n"
 "Exit codes:\n"
 "  0  success\n"
@@ -215,6 +217,9 @@ parse_options(struct ctl *ctl, int argc, char *argv[])
         case OPT_TIMEOUT: timeout = optarg; break;
         case 'h': c = OPT_HELP; /* Fall through. */
         case OPT_HELP: help = true; break;
+        case OPT_VERSION:
+            printf("mslbctl (mslb) %s\n", MSLB_VERSION);
+            return CTL_EXIT_OK;
         case ':':
             return ctl_usage_error("option %s needs a value",
                                    argv[optind - 1]);

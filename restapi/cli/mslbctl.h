@@ -48,9 +48,10 @@ enum {
     OPT_WAIT = 1 << 19,
     OPT_TIMEOUT = 1 << 20,
     OPT_HELP = 1 << 21,
+    OPT_VERSION = 1 << 22,
 };
 #define OPT_GLOBALS (OPT_URL | OPT_TOKEN | OPT_JSON | OPT_WAIT | OPT_TIMEOUT \
-                     | OPT_HELP)
+                     | OPT_HELP | OPT_VERSION)
 
 struct ctl_command;
 

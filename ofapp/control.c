@@ -1,0 +1,202 @@
+/* The control socket: see control.h.  OVS's unixctl server does the
+ * protocol; this file registers mslbd's commands and formats their text. */
+#include <config.h>
+#include "control.h"
+
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "unixctl.h"
+#include "util.h"
+
+#include "bridges.h"
+#include "nbdb.h"
+#include "mslb/modeldb.h"
+
+VLOG_DEFINE_THIS_MODULE(control);
+
+struct control {
+    struct unixctl_server *server;
+    struct control_env env;
+};
+
+static bool
+installed(const struct control *c, const struct bridge *b, uint64_t *gen)
+{
+    return c->env.installed(c->env.aux, b, gen);
+}
+
+static void
+cmd_status(struct unixctl_conn *conn, int argc OVS_UNUSED,
+           const char *argv[] OVS_UNUSED, void *c_)
+{
+    struct control *c = c_;
+    const struct control_env *e = &c->env;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    uint64_t role_gen, gen = nbdb_generation(e->nbdb);
+    bool master = nbdb_is_master(e->nbdb, &role_gen);
+    const char *master_name = nbdb_master_name(e->nbdb);
+    size_t n, connected = 0, in_step = 0;
+    const struct model_bridge **brs = mdb_bridges_sorted(e->mdb, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct bridge *b = bridges_find(e->bridges, brs[i]->name);
+        uint64_t have;
+
+        if (b) {
+            connected++;
+            in_step += installed(c, b, &have) && have == gen;
+        }
+    }
+    free(brs);
+    ds_put_format(&s, "mslbd %s: %s (master %s, role generation %"PRIu64
+                  ")\n", nbdb_id(e->nbdb), master ? "master" : "standby",
+                  master_name ? master_name : "none", role_gen);
+    ds_put_format(&s, "model: generation %"PRIu64", database %s, %zu "
+                  "problems\n", gen,
+                  nbdb_is_connected(e->nbdb) ? "connected" : "disconnected",
+                  shash_count(nbdb_problems(e->nbdb)));
+    ds_put_format(&s, "bridges: %zu configured, %zu connected, %zu in step\n",
+                  n, connected, in_step);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+show_bridge(const struct control *c, const struct bridge *b, struct ds *s)
+{
+    json_t *j = bridge_status_json(b);
+    const char *role = json_string_value(json_object_get(j, "openflow_role"));
+    const char *version = json_string_value(json_object_get(j,
+                                                            "openflow_version"));
+    uint64_t have;
+
+    ds_put_format(s, "%s: %s", bridge_name(b),
+                  bridge_is_connected(b) ? "connected" : "disconnected");
+    if (role) {
+        ds_put_format(s, ", %s", role);
+    }
+    ds_put_format(s, ", dpid %s", json_string_value(json_object_get(
+                                      j, "datapath_id")));
+    if (version) {
+        ds_put_format(s, ", %s", version);
+    }
+    if (!mdb_find_bridge(c->env.mdb, bridge_name(b))) {
+        ds_put_cstr(s, ", not in the model");
+    } else if (installed(c, b, &have)) {
+        ds_put_format(s, ", installed %"PRIu64" of %"PRIu64, have,
+                      nbdb_generation(c->env.nbdb));
+    }
+    ds_put_format(s, ", %"PRId64" flows, %"PRId64" groups\n",
+                  (int64_t) json_integer_value(json_object_get(j, "flows")),
+                  (int64_t) json_integer_value(json_object_get(j, "groups")));
+    json_decref(j);
+}
+
+static void
+cmd_bridge_show(struct unixctl_conn *conn, int argc, const char *argv[],
+                void *c_)
+{
+    struct control *c = c_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    size_t shown = 0;
+
+    for (size_t i = 0; i < bridges_count(c->env.bridges); i++) {
+        const struct bridge *b = bridges_at(c->env.bridges, i);
+
+        if (argc < 2 || !strcmp(bridge_name(b), argv[1])) {
+            show_bridge(c, b, &s);
+            shown++;
+        }
+    }
+    if (argc >= 2 && !shown) {
+        ds_put_format(&s, "no bridge named %s has connected", argv[1]);
+        unixctl_command_reply_error(conn, ds_cstr(&s));
+    } else {
+        unixctl_command_reply(conn, ds_cstr(&s));
+    }
+    ds_destroy(&s);
+}
+
+static void
+cmd_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *c_)
+{
+    struct control *c = c_;
+
+    VLOG_INFO("exit requested on the control socket");
+    unixctl_command_reply(conn, NULL);
+    c->env.exit(c->env.aux);
+}
+
+char *
+control_start(const char *path, const char *pidfile,
+              const struct control_env *env, struct control **cp)
+{
+    struct control *c = xzalloc(sizeof *c);
+    char *owned = NULL;
+    int error;
+
+    if (!path && pidfile) {
+        char *copy = xstrdup(pidfile);
+        path = owned = xasprintf("%s/mslbd.%ld.ctl", dirname(copy),
+                                 (long) getpid());
+        free(copy);
+    }
+    error = unixctl_server_create(path, &c->server);
+    if (error) {
+        char *msg = xasprintf("control socket %s: %s",
+                              path ? path : "(default)",
+                              ovs_strerror(error));
+        free(owned);
+        free(c);
+        return msg;
+    }
+    free(owned);
+    c->env = *env;
+    unixctl_command_register("status", "", 0, 0, cmd_status, c);
+    unixctl_command_register("bridge/show", "[BRIDGE]", 0, 1,
+                             cmd_bridge_show, c);
+    unixctl_command_register("exit", "", 0, 0, cmd_exit, c);
+    *cp = c;
+    return NULL;
+}
+
+void
+control_run(struct control *c)
+{
+    if (c) {
+        unixctl_server_run(c->server);
+    }
+}
+
+void
+control_wait(struct control *c)
+{
+    if (c) {
+        unixctl_server_wait(c->server);
+    }
+}
+
+void
+control_destroy(struct control *c)
+{
+    if (c) {
+        unixctl_server_destroy(c->server);
+        free(c);
+    }
+}
+
+const char *
+control_path(const struct control *c)
+{
+    return unixctl_server_get_path(c->server);
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# mslbd answers ovs-appctl as OVS's daemons do (docs/controller.md,
+# "Control socket"): version, status, bridge/show, vlog/list, vlog/set
+# (a module's debug lines appear in the log file), vlog/reopen after the
+# log file was moved (as logrotate does), exit (the daemon stops, the
+# bridge keeps its flows); `mslbd --version`, `mslbctl --version`.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nat_topo.sh"
+
+nat_topo_up
+nat_config "$D/mslb.json"
+mslbd_start "$D/mslb.json"
+check "installed" wait_generation 1
+
+# The pidfile is $D/mslbd.pid, the socket $D/mslbd.PID.ctl: found by name.
+ctl() { OVS_RUNDIR=$D ovs-appctl -t mslbd --timeout=10 "$@"; }
+out() { ctl "$@" 2>&1; }
+
+check "the control socket is beside the pidfile" \
+    test -S "$D/mslbd.$(mslbd_pid).ctl"
+check "version: mslbd's, on OVS's library" sh -c \
+    "OVS_RUNDIR=$D ovs-appctl -t mslbd version | grep -qx 'mslbd 0.12.0' &&
+     OVS_RUNDIR=$D ovs-appctl -t mslbd version | grep -q '^Open vSwitch Library'"
+check "mslbd --version" sh -c "'$MSLBD' --version | grep -qx 'mslbd (mslb) 0.12.0'"
+check "mslbctl --version" sh -c \
+    "'$(dirname "$MSLBD")/mslbctl' --version | grep -qx 'mslbctl (mslb) 0.12.0'"
+status_ok() {
+    local s
+    s=$(out status)
+    echo "$s"
+    grep -q "^mslbd .*: master (master .*, role generation [0-9]*)$" <<<"$s"
+    grep -q "^model: generation 1, database connected, 0 problems$" <<<"$s"
+    grep -q "^bridges: 1 configured, 1 connected, 1 in step$" <<<"$s"
+}
+check "status: master, the model's generation, bridges in step" \
+    wait_for 10 status_ok
+show_ok() {
+    local s
+    s=$(out bridge/show br-lb)
+    echo "$s"
+    grep -Eq "^br-lb: connected, master, dpid [0-9a-f]{16}, OpenFlow1[35], installed 1 of 1, [0-9]+ flows, 3 groups$" <<<"$s"
+}
+check "bridge/show br-lb" show_ok
+check_fails "bridge/show of a bridge that never connected is an error" \
+    ctl bridge/show br-nope
+check "list-commands has mslbd's commands and OVS's vlog" sh -c \
+    "OVS_RUNDIR=$D ovs-appctl -t mslbd list-commands | grep -q 'bridge/show' &&
+     OVS_RUNDIR=$D ovs-appctl -t mslbd list-commands | grep -q 'vlog/reopen'"
+check "vlog/list names mslbd's modules" sh -c \
+    "OVS_RUNDIR=$D ovs-appctl -t mslbd vlog/list | grep -Eq '^ *reconciler '"
+
+# vlog/set: the reconciler's debug lines reach the log file.
+check_fails "no reconciler debug line yet" grep -q "|DBG|reconciler|" "$D/mslbd.log"
+check "vlog/set reconciler:file:dbg" ctl vlog/set reconciler:file:dbg
+nat_config "$D/mslb.json" "$(nat_backend 1 8080 3),$(nat_backend 2 8080 5)"
+kill -HUP "$(mslbd_pid)"
+check "a reload is installed" wait_generation 2
+check "the reconciler's debug lines are in the log file" \
+    grep -q "|DBG|reconciler|bridge br-lb: .* operations to send" "$D/mslbd.log"
+
+# vlog/reopen after the file was moved away.
+mv "$D/mslbd.log" "$D/mslbd.log.1"
+check "vlog/reopen" ctl vlog/reopen
+check "a new log file" test -e "$D/mslbd.log"
+nat_config "$D/mslb.json"
+kill -HUP "$(mslbd_pid)"
+check "the next lines go to the new file" \
+    wait_for 10 grep -q "bridge br-lb: generation 3 installed" "$D/mslbd.log"
+check "not to the moved one" sh -c "! grep -q 'generation 3 installed' $D/mslbd.log.1"
+
+# exit: the daemon stops as on SIGTERM; the bridge keeps its flows.
+flows=$(ofctl dump-flows br-lb --no-stats | wc -l)
+pid=$(mslbd_pid)
+check "exit" ctl exit
+gone() { ! kill -0 "$pid" 2>/dev/null; }
+check "mslbd exited" wait_for 10 gone
+check "its pidfile is gone" wait_for 5 sh -c "! test -e $D/mslbd.pid"
+check "br-lb kept its $flows flows" \
+    test "$(ofctl dump-flows br-lb --no-stats | wc -l)" = "$flows"
