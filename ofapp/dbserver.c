@@ -464,7 +464,7 @@ start_own(struct dbserver *db, const struct dbserver_options *o)
         run_dir = dir_name(o->db_file);
     }
     db->db_file = xstrdup(o->db_file);
-    db->schema = xstrdup(o->schema ? o->schema : MSLB_OVSDB_SCHEMA);
+    db->schema = o->schema ? xstrdup(o->schema) : dbserver_find_schema();
     db->server_bin = o->bin_dir ? xasprintf("%s/ovsdb-server", o->bin_dir)
                                 : xstrdup("ovsdb-server");
     db->tool_bin = o->bin_dir ? xasprintf("%s/ovsdb-tool", o->bin_dir)
@@ -515,6 +515,37 @@ start_own(struct dbserver *db, const struct dbserver_options *o)
                      timeout_ms);
     }
     return NULL;
+}
+
+char *
+dbserver_find_schema(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+    if (n > 0) {
+        static const char *const rel[] = {
+            "../share/mslb/mslb.ovsschema",     /* Installed: PREFIX/sbin. */
+            "../schemas/mslb.ovsschema",        /* A build directory. */
+        };
+        char *dir;
+
+        exe[n] = '\0';
+        dir = dir_name(exe);
+        for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+            char *path = xasprintf("%s/%s", dir, rel[i]);
+            char *real = realpath(path, NULL);
+
+            free(path);
+            if (real && !access(real, R_OK)) {
+                free(dir);
+                return real;
+            }
+            free(real);
+        }
+        free(dir);
+    }
+    return xstrdup(MSLB_OVSDB_SCHEMA_INSTALLED);
 }
 
 char *

@@ -24,12 +24,17 @@ struct dbserver_options {
     const char *db_file;        /* Database file, or NULL with 'remote'. */
     const char *run_dir;        /* NULL: the database file's directory. */
     const char *remote;         /* External server: starts nothing. */
-    const char *schema;         /* NULL: MSLB_OVSDB_SCHEMA. */
+    const char *schema;         /* NULL: dbserver_find_schema(). */
     const char *bin_dir;        /* ovsdb-server, ovsdb-tool; NULL: $PATH. */
     int start_timeout_ms;       /* 0: 10 s for the socket to answer. */
 };
 
 struct dbserver;
+
+/* mslb.ovsschema: beside the running binary when installed
+ * (BINDIR/../share/mslb/), in the source tree above a build directory,
+ * else the install prefix's.  Malloc'd. */
+char *dbserver_find_schema(void);
 
 /* Prepares the database and starts the server (returns once its socket
  * accepts connections), or just records the external remote.  Runs tools

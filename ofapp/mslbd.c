@@ -21,7 +21,10 @@
 #include <fcntl.h>
 #include <libgen.h>
 
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <uv.h>
 #include <jansson.h>
 
@@ -498,12 +501,42 @@ reload(struct mslbd *d)
     model_destroy(m);
 }
 
+/* Tells systemd (Type=notify) how mslbd stands, if it started mslbd:
+ * one datagram to $NOTIFY_SOCKET, as sd_notify(3) sends. */
+static void
+notify_systemd(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    socklen_t len;
+    int fd;
+
+    if (!path || !path[0] || strlen(path) >= sizeof sun.sun_path) {
+        return;
+    }
+    strcpy(sun.sun_path, path);
+    if (sun.sun_path[0] == '@') {
+        sun.sun_path[0] = '\0';        /* The abstract namespace. */
+    }
+    len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return;
+    }
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+               (struct sockaddr *) &sun, len) < 0) {
+        VLOG_WARN("NOTIFY_SOCKET %s: %s", path, ovs_strerror(errno));
+    }
+    close(fd);
+}
+
 /* SIGTERM, SIGINT, or "exit" on the control socket. */
 static void
 stop(void *d_)
 {
     struct mslbd *d = d_;
 
+    notify_systemd("STOPPING=1");
     bridges_close_listeners(d->bridges);
     rest_server_stop(d->rest);
     d->rest = NULL;
@@ -1040,6 +1073,13 @@ main(int argc, char *argv[])
         }
         atexit(remove_pidfile);
     }
+    /* Serving: the database read, listeners, REST and control socket up. */
+    char *ready = xasprintf("READY=1\nMAINPID=%ld\nSTATUS=generation %"
+                            PRIu64", %zu bridges, %zu services",
+                            (long) getpid(), d.generation,
+                            mdb_n_bridges(d.mdb), mdb_n_services(d.mdb));
+    notify_systemd(ready);
+    free(ready);
     mainloop_run(d.mainloop);
 
     control_destroy(d.control);

@@ -41,6 +41,11 @@ add_library(mslb_ovsdb STATIC ofapp/dbserver.c ofapp/mainloop.c
             ofapp/child.c)
 target_include_directories(mslb_ovsdb PUBLIC ${CMAKE_SOURCE_DIR}/ofapp)
 target_link_libraries(mslb_ovsdb PUBLIC mslb_idl PkgConfig::LIBUV)
+# The schema is found at run time (dbserver.c): beside the installed
+# binary (PREFIX/share/mslb), in the source tree above a build directory,
+# else where the install prefix puts it; nothing of the source tree is
+# compiled in.
+include(GNUInstallDirs)
 target_compile_definitions(mslb_ovsdb PUBLIC
-  MSLB_OVSDB_SCHEMA="${CMAKE_SOURCE_DIR}/schemas/mslb.ovsschema")
+  MSLB_OVSDB_SCHEMA_INSTALLED="${CMAKE_INSTALL_FULL_DATADIR}/mslb/mslb.ovsschema")
 mslb_use_ovs_json(mslb_ovsdb)

@@ -206,7 +206,8 @@ test_stale_and_convert(void **state)
     assert_int_equal(kill(stale, 0), 0);
 
     error = dbserver_start(loop, &(struct dbserver_options) {
-                               .db_file = file }, &old);
+                               .db_file = file, .schema = MSLB_OVSDB_SCHEMA },
+                           &old);
     assert_null(error);
     assert_true(process_gone(stale));
     assert_true(dbserver_pid(old) > 0);
@@ -266,7 +267,8 @@ test_start_and_connect(void **state)
 
     snprintf(file, sizeof file, "%s/mslb.db", dir);
     error = dbserver_start(loop, &(struct dbserver_options) {
-                               .db_file = file }, &db);
+                               .db_file = file, .schema = MSLB_OVSDB_SCHEMA },
+                           &db);
     assert_null(error);
     assert_true(dbserver_pid(db) > 0);
     assert_int_equal(access(file, F_OK), 0);
