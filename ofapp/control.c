@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -14,8 +15,11 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
+#include "daemon.h"
+#include "jsonrpc.h"
 #include "unixctl.h"
 #include "util.h"
+#include "mslb/pipeline.h"
 
 #include "bridges.h"
 #include "nbdb.h"
@@ -126,6 +130,142 @@ cmd_bridge_show(struct unixctl_conn *conn, int argc, const char *argv[],
     ds_destroy(&s);
 }
 
+/* ---- trace: the switch's ofproto/trace, in mslb's words. ---- */
+
+/* The switch's control socket in OVS_RUNDIR (else /var/run/openvswitch):
+ * ovs-vswitchd.ctl if it was started with that name (--unixctl), else
+ * ovs-vswitchd.PID.ctl as ovs-appctl finds it.  Malloc'd, or NULL with
+ * '*error' set. */
+static char *
+switch_socket(char **error)
+{
+    const char *rundir = getenv("OVS_RUNDIR");
+    struct stat st;
+    char *pidfile, *fixed;
+    pid_t pid;
+
+    if (!rundir || !rundir[0]) {
+        rundir = "/var/run/openvswitch";
+    }
+    fixed = xasprintf("%s/ovs-vswitchd.ctl", rundir);
+    if (!stat(fixed, &st) && S_ISSOCK(st.st_mode)) {
+        return fixed;
+    }
+    free(fixed);
+    pidfile = xasprintf("%s/ovs-vswitchd.pid", rundir);
+    pid = read_pidfile(pidfile);
+    if (pid < 0) {
+        *error = xasprintf("cannot find ovs-vswitchd: %s: %s (set "
+                           "OVS_RUNDIR for mslbd)", pidfile,
+                           ovs_strerror(-pid));
+        free(pidfile);
+        return NULL;
+    }
+    free(pidfile);
+    return xasprintf("%s/ovs-vswitchd.%ld.ctl", rundir, (long) pid);
+}
+
+static const char *
+table_name(int table)
+{
+    switch (table) {
+#define MSLB_TABLE(NAME, NUMBER, PURPOSE) case NUMBER: return #NAME;
+    MSLB_TABLES
+#undef MSLB_TABLE
+    }
+    return NULL;
+}
+
+/* One line of ofproto/trace: a table's flow line (" 5. match, priority
+ * N, cookie 0x...") gets mslb's table name and the service the cookie
+ * names; a write of the backend register names the backend. */
+static void
+annotate(const struct control *c, const char *line, struct ds *out,
+         const struct model_service **svcp, uint32_t *backend)
+{
+    const char *p = line + strspn(line, " ");
+    const char *ck = strstr(line, "cookie 0x");
+    const char *reg = strstr(line, "->"MSLB_REG_BACKEND);
+    int table, n = 0;
+
+    ds_put_cstr(out, line);
+    if (sscanf(p, "%d.%n", &table, &n) == 1 && n && table_name(table)) {
+        ds_put_format(out, "  [%s", table_name(table));
+        unsigned long long cookie = ck ? strtoull(ck + 7, NULL, 16) : 0;
+        if ((cookie & MSLB_COOKIE_TAG_MASK) == MSLB_COOKIE_TAG
+            && (cookie >> MSLB_COOKIE_KIND_SHIFT & 0xff)
+               == MSLB_COOKIE_SERVICE) {
+            const struct model_service *svc
+                = mdb_find_service_by_id(c->env.mdb, cookie & 0xffffff);
+            if (svc) {
+                ds_put_format(out, ", service %s", svc->name);
+                *svcp = svc;
+            }
+        }
+        ds_put_char(out, ']');
+    } else if (reg && strstr(line, "set_field:0x")) {
+        *backend = strtoul(strstr(line, "set_field:0x") + 10, NULL, 16);
+    }
+    ds_put_char(out, '\n');
+}
+
+static void
+cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[], void *c_)
+{
+    struct control *c = c_;
+    char *error = NULL, *result = NULL, *path = switch_socket(&error);
+    char *args[2] = { CONST_CAST(char *, argv[1]),
+                      CONST_CAST(char *, argv[2]) };
+    struct jsonrpc *client = NULL;
+    int err;
+
+    if (!path) {
+        unixctl_command_reply_error(conn, error);
+        free(error);
+        return;
+    }
+    err = unixctl_client_create(path, &client);
+    if (!err) {
+        err = unixctl_client_transact(client, "ofproto/trace", 2, args,
+                                      &result, &error);
+        jsonrpc_close(client);
+    }
+    if (err || error) {
+        char *msg = err ? xasprintf("%s: %s", path, ovs_strerror(err))
+                        : xasprintf("ofproto/trace: %s", error);
+        unixctl_command_reply_error(conn, msg);
+        free(msg);
+    } else {
+        const struct model_service *svc = NULL;
+        uint32_t backend = 0;
+        struct ds out = DS_EMPTY_INITIALIZER;
+        char *save = NULL;
+
+        for (char *line = strtok_r(result, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+            annotate(c, line, &out, &svc, &backend);
+        }
+        ds_put_format(&out, "\nmslb: service %s", svc ? svc->name : "none");
+        if (svc && backend) {
+            const struct model_backend *be
+                = model_find_backend_by_key(svc, backend);
+            ds_put_format(&out, ", backend %s", be ? be->name : "unknown");
+        } else if (svc && strstr(ds_cstr(&out), "hash(")) {
+            /* A new session's slot comes from the datapath's hash of the
+             * packet, after a recirculation ofproto/trace cannot follow. */
+            ds_put_cstr(&out, ", backend: chosen by the datapath's hash "
+                        "of the packet (dp_hash), not traced");
+        }
+        ds_put_char(&out, '\n');
+        unixctl_command_reply(conn, ds_cstr(&out));
+        ds_destroy(&out);
+    }
+    free(error);
+    free(result);
+    free(path);
+}
+
 static void
 cmd_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
          const char *argv[] OVS_UNUSED, void *c_)
@@ -166,6 +306,7 @@ control_start(const char *path, const char *pidfile,
     unixctl_command_register("bridge/show", "[BRIDGE]", 0, 1,
                              cmd_bridge_show, c);
     unixctl_command_register("exit", "", 0, 0, cmd_exit, c);
+    unixctl_command_register("trace", "BRIDGE FLOW", 2, 2, cmd_trace, c);
     *cp = c;
     return NULL;
 }

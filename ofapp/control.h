@@ -6,6 +6,8 @@
  *                    database, the bridges in step
  *   bridge/show [BR] each bridge: connection, OpenFlow role, generations,
  *                    flows and groups
+ *   trace BR FLOW    the switch's ofproto/trace with mslb's table names,
+ *                    the service and, when traceable, the backend
  *   exit             stop as on SIGTERM (the bridges keep their flows)
  *   vlog/...         OVS's logging commands: vlog/list, vlog/set,
  *                    vlog/reopen (after logrotate moved the file), ...

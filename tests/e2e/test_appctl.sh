@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # mslbd answers ovs-appctl as OVS's daemons do (docs/controller.md,
-# "Control socket"): version, status, bridge/show, vlog/list, vlog/set
+# "Control socket"): version, status, bridge/show, trace (the switch's
+# ofproto/trace naming mslb's tables, the service and the backend),
+# vlog/list, vlog/set
 # (a module's debug lines appear in the log file), vlog/reopen after the
 # log file was moved (as logrotate does), exit (the daemon stops, the
 # bridge keeps its flows); `mslbd --version`, `mslbctl --version`.
@@ -49,6 +51,28 @@ check "list-commands has mslbd's commands and OVS's vlog" sh -c \
      OVS_RUNDIR=$D ovs-appctl -t mslbd list-commands | grep -q 'vlog/reopen'"
 check "vlog/list names mslbd's modules" sh -c \
     "OVS_RUNDIR=$D ovs-appctl -t mslbd vlog/list | grep -Eq '^ *reconciler '"
+
+# trace: the switch's ofproto/trace with mslb's table and service names;
+# a new session's backend is picked after a dp_hash recirculation that
+# ofproto/trace does not follow, which the answer says.
+FLOW="in_port=front,tcp,dl_dst=$LBMAC,nw_src=198.18.0.10,nw_dst=$VIP,tp_src=40000,tp_dst=80"
+trace_ok() {
+    local s
+    s=$(out trace br-lb "$FLOW" || true)
+    echo "$s"
+    grep -q "^ *0\. .*\[CLASSIFY" <<<"$s"
+    grep -q "\[.*, service web\]" <<<"$s"
+    grep -Eq "^mslb: service web, backend( s[12]|: chosen by the datapath's hash of the packet \(dp_hash\), not traced)$" <<<"$s"
+}
+check "trace: a client's SYN to the VIP names the tables, service and backend" \
+    trace_ok
+trace_other() {
+    out trace br-lb "in_port=front,tcp,dl_dst=$LBMAC,nw_src=198.18.0.10,nw_dst=198.18.0.99,tp_dst=80" \
+        | grep -q "^mslb: service none$"
+}
+check "trace: a packet to no VIP hits no service" trace_other
+check_fails "trace of a bridge the switch does not have is an error" \
+    ctl trace br-nope "$FLOW"
 
 # vlog/set: the reconciler's debug lines reach the log file.
 check_fails "no reconciler debug line yet" grep -q "|DBG|reconciler|" "$D/mslbd.log"
