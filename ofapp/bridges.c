@@ -329,7 +329,7 @@ become_slave(struct bridge *b, const char *why)
     if (b->announcer) {
         announcer_reset(b->announcer);
     }
-    reconciler_disconnected(b->rec);
+    reconciler_demoted(b->rec);
     notify_changed(b->table);
 }
 

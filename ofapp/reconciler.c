@@ -221,6 +221,16 @@ reconciler_disconnected(struct reconciler *r)
     notify_installed(r);
 }
 
+void
+reconciler_demoted(struct reconciler *r)
+{
+    drop_inflight(r);           /* Their replies still come: expected. */
+    r->state = RECONCILER_DISCONNECTED;
+    r->flows_xid = r->groups_xid = 0;
+    r->pending = false;
+    notify_installed(r);
+}
+
 /* ---- Installing. ---- */
 
 static void

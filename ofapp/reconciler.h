@@ -67,6 +67,10 @@ void reconciler_destroy(struct reconciler *);
 void reconciler_connected(struct reconciler *, int ofp_version);
 /* The session is gone: whatever was in flight is forgotten. */
 void reconciler_disconnected(struct reconciler *);
+/* The session stays but this controller may not write any more (another
+ * became the switch's master): like disconnected, except that the
+ * replies of the bundles in flight still come and are taken quietly. */
+void reconciler_demoted(struct reconciler *);
 
 /* Consumes the replies and errors that answer the reconciler's own
  * requests; returns false for any other message. */

@@ -186,6 +186,29 @@ sys.exit(0 if before and before.keys() == after.keys() and not young else 1)
 PY
 }
 
+# writes_resumed BURST_FILE T0: how long after T0 (epoch seconds, the
+# database leader's kill) a write sent after it was acknowledged, from a
+# rest_burst.py record file; fails if none was, or none before T0.
+writes_resumed() {
+    "$PYTHON" - "$1" "$2" <<'PY'
+import json, sys
+recs = json.load(open(sys.argv[1]))["records"]
+t = float(sys.argv[2])
+ok = [r for r in recs if r["status"] and 200 <= r["status"] < 300]
+before = [r for r in ok if r["t1"] < t]
+after = sorted(r["t1"] for r in ok if r["t0"] >= t)
+failed = sum(1 for r in recs
+             if r["t0"] >= t and not (r["status"] and r["status"] < 300))
+if not before or not after:
+    print("acknowledged before the kill: %d, sent after it and acknowledged: %d"
+          % (len(before), len(after)))
+    sys.exit(1)
+print("writes resumed %.2f s after the leader's kill (%d acknowledged before; "
+      "after: %d acknowledged, %d answered 503 or cut meanwhile)"
+      % (after[0] - t, len(before), len(after), failed))
+PY
+}
+
 # ms_between LOG PATTERN T0: milliseconds from T0 (epoch seconds, from
 # date +%s.%N) to the first line of LOG after T0 that matches PATTERN.
 ms_between() {

@@ -661,6 +661,19 @@ fake_switch_deliver(struct fake_switch *sw, struct reconciler *r)
     return n;
 }
 
+size_t
+fake_switch_deliver_unclaimed(struct fake_switch *sw, struct reconciler *r)
+{
+    struct ofpbuf *b;
+    size_t n = 0;
+
+    LIST_FOR_EACH_POP (b, list_node, &sw->out) {
+        n += !reconciler_handle_msg(r, b->data);
+        ofpbuf_delete(b);
+    }
+    return n;
+}
+
 int
 fake_switch_deliver_one(struct fake_switch *sw, struct reconciler *r)
 {

@@ -53,6 +53,10 @@ size_t fake_switch_deliver(struct fake_switch *, struct reconciler *r);
 /* Hands the first queued reply to 'r'; returns its type, or -1 if none
  * was queued. */
 int fake_switch_deliver_one(struct fake_switch *, struct reconciler *r);
+/* Delivers every waiting reply; returns how many the reconciler did not
+ * take as its own. */
+size_t fake_switch_deliver_unclaimed(struct fake_switch *,
+                                     struct reconciler *r);
 /* Processes and delivers until nothing moves (bounded). */
 void fake_switch_converge(struct fake_switch *, struct reconciler *r);
 

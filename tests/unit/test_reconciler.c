@@ -449,6 +449,34 @@ test_disconnect_mid_bundle(void **state)
     assert_switch_holds(t, all, 3);
 }
 
+/* Demoted (another controller became the switch's master) with a bundle
+ * in flight: its replies, still coming on the same session, are taken
+ * quietly; made master again, it adopts and sends nothing the switch
+ * already has. */
+static void
+test_demoted_mid_bundle(void **state)
+{
+    struct test *t = *state;
+    const struct fake_switch_stats *st = fake_switch_stats(t->sw);
+    const struct unit *all[] = { &BASE, &SVC1, &SVC2 };
+
+    start_converged(t, 1);
+    set_unit(t, 2, &SVC2);
+    reconciler_set_desired(t->r, t->want, 2);
+    fake_switch_process(t->sw);             /* Committed; replies wait. */
+    reconciler_demoted(t->r);
+    assert_int_equal(reconciler_state(t->r), RECONCILER_DISCONNECTED);
+    assert_int_equal(fake_switch_deliver_unclaimed(t->sw, t->r), 0);
+    assert_int_equal(reconciler_state(t->r), RECONCILER_DISCONNECTED);
+
+    reconciler_connected(t->r, V);
+    fake_switch_converge(t->sw, t->r);
+    assert_int_equal(st->commits, 1);
+    assert_int_equal(reconciler_installed_generation(t->r), 2);
+    assert_true(reconciler_in_step(t->r));
+    assert_switch_holds(t, all, 3);
+}
+
 /* The bundle was committed but its replies were lost: the new session's
  * dumps show it, and nothing is sent again. */
 static void
@@ -526,6 +554,7 @@ main(void)
         T(test_dirty_while_busy),
         T(test_pipelined_error),
         T(test_disconnect_mid_bundle),
+        T(test_demoted_mid_bundle),
         T(test_disconnect_after_commit),
         T(test_switch_restarted_empty),
         T(test_foreign_untouched),
