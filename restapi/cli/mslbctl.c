@@ -75,6 +75,9 @@ usage(FILE *stream)
 "  backend up SVC NAME               send it new sessions again\n"
 "  backend down SVC NAME             send it nothing\n"
 "  backend weight SVC NAME W         set its share of new sessions\n"
+"  bridge show NAME                  one bridge as mslbd sees it\n"
+"  bridge put --file FILE            create or replace the bridge in FILE\n"
+"  bridge delete NAME                delete a bridge (no service on it)\n"
 "  status                            daemon health and bridges\n"
 "  stats [SVC]                       packets, bytes and sessions\n"
 "\n"
@@ -155,6 +158,9 @@ static const struct ctl_command commands[] = {
     { "backend up", "SVC NAME", 2, 2, 0, ctl_cmd_backend_state },
     { "backend down", "SVC NAME", 2, 2, 0, ctl_cmd_backend_state },
     { "backend weight", "SVC NAME W", 3, 3, 0, ctl_cmd_backend_weight },
+    { "bridge show", "NAME", 1, 1, 0, ctl_cmd_bridge_show },
+    { "bridge put", "--file FILE", 0, 0, OPT_FILE, ctl_cmd_bridge_put },
+    { "bridge delete", "NAME", 1, 1, 0, ctl_cmd_bridge_delete },
     { "status", "", 0, 0, 0, ctl_cmd_status },
     { "stats", "[SVC]", 0, 1, 0, ctl_cmd_stats },
 };
@@ -316,6 +322,13 @@ find_command(struct ctl *ctl, const struct ctl_command **cmdp,
         }
         words = 2;
         name = mslb_xasprintf("backend %s", ctl->args[1]);
+    } else if (!strcmp(ctl->args[0], "bridge")) {
+        if (ctl->n_args < 2) {
+            return ctl_usage_error("bridge needs a subcommand: show, put or "
+                                   "delete");
+        }
+        words = 2;
+        name = mslb_xasprintf("bridge %s", ctl->args[1]);
     } else {
         name = mslb_xasprintf("%s", ctl->args[0]);
     }

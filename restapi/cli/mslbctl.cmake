@@ -10,6 +10,7 @@ add_executable(mslbctl
   ${CMAKE_CURRENT_LIST_DIR}/ctl_services.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_backends.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_status.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_bridges.c
   ${CMAKE_CURRENT_LIST_DIR}/cli_http.c
   ${CMAKE_CURRENT_LIST_DIR}/cli_table.c)
 target_include_directories(mslbctl PRIVATE ${CMAKE_CURRENT_LIST_DIR})

@@ -141,5 +141,8 @@ int ctl_cmd_backend_state(struct ctl *, char **args, size_t n_args);
 int ctl_cmd_backend_weight(struct ctl *, char **args, size_t n_args);
 int ctl_cmd_status(struct ctl *, char **args, size_t n_args);
 int ctl_cmd_stats(struct ctl *, char **args, size_t n_args);
+int ctl_cmd_bridge_show(struct ctl *, char **args, size_t n_args);
+int ctl_cmd_bridge_put(struct ctl *, char **args, size_t n_args);
+int ctl_cmd_bridge_delete(struct ctl *, char **args, size_t n_args);
 
 #endif /* mslbctl.h */

@@ -45,3 +45,25 @@ check "usage error exits 2" exit_code 2 ctl create
 check "no server exits 3" exit_code 3 ctl --url http://127.0.0.1:1 list
 check "delete" sh -c "$MSLBCTL delete web | grep -q 'service web deleted'"
 check_fails "the VIP no longer answers" nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 1 --timeout 1
+
+# Bridges: put from a file (a second, unconnected bridge), show, replace,
+# a refused one (the API's field path in the error), delete.
+cat >"$D/br2.json" <<JSON
+{"name": "br-lb2", "mac": "0a:00:00:00:00:02", "frontend_port": "f2",
+ "backend_port": "b2", "gateways": ["198.18.1.2"]}
+JSON
+check "bridge put creates" sh -c \
+    "$MSLBCTL bridge put --file $D/br2.json | grep -Eq '^bridge br-lb2 created \(generation [0-9]+'"
+check "bridge show" sh -c \
+    "$MSLBCTL bridge show br-lb2 | grep -Eq '^configured: +yes' &&
+     $MSLBCTL bridge show br-lb2 | grep -Eq '^connected: +no'"
+sed -i 's/"198.18.1.2"/"198.18.1.3"/' "$D/br2.json"
+check "bridge put replaces" sh -c \
+    "$MSLBCTL bridge put --file $D/br2.json | grep -q '^bridge br-lb2 replaced'"
+cat >"$D/bad.json" <<JSON
+{"name": "br-bad", "mac": "not-a-mac", "frontend_port": "f", "backend_port": "b"}
+JSON
+check "a bad bridge exits 1, naming the field" sh -c \
+    "! $MSLBCTL bridge put --file $D/bad.json 2>$D/bad.err; grep -q 'mac' $D/bad.err"
+check "bridge delete" sh -c "$MSLBCTL bridge delete br-lb2 | grep -q '^bridge br-lb2 deleted'"
+check "a deleted bridge is not found (exit 4)" exit_code 4 ctl bridge show br-lb2
