@@ -34,6 +34,11 @@ ctl_cmd_backend_add(struct ctl *ctl, char **args, size_t n_args)
     if (ctl->state) {
         json_object_set_new(backend, "state", json_string(ctl->state));
     }
+    code = ctl_apply_sets(ctl, backend);
+    if (code) {
+        json_decref(backend);
+        return code;
+    }
 
     path = ctl_service_path(args[0], "/backends");
     code = ctl_write(ctl, "POST", path, backend,

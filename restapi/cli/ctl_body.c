@@ -36,10 +36,30 @@ ctl_set_integer(json_t *obj, const char *key, const char *text)
 }
 
 int
+ctl_apply_sets(const struct ctl *ctl, json_t *body)
+{
+    for (size_t i = 0; i < ctl->n_sets; i++) {
+        const char *set = ctl->sets[i], *eq = strchr(set, '=');
+        json_t *value;
+        char *key;
+
+        if (!eq || eq == set) {
+            return ctl_usage_error("--set %s: expected KEY=VALUE", set);
+        }
+        key = mslb_xasprintf("%.*s", (int) (eq - set), set);
+        value = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+        json_object_set_new(body, key, value ? value : json_string(eq + 1));
+        free(key);
+    }
+    return CTL_EXIT_OK;
+}
+
+int
 ctl_parse_backend_spec(const char *spec, json_t **backend)
 {
     static const char *const keys[] = { "name", "ip", "port", "mac",
-                                        "weight", "state" };
+                                        "weight", "state", "host",
+                                        "host_bridge" };
     char *copy = mslb_xasprintf("%s", spec), *save = NULL;
     json_t *b = json_object();
     int code = CTL_EXIT_OK;
@@ -62,8 +82,8 @@ ctl_parse_backend_spec(const char *spec, json_t **backend)
         }
         if (!known) {
             code = ctl_usage_error("--backend %s: unknown key \"%s\" "
-                                   "(expected name, ip, port, mac, weight "
-                                   "or state)", spec, key);
+                                   "(expected name, ip, port, mac, weight, "
+                                   "state, host or host_bridge)", spec, key);
         } else if (json_object_get(b, key)) {
             code = ctl_usage_error("--backend %s: \"%s\" given twice",
                                    spec, key);
@@ -76,8 +96,9 @@ ctl_parse_backend_spec(const char *spec, json_t **backend)
             json_object_set_new(b, key, json_string(value));
         }
     }
-    for (size_t i = 0; !code && i < 3; i++) {
-        static const char *const required[] = { "name", "ip", "mac" };
+    /* "mac" may be left to mslbd, which resolves it (docs/health.md). */
+    for (size_t i = 0; !code && i < 2; i++) {
+        static const char *const required[] = { "name", "ip" };
         if (!json_object_get(b, required[i])) {
             code = ctl_usage_error("--backend %s: \"%s\" is required",
                                    spec, required[i]);

@@ -180,6 +180,9 @@ service_from_options(const struct ctl *ctl, const char *name,
         }
     }
     json_object_set_new(s, "backends", backends);
+    if (!code) {
+        code = ctl_apply_sets(ctl, s);
+    }
     if (code) {
         json_decref(s);
         return code;

@@ -38,6 +38,7 @@ static const struct option long_options[] = {
     { "mac", required_argument, NULL, OPT_MAC },
     { "weight", required_argument, NULL, OPT_WEIGHT },
     { "state", required_argument, NULL, OPT_STATE },
+    { "set", required_argument, NULL, OPT_SET },
     { "url", required_argument, NULL, OPT_URL },
     { "token", required_argument, NULL, OPT_TOKEN },
     { "json", no_argument, NULL, OPT_JSON },
@@ -63,13 +64,15 @@ usage(FILE *stream)
 "  show NAME                         one service and its backends\n"
 "  create --file FILE                create a service from JSON ('-': stdin)\n"
 "  create NAME --vip IP --protocol tcp|udp --port N --bridge BR [--bridge BR]\n"
-"         [--mode nat] [--backend name=N,ip=IP,mac=MAC[,port=P][,weight=W]\n"
-"         [,state=S]]...\n"
+"         [--mode MODE] [--backend name=N,ip=IP[,mac=MAC][,port=P]\n"
+"         [,weight=W][,state=S][,host=IP][,host_bridge=BR]]...\n"
+"         [--set FIELD=VALUE]...   any field of the service (docs/api.md);\n"
+"                                  VALUE as JSON when it is JSON\n"
 "  replace --file FILE               replace (or create) the service named\n"
 "                                    in FILE\n"
 "  delete NAME                       delete a service\n"
 "  backend add SVC --name N --ip IP [--mac MAC] [--port P] [--weight W]\n"
-"              [--state up|drain|down]\n"
+"              [--state up|drain|down] [--set FIELD=VALUE]...\n"
 "  backend remove SVC NAME           remove a backend\n"
 "  backend drain SVC NAME            keep its sessions, send it no new ones\n"
 "  backend up SVC NAME               send it new sessions again\n"
@@ -143,16 +146,18 @@ static const struct ctl_command commands[] = {
     { "show", "NAME", 1, 1, 0, ctl_cmd_show },
     { "create",
       "--file FILE | NAME --vip IP --protocol tcp|udp --port N --bridge BR "
-      "[--bridge BR]... [--mode nat] [--backend SPEC]...",
+      "[--bridge BR]... [--mode MODE] [--backend SPEC]... "
+      "[--set FIELD=VALUE]...",
       0, 1,
       OPT_FILE | OPT_VIP | OPT_PROTOCOL | OPT_PORT | OPT_MODE | OPT_BRIDGE
-      | OPT_BACKEND, ctl_cmd_create },
+      | OPT_BACKEND | OPT_SET, ctl_cmd_create },
     { "replace", "--file FILE", 0, 0, OPT_FILE, ctl_cmd_replace },
     { "delete", "NAME", 1, 1, 0, ctl_cmd_delete },
     { "backend add",
-      "SVC --name N --ip IP [--mac MAC] [--port P] [--weight W] [--state S]",
-      1, 1, OPT_NAME | OPT_IP | OPT_MAC | OPT_PORT | OPT_WEIGHT | OPT_STATE,
-      ctl_cmd_backend_add },
+      "SVC --name N --ip IP [--mac MAC] [--port P] [--weight W] [--state S] "
+      "[--set FIELD=VALUE]...",
+      1, 1, OPT_NAME | OPT_IP | OPT_MAC | OPT_PORT | OPT_WEIGHT | OPT_STATE
+      | OPT_SET, ctl_cmd_backend_add },
     { "backend remove", "SVC NAME", 2, 2, 0, ctl_cmd_backend_remove },
     { "backend drain", "SVC NAME", 2, 2, 0, ctl_cmd_backend_state },
     { "backend up", "SVC NAME", 2, 2, 0, ctl_cmd_backend_state },
@@ -210,6 +215,9 @@ parse_options(struct ctl *ctl, int argc, char *argv[])
             break;
         case OPT_BACKEND:
             push(&ctl->backends, &ctl->n_backends, optarg);
+            break;
+        case OPT_SET:
+            push(&ctl->sets, &ctl->n_sets, optarg);
             break;
         case OPT_NAME: ctl->name = optarg; break;
         case OPT_IP: ctl->ip = optarg; break;

@@ -41,6 +41,7 @@ enum {
     OPT_MAC = 1 << 9,
     OPT_WEIGHT = 1 << 10,
     OPT_STATE = 1 << 11,
+    OPT_SET = 1 << 12,          /* --set KEY=VALUE: any field of the body. */
     /* Global options, accepted before or after the command. */
     OPT_URL = 1 << 16,
     OPT_TOKEN = 1 << 17,
@@ -65,8 +66,8 @@ struct ctl {
     unsigned int seen;          /* OPT_* bits given. */
     const char *file, *vip, *protocol, *port, *mode;
     const char *name, *ip, *mac, *weight, *state;
-    const char **bridges, **backends;
-    size_t n_bridges, n_backends;
+    const char **bridges, **backends, **sets;
+    size_t n_bridges, n_backends, n_sets;
 
     /* Positional arguments, the command's words first. */
     char **args;
@@ -126,6 +127,10 @@ bool ctl_set_integer(json_t *obj, const char *key, const char *text);
 /* A --backend spec "name=s1,ip=...,mac=...[,port=P][,weight=W][,state=S]"
  * as a new BACKEND object in '*backend'. */
 int ctl_parse_backend_spec(const char *spec, json_t **backend);
+/* Applies every --set KEY=VALUE to 'body': VALUE as JSON when it is JSON
+ * (a number, true, false, null, an object, an array, a quoted string),
+ * else as a string.  Returns 0 or a usage error's exit code. */
+int ctl_apply_sets(const struct ctl *, json_t *body);
 /* The JSON object in 'file' ("-": stdin), new, in '*obj'. */
 int ctl_read_json_file(const char *file, json_t **obj);
 

@@ -67,3 +67,16 @@ check "a bad bridge exits 1, naming the field" sh -c \
     "! $MSLBCTL bridge put --file $D/bad.json 2>$D/bad.err; grep -q 'mac' $D/bad.err"
 check "bridge delete" sh -c "$MSLBCTL bridge delete br-lb2 | grep -q '^bridge br-lb2 deleted'"
 check "a deleted bridge is not found (exit 4)" exit_code 4 ctl bridge show br-lb2
+
+# --set: fields without a flag of their own; a refused one names the field.
+check "create with --set idle_timeout and a monitor object" sh -c \
+    "$MSLBCTL create web2 --vip $VIP --protocol tcp --port 81 --bridge br-lb \
+        --set idle_timeout=30 --set 'monitor={\"type\": \"tcp\", \"interval\": 2}' \
+        --backend name=s3,ip=198.18.1.13,port=8081,mac=02:00:00:00:01:13 \
+        | grep -q 'service web2 created'"
+check "show has the monitor given by --set" sh -c \
+    "$MSLBCTL --json show web2 | grep -q '\"interval\": 2'"
+check "a refused --set exits 1 and names the field" sh -c \
+    "! $MSLBCTL create web3 --vip $VIP --protocol tcp --port 82 --bridge br-lb \
+        --set idle_timeout=0 2>$D/set.err; grep -q 'idle_timeout' $D/set.err"
+check "delete web2" sh -c "$MSLBCTL delete web2 | grep -q 'service web2 deleted'"

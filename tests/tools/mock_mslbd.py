@@ -42,9 +42,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+# The rest of the model's fields are passed through as given (mslbd
+# checks them; this mock checks the ones its tests exercise).
+SERVICE_EXTRA = ("idle_timeout", "persistence", "tunnel", "dscp", "mss",
+                 "distribution", "floating_ip", "monitor", "outbound")
 SERVICE_KEYS = ("name", "vip", "protocol", "port", "mode", "bridges",
-                "backends")
-BACKEND_KEYS = ("name", "ip", "port", "mac", "weight", "state")
+                "backends") + SERVICE_EXTRA
+BACKEND_EXTRA = ("host", "host_bridge", "monitor")
+BACKEND_KEYS = ("name", "ip", "port", "mac", "weight", "state") \
+    + BACKEND_EXTRA
 STATES = ("up", "drain", "down")
 
 
@@ -78,7 +84,7 @@ def check_keys(obj, allowed, prefix):
 def check_backend(b, service_port, vip, prefix):
     """Returns backend 'b' validated and with its defaults filled."""
     check_keys(b, BACKEND_KEYS, prefix)
-    for key in ("name", "ip", "mac"):
+    for key in ("name", "ip"):
         if key not in b:
             raise invalid("is required", prefix + key)
     if not isinstance(b["name"], str) or not b["name"]:
@@ -89,7 +95,8 @@ def check_backend(b, service_port, vip, prefix):
         raise invalid("must be an IPv4 address", prefix + "ip")
     if vip is not None and ip == vip:
         raise invalid("must differ from the VIP", prefix + "ip")
-    if not isinstance(b["mac"], str) or not MAC_RE.match(b["mac"]):
+    if "mac" in b and (not isinstance(b["mac"], str)
+                       or not MAC_RE.match(b["mac"])):
         raise invalid("must be a MAC address", prefix + "mac")
     port = b.get("port", service_port)
     if not is_int(port) or not 1 <= port <= 65535:
@@ -100,8 +107,12 @@ def check_backend(b, service_port, vip, prefix):
     state = b.get("state", "up")
     if state not in STATES:
         raise invalid('must be "up", "drain" or "down"', prefix + "state")
-    return {"name": b["name"], "ip": str(ip), "port": port,
-            "mac": b["mac"].lower(), "weight": weight, "state": state}
+    out = {"name": b["name"], "ip": str(ip), "port": port,
+           "weight": weight, "state": state}
+    if "mac" in b:
+        out["mac"] = b["mac"].lower()
+    out.update((k, b[k]) for k in BACKEND_EXTRA if k in b)
+    return out
 
 
 class Model:
@@ -136,8 +147,9 @@ class Model:
         if not is_int(s["port"]) or not 1 <= s["port"] <= 65535:
             raise invalid("must be an integer from 1 to 65535", "port")
         mode = s.get("mode", "nat")
-        if mode != "nat":
-            raise invalid('must be "nat"', "mode")
+        if mode not in ("nat", "dr", "tun", "l3dsr", "mslb", "local", "slb"):
+            raise invalid("must be one of nat, dr, tun, l3dsr, mslb, local, "
+                          "slb", "mode")
         bridges = s["bridges"]
         if not isinstance(bridges, list) or not bridges:
             raise invalid("must be a list of 1 or more bridge names",
@@ -157,9 +169,11 @@ class Model:
                               "backends[%d].name" % i)
             names.add(b["name"])
             backends.append(b)
-        return {"name": s["name"], "vip": str(vip),
-                "protocol": s["protocol"], "port": s["port"], "mode": mode,
-                "bridges": list(bridges), "backends": backends}
+        out = {"name": s["name"], "vip": str(vip),
+               "protocol": s["protocol"], "port": s["port"], "mode": mode,
+               "bridges": list(bridges), "backends": backends}
+        out.update((k, s[k]) for k in SERVICE_EXTRA if k in s)
+        return out
 
     def check_unique(self, service):
         key = (service["vip"], service["protocol"], service["port"])

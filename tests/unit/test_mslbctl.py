@@ -167,7 +167,11 @@ def test_usage(ctl, mock, tmpdir):
         ["create", "web", "--vip", "198.18.0.100", "--protocol", "tcp",
          "--port", "eighty", "--bridge", "br-lb"],
         ["create", "web", "--vip", "198.18.0.100", "--protocol", "tcp",
-         "--port", "80", "--bridge", "br-lb", "--backend", "name=s1,ip=x"],
+         "--port", "80", "--bridge", "br-lb", "--backend", "name=s1"],
+        ["create", "web", "--vip", "198.18.0.100", "--protocol", "tcp",
+         "--port", "80", "--bridge", "br-lb", "--set", "=1"],
+        ["create", "web", "--vip", "198.18.0.100", "--protocol", "tcp",
+         "--port", "80", "--bridge", "br-lb", "--set", "dscp"],
         ["create", "web", "--vip", "198.18.0.100", "--protocol", "tcp",
          "--port", "80", "--bridge", "br-lb", "--backend",
          S1 + ",colour=red"],
@@ -646,6 +650,38 @@ def test_status_stats(ctl, mock):
                stderr='mslbctl: no service named "nosuch"\n')
 
 
+def test_set(ctl, mock):
+    # --set: any field of the body, JSON when it is JSON, else text; a
+    # backend spec may leave "mac" to mslbd and name its host.
+    n = len(mock.requests())
+    ctl.expect(["create", "dsr", "--vip", "198.18.0.101", "--protocol",
+                "tcp", "--port", "80", "--bridge", "br-lb", "--mode", "l3dsr",
+                "--set", "dscp=12", "--set", "mss=1400",
+                "--set", "distribution=3-tuple", "--set", "floating_ip=true",
+                "--set", 'monitor={"type": "tcp", "interval": 1}',
+                "--backend", "name=h1,ip=198.18.1.21,host=198.18.2.2,"
+                "host_bridge=br-host"], 0, stderr="")
+    body = mock.requests()[n]["body"]
+    check_eq((body["mode"], body["dscp"], body["mss"], body["distribution"],
+              body["floating_ip"], body["monitor"], body["backends"]),
+             ("l3dsr", 12, 1400, "3-tuple", True,
+              {"type": "tcp", "interval": 1},
+              [{"name": "h1", "ip": "198.18.1.21", "host": "198.18.2.2",
+                "host_bridge": "br-host"}]), "create --set: body")
+    ctl.expect(["--json", "delete", "dsr"], 0)
+    n = len(mock.requests())
+    ctl.expect(["backend", "add", "web", "--name", "s9", "--ip",
+                "198.18.1.19", "--set", "host=198.18.2.9",
+                "--set", 'monitor={"port": 9090}'], 0, stderr="")
+    body = mock.requests()[n]["body"]
+    check_eq((body["host"], body["monitor"], "mac" in body),
+             ("198.18.2.9", {"port": 9090}, False), "backend add --set: body")
+    ctl.expect(["backend", "remove", "web", "s9"], 0)
+    ctl.expect(["create", "x", "--vip", "198.18.0.102", "--protocol", "tcp",
+                "--port", "80", "--bridge", "br-lb", "--set", "dscp"], 2,
+               stdout="")
+
+
 def main():
     if len(sys.argv) != 2:
         raise SystemExit("usage: test_mslbctl.py MSLBCTL")
@@ -662,6 +698,7 @@ def main():
             test_backends(ctl, mock)
             test_replace_delete(ctl, mock, tmpdir)
             test_status_stats(ctl, mock)
+            test_set(ctl, mock)
         finally:
             mock.stop()
     if failures:
