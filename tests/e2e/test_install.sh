@@ -20,6 +20,7 @@ check "cmake --install --prefix" sh -c "cmake --install '$BUILD' --prefix '$P' >
 for f in sbin/mslbd bin/mslbctl share/mslb/mslb.ovsschema \
     share/mslb/schemas/service.schema.json share/mslb/examples/mslb.json \
     share/man/man8/mslbd.8 share/man/man8/mslbctl.8 \
+    share/bash-completion/completions/mslbctl \
     lib/systemd/system/mslbd.service; do
     check "installed: $f" test -s "$P/$f"
 done
