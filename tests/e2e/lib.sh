@@ -264,7 +264,11 @@ ovs_start() {
     E2E_OVS_UP=1
     _e2e_remember "$D/ovsdb-server.pid"
     vsctl --no-wait init
-    ip netns exec "$OVS_NS" ovs-vswitchd "unix:$D/db.sock" -vconsole:off \
+    # OVS_IN_ROOT_NS=1: in the root namespace, for tools that put switch
+    # ports there (Mininet); still a private instance with its own rundir.
+    local pre=(ip netns exec "$OVS_NS")
+    [ "${OVS_IN_ROOT_NS:-0}" = 1 ] && pre=()
+    ${pre[@]+"${pre[@]}"} ovs-vswitchd "unix:$D/db.sock" -vconsole:off \
         --unixctl="$D/ovs-vswitchd.ctl" --pidfile="$D/ovs-vswitchd.pid" \
         --log-file="$D/ovs-vswitchd.log" --detach --no-chdir
     _e2e_remember "$D/ovs-vswitchd.pid"
