@@ -622,6 +622,18 @@ format_metrics(struct rest_server *srv, const json_t *stats)
     size_t i, k;
     json_t *s, *b;
 
+    uint64_t role_gen;
+    bool master = nbdb_is_master(d->nbdb, &role_gen);
+
+    put_metric(&out, "mslb_build_info", "mslb's version (always 1).",
+               "gauge");
+    ds_put_format(&out, "mslb_build_info{version=\"%s\"} 1\n",
+                  MSLB_VERSION);
+    put_metric(&out, "mslb_controller_master", "1 while this mslbd is "
+               "master of the bridges (docs/deployment.md), else 0.",
+               "gauge");
+    ds_put_format(&out, "mslb_controller_master{name=\"%s\"} %d\n",
+                  nbdb_id(d->nbdb), master);
     put_metric(&out, "mslb_generation", "Current model generation.",
                "gauge");
     ds_put_format(&out, "mslb_generation %"PRIu64"\n",
@@ -638,11 +650,15 @@ format_metrics(struct rest_server *srv, const json_t *stats)
     for (i = 0; i < n_bridges; i++) {
         const char *name = brs[i]->name;
         const struct bridge *c = find_conn(srv, name);
+        uint64_t gen = 0;
+
+        if (c && !installed(d, c, &gen)) {
+            gen = 0;
+        }
         ds_put_format(&out, "mslb_bridge_connected{bridge=\"%s\"} %d\n",
                       name, c != NULL);
         ds_put_format(&out, "mslb_bridge_installed_generation{bridge=\"%s\"}"
-                      " %"PRIu64"\n", name,
-                      c ? bridge_installed_generation(c) : 0);
+                      " %"PRIu64"\n", name, gen);
     }
     free(brs);
     struct pmtu_counters pc;

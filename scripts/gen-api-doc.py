@@ -184,12 +184,19 @@ REASONS = {
 
 # name, type, labels, meaning: what restapi/rest.c serves.
 METRICS = [
+    ("mslb_build_info", "gauge", "version",
+     "always 1; `version` is mslb's (`mslbd --version`)"),
+    ("mslb_controller_master", "gauge", "name",
+     "1 while this mslbd (`name`, `--name`) is master of the bridges, "
+     "else 0 (docs/deployment.md)"),
     ("mslb_generation", "gauge", "", "the current model's generation"),
     ("mslb_services", "gauge", "", "virtual services in the model"),
     ("mslb_bridge_connected", "gauge", "bridge",
      "1 while the bridge is connected over OpenFlow, else 0"),
     ("mslb_bridge_installed_generation", "gauge", "bridge",
-     "the last generation the bridge confirmed (0: none yet)"),
+     "the last generation the bridge confirmed (0: none yet), as this "
+     "mslbd knows it: from the switch as its master, from the master's "
+     "Bridge_Status as a standby"),
     ("mslb_pmtu_answers_total", "counter", "kind",
      "oversized packets of modes tun and mslb: `icmp4`, `icmp6` (answered), "
      "`fragmented`, `limited` (over the rate limit), `ignored` "

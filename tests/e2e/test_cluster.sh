@@ -53,6 +53,14 @@ REST_URL=http://127.0.0.1:$PB
 check "br-lb in step (as b reads it from the database)" wait_for 20 br_in_step
 check "b names a as the bridge's master" test "$(
     ctl_api b GET /v1/bridges/br-lb; json_get 'j["master"]')" = a
+metrics_say() {   # metrics_say NAME LINE: mslbd NAME's /metrics has LINE
+    curl -s "http://127.0.0.1:${CTL_PORT[$1]}/metrics" | grep -qx "$2"
+}
+check "/metrics of a: mslb_controller_master 1" metrics_say a 'mslb_controller_master{name="a"} 1'
+check "/metrics of b: mslb_controller_master 0" metrics_say b 'mslb_controller_master{name="b"} 0'
+check "/metrics of b: mslb_build_info" metrics_say b 'mslb_build_info{version="[0-9.]*"} 1'
+check "/metrics of b: the bridge's installed generation, from the master's status" \
+    metrics_say b "mslb_bridge_installed_generation{bridge=\"br-lb\"} $(generation)"
 check "ping the VIP and the gateway (ARP warm-up)" warm_up
 check "the VIP works" vip_works
 health_of() { be_field "$1" mon "$2" '["health"]["state"]'; }
