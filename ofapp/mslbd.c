@@ -43,6 +43,7 @@
 #include "mainloop.h"
 #include "moves.h"
 #include "nbdb.h"
+#include "oftls.h"
 #include "rest.h"
 #include "snat.h"
 #include "speaker.h"
@@ -645,9 +646,15 @@ usage(const char *name)
            "  -s, --state FILE      like --db FILE; an old JSON state file "
            "there is\n"
            "                        imported once\n"
-           "  -l, --listen TARGET   ptcp:PORT[:IP] or punix:PATH "
+           "  -l, --listen TARGET   ptcp:PORT[:IP], pssl:PORT[:IP] or punix:PATH "
            "(repeatable)\n"
-           "  -C, --connect TARGET  tcp:IP:PORT or unix:PATH (repeatable)\n"
+           "  -C, --connect TARGET  tcp:IP:PORT, ssl:IP:PORT or unix:PATH "
+           "(repeatable)\n"
+           "      --private-key FILE, --certificate FILE, --ca-cert FILE\n"
+           "                        OpenFlow over TLS (pssl:, ssl:): this "
+           "mslbd's key\n"
+           "                        and certificate, the CA of the "
+           "switches' certificates\n"
            "      --pidfile FILE    write the process id to FILE\n"
            "      --log-file FILE   also log to FILE\n"
            "      --check           validate the config and exit\n"
@@ -761,6 +768,9 @@ main(int argc, char *argv[])
         { "bgp", required_argument, NULL, 'G' },
         { "name", required_argument, NULL, 'N' },
         { "unixctl", required_argument, NULL, 'U' },
+        { "private-key", required_argument, NULL, 'P' },
+        { "certificate", required_argument, NULL, 'X' },
+        { "ca-cert", required_argument, NULL, 'Y' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -775,6 +785,7 @@ main(int argc, char *argv[])
     const char *rest_listen = NULL, *token_file = NULL;
     const char *db_file = NULL, *db_remote = NULL, *bgp_file = NULL;
     const char *name = NULL, *unixctl_path = NULL;
+    const char *tls_key = NULL, *tls_cert = NULL, *tls_ca = NULL;
     char *tmp_dir = NULL;
     struct rest_options ro = {
         .max_body = 1024 * 1024,
@@ -811,6 +822,9 @@ main(int argc, char *argv[])
         case 'G': bgp_file = optarg; break;
         case 'N': name = optarg; break;
         case 'U': unixctl_path = optarg; break;
+        case 'P': tls_key = optarg; break;
+        case 'X': tls_cert = optarg; break;
+        case 'Y': tls_ca = optarg; break;
         case 'V':
             printf("mslbd (mslb) %s\n", MSLB_VERSION);
             return 0;
@@ -1002,6 +1016,12 @@ main(int argc, char *argv[])
 
     if (!n_listens && !n_connects) {
         listens[n_listens++] = "ptcp:6653:127.0.0.1";
+    }
+    if (tls_key || tls_cert || tls_ca) {
+        if ((error = oftls_configure(tls_key, tls_cert, tls_ca))) {
+            VLOG_ERR("TLS: %s", error);
+            return 1;
+        }
     }
     for (size_t i = 0; i < n_listens; i++) {
         if ((error = bridges_listen(d.bridges, listens[i]))) {

@@ -7,6 +7,7 @@
 #include "ofsession.h"
 
 struct ofpbuf;
+struct oftls;
 
 /* A session's or a listener's socket: TCP or Unix. */
 union ofsession_stream {
@@ -40,6 +41,8 @@ struct ofsession {
 
     uint8_t *rx;
     size_t rx_len, rx_size;
+    struct oftls *tls;          /* ssl:, pssl: (oftls.h); NULL: plain. */
+    uint8_t *crx;               /* TLS: the bytes as received. */
     struct ofpbuf *tx;          /* Not yet handed to libuv. */
     uint64_t last_rx_ms;
 };

@@ -3,6 +3,7 @@
  * targets, which create sessions, are in ofsession_conn.c. */
 #include <config.h>
 #include "ofsession-private.h"
+#include "oftls.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -73,6 +74,18 @@ flush_tx(struct ofsession *s)
     uv_write_t *req;
     uv_buf_t buf;
 
+    if (s->tls && s->state != OFSESSION_CLOSING) {
+        /* The messages go through TLS; what reaches the wire is what it
+         * has ready (handshake records included). */
+        if (s->tx && s->tx->size) {
+            oftls_output(s->tls, s->tx->data, s->tx->size);
+            ofpbuf_clear(s->tx);
+        }
+        if (!s->tx) {
+            s->tx = ofpbuf_new(0);
+        }
+        oftls_take_cipher(s->tls, s->tx);
+    }
     if (!s->tx || !s->tx->size || s->state == OFSESSION_CLOSING) {
         return;
     }
@@ -337,10 +350,20 @@ handle_msg(struct ofsession *s, const struct ofp_header *oh)
     }
 }
 
+#define TLS_RX_SIZE 65536
+
 static void
 on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct ofsession *s = handle->data;
+
+    if (s->tls) {
+        if (!s->crx) {
+            s->crx = xmalloc(TLS_RX_SIZE);
+        }
+        *buf = uv_buf_init((char *) s->crx, TLS_RX_SIZE);
+        return;
+    }
 
     if (s->rx_size - s->rx_len < 65536) {
         s->rx_size = MAX(s->rx_size * 2, s->rx_len + 65536);
@@ -361,6 +384,34 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         ofsession_close(s, nread == UV_EOF ? "connection closed by peer"
                         : uv_strerror(nread));
         return;
+    }
+    if (s->tls) {
+        /* The plaintext it completes goes where a plain read would. */
+        struct ofpbuf plain;
+        bool was_ready = oftls_is_ready(s->tls);
+        char *error;
+
+        ofpbuf_init(&plain, 0);
+        error = oftls_input(s->tls, s->crx, nread, &plain);
+        if (!was_ready && oftls_is_ready(s->tls)) {
+            char *subject = oftls_peer_subject(s->tls);
+            VLOG_INFO("%s: TLS with %s", s->peer, subject);
+            free(subject);
+        }
+        flush_tx(s);                    /* Handshake records, answers. */
+        if (error) {
+            ofpbuf_uninit(&plain);
+            ofsession_close(s, error);
+            free(error);
+            return;
+        }
+        if (s->rx_size - s->rx_len < plain.size) {
+            s->rx_size = s->rx_len + plain.size + 65536;
+            s->rx = xrealloc(s->rx, s->rx_size);
+        }
+        memcpy(s->rx + s->rx_len, plain.data, plain.size);
+        nread = plain.size;
+        ofpbuf_uninit(&plain);
     }
     s->rx_len += nread;
     s->last_rx_ms = uv_now(stream->loop);
@@ -433,6 +484,8 @@ on_handle_closed(uv_handle_t *handle)
         ofpbuf_delete(s->tx);
     }
     free(s->rx);
+    free(s->crx);
+    oftls_destroy(s->tls);
     free(s->ports);
     free(s->name);
     free(s->peer);

@@ -3,6 +3,7 @@
  * session itself is ofsession.c's. */
 #include <config.h>
 #include "ofsession-private.h"
+#include "oftls.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct ofsession_listener {
     void *aux;
     char *target;
     char *unix_path;
+    bool tls;                   /* pssl: */
     size_t n_accepted;
 };
 
@@ -74,6 +76,9 @@ on_connection(uv_stream_t *server, int status)
     }
     s->h.handle.data = s;
     s->open_handles++;
+    if (l->tls) {
+        s->tls = oftls_create(true);
+    }
     if (uv_accept(server, &s->h.stream)) {
         ofsession_free(s);
         return;
@@ -156,7 +161,12 @@ ofsession_listen(uv_loop_t *loop, const char *target,
     int error;
 
     *lp = NULL;
-    if (!strncmp(target, "ptcp:", 5)) {
+    bool tls = !strncmp(target, "pssl:", 5);
+    if (tls && !oftls_is_configured()) {
+        return xasprintf("%s: needs --private-key, --certificate and "
+                         "--ca-cert", target);
+    }
+    if (!strncmp(target, "ptcp:", 5) || tls) {
         char *copy = xstrdup(target + 5);
         char *colon = strchr(copy, ':');
         char *msg;
@@ -170,8 +180,8 @@ ofsession_listen(uv_loop_t *loop, const char *target,
             return msg;
         }
     } else if (strncmp(target, "punix:", 6)) {
-        return xasprintf("%s: listen target must be ptcp:PORT[:IP] or "
-                         "punix:PATH", target);
+        return xasprintf("%s: listen target must be ptcp:PORT[:IP], "
+                         "pssl:PORT[:IP] or punix:PATH", target);
     }
 
     l = xzalloc(sizeof *l);
@@ -179,6 +189,7 @@ ofsession_listen(uv_loop_t *loop, const char *target,
     l->cbs = cbs;
     l->aux = aux;
     l->target = xstrdup(target);
+    l->tls = tls;
     if (!strncmp(target, "punix:", 6)) {
         l->unix_path = xstrdup(target + 6);
         unlink(l->unix_path);
@@ -241,6 +252,9 @@ on_connect(uv_connect_t *req, int status)
         return;
     }
     t->backoff_ms = 0;
+    if (!strncmp(t->target, "ssl:", 4)) {
+        s->tls = oftls_create(false);
+    }
     ofsession_start(s);
 }
 
@@ -296,7 +310,11 @@ ofsession_connect(uv_loop_t *loop, const char *target,
     struct ofsession_target *t;
 
     *tp = NULL;
-    if (!strncmp(target, "tcp:", 4)) {
+    if (!strncmp(target, "ssl:", 4) && !oftls_is_configured()) {
+        return xasprintf("%s: needs --private-key, --certificate and "
+                         "--ca-cert", target);
+    }
+    if (!strncmp(target, "tcp:", 4) || !strncmp(target, "ssl:", 4)) {
         struct sockaddr_storage ss;
         char *msg = parse_tcp_target(target, &ss);
         if (msg) {
@@ -305,8 +323,8 @@ ofsession_connect(uv_loop_t *loop, const char *target,
             return full;
         }
     } else if (strncmp(target, "unix:", 5)) {
-        return xasprintf("%s: connect target must be tcp:IP:PORT or "
-                         "unix:PATH", target);
+        return xasprintf("%s: connect target must be tcp:IP:PORT, "
+                         "ssl:IP:PORT or unix:PATH", target);
     }
     t = xzalloc(sizeof *t);
     t->loop = loop;
