@@ -9,7 +9,8 @@ PKGS=(build-essential cmake pkg-config libuv1-dev libjansson-dev
       openvswitch-source iproute2 ethtool python3 tcpdump netcat-openbsd
       iputils-ping procps curl bc libcurl4-gnutls-dev libgnutls28-dev
       clang libclang-rt-14-dev python3-jsonschema python3-scapy iperf3
-      frr util-linux man-db groff-base systemd mininet libssl-dev)
+      frr util-linux man-db groff-base systemd mininet libssl-dev
+      debhelper fakeroot)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -534,6 +534,10 @@ cleanup() {
         rc=1
     fi
     [ "$rc" -ne 0 ] && [ "$E2E_OVS_UP" = 1 ] && _e2e_dump_state
+    # A test's own undo (E2E_AT_EXIT: a command line), before the rest.
+    if [ -n "${E2E_AT_EXIT:-}" ]; then
+        eval "$E2E_AT_EXIT"
+    fi
     for f in "$D"/pids/*.pid "${!E2E_PIDS[@]}"; do
         case $f in
             "$D"/pids/*.pid) kill_pidfile "$f" 3 ;;
