@@ -46,36 +46,10 @@ ctl_cmd_bridge_show(struct ctl *ctl, char **args, size_t n_args)
 int
 ctl_cmd_bridge_put(struct ctl *ctl, char **args, size_t n_args)
 {
-    json_t *bridge, *answer;
-    const json_t *name;
-    long status = 0;
-    char *path, *what;
-    int code;
-
     if (!ctl->file) {
         return ctl_usage_error("bridge put needs --file FILE");
     }
-    code = ctl_read_json_file(ctl->file, &bridge);
-    if (code) {
-        return code;
-    }
-    name = json_object_get(bridge, "name");
-    if (!json_is_string(name) || !json_string_length(name)) {
-        json_decref(bridge);
-        return ctl_usage_error("%s: the bridge has no \"name\"", ctl->file);
-    }
-    path = bridge_path(json_string_value(name));
-    code = ctl_call(ctl, "PUT", path, bridge, &answer, &status);
-    free(path);
-    if (!code) {
-        what = mslb_xasprintf("bridge %s %s", json_string_value(name),
-                              status == 201 ? "created" : "replaced");
-        ctl_print_write_result(ctl, answer, what);
-        free(what);
-        json_decref(answer);
-    }
-    json_decref(bridge);
-    return code;
+    return ctl_put_file(ctl, "bridge", bridge_path);
 }
 
 int

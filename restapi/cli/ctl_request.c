@@ -185,3 +185,37 @@ ctl_backend_path(const char *service, const char *backend)
     free(name);
     return path;
 }
+
+int
+ctl_put_file(const struct ctl *ctl, const char *kind,
+             char *(*path_of)(const char *name))
+{
+    json_t *object, *answer;
+    const json_t *name;
+    long status = 0;
+    char *path, *what;
+    int code;
+
+    code = ctl_read_json_file(ctl->file, &object);
+    if (code) {
+        return code;
+    }
+    name = json_object_get(object, "name");
+    if (!json_is_string(name) || !json_string_length(name)) {
+        json_decref(object);
+        return ctl_usage_error("%s: the %s has no \"name\"", ctl->file,
+                               kind);
+    }
+    path = path_of(json_string_value(name));
+    code = ctl_call(ctl, "PUT", path, object, &answer, &status);
+    free(path);
+    if (!code) {
+        what = mslb_xasprintf("%s %s %s", kind, json_string_value(name),
+                              status == 201 ? "created" : "replaced");
+        ctl_print_write_result(ctl, answer, what);
+        free(what);
+        json_decref(answer);
+    }
+    json_decref(object);
+    return code;
+}

@@ -231,41 +231,19 @@ ctl_cmd_create(struct ctl *ctl, char **args, size_t n_args)
     return code;
 }
 
+static char *
+service_path(const char *name)
+{
+    return ctl_service_path(name, "");
+}
+
 int
 ctl_cmd_replace(struct ctl *ctl, char **args, size_t n_args)
 {
-    json_t *service, *answer;
-    const json_t *name;
-    long status = 0;
-    char *path, *what;
-    int code;
-
     if (!ctl->file) {
         return ctl_usage_error("replace needs --file FILE");
     }
-    code = ctl_read_json_file(ctl->file, &service);
-    if (code) {
-        return code;
-    }
-    name = json_object_get(service, "name");
-    if (!json_is_string(name) || !json_string_length(name)) {
-        json_decref(service);
-        return ctl_usage_error("%s: the service has no \"name\" to replace",
-                               ctl->file);
-    }
-
-    path = ctl_service_path(json_string_value(name), "");
-    code = ctl_call(ctl, "PUT", path, service, &answer, &status);
-    free(path);
-    if (!code) {
-        what = mslb_xasprintf("service %s %s", json_string_value(name),
-                              status == 201 ? "created" : "replaced");
-        ctl_print_write_result(ctl, answer, what);
-        free(what);
-        json_decref(answer);
-    }
-    json_decref(service);
-    return code;
+    return ctl_put_file(ctl, "service", service_path);
 }
 
 int

@@ -110,6 +110,11 @@ int ctl_write(const struct ctl *, const char *method, const char *path,
 /* "/v1/services/SERVICE" + 'rest', and a backend's path; malloc'd. */
 char *ctl_service_path(const char *service, const char *rest);
 char *ctl_backend_path(const char *service, const char *backend);
+/* PUT of the JSON object in --file to path_of(its "name"): "KIND NAME
+ * created" or "replaced".  Returns ctl_call()'s code, or a usage error's
+ * (unreadable file, no name). */
+int ctl_put_file(const struct ctl *, const char *kind,
+                 char *(*path_of)(const char *name));
 
 /* ctl_output.c */
 /* Prints 'json' indented, as the server sent it (key order kept). */
