@@ -151,15 +151,17 @@ service_from_options(const struct ctl *ctl, const char *name,
     int code = CTL_EXIT_OK;
 
     *service = NULL;
-    if (!ctl->vip || !ctl->protocol || !ctl->port || !ctl->n_bridges) {
-        return ctl_usage_error("create %s: --vip, --protocol, --port and "
-                               "--bridge are required", name);
+    if (!ctl->vip || !ctl->protocol || !ctl->n_bridges) {
+        return ctl_usage_error("create %s: --vip, --protocol and --bridge "
+                               "are required", name);
     }
     s = json_object();
     json_object_set_new(s, "name", json_string(name));
     json_object_set_new(s, "vip", json_string(ctl->vip));
     json_object_set_new(s, "protocol", json_string(ctl->protocol));
-    if (!ctl_set_integer(s, "port", ctl->port)) {
+    /* Without --port: every port (protocol any, or a DSR service of every
+     * port of its protocol); the server says when one is needed. */
+    if (ctl->port && !ctl_set_integer(s, "port", ctl->port)) {
         json_decref(s);
         return ctl_usage_error("--port \"%s\" is not an integer", ctl->port);
     }

@@ -63,7 +63,8 @@ usage(FILE *stream)
 "  list                              services: NAME VIP PROTO PORT MODE BACKENDS\n"
 "  show NAME                         one service and its backends\n"
 "  create --file FILE                create a service from JSON ('-': stdin)\n"
-"  create NAME --vip IP --protocol tcp|udp --port N --bridge BR [--bridge BR]\n"
+"  create NAME --vip IP --protocol tcp|udp|any [--port N] --bridge BR\n"
+"         [--bridge BR]...\n"
 "         [--mode MODE] [--backend name=N,ip=IP[,mac=MAC][,port=P]\n"
 "         [,weight=W][,state=S][,host=IP][,host_bridge=BR]]...\n"
 "         [--set FIELD=VALUE]...   any field of the service (docs/api.md);\n"
@@ -145,7 +146,8 @@ static const struct ctl_command commands[] = {
     { "list", "", 0, 0, 0, ctl_cmd_list },
     { "show", "NAME", 1, 1, 0, ctl_cmd_show },
     { "create",
-      "--file FILE | NAME --vip IP --protocol tcp|udp --port N --bridge BR "
+      "--file FILE | NAME --vip IP --protocol tcp|udp|any [--port N] "
+      "--bridge BR "
       "[--bridge BR]... [--mode MODE] [--backend SPEC]... "
       "[--set FIELD=VALUE]...",
       0, 1,

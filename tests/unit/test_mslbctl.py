@@ -163,6 +163,8 @@ def test_usage(ctl, mock, tmpdir):
         ["create"],
         ["create", "web"],
         ["create", "web", "--vip", "198.18.0.100", "--protocol", "tcp",
+         "--port", "80"],
+        ["create", "web", "--vip", "198.18.0.100", "--port", "80",
          "--bridge", "br-lb"],
         ["create", "web", "--vip", "198.18.0.100", "--protocol", "tcp",
          "--port", "eighty", "--bridge", "br-lb"],
