@@ -286,9 +286,12 @@ control_start(const char *path, const char *pidfile,
     int error;
 
     if (!path && pidfile) {
+        /* Absolute: OVS resolves a relative one against its rundir. */
         char *copy = xstrdup(pidfile);
-        path = owned = xasprintf("%s/mslbd.%ld.ctl", dirname(copy),
+        char *dir = realpath(dirname(copy), NULL);
+        path = owned = xasprintf("%s/mslbd.%ld.ctl", dir ? dir : ".",
                                  (long) getpid());
+        free(dir);
         free(copy);
     }
     error = unixctl_server_create(path, &c->server);

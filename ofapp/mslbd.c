@@ -504,10 +504,12 @@ reload(struct mslbd *d)
 
 /* Tells systemd (Type=notify) how mslbd stands, if it started mslbd:
  * one datagram to $NOTIFY_SOCKET, as sd_notify(3) sends. */
+static char *notify_socket;     /* $NOTIFY_SOCKET, taken at start. */
+
 static void
 notify_systemd(const char *state)
 {
-    const char *path = getenv("NOTIFY_SOCKET");
+    const char *path = notify_socket;
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     socklen_t len;
     int fd;
@@ -794,6 +796,12 @@ main(int argc, char *argv[])
     unsigned int announce_s = BRIDGES_ANNOUNCE_DEFAULT;
 
     ovs_set_program_name(argv[0], MSLB_VERSION);
+    /* systemd's socket is mslbd's alone: ovsdb-server and bgpd, its
+     * children, must not notify on its behalf (NotifyAccess=main). */
+    if (getenv("NOTIFY_SOCKET")) {
+        notify_socket = xstrdup(getenv("NOTIFY_SOCKET"));
+        unsetenv("NOTIFY_SOCKET");
+    }
     while ((opt = getopt_long(argc, argv, "c:l:C:s:vh", options, NULL))
            != -1) {
         switch (opt) {
@@ -1069,8 +1077,15 @@ main(int argc, char *argv[])
         .installed = installed_view, .exit = stop, .aux = &d,
     };
     if ((error = control_start(unixctl_path, pidfile, &ce, &d.control))) {
-        VLOG_ERR("%s", error);
-        return 1;
+        if (unixctl_path || pidfile) {
+            VLOG_ERR("%s", error);
+            return 1;
+        }
+        /* Nowhere was asked for, and OVS's run directory is not ours. */
+        VLOG_WARN("%s: no control socket (give --pidfile or --unixctl)",
+                  error);
+        free(error);
+        d.control = NULL;
     }
     mainloop_add_hook(d.mainloop, &(struct mainloop_hook) {
         control_hook_run, control_hook_wait, &d

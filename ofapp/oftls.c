@@ -13,6 +13,7 @@
 VLOG_DEFINE_THIS_MODULE(oftls);
 
 static SSL_CTX *server_ctx, *client_ctx;
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 struct oftls {
     SSL *ssl;
@@ -44,6 +45,7 @@ make_ctx(const SSL_METHOD *method, const char *key, const char *cert,
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         *error = ssl_error(cert);
     } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
@@ -98,7 +100,9 @@ oftls_create(bool server)
         SSL_set_connect_state(t->ssl);
     }
     t->pending = ofpbuf_new(0);
+    ERR_clear_error();
     SSL_do_handshake(t->ssl);           /* A client's hello, now. */
+    ERR_clear_error();
     return t;
 }
 
@@ -112,27 +116,42 @@ oftls_destroy(struct oftls *t)
     }
 }
 
-/* Writes what waits while the handshake is done. */
-static void
+/* Writes what waits, once the handshake is done.  OpenSSL's error queue
+ * is the thread's, shared by every session: it is cleared before each
+ * call, so that one session's failure is not read as another's. */
+static char *
 write_pending(struct oftls *t)
 {
     while (t->ready && t->pending->size) {
-        int n = SSL_write(t->ssl, t->pending->data, t->pending->size);
+        int n;
+
+        ERR_clear_error();
+        n = SSL_write(t->ssl, t->pending->data, t->pending->size);
         if (n <= 0) {
-            break;
+            int e = SSL_get_error(t->ssl, n);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                return NULL;            /* Again after the next input. */
+            }
+            return ssl_error("TLS write");
         }
         ofpbuf_pull(t->pending, n);
     }
+    return NULL;
 }
 
 char *
 oftls_input(struct oftls *t, const void *data, size_t n, struct ofpbuf *plain)
 {
+    char *error;
+
     if (n && BIO_write(t->rbio, data, n) != (int) n) {
         return ssl_error("BIO_write");
     }
     if (!t->ready) {
-        int r = SSL_do_handshake(t->ssl);
+        int r;
+
+        ERR_clear_error();
+        r = SSL_do_handshake(t->ssl);
 
         if (r != 1) {
             int e = SSL_get_error(t->ssl, r);
@@ -142,25 +161,29 @@ oftls_input(struct oftls *t, const void *data, size_t n, struct ofpbuf *plain)
                 return NULL;
             }
             if (v != X509_V_OK) {
+                ERR_clear_error();
                 return xasprintf("TLS: the peer's certificate is refused: "
                                  "%s", X509_verify_cert_error_string(v));
             }
             return ssl_error("TLS handshake");
         }
         t->ready = true;
-        write_pending(t);
     }
     for (;;) {
         uint8_t buf[16384];
-        int r = SSL_read(t->ssl, buf, sizeof buf);
+        int r;
 
+        ERR_clear_error();
+        r = SSL_read(t->ssl, buf, sizeof buf);
         if (r > 0) {
             ofpbuf_put(plain, buf, r);
             continue;
         }
         int e = SSL_get_error(t->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            return NULL;
+            /* What waited for the handshake, or for this input. */
+            error = write_pending(t);
+            return error;
         }
         if (e == SSL_ERROR_ZERO_RETURN) {
             return xstrdup("TLS: closed by the peer");
@@ -172,8 +195,15 @@ oftls_input(struct oftls *t, const void *data, size_t n, struct ofpbuf *plain)
 void
 oftls_output(struct oftls *t, const void *data, size_t n)
 {
+    char *error;
+
     ofpbuf_put(t->pending, data, n);
-    write_pending(t);
+    error = write_pending(t);
+    if (error) {
+        /* The next input reports the session's failure. */
+        VLOG_WARN_RL(&rl, "%s", error);
+        free(error);
+    }
 }
 
 void
