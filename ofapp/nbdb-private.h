@@ -113,6 +113,8 @@ void nbdb_tracked_sync(struct nbdb *);
 void nbdb_start_txn(struct nbdb *);
 
 void nbdb_poll_txn(struct nbdb *);
+/* Something for nbdb_write_status() to write. */
+bool nbdb_status_pending(const struct nbdb *);
 void nbdb_write_status(struct nbdb *);
 void nbdb_claim(struct nbdb *);
 void nbdb_poll_ltxn(struct nbdb *);

@@ -762,8 +762,8 @@ nbdb_destroy(struct nbdb *nb)
     free(nb);
 }
 
-static bool
-status_pending(const struct nbdb *nb)
+bool
+nbdb_status_pending(const struct nbdb *nb)
 {
     struct shash_node *sn;
 
@@ -912,7 +912,7 @@ nbdb_wait(struct nbdb *nb)
         ovsdb_idl_txn_wait(nb->ltxn);
     } else if (nb->has_lock && nb->ready && !nb->master) {
         poll_timer_wait_until(nb->next_claim_ms);
-    } else if (nb->master && status_pending(nb)) {
+    } else if (nb->master && nbdb_status_pending(nb)) {
         poll_timer_wait_until(nb->next_status_ms);
     }
     if (!nb->txn && !ovs_list_is_empty(&nb->queue)) {

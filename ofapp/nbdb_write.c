@@ -671,28 +671,24 @@ write_runtime(struct nbdb *nb)
 {
     const struct mslbrec_service_health *h, *hn;
     const struct mslbrec_neighbor *n, *nn;
+    struct shash rows = SHASH_INITIALIZER(&rows);   /* Service -> row. */
     struct sset seen = SSET_INITIALIZER(&seen);
     struct shash_node *sn;
     struct smap_node *mn;
 
     MSLBREC_SERVICE_HEALTH_FOR_EACH_SAFE (h, hn, nb->lock_idl) {
         if (!shash_find(&nb->rt_health, h->service)
-            || !sset_add(&seen, h->service)) {
+            || !shash_add_once(&rows, h->service, h)) {
             mslbrec_service_health_delete(h);
         }
     }
     SHASH_FOR_EACH (sn, &nb->rt_health) {
         const struct nbdb_health *want = sn->data;
-        const struct mslbrec_service_health *row = NULL;
+        const struct mslbrec_service_health *row
+            = shash_find_data(&rows, sn->name);
         int64_t *failed = xmalloc((want->n_failed + 1) * sizeof *failed);
         char **moves = xmalloc((want->n_moves + 1) * sizeof *moves);
 
-        MSLBREC_SERVICE_HEALTH_FOR_EACH (h, nb->lock_idl) {
-            if (!strcmp(h->service, sn->name)) {
-                row = h;
-                break;
-            }
-        }
         if (!row) {
             row = mslbrec_service_health_insert(nb->ltxn);
             mslbrec_service_health_set_service(row, sn->name);
@@ -715,7 +711,7 @@ write_runtime(struct nbdb *nb)
         free(moves);
         free(failed);
     }
-    sset_clear(&seen);
+    shash_destroy(&rows);
     MSLBREC_NEIGHBOR_FOR_EACH_SAFE (n, nn, nb->lock_idl) {
         const char *mac = smap_get(&nb->rt_neighbors, n->ip);
 
@@ -741,14 +737,15 @@ write_runtime(struct nbdb *nb)
 void
 nbdb_write_status(struct nbdb *nb)
 {
+    struct shash rows = SHASH_INITIALIZER(&rows);   /* Name -> row. */
+    const struct mslbrec_bridge_status *r;
     struct shash_node *sn;
-    bool any = nb->problems_dirty || nb->rt_dirty;
 
-    SHASH_FOR_EACH (sn, &nb->status) {
-        any |= ((struct status_entry *) sn->data)->dirty;
-    }
-    if (!any) {
+    if (!nbdb_status_pending(nb)) {
         return;
+    }
+    MSLBREC_BRIDGE_STATUS_FOR_EACH (r, nb->lock_idl) {
+        shash_add_once(&rows, r->name, r);
     }
     nb->ltxn = ovsdb_idl_txn_create(nb->lock_idl);
     nb->ltxn_claim = false;
@@ -757,19 +754,14 @@ nbdb_write_status(struct nbdb *nb)
     ovsdb_idl_txn_add_comment(nb->ltxn, "mslbd %s: status", nb->id);
     SHASH_FOR_EACH (sn, &nb->status) {
         struct status_entry *e = sn->data;
-        const struct mslbrec_bridge_status *row = NULL, *r;
+        const struct mslbrec_bridge_status *row
+            = shash_find_data(&rows, sn->name);
         char dpid[17];
 
         if (!e->dirty) {
             continue;
         }
         e->dirty = false;
-        MSLBREC_BRIDGE_STATUS_FOR_EACH (r, nb->lock_idl) {
-            if (!strcmp(r->name, sn->name)) {
-                row = r;
-                break;
-            }
-        }
         if (!row) {
             row = mslbrec_bridge_status_insert(nb->ltxn);
             mslbrec_bridge_status_set_name(row, sn->name);
@@ -803,6 +795,7 @@ nbdb_write_status(struct nbdb *nb)
         }
         nb->problems_dirty = false;
     }
+    shash_destroy(&rows);
     ovsdb_idl_txn_commit(nb->ltxn);
 }
 
