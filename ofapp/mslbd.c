@@ -86,6 +86,7 @@ struct mslbd {
     bool exported;
     uint64_t health_seq, resolver_seq;
     uint64_t runtime_seq;
+    uint64_t status_seq;        /* nbdb_status_seq() update_bgp() saw. */
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
     struct control *control;    /* ovs-appctl's socket (control.h). */
@@ -163,31 +164,46 @@ report_bridges(struct mslbd *d)
     }
 }
 
-/* The VIPs this mslbd announces by BGP: those of the services with a
- * usable backend (local: always) on at least one first-stage bridge that
- * is connected and has installed a generation since. */
+static bool installed_view(void *d_, const struct bridge *, uint64_t *gen);
+
+/* The VIPs this mslbd announces by BGP (docs/bgp.md): those of the
+ * services with a usable backend (local: always) on at least one
+ * first-stage bridge that its speaker speaks for and that is programmed:
+ * connected to this mslbd and, as its master knows it, installed a
+ * generation since it connected (a standby speaks for the muxes on its
+ * host while another mslbd programs them). */
 static void
 update_bgp(struct mslbd *d)
 {
     const struct model_service **svcs;
     struct sset want = SSET_INITIALIZER(&want);
+    struct sset programmed = SSET_INITIALIZER(&programmed);
+    struct sset checked = SSET_INITIALIZER(&checked);
     size_t n;
 
     d->bgp_dirty = false;
     svcs = mdb_services_sorted(d->mdb, &n);
     for (size_t i = 0; i < n; i++) {
         const struct model_service *svc = svcs[i];
-        bool programmed = false;
+        bool serves = false;
         char addr[INET6_ADDRSTRLEN];
 
-        for (size_t k = 0; k < svc->n_bridges && !programmed; k++) {
-            const struct bridge *b = bridges_find(d->bridges,
-                                                  svc->bridges[k]);
-            programmed = b && bridge_is_connected(b)
-                         && bridge_installed_generation(b) > 0;
+        for (size_t k = 0; k < svc->n_bridges && !serves; k++) {
+            const char *name = svc->bridges[k];
+
+            if (sset_add(&checked, name)) {
+                const struct bridge *b = bridges_find(d->bridges, name);
+                uint64_t gen;
+
+                if (b && speaker_speaks_for(d->speaker, name)
+                    && installed_view(d, b, &gen) && gen > 0) {
+                    sset_add(&programmed, name);
+                }
+            }
+            serves = sset_contains(&programmed, name);
         }
-        if (programmed && (svc->mode == MODEL_MODE_LOCAL
-                           || lbengine_usable_backends(d->engine, svc))) {
+        if (serves && (svc->mode == MODEL_MODE_LOCAL
+                       || lbengine_usable_backends(d->engine, svc))) {
             /* The VIP, and the outbound address the answers to the
              * backends' own connections come back to. */
             const struct mslb_addr *addrs[2] = {
@@ -204,6 +220,8 @@ update_bgp(struct mslbd *d)
             }
         }
     }
+    sset_destroy(&programmed);
+    sset_destroy(&checked);
     free(svcs);
     speaker_set(d->speaker, &want);
     sset_destroy(&want);
@@ -339,6 +357,7 @@ sync_role(struct mslbd *d)
         }
         d->master = master;
         d->status_dirty = true;
+        d->bgp_dirty = true;    /* Whose view of the bridges counts. */
         d->exported = false;    /* Write ours once. */
         d->runtime_seq--;       /* Read theirs again when standby. */
         health_set_active(d->health, master);
@@ -368,6 +387,12 @@ db_run(void *d_)
     if (d->status_dirty) {
         d->status_dirty = false;
         report_bridges(d);
+    }
+    if (d->speaker && !d->master
+        && nbdb_status_seq(d->nbdb) != d->status_seq) {
+        /* The master reported what a bridge installed. */
+        d->status_seq = nbdb_status_seq(d->nbdb);
+        d->bgp_dirty = true;
     }
     if (d->speaker && d->bgp_dirty) {
         update_bgp(d);

@@ -98,6 +98,7 @@ struct nbdb {
     struct smap rt_neighbors;   /* IP text -> MAC text. */
     bool rt_dirty;
     uint64_t runtime_seq;
+    uint64_t status_seq;        /* Bridge_Status changes read back. */
 };
 
 

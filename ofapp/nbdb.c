@@ -845,11 +845,15 @@ nbdb_run(struct nbdb *nb)
         if (!nb->ready || !nb->was_connected) {
             nbdb_full_sync(nb);
             nb->runtime_seq++;
+            nb->status_seq++;
         } else {
             nbdb_tracked_sync(nb);
             if (mslbrec_service_health_track_get_first(nb->idl)
                 || mslbrec_neighbor_track_get_first(nb->idl)) {
                 nb->runtime_seq++;
+            }
+            if (mslbrec_bridge_status_track_get_first(nb->idl)) {
+                nb->status_seq++;
             }
         }
         ovsdb_idl_track_clear(nb->idl);
@@ -1043,6 +1047,12 @@ nbdb_set_runtime(struct nbdb *nb, struct shash *health,
     smap_clear(&nb->rt_neighbors);
     hmap_swap(&nb->rt_neighbors.map, &neighbors->map);
     nb->rt_dirty = true;
+}
+
+uint64_t
+nbdb_status_seq(const struct nbdb *nb)
+{
+    return nb->status_seq;
 }
 
 uint64_t

@@ -154,6 +154,9 @@ const char *nbdb_id(const struct nbdb *);
  * Bridge_Status; false if the row is missing or says disconnected. */
 bool nbdb_reported_installed(const struct nbdb *, const char *bridge,
                              uint64_t *generation);
+/* Moves whenever a Bridge_Status row changed (a standby's view of what
+ * the master installed). */
+uint64_t nbdb_status_seq(const struct nbdb *);
 
 /* Runtime facts: the master's health results and resolved MACs
  * (Service_Health, Neighbor), so that a standby compiles what the master

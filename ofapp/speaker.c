@@ -42,6 +42,8 @@ struct speaker {
     char next_hop[INET_ADDRSTRLEN];     /* "": the session's address. */
     char next_hop6[INET6_ADDRSTRLEN];
     unsigned int listen_port;
+    struct sset bridges;        /* Announce for these bridges only; empty:
+                                 * for every first-stage bridge. */
     char *run_dir, *conf, *pidfile, *log_file, *bgpd, *vtysh;
 
     uv_process_t *bgpd_proc;    /* NULL while not running. */
@@ -123,7 +125,7 @@ parse(struct speaker *sp, const json_t *j, const char *path)
 {
     static const char *const keys[] = {
         "asn", "router_id", "peers", "next_hop", "next_hop6", "listen_port",
-        "run_dir", "bgpd", "vtysh", NULL
+        "run_dir", "bgpd", "vtysh", "bridges", NULL
     };
     static const char *const peer_keys[] = {
         "address", "asn", "hold_time", "port", NULL
@@ -177,6 +179,23 @@ parse(struct speaker *sp, const json_t *j, const char *path)
         || (error = get_string(j, path, "vtysh", "/usr/bin/vtysh",
                                &sp->vtysh))) {
         return error;
+    }
+    const json_t *bridges = json_object_get(j, "bridges");
+    if (bridges) {
+        size_t i;
+        const json_t *b;
+
+        if (!json_is_array(bridges) || !json_array_size(bridges)) {
+            return field_error(path, "bridges", "must be a non-empty array "
+                               "of bridge names");
+        }
+        json_array_foreach (bridges, i, b) {
+            if (!json_is_string(b) || !json_string_value(b)[0]) {
+                return xasprintf("%s: bridges[%zu]: must be a bridge name",
+                                 path, i);
+            }
+            sset_add(&sp->bridges, json_string_value(b));
+        }
     }
     peers = json_object_get(j, "peers");
     if (!json_is_array(peers) || !json_array_size(peers)) {
@@ -313,6 +332,7 @@ write_conf(const struct speaker *sp)
 static void
 speaker_free(struct speaker *sp)
 {
+    sset_destroy(&sp->bridges);
     sset_destroy(&sp->want);
     sset_destroy(&sp->have);
     sset_destroy(&sp->adding);
@@ -564,6 +584,12 @@ kick(struct speaker *sp)
     free(argv);
 }
 
+bool
+speaker_speaks_for(const struct speaker *sp, const char *bridge)
+{
+    return sset_is_empty(&sp->bridges) || sset_contains(&sp->bridges, bridge);
+}
+
 void
 speaker_set(struct speaker *sp, const struct sset *prefixes)
 {
@@ -586,6 +612,7 @@ speaker_create(uv_loop_t *loop, const char *path, char **errorp)
 
     sp->loop = loop;
     sp->file = xstrdup(path);
+    sset_init(&sp->bridges);
     sset_init(&sp->want);
     sset_init(&sp->have);
     sset_init(&sp->adding);
@@ -673,9 +700,19 @@ speaker_status_json(const struct speaker *sp)
         json_array_append_new(announced, json_string(names[i]));
     }
     free(names);
-    return json_pack("{s:I, s:s, s:o, s:I, s:o, s:I, s:I}",
+    json_t *bridges = json_null();
+    if (!sset_is_empty(&sp->bridges)) {
+        bridges = json_array();
+        names = sset_sort(&sp->bridges);
+        for (size_t i = 0; i < sset_count(&sp->bridges); i++) {
+            json_array_append_new(bridges, json_string(names[i]));
+        }
+        free(names);
+    }
+    return json_pack("{s:I, s:s, s:o, s:o, s:I, s:o, s:I, s:I}",
                      "asn", (json_int_t) sp->asn,
                      "router_id", sp->router_id, "peers", peers,
+                     "bridges", bridges,
                      "bgpd_pid", (json_int_t) (sp->bgpd_proc
                                                ? sp->bgpd_proc->pid : 0),
                      "announced", announced,

@@ -112,6 +112,12 @@ check "an AS number out of range" bad_bgp \
 check "an unknown member" bad_bgp \
     '{"asn": 1, "router_id": "198.18.3.2", "peer": [], "peers": [{"address": "198.18.3.1", "asn": 2}]}' \
     "peer: unknown key"
+check "bridges that are no list of names" bad_bgp \
+    '{"asn": 1, "router_id": "198.18.3.2", "bridges": ["br-lb", 3], "peers": [{"address": "198.18.3.1", "asn": 2}]}' \
+    "bridges[1]: must be a bridge name"
+check "an empty bridges list" bad_bgp \
+    '{"asn": 1, "router_id": "198.18.3.2", "bridges": [], "peers": [{"address": "198.18.3.1", "asn": 2}]}' \
+    "bridges: must be a non-empty array of bridge names"
 check "not JSON" bad_bgp '{"asn": 1,' "bad-bgp.json: line"
 
 cat >"$D/bgp.json" <<JSON

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Mode slb, the whole fabric (docs/slb.md): two muxes and three hosts,
 # each its own ovs-vswitchd, two VMs per host, an FRR edge router with
-# ECMP over the muxes' BGP sessions, a client behind the router.
+# ECMP over the muxes' BGP sessions, a client behind the router; one
+# model database, an mslbd on each mux host (the master programs every
+# bridge, each mslbd's speaker announces for its own mux).
 #  - TCP and UDP through the VIP reach the VMs in the weights' shares; a
 #    2-tuple service sends all of a client's connections to one VM, over
 #    both muxes; captures on both muxes: requests only, no reply;
 #  - mux 1's ovs-vswitchd killed (-9) during 200 open connections: its
 #    mslbd withdraws the VIP, ECMP moves the flows to mux 2, 0 broken;
 #    started again: the router uses both again, 0 broken;
-#  - a VM's server stops: the probes mark it down, both muxes avoid it;
+#  - the master mslbd (mux 1's) killed (-9) during 200 open connections:
+#    mux 1's speaker dies with it, mslbd 2 becomes master (probes from the
+#    hosts, no flow changed), 0 broken; mslbd 1 back as a standby: mux 1
+#    announced again, 0 broken;
+#  - a VM's server stops: the master's probe marks it down, both muxes
+#    avoid it, both mslbd show it;
 #  - outbound: VMs on two hosts connect to a server behind the router: it
 #    sees the VIP with ports of each host's block, the answers come back
 #    through both muxes to the right VM.
@@ -22,8 +29,9 @@
 #   hosts (own ovs-vswitchd): 2 [br-host] vm1 .31 vm2 .32 (198.18.2.2),
 #     3 [br-host3] vm3 .33 vm4 .34 (198.18.2.6), 4 [br-host4] vm5 .35
 #     vm6 .36 (198.18.2.7); VMs in 198.18.5.0/24, gateway R
-#   underlay: br-ul (host 1, a switch) to every br-ulN.  mslbd 1 also
-#   programs the three hosts.
+#   underlay: br-ul (host 1, a switch) to every br-ulN.  Every bridge
+#   connects to both mslbd (mslbd.sock, mslbd2.sock in its host's
+#   directory); the model database is one ovsdb-server ($D/model.sock).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mslb_topo.sh"
@@ -61,6 +69,15 @@ mux_neighbours() {
 }
 mux_neighbours 5
 mux_neighbours 6
+# Every bridge connects to both mslbd.
+for hb in 5:br-lb1 6:br-lb2 2:br-host 3:br-host3 4:br-host4; do
+    h=${hb%%:*}
+    vsctln "$h" set-controller "${hb#*:}" "unix:$D/h$h/mslbd.sock" \
+        "unix:$D/h$h/mslbd2.sock"
+    for u in $(vsctln "$h" --bare --columns=_uuid list controller); do
+        vsctln "$h" set controller "$u" connection-mode=out-of-band max_backoff=1000
+    done
+done
 H2_NET=198.18.5
 H2_VIPS=
 H2_VIPS6=
@@ -136,12 +153,13 @@ vms() {   # vms PORT W1 ... W6
     done
     printf '%s' "$out"
 }
-config() {   # config N: mux N's model
-    cat <<JSON
+# The model: both muxes serve every service.
+cat >"$D/mslb.json" <<JSON
 {"bridges": [
-  {"name": "br-lb$1", "mac": "0a:00:00:00:00:0$1", "frontend_port": "arm$1",
-   "tunnel_ports": {"vxlan": "vx$([ "$1" = 1 ] && echo a || echo b)"},
-   "gateways": ["198.18.1$(($1 - 1)).2"]},
+  {"name": "br-lb1", "mac": "0a:00:00:00:00:01", "frontend_port": "arm1",
+   "tunnel_ports": {"vxlan": "vxa"}, "gateways": ["198.18.10.2"]},
+  {"name": "br-lb2", "mac": "0a:00:00:00:00:02", "frontend_port": "arm2",
+   "tunnel_ports": {"vxlan": "vxb"}, "gateways": ["198.18.11.2"]},
   {"name": "br-host", "role": "final", "tunnel_ports": {"vxlan": "vx1"},
    "gateways": ["198.18.5.252"]},
   {"name": "br-host3", "role": "final", "tunnel_ports": {"vxlan": "vx3"},
@@ -150,57 +168,81 @@ config() {   # config N: mux N's model
    "gateways": ["198.18.5.254"]}],
  "services": [
   {"name": "web", "vip": "$VIP", "protocol": "tcp", "port": 80, "mode": "slb",
-   "bridges": ["br-lb$1"], "outbound": {},
+   "bridges": ["br-lb1", "br-lb2"], "outbound": {},
    "monitor": {"type": "tcp", "interval": 1, "timeout": 0.9, "rise": 2, "fall": 3},
    "backends": [$(vms 8080 1 1 2 2 1 1)]},
   {"name": "dns", "vip": "$VIP", "protocol": "udp", "port": 53, "mode": "slb",
-   "bridges": ["br-lb$1"], "backends": [$(vms 5353 1 1 1 1 1 1)]},
+   "bridges": ["br-lb1", "br-lb2"], "backends": [$(vms 5353 1 1 1 1 1 1)]},
   {"name": "pin", "vip": "$VIP2", "protocol": "tcp", "port": 80, "mode": "slb",
-   "distribution": "2-tuple", "bridges": ["br-lb$1"],
+   "distribution": "2-tuple", "bridges": ["br-lb1", "br-lb2"],
    "backends": [$(vms 8080 1 1 1 1 1 1)]}]}
 JSON
-}
-bgp() {   # bgp N: mux N's speaker
+bgp() {   # bgp N: mux N's speaker, for mux N's bridge only
     cat <<JSON
-{"asn": 6500$1, "router_id": "198.18.$(($1 + 2)).2",
+{"asn": 6500$1, "router_id": "198.18.$(($1 + 2)).2", "bridges": ["br-lb$1"],
  "peers": [{"address": "198.18.$(($1 + 2)).1", "asn": 65000, "hold_time": 3}],
  "next_hop": "198.18.1$(($1 - 1)).2", "run_dir": "$D/bgp$1"}
 JSON
 }
 for i in 1 2; do
-    config "$i" >"$D/mslb$i.json"
     bgp "$i" >"$D/bgp$i.json"
 done
-# mux_mslbd N ARGS...: mslbd N in its mux's namespace (its BGP session's
-# address is there), REST on $REST_PORT + N - 1 of that namespace.
+# The model's database, shared by both mslbd.
+ovsdb-tool create "$D/model.db" "$E2E_DIR/../../schemas/mslb.ovsschema"
+spawn modeldb ovsdb-server "$D/model.db" --remote="punix:$D/model.sock" \
+    --unixctl="$D/model.ctl" --log-file="$D/model-db.log" -vconsole:off
+wait_for 10 test -S "$D/model.sock"
+# mux_mslbd N ARGS...: mslbd N ("muxN") in its mux's namespace (its BGP
+# session's address is there), on the shared database, OpenFlow on
+# mslbd.sock (N = 1) or mslbd2.sock of every host, REST on
+# $REST_PORT + N - 1 of that namespace.
 mux_mslbd() {
-    local i=$1
+    local i=$1 sock=mslbd.sock h listen=()
     shift
-    # Its own directory: mslbd keeps its database beside its pid file.
+    [ "$i" = 2 ] && sock=mslbd2.sock
+    for h in 5 6 2 3 4; do listen+=(--listen "punix:$D/h$h/$sock"); done
     mkdir -p "$D/mux$i"
     rm -f "$D/mux$i/mslbd.pid"
-    ip netns exec "mslb-$RID-h$((i + 4))" "$MSLBD" --config "$D/mslb$i.json" \
-        --listen "punix:$D/h$((i + 4))/mslbd.sock" --pidfile "$D/mux$i/mslbd.pid" \
+    ip netns exec "mslb-$RID-h$((i + 4))" "$MSLBD" --db-remote "unix:$D/model.sock" \
+        --name "mux$i" "${listen[@]}" --pidfile "$D/mux$i/mslbd.pid" \
         --log-file "$D/mslbd$i.log" --rest "$((REST_PORT + i - 1))" \
         --bgp "$D/bgp$i.json" "$@" >>"$D/mslbd$i.out" 2>&1 </dev/null &
     wait_for 20 test -s "$D/mux$i/mslbd.pid"
     _e2e_remember "$D/mux$i/mslbd.pid"
 }
-# mslbd 1 is also the hosts' agent.
-mux_mslbd 1 --listen "punix:$D/h2/mslbd.sock" --listen "punix:$D/h3/mslbd.sock" \
-    --listen "punix:$D/h4/mslbd.sock"
-mux_mslbd 2
-for b in br-lb1 br-host br-host3 br-host4; do
-    wait_for 20 grep -q "bridge $b: generation 1 installed" "$D/mslbd1.log"
+# use_rest N: the REST helpers (api, health_is...) talk to mslbd N.
+use_rest() {
+    REST_NS=mslb-$RID-h$(($1 + 4))
+    REST_URL=http://127.0.0.1:$((REST_PORT + $1 - 1))
+}
+curl() { ip netns exec "$REST_NS" curl "$@"; }
+# mslbd 1 loads the model and becomes master; mslbd 2 stands by.
+mux_mslbd 1 --config "$D/mslb.json"
+for b in br-lb1 br-lb2 br-host br-host3 br-host4; do
+    wait_for 20 grep -q "bridge $b: generation [0-9]* installed" "$D/mslbd1.log"
 done
-wait_for 20 grep -q "bridge br-lb2: generation 1 installed" "$D/mslbd2.log"
-curl() { ip netns exec "mslb-$RID-h5" curl "$@"; }   # mslbd 1's REST
+mux_mslbd 2
+# role_is N ROLE: mslbd N says it is ROLE (master, standby); back on 1.
+role_is() {
+    local got ns=$REST_NS url=$REST_URL
+    use_rest "$1"
+    api GET /v1/health
+    got=$(json_get 'j["controller"]["role"]' 2>/dev/null || true)
+    REST_NS=$ns
+    REST_URL=$url
+    echo "mslbd $1: '$got'"
+    [ "$got" = "$2" ]
+}
+use_rest 2
 wait_rest
+use_rest 1
+wait_rest
+check "mslbd 1 is master" role_is 1 master
+check "mslbd 2 stands by" role_is 2 standby
 for b in vm1 vm2 vm3 vm4 vm5 vm6; do
     check "$b is up" wait_for 10 health_is "$b" up
 done
-# mslbd 1 is the hosts' agent: it probes each VM from its host's bridge
-# (gateway .252-.254); mslbd 2 has no host and probes through mux 2.
+# The master probes each VM from its host's bridge (gateway .252-.254).
 check "mslbd 1 probes vm1 from host 2's bridge, vm5 from host 4's" \
     test "$(health_field vm1 'h.get("probed_from")') $(health_field vm5 'h.get("probed_from")')" = "br-host br-host4"
 
@@ -292,29 +334,72 @@ check "mux 1 back: the router uses both again" wait_for 30 vias_are "$BOTH"
 sel_hold_end hold2 S1 S2 S3 S4 S5 S6
 check "every held connection answered by its own VM, none broken" held_ok
 
-# Each mslbd probes on its own: a backend one of them finds down while the
-# other does not would be chosen differently by the two muxes, and a
-# connection ECMP moves between them would break (docs/slb.md).  None
-# may have flapped so far.
+# The master mslbd dies with 200 connections open: mux 1's speaker dies
+# with it (the router keeps mux 2 only, although mux 1's bridge still
+# forwards), mslbd 2 becomes master of every bridge and takes over the
+# probes from the master's results, without changing a flow.
+mux_flows 1 5 >"$D/slots-before.txt"
+sel_hold_begin hold3 80 200 44000 S1 S2 S3 S4 S5 S6
+kill -KILL "$(cat "$D/mux1/mslbd.pid")"
+t0=$(date +%s%N)
+check "mslbd 1 killed: the router keeps only mux 2" wait_for 10 vias_are 198.18.11.2
+say "withdrawn $(( ($(date +%s%N) - t0) / 1000000 )) ms after the kill"
+check "mslbd 2 is master now" wait_for 10 role_is 2 master
+use_rest 2
+probed_from_hosts() {
+    test "$(health_field vm1 'h.get("probed_from")') $(health_field vm5 'h.get("probed_from")')" = "br-host br-host4"
+}
+check "mslbd 2 probes vm1 from host 2's bridge, vm5 from host 4's" \
+    wait_for 10 probed_from_hosts
+sel_hold_end hold3 S1 S2 S3 S4 S5 S6
+check "every held connection answered by its own VM, none broken" held_ok
+mux_flows 1 5 >"$D/slots-after.txt"
+check "mux 1's slot tables unchanged by the new master" \
+    cmp "$D/slots-before.txt" "$D/slots-after.txt"
+
+# mslbd 1 comes back as a standby: its speaker announces mux 1 again as
+# soon as the master reports the bridge programmed.
+sel_hold_begin hold4 80 200 45000 S1 S2 S3 S4 S5 S6
+mux_mslbd 1
+t0=$(date +%s%N)
+check "mslbd 1 back, a standby" wait_for 20 role_is 1 standby
+check "mux 1 announced again by its standby mslbd" wait_for 30 vias_are "$BOTH"
+say "announced $(( ($(date +%s%N) - t0) / 1000000 )) ms after mslbd 1's start"
+bgp1_bridges() {
+    use_rest 1
+    api GET /v1/bgp
+    use_rest 2
+    test "$(json_get 'j["bridges"]')" = "['br-lb1']"
+}
+check "GET /v1/bgp on mslbd 1: it speaks for br-lb1" bgp1_bridges
+sel_hold_end hold4 S1 S2 S3 S4 S5 S6
+check "every held connection answered by its own VM, none broken" held_ok
+
+# One master probes, the others read its results: no backend may have
+# been found down so far (the VMs all serve).
 check "no backend was found down by either mslbd so far" \
     sh -c "! grep -h 'is down' '$D/mslbd1.log' '$D/mslbd2.log'"
 
-# A VM stops serving: both muxes' probes find it down, both avoid it.
+# A VM stops serving: the master's probes find it down, both muxes avoid
+# it, both mslbd show it.
 spawn_stop tcpb-s6
-check "vm6 is down (mslbd 1: its host agent)" wait_for 15 health_is vm6 down
-health2_down() {
-    ip netns exec "mslb-$RID-h6" curl -s --max-time 5 \
-        "http://127.0.0.1:$((REST_PORT + 1))/v1/services/web" | "$PYTHON" -c \
-        'import json,sys; j=json.load(sys.stdin); print(j["status"]["usable_backends"])' \
-        | grep -qx 5
+check "vm6 is down (mslbd 2, the master: its host's probe)" wait_for 15 health_is vm6 down
+usable_is() {   # usable_is N COUNT: mslbd N counts COUNT usable backends of web
+    local ns=$REST_NS url=$REST_URL got
+    use_rest "$1"
+    api GET /v1/services/web
+    got=$(json_get 'j["status"]["usable_backends"]' 2>/dev/null || true)
+    REST_NS=$ns
+    REST_URL=$url
+    [ "$got" = "$2" ]
 }
-check "and for mslbd 2 (through mux 2)" wait_for 15 health2_down
+check "and mslbd 1, the standby, from the master's results" wait_for 15 usable_is 1 5
 conn avoid 80 300 43000
 check "300 new connections over both muxes, none to vm6, none failed" \
     test "$(jget "$D/avoid.json" "j['errors'] == 0 and j['connections'] == 300 and 'S6' not in j['names'] and len(j['names']) == 5")" = True
 
-# Outbound: the muxes' blocks agree (each mslbd gives the hosts theirs
-# from the same model: br-host 1024-1279, br-host3 1280-1535).
+# Outbound: the hosts' blocks are in the one database (br-host 1024-1279,
+# br-host3 1280-1535), both muxes send the answers by them.
 start_server c1 OUT --tcp 9000
 out() {   # out VM COUNT: the source ports the outside server saw
     nsx "$1" "$PYTHON" "$TOOLS/lbclient.py" tcp 198.18.9.10 9000 \
