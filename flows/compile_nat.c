@@ -54,8 +54,8 @@ nat_stable(struct cbuild *cb, const struct model_backend *be,
 {
     const struct model_bridge *br = br_;
 
-    /* reg1 names the backend for the statistics (a flow's actions are
-     * what tells; its match may cover other backends' exceptions). */
+    /* reg1 names the backend for `trace` (a flow's actions are what
+     * tells; its match may cover other backends' exceptions). */
     a_set_u32(cb, MFF_REG1, be->key);
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_OUT, be);
 }
@@ -69,6 +69,8 @@ compile_nat_commit(struct cbuild *cb, const struct model_bridge *br,
 
 /* The flows of one backend endpoint (protocol, address, port) on a bridge:
  * replies from it go to conntrack, translated requests to it get its MAC.
+ * Their counters are the endpoint's statistics (rest_stats.c): replies,
+ * requests and sessions.
  * Services sharing an endpoint emit identical flows, which the flow set
  * counts once. */
 static void
@@ -85,14 +87,21 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REPLY, NULL);
     cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
 
-    cb_begin(cb);
-    m_ip_proto(cb, &be->ip, proto);
-    m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
-    m_u16(cb, MFF_TCP_DST, be->port);
-    a_set_mac(cb, MFF_ETH_SRC, &br->mac);
-    a_set_mac(cb, MFF_ETH_DST, &be->mac);
-    a_output_side(cb, ports, ports->backend);
-    cb_add(cb, cookie, MSLB_T_NAT_OUT, 100);
+    /* The same for a session's first packet (just committed): its
+     * counter is the endpoint's sessions, whatever slot chose it. */
+    for (int new = 0; new < 2; new++) {
+        cb_begin(cb);
+        if (new) {
+            m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
+        }
+        m_ip_proto(cb, &be->ip, proto);
+        m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
+        m_u16(cb, MFF_TCP_DST, be->port);
+        a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+        a_set_mac(cb, MFF_ETH_DST, &be->mac);
+        a_output_side(cb, ports, ports->backend);
+        cb_add(cb, cookie, MSLB_T_NAT_OUT, 100 + new);
+    }
 
     /* Fragments (docs/mtu.md).  Conntrack reassembles a datagram and
      * translates all its fragments, but the switch's fragment handling

@@ -22,6 +22,7 @@
 #include "mslb/pipeline.h"
 
 #include "bridges.h"
+#include "ctdump.h"
 #include "nbdb.h"
 #include "mslb/modeldb.h"
 
@@ -132,39 +133,6 @@ cmd_bridge_show(struct unixctl_conn *conn, int argc, const char *argv[],
 
 /* ---- trace: the switch's ofproto/trace, in mslb's words. ---- */
 
-/* The switch's control socket in OVS_RUNDIR (else /var/run/openvswitch):
- * ovs-vswitchd.ctl if it was started with that name (--unixctl), else
- * ovs-vswitchd.PID.ctl as ovs-appctl finds it.  Malloc'd, or NULL with
- * '*error' set. */
-static char *
-switch_socket(char **error)
-{
-    const char *rundir = getenv("OVS_RUNDIR");
-    struct stat st;
-    char *pidfile, *fixed;
-    pid_t pid;
-
-    if (!rundir || !rundir[0]) {
-        rundir = "/var/run/openvswitch";
-    }
-    fixed = xasprintf("%s/ovs-vswitchd.ctl", rundir);
-    if (!stat(fixed, &st) && S_ISSOCK(st.st_mode)) {
-        return fixed;
-    }
-    free(fixed);
-    pidfile = xasprintf("%s/ovs-vswitchd.pid", rundir);
-    pid = read_pidfile(pidfile);
-    if (pid < 0) {
-        *error = xasprintf("cannot find ovs-vswitchd: %s: %s (set "
-                           "OVS_RUNDIR for mslbd)", pidfile,
-                           ovs_strerror(-pid));
-        free(pidfile);
-        return NULL;
-    }
-    free(pidfile);
-    return xasprintf("%s/ovs-vswitchd.%ld.ctl", rundir, (long) pid);
-}
-
 static const char *
 table_name(int table)
 {
@@ -214,7 +182,7 @@ cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
           const char *argv[], void *c_)
 {
     struct control *c = c_;
-    char *error = NULL, *result = NULL, *path = switch_socket(&error);
+    char *error = NULL, *result = NULL, *path = ctdump_switch_socket(&error);
     char *args[2] = { CONST_CAST(char *, argv[1]),
                       CONST_CAST(char *, argv[2]) };
     struct jsonrpc *client = NULL;

@@ -36,6 +36,7 @@
 #include "util.h"
 #include "bridges.h"
 #include "control.h"
+#include "ctdump.h"
 #include "dbserver.h"
 #include "health.h"
 #include "resolve.h"
@@ -90,6 +91,7 @@ struct mslbd {
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
     struct control *control;    /* ovs-appctl's socket (control.h). */
+    struct ctdump *ctdump;      /* The local switch's conntrack (ctdump.h). */
 };
 
 /* Log modules of mslbd's own, for --verbose. */
@@ -605,13 +607,19 @@ installed_view(void *d_, const struct bridge *b, uint64_t *gen)
 static void
 control_hook_run(void *d_)
 {
-    control_run(((struct mslbd *) d_)->control);
+    struct mslbd *d = d_;
+
+    control_run(d->control);
+    ctdump_run(d->ctdump);
 }
 
 static void
 control_hook_wait(void *d_)
 {
-    control_wait(((struct mslbd *) d_)->control);
+    struct mslbd *d = d_;
+
+    control_wait(d->control);
+    ctdump_wait(d->ctdump);
 }
 
 static const char *pidfile;
@@ -1035,6 +1043,7 @@ main(int argc, char *argv[])
         .resolver = d.resolver,
         .speaker = d.speaker,
         .snat = d.snat,
+        .ctdump = d.ctdump = ctdump_create(),
         .installed = installed_view,
         .aux = &d,
     };
@@ -1143,6 +1152,7 @@ main(int argc, char *argv[])
     mainloop_run(d.mainloop);
 
     control_destroy(d.control);
+    ctdump_destroy(d.ctdump);
     speaker_destroy(d.speaker);         /* Withdraws everything. */
     snat_destroy(d.snat);
     bridges_destroy(d.bridges);     /* Its collections under way call

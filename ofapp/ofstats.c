@@ -13,6 +13,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openflow/openflow.h"
 #include "byte-order.h"
+#include "packets.h"
 #include "util.h"
 
 #include "mslb/pipeline.h"
@@ -71,10 +72,12 @@ ofstats_collect(struct ofstats *st, struct ofsession *s, ofstats_cb *cb,
                 void *aux)
 {
     /* Service flows of every table: CLASSIFY's count the traffic,
-     * SLOTS' (nat) and DSR_FORWARD's SYN copies the sessions. */
+     * DSR_FORWARD's a DSR backend's packets and SYNs; backend endpoint
+     * flows (nat): CLASSIFY's count the replies, NAT_OUT's the requests
+     * and the new sessions. */
     static const struct { int table; int kind; } reqs[2] = {
         { OFPTT_ALL, MSLB_COOKIE_SERVICE },
-        { MSLB_T_NAT_OUT, MSLB_COOKIE_BACKEND },
+        { OFPTT_ALL, MSLB_COOKIE_BACKEND },
     };
     struct stats_req *r = xzalloc(sizeof *r);
 
@@ -182,7 +185,8 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
 
     ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
     while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
-        char ip[INET6_ADDRSTRLEN] = "";
+        char dst[INET6_ADDRSTRLEN] = "", src[INET6_ADDRSTRLEN] = "";
+        const struct flow *f = &fs.match.flow, *m = &fs.match.wc.masks;
         uint32_t loads_reg1 = 0;
         const struct ofpact *a;
 
@@ -193,24 +197,45 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
                 loads_reg1 = ntohl(ofpact_get_SET_FIELD(a)->value->be32);
             }
         }
-        if (fs.match.flow.dl_type == htons(0x0800)) {
-            inet_ntop(AF_INET, &fs.match.flow.nw_dst, ip, sizeof ip);
+        if (f->dl_type == htons(ETH_TYPE_IP)) {
+            if (m->nw_dst) {
+                inet_ntop(AF_INET, &f->nw_dst, dst, sizeof dst);
+            }
+            if (m->nw_src) {
+                inet_ntop(AF_INET, &f->nw_src, src, sizeof src);
+            }
+        } else if (f->dl_type == htons(ETH_TYPE_IPV6)) {
+            if (!ipv6_mask_is_any(&m->ipv6_dst)) {
+                inet_ntop(AF_INET6, &f->ipv6_dst, dst, sizeof dst);
+            }
+            if (!ipv6_mask_is_any(&m->ipv6_src)) {
+                inet_ntop(AF_INET6, &f->ipv6_src, src, sizeof src);
+            }
         }
         /* reg1 names a DSR_FORWARD flow's backend (its match), and a
-         * SLOTS flow's (its actions). */
-        json_array_append_new(r->flows, json_pack(
-            "{s:I, s:i, s:i, s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I}",
+         * SLOTS flow's (its actions); reg2's bit 1 marks a tunnel's
+         * second pass; duration tells a replaced flow (counters from 0). */
+        json_t *j = json_pack(
+            "{s:I, s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:I, s:I, s:I, s:I,"
+            " s:I, s:I, s:I, s:I, s:f}",
             "cookie", (json_int_t) ntohll(fs.cookie),
             "table", (int) fs.table_id,
             "priority", (int) fs.priority,
-            "nw_proto", (int) fs.match.flow.nw_proto,
-            "nw_dst", ip,
-            "tp_dst", (int) ntohs(fs.match.flow.tp_dst),
-            "reg1", (json_int_t) fs.match.flow.regs[1],
-            "reg5", (json_int_t) fs.match.flow.regs[5],
+            "nw_proto", (int) f->nw_proto,
+            "nw_dst", dst,
+            "tp_dst", (int) ntohs(f->tp_dst),
+            "nw_src", src,
+            "tp_src", (int) ntohs(f->tp_src),
+            "reg1", (json_int_t) f->regs[1],
+            "reg2", (json_int_t) f->regs[2],
+            "reg2_mask", (json_int_t) m->regs[2],
+            "reg5", (json_int_t) f->regs[5],
+            "ct_state", (json_int_t) (f->ct_state & m->ct_state),
             "loads_reg1", (json_int_t) loads_reg1,
             "packets", (json_int_t) fs.packet_count,
-            "bytes", (json_int_t) fs.byte_count));
+            "bytes", (json_int_t) fs.byte_count,
+            "duration", fs.duration_sec + fs.duration_nsec / 1e9);
+        json_array_append_new(r->flows, j);
     }
     ofpbuf_uninit(&ofpacts);
 }

@@ -13,8 +13,9 @@ struct ofsession;
 
 /* Called once with (new reference)
  *   {"flows": [{"cookie", "table", "priority", "nw_proto", "nw_dst",
- *               "tp_dst", "reg1", "reg5", "loads_reg1", "packets",
- *               "bytes"}...],
+ *               "tp_dst", "nw_src", "tp_src", "reg1", "reg2",
+ *               "reg2_mask", "reg5", "ct_state" (matched bits),
+ *               "loads_reg1", "packets", "bytes", "duration" (s)}...],
  *    "learned": [{"service", "backend", "slot"}...]}
  * or with NULL if the session is lost first. */
 typedef void ofstats_cb(void *aux, json_t *stats);

@@ -2,7 +2,9 @@
  *   rest.c         the HTTP edge: libmicrohttpd, routing, answers;
  *   rest_model.c   services, backends and bridges: reads, and writes as
  *                  database transactions answered once bridges have them;
- *   rest_status.c  bridge status, health, statistics and metrics. */
+ *   rest_status.c  bridge status, health, BGP, SNAT and metrics;
+ *   rest_stats.c   the statistics: flow counters per service and backend,
+ *                  kept across replaced flows, rates, nat's open sessions. */
 #ifndef MSLB_REST_PRIVATE_H
 #define MSLB_REST_PRIVATE_H 1
 
@@ -12,11 +14,15 @@
 #include <microhttpd.h>
 #include <uv.h>
 #include "rest.h"
+#include "sset.h"
 
 #define DEFAULT_WAIT_S 5
 #define MAX_WAIT_S 300
 
+struct ct_sessions;
+struct ds;
 struct request;
+struct rest_stats_keeper;
 struct rest_write;
 
 struct rest_server {
@@ -29,6 +35,7 @@ struct rest_server {
     size_t max_body;
     char *cert, *key;
     struct request *waiting;    /* Writes waiting for bridges. */
+    struct rest_stats_keeper *stats_keeper;     /* rest_stats.c. */
 };
 
 struct request {
@@ -57,6 +64,10 @@ struct request {
     /* A statistics read waiting for the switches. */
     int stats_pending;
     json_t *stats;              /* Array of per-bridge replies. */
+    bool ct_asked;              /* The switch's conntrack was asked. */
+    struct ct_sessions *ct;     /* Its answer (ctdump.h), or NULL. */
+    struct sset ct_bridges;     /* The bridges that switch has. */
+    char *ct_error;             /* Why it could not be read. */
     bool metrics;
     bool orphaned;              /* Its connection is gone (the server
                                  * stopped): freed by the last reply. */
@@ -101,6 +112,13 @@ void rest_get_bridge(struct request *, const char *name);
 void rest_get_health(struct request *);
 void rest_get_bgp(struct request *);
 void rest_get_snat(struct request *);
+void rest_put_metric(struct ds *, const char *name, const char *help,
+                     const char *type);
+char *rest_format_metrics(struct rest_server *, const json_t *stats);
+
+/* rest_stats.c */
 void rest_get_stats(struct request *, bool metrics);
+void rest_stats_put_metrics(struct ds *, const json_t *stats);
+void rest_stats_free(struct rest_server *);
 
 #endif /* rest-private.h */

@@ -771,6 +771,7 @@ rest_server_stop(struct rest_server *srv)
         return;
     }
     rest_gate_destroy(srv->gate);
+    rest_stats_free(srv);
     uv_poll_stop(&srv->poll);
     uv_timer_stop(&srv->timer);
     MHD_stop_daemon(srv->mhd);

@@ -31,6 +31,8 @@ struct rest_env {
     const struct resolver *resolver;    /* Resolved MACs (resolve.h). */
     const struct speaker *speaker;      /* BGP (speaker.h), or NULL. */
     const struct snat *snat;            /* Outbound blocks (snat.h). */
+    struct ctdump *ctdump;      /* The local switch's conntrack (ctdump.h):
+                                 * nat's open sessions; or NULL. */
     /* The generation bridge 'b' installed as this mslbd knows it: as its
      * master, or from the master's Bridge_Status (docs/deployment.md);
      * false if unknown. */

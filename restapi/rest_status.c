@@ -209,269 +209,9 @@ rest_get_snat(struct request *r)
                                            snat_counters_json(d->snat)));
 }
 
-/* ---- Statistics. ---- */
-
-
-/* One bridge's statistics, indexed once, so that summing them per service
- * and backend costs what the flows and the backends number, not their
- * product (10,000 services on one bridge: seconds otherwise, with mslbd's
- * loop held). */
-struct group {
-    struct hmap_node node;
-    uint64_t key;               /* A cookie, or a service id. */
-    const json_t **items;
-    size_t n, allocated;
-};
-
-struct stats_index {
-    struct hmap by_cookie;      /* Flows by cookie. */
-    struct hmap learned;        /* Learned entries by service id. */
-    struct shash nat_out;       /* "ip/proto/port" -> struct counters. */
-};
-
-struct counters {
-    uint64_t packets, bytes, sessions, affinity;
-};
-
-static void
-group_add(struct hmap *h, uint64_t key, const json_t *item)
-{
-    struct group *g;
-    uint32_t hash = hash_uint64(key);
-
-    HMAP_FOR_EACH_WITH_HASH (g, node, hash, h) {
-        if (g->key == key) {
-            goto found;
-        }
-    }
-    g = xzalloc(sizeof *g);
-    g->key = key;
-    hmap_insert(h, &g->node, hash);
-found:
-    if (g->n == g->allocated) {
-        g->items = x2nrealloc(g->items, &g->allocated, sizeof *g->items);
-    }
-    g->items[g->n++] = item;
-}
-
-static const struct group *
-group_find(const struct hmap *h, uint64_t key)
-{
-    const struct group *g;
-
-    HMAP_FOR_EACH_WITH_HASH (g, node, hash_uint64(key), h) {
-        if (g->key == key) {
-            return g;
-        }
-    }
-    return NULL;
-}
-
-static void
-groups_destroy(struct hmap *h)
-{
-    struct group *g;
-
-    HMAP_FOR_EACH_POP (g, node, h) {
-        free(g->items);
-        free(g);
-    }
-    hmap_destroy(h);
-}
-
-static char *
-nat_out_key(const char *ip, int proto, int port)
-{
-    return xasprintf("%s/%d/%d", ip ? ip : "", proto, port);
-}
-
-static void
-index_stats(const json_t *bridge_stats, struct stats_index *ix)
-{
-    size_t i;
-    json_t *f;
-
-    hmap_init(&ix->by_cookie);
-    hmap_init(&ix->learned);
-    shash_init(&ix->nat_out);
-    json_array_foreach (json_object_get(bridge_stats, "flows"), i, f) {
-        uint64_t cookie = json_integer_value(json_object_get(f, "cookie"));
-
-        group_add(&ix->by_cookie, cookie, f);
-        if (json_integer_value(json_object_get(f, "table"))
-            == MSLB_T_NAT_OUT) {
-            char *key = nat_out_key(
-                json_string_value(json_object_get(f, "nw_dst")),
-                json_integer_value(json_object_get(f, "nw_proto")),
-                json_integer_value(json_object_get(f, "tp_dst")));
-            struct counters *c = shash_find_data(&ix->nat_out, key);
-
-            if (!c) {
-                c = xzalloc(sizeof *c);
-                shash_add(&ix->nat_out, key, c);
-            }
-            c->packets += json_integer_value(json_object_get(f, "packets"));
-            c->bytes += json_integer_value(json_object_get(f, "bytes"));
-            free(key);
-        }
-    }
-    json_array_foreach (json_object_get(bridge_stats, "learned"), i, f) {
-        group_add(&ix->learned,
-                  (uint32_t) json_integer_value(json_object_get(f,
-                                                                "service")),
-                  f);
-    }
-}
-
-static void
-index_destroy(struct stats_index *ix)
-{
-    groups_destroy(&ix->by_cookie);
-    groups_destroy(&ix->learned);
-    shash_destroy_free_data(&ix->nat_out);
-}
-
-/* The index of backend 'key' in 'svc', or SIZE_MAX. */
-static size_t
-backend_index(const struct model_service *svc, uint32_t key)
-{
-    for (size_t b = 0; b < svc->n_backends; b++) {
-        if (svc->backends[b].key == key) {
-            return b;
-        }
-    }
-    return SIZE_MAX;
-}
-
-/* Service 'svc''s counters on one bridge: its requests (CLASSIFY), each
- * backend's packets (nat: NAT_OUT by address, protocol and port) and new
- * sessions (nat: the packets of SLOTS, where only a session's first
- * packet goes, by the backend each flow loads into reg1; DSR modes: the
- * SYNs DSR_FORWARD sends each backend, its priority-101 copies: a
- * stateless balancer cannot count other protocols' sessions), and the
- * learned affinity entries (DSR modes). */
-static void
-add_service_counters(const struct stats_index *ix,
-                     const struct model_service *svc,
-                     struct counters *total, struct counters *be)
-{
-    const struct group *g = group_find(&ix->by_cookie, mslb_cookie(
-                                           MSLB_COOKIE_SERVICE, svc->id));
-    bool nat = svc->mode == MODEL_MODE_NAT;
-
-    for (size_t i = 0; g && i < g->n; i++) {
-        const json_t *f = g->items[i];
-        int table = json_integer_value(json_object_get(f, "table"));
-        uint32_t key;
-        size_t b;
-
-        if (table == MSLB_T_CLASSIFY) {
-            total->packets += json_integer_value(json_object_get(f,
-                                                                 "packets"));
-            total->bytes += json_integer_value(json_object_get(f, "bytes"));
-            continue;
-        }
-        if (nat && table == MSLB_T_SLOTS) {
-            key = json_integer_value(json_object_get(f, "loads_reg1"));
-        } else if (!nat && table == MSLB_T_DSR_FORWARD
-                   && json_integer_value(json_object_get(f, "priority"))
-                      == MSLB_SYN_COUNT_PRIORITY) {
-            key = json_integer_value(json_object_get(f, "reg1"));
-        } else {
-            continue;
-        }
-        b = backend_index(svc, key);
-        if (b != SIZE_MAX) {
-            be[b].sessions += json_integer_value(json_object_get(f,
-                                                                 "packets"));
-        }
-    }
-    for (size_t b = 0; b < svc->n_backends; b++) {
-        char ip[INET6_ADDRSTRLEN], *key;
-        const struct counters *c;
-
-        mslb_addr_format(&svc->backends[b].ip, ip, sizeof ip);
-        key = nat_out_key(ip, svc->proto, svc->backends[b].port);
-        c = shash_find_data(&ix->nat_out, key);
-        free(key);
-        if (c) {
-            be[b].packets += c->packets;
-            be[b].bytes += c->bytes;
-        }
-    }
-    if (model_mode_is_dsr(svc->mode)) {
-        g = group_find(&ix->learned, svc->id);
-        for (size_t i = 0; g && i < g->n; i++) {
-            size_t b = backend_index(svc, json_integer_value(
-                                         json_object_get(g->items[i],
-                                                         "backend")));
-            total->affinity++;
-            if (b != SIZE_MAX) {
-                be[b].affinity++;
-            }
-        }
-    }
-}
-
-static json_t *
-aggregate_stats(struct rest_server *srv, const json_t *per_bridge)
-{
-    size_t n_services, n_bridges = json_array_size(per_bridge);
-    const struct model_service **svcs = mdb_services_sorted(srv->d->mdb,
-                                                            &n_services);
-    struct stats_index *ix = xcalloc(n_bridges + 1, sizeof *ix);
-    json_t *services = json_array();
-
-    for (size_t k = 0; k < n_bridges; k++) {
-        index_stats(json_array_get(per_bridge, k), &ix[k]);
-    }
-    for (size_t i = 0; i < n_services; i++) {
-        const struct model_service *svc = svcs[i];
-        struct counters total = { 0, 0, 0, 0 };
-        bool dsr = model_mode_is_dsr(svc->mode);
-        struct counters *be = xcalloc(svc->n_backends + 1, sizeof *be);
-        json_t *backends = json_array();
-
-        for (size_t k = 0; k < n_bridges; k++) {
-            add_service_counters(&ix[k], svc, &total, be);
-        }
-        for (size_t b = 0; b < svc->n_backends; b++) {
-            json_t *jb = json_pack(
-                "{s:s, s:I, s:I, s:I}", "name", svc->backends[b].name,
-                "packets", (json_int_t) be[b].packets,
-                "bytes", (json_int_t) be[b].bytes,
-                "sessions", (json_int_t) be[b].sessions);
-            if (dsr) {
-                json_object_set_new(jb, "affinity_entries",
-                                    json_integer(be[b].affinity));
-            }
-            json_array_append_new(backends, jb);
-        }
-        free(be);
-        json_t *js = json_pack(
-            "{s:s, s:I, s:I}", "name", svc->name,
-            "packets", (json_int_t) total.packets,
-            "bytes", (json_int_t) total.bytes);
-        if (dsr) {
-            json_object_set_new(js, "affinity_entries",
-                                json_integer(total.affinity));
-        }
-        json_object_set_new(js, "backends", backends);
-        json_array_append_new(services, js);
-    }
-    free(svcs);
-    for (size_t k = 0; k < n_bridges; k++) {
-        index_destroy(&ix[k]);
-    }
-    free(ix);
-    return json_pack("{s:I, s:o}", "generation",
-                     (json_int_t) nbdb_generation(srv->d->nbdb),
-                     "services", services);
-}
-
-static void
-put_metric(struct ds *out, const char *name, const char *help,
-           const char *type)
+void
+rest_put_metric(struct ds *out, const char *name, const char *help,
+                const char *type)
 {
     ds_put_format(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
                   type);
@@ -498,7 +238,7 @@ put_snat_metrics(struct ds *out, const struct snat *snat)
     json_t *hosts = snat_counters_json(snat);
 
     for (size_t m = 0; m < ARRAY_SIZE(metrics); m++) {
-        put_metric(out, metrics[m].name, metrics[m].help, metrics[m].type);
+        rest_put_metric(out, metrics[m].name, metrics[m].help, metrics[m].type);
         for (size_t i = 0; i < json_array_size(hosts); i++) {
             const json_t *h = json_array_get(hosts, i);
             ds_put_format(out, "%s{service=\"%s\",host_bridge=\"%s\"} "
@@ -541,11 +281,11 @@ format_health(struct ds *out, const struct rest_env *d)
     size_t n;
 
     health_get_counters(d->health, &hc);
-    put_metric(out, "mslb_health_probes_total", "Health probes sent.",
+    rest_put_metric(out, "mslb_health_probes_total", "Health probes sent.",
                "counter");
     ds_put_format(out, "mslb_health_probes_total %"PRIu64"\n",
                   hc.probes_sent);
-    put_metric(out, "mslb_health_results_total", "Health probe results: "
+    rest_put_metric(out, "mslb_health_results_total", "Health probe results: "
                "answered as expected (success), an answer not the one "
                "expected (bad: an HTTP status, a missing text), reset or "
                "port unreachable (refused), unanswered (timeout), answers "
@@ -561,26 +301,26 @@ format_health(struct ds *out, const struct rest_env *d)
                   hc.answers - hc.refused - hc.bad, hc.bad, hc.refused,
                   hc.timeouts, hc.stray,
                   hc.not_sent);
-    put_metric(out, "mslb_health_probe_delay_seconds", "How late probes "
+    rest_put_metric(out, "mslb_health_probe_delay_seconds", "How late probes "
                "were sent after their due time, in all (sum) and the "
                "worst (max).", "counter");
     ds_put_format(out, "mslb_health_probe_delay_seconds_sum %.6f\n"
                   "mslb_health_probe_delay_seconds_max %.6f\n",
                   hc.delay_sum_us / 1e6, hc.delay_max_us / 1e6);
-    put_metric(out, "mslb_health_probes_late_total", "Probes sent later "
+    rest_put_metric(out, "mslb_health_probes_late_total", "Probes sent later "
                "than one interval after their due time.", "counter");
     ds_put_format(out, "mslb_health_probes_late_total %"PRIu64"\n",
                   hc.late);
-    put_metric(out, "mslb_backend_up", "1 while the backend passes its "
+    rest_put_metric(out, "mslb_backend_up", "1 while the backend passes its "
                "health checks.", "gauge");
-    put_metric(out, "mslb_backend_transitions_total", "Times the backend's "
+    rest_put_metric(out, "mslb_backend_transitions_total", "Times the backend's "
                "health changed.", "counter");
-    put_metric(out, "mslb_backend_probe_latency_seconds", "Time the last "
+    rest_put_metric(out, "mslb_backend_probe_latency_seconds", "Time the last "
                "answered probe took.", "gauge");
     health_for_each(d->health, put_backend_health, out);
     struct reject_counters rc;
     reject_get_counters(&rc);
-    put_metric(out, "mslb_rejects_total", "New sessions of empty services "
+    rest_put_metric(out, "mslb_rejects_total", "New sessions of empty services "
                "with \"empty\": \"reject\", and packets of failed backends' "
                "sessions with monitor \"sessions\": \"reset\", answered by "
                "a TCP reset (rst) or an ICMP port unreachable (icmp), or "
@@ -590,7 +330,7 @@ format_health(struct ds *out, const struct rest_env *d)
                   "mslb_rejects_total{kind=\"limited\"} %"PRIu64"\n",
                   rc.rst, rc.icmp, rc.limited);
     put_snat_metrics(out, d->snat);
-    put_metric(out, "mslb_service_empty", "1 while no backend of the "
+    rest_put_metric(out, "mslb_service_empty", "1 while no backend of the "
                "service gets new sessions (all down, drained, failing "
                "their health checks or with their MAC unresolved).",
                "gauge");
@@ -614,36 +354,35 @@ format_health(struct ds *out, const struct rest_env *d)
     free(svcs);
 }
 
-static char *
-format_metrics(struct rest_server *srv, const json_t *stats)
+char *
+rest_format_metrics(struct rest_server *srv, const json_t *stats)
 {
     const struct rest_env *d = srv->d;
     struct ds out = DS_EMPTY_INITIALIZER;
-    size_t i, k;
-    json_t *s, *b;
+    size_t i;
 
     uint64_t role_gen;
     bool master = nbdb_is_master(d->nbdb, &role_gen);
 
-    put_metric(&out, "mslb_build_info", "mslb's version (always 1).",
+    rest_put_metric(&out, "mslb_build_info", "mslb's version (always 1).",
                "gauge");
     ds_put_format(&out, "mslb_build_info{version=\"%s\"} 1\n",
                   MSLB_VERSION);
-    put_metric(&out, "mslb_controller_master", "1 while this mslbd is "
+    rest_put_metric(&out, "mslb_controller_master", "1 while this mslbd is "
                "master of the bridges (docs/deployment.md), else 0.",
                "gauge");
     ds_put_format(&out, "mslb_controller_master{name=\"%s\"} %d\n",
                   nbdb_id(d->nbdb), master);
-    put_metric(&out, "mslb_generation", "Current model generation.",
+    rest_put_metric(&out, "mslb_generation", "Current model generation.",
                "gauge");
     ds_put_format(&out, "mslb_generation %"PRIu64"\n",
                   nbdb_generation(d->nbdb));
-    put_metric(&out, "mslb_services", "Virtual services in the model.",
+    rest_put_metric(&out, "mslb_services", "Virtual services in the model.",
                "gauge");
     ds_put_format(&out, "mslb_services %zu\n", mdb_n_services(d->mdb));
-    put_metric(&out, "mslb_bridge_connected",
+    rest_put_metric(&out, "mslb_bridge_connected",
                "1 if the bridge is connected.", "gauge");
-    put_metric(&out, "mslb_bridge_installed_generation",
+    rest_put_metric(&out, "mslb_bridge_installed_generation",
                "Generation the bridge has confirmed.", "gauge");
     size_t n_bridges;
     const struct model_bridge **brs = mdb_bridges_sorted(d->mdb, &n_bridges);
@@ -663,7 +402,7 @@ format_metrics(struct rest_server *srv, const json_t *stats)
     free(brs);
     struct pmtu_counters pc;
     pmtu_get_counters(&pc);
-    put_metric(&out, "mslb_pmtu_answers_total", "Oversized packets of the "
+    rest_put_metric(&out, "mslb_pmtu_answers_total", "Oversized packets of the "
                "tunnelling modes answered (icmp4, icmp6) or fragmented "
                "(fragmented), dropped by the rate limit (limited) or not "
                "answered (ignored).", "counter");
@@ -675,7 +414,7 @@ format_metrics(struct rest_server *srv, const json_t *stats)
                   pc.icmp4, pc.icmp6, pc.fragmented, pc.limited, pc.ignored);
     struct mss_counters mc;
     mss_get_counters(&mc);
-    put_metric(&out, "mslb_mss_syns_total", "SYNs of services with MSS "
+    rest_put_metric(&out, "mslb_mss_syns_total", "SYNs of services with MSS "
                "clamping: their MSS option lowered (clamped) or left "
                "(unchanged).", "counter");
     ds_put_format(&out,
@@ -684,10 +423,10 @@ format_metrics(struct rest_server *srv, const json_t *stats)
                   mc.clamped, mc.unchanged);
     struct frags_counters fc;
     frags_get_counters(&fc);
-    put_metric(&out, "mslb_fragments_total", "Fragments to VIPs that the "
+    rest_put_metric(&out, "mslb_fragments_total", "Fragments to VIPs that the "
                "controller kept together (docs/mtu.md).", "counter");
     ds_put_format(&out, "mslb_fragments_total %"PRIu64"\n", fc.fragments);
-    put_metric(&out, "mslb_fragmented_datagrams_total", "Datagrams in "
+    rest_put_metric(&out, "mslb_fragmented_datagrams_total", "Datagrams in "
                "fragments to VIPs: sent to a service (forwarded), switched "
                "unchanged (switched), echo requests answered (answered), "
                "dropped (malformed, no backend, over a limit), not whole in "
@@ -703,85 +442,6 @@ format_metrics(struct rest_server *srv, const json_t *stats)
     if (d->health) {
         format_health(&out, d);
     }
-    put_metric(&out, "mslb_service_packets_total",
-               "Request packets to the service.", "counter");
-    put_metric(&out, "mslb_service_bytes_total",
-               "Request bytes to the service.", "counter");
-    put_metric(&out, "mslb_backend_packets_total",
-               "Packets sent to the backend.", "counter");
-    put_metric(&out, "mslb_backend_sessions_total",
-               "New sessions given to the backend.", "counter");
-    json_array_foreach (json_object_get(stats, "services"), i, s) {
-        const char *svc = json_string_value(json_object_get(s, "name"));
-        ds_put_format(&out, "mslb_service_packets_total{service=\"%s\"} %"
-                      JSON_INTEGER_FORMAT"\n", svc,
-                      json_integer_value(json_object_get(s, "packets")));
-        ds_put_format(&out, "mslb_service_bytes_total{service=\"%s\"} %"
-                      JSON_INTEGER_FORMAT"\n", svc,
-                      json_integer_value(json_object_get(s, "bytes")));
-        json_array_foreach (json_object_get(s, "backends"), k, b) {
-            const char *be = json_string_value(json_object_get(b, "name"));
-            ds_put_format(&out, "mslb_backend_packets_total{service=\"%s\","
-                          "backend=\"%s\"} %"JSON_INTEGER_FORMAT"\n", svc, be,
-                          json_integer_value(json_object_get(b, "packets")));
-            ds_put_format(&out, "mslb_backend_sessions_total{service=\"%s\","
-                          "backend=\"%s\"} %"JSON_INTEGER_FORMAT"\n", svc, be,
-                          json_integer_value(json_object_get(b, "sessions")));
-        }
-    }
+    rest_stats_put_metrics(&out, stats);
     return ds_steal_cstr(&out);
-}
-
-static void
-stats_done(struct request *r)
-{
-    json_t *agg = aggregate_stats(r->srv, r->stats);
-
-    json_decref(r->stats);
-    r->stats = NULL;
-    if (r->metrics) {
-        set_response(r, MHD_HTTP_OK, format_metrics(r->srv, agg),
-                     "text/plain; version=0.0.4");
-        json_decref(agg);
-    } else {
-        respond_json(r, MHD_HTTP_OK, agg);
-    }
-    resume(r);
-}
-
-static void
-on_bridge_stats(void *aux, json_t *stats)
-{
-    struct request *r = aux;
-
-    if (stats) {
-        json_array_append_new(r->stats, stats);
-    }
-    if (!--r->stats_pending) {
-        if (r->orphaned) {
-            rest_request_free(r);
-        } else {
-            stats_done(r);
-        }
-    }
-}
-
-void
-rest_get_stats(struct request *r, bool metrics)
-{
-    const struct rest_env *d = r->srv->d;
-
-    r->metrics = metrics;
-    r->stats = json_array();
-    r->stats_pending = 1;       /* Held until every request is out. */
-    r->suspended = true;
-    MHD_suspend_connection(r->conn);
-    for (size_t i = 0; i < bridges_count(d->bridges); i++) {
-        struct bridge *b = bridges_at(d->bridges, i);
-        if (bridge_is_connected(b)) {
-            r->stats_pending++;
-            bridge_collect_stats(b, on_bridge_stats, r);
-        }
-    }
-    on_bridge_stats(r, NULL);
 }

@@ -113,12 +113,40 @@ ENDPOINTS = [
      "they ran out (docs/slb.md)."),
     ("GET", "/v1/stats", None,
      [(200, "stats", "")],
-     "Traffic counters per service and backend."),
+     "Traffic counters per service and backend: packets and bytes each "
+     "way, new and open sessions, rates; totals that only grow (see "
+     "[Statistics](#statistics-semantics) below)."),
     ("GET", "/metrics", None,
      [(200, None, "Prometheus text exposition format, `Content-Type: "
        "text/plain; version=0.0.4`")],
      "Counters of `/v1/stats` and the bridges' state, for Prometheus."),
 ]
+
+# Text after a group's endpoints.
+GROUP_NOTES = {
+    "Statistics": """\
+<a id="statistics-semantics"></a>
+### What the counters count
+
+mslbd reads the counters of the flows that are each backend's own
+(docs/pipeline.md), so a change of the slot table (backends added or
+removed, weights, drains) never moves counts between backends:
+
+| mode | `packets`, `bytes` | `sessions` | `reply_*` | `active_sessions` |
+|---|---|---|---|---|
+| nat | NAT_OUT flows of the backend's endpoint (address, protocol, port; shared by services that share it) | its NAT_OUT flow for a session's first packet (`ct_state=+new`) | its CLASSIFY flow for replies | conntrack of the switch beside mslbd (`OVS_RUNDIR`), read through ovs-vswitchd's control socket: entries to VIP:port translated to the backend, TCP not in TIME_WAIT or CLOSED |
+| dr, tun, l3dsr, mslb, slb | DSR_FORWARD flows of the service with the backend in reg1 (a tunnel's first pass; health probes included) | TCP SYNs (DSR_FORWARD's priority-101 copies) | null: the answers do not pass the balancer | null: no per-session state |
+
+Totals only grow: a flow the switch replaced (a new MAC, a restarted
+ovs-vswitchd: its counters start from zero) adds what it had counted when
+last read (counts between that read and the replacement are lost; read
+more often to lose less). Counts lag the switch by up to a second (its
+datapath flows' statistics). `rates` are per second since the reference
+read, the last read at least a second older (null on the first read).
+Open nat sessions are counted only for the service's bridges on the
+switch mslbd runs beside (`conntrack.error` says why they are null).
+""".splitlines(),
+}
 
 GROUPS = [
     ("Health", ["/v1/health"]),
@@ -215,10 +243,16 @@ METRICS = [
      "packets clients sent to the service"),
     ("mslb_service_bytes_total", "counter", "service",
      "bytes clients sent to the service"),
-    ("mslb_backend_packets_total", "counter", "service, backend",
-     "packets forwarded to the backend"),
+    ("mslb_backend_packets_total", "counter", "service, backend, direction",
+     "packets to the backend (`direction=\"request\"`) and, in mode nat, "
+     "from it (`\"reply\"`)"),
+    ("mslb_backend_bytes_total", "counter", "service, backend, direction",
+     "bytes to the backend and, in mode nat, from it"),
     ("mslb_backend_sessions_total", "counter", "service, backend",
-     "sessions assigned to the backend"),
+     "new sessions given to the backend (DSR modes: TCP connections)"),
+    ("mslb_backend_active_sessions", "gauge", "service, backend",
+     "sessions open with the backend: mode nat, from the local switch's "
+     "conntrack (absent where unknown)"),
 ]
 
 
@@ -599,6 +633,8 @@ class Doc:
             for e in ENDPOINTS:
                 if e[1] in paths:
                     self.endpoint(*e)
+            for line in GROUP_NOTES.get(title, []):
+                self.w(line)
         self.bodies()
         while self.out and not self.out[-1]:
             self.out.pop()
@@ -728,10 +764,12 @@ mslb_generation 8
 # HELP mslb_bridge_connected 1 if the bridge is connected.
 # TYPE mslb_bridge_connected gauge
 mslb_bridge_connected{bridge="br-lb"} 1
-# HELP mslb_backend_packets_total Packets sent to the backend.
+# HELP mslb_backend_packets_total Packets to the backend (direction="request") and, in mode nat, from it ("reply").
 # TYPE mslb_backend_packets_total counter
-mslb_backend_packets_total{service="web",backend="s1"} 80611
-mslb_backend_packets_total{service="web",backend="s2"} 40323
+mslb_backend_packets_total{service="web",backend="s1",direction="request"} 80611
+mslb_backend_packets_total{service="web",backend="s1",direction="reply"} 70122
+mslb_backend_packets_total{service="web",backend="s2",direction="request"} 40323
+mslb_backend_packets_total{service="web",backend="s2",direction="reply"} 35090
 """
 
 

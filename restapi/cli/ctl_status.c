@@ -120,39 +120,55 @@ ctl_cmd_status(struct ctl *ctl, char **args, size_t n_args)
     return CTL_EXIT_OK;
 }
 
-static void
-stats_add_service(struct cli_table *t, const json_t *service)
+/* The sum of the backends' integer 'field's, or NULL if none has one. */
+static json_t *
+backends_sum(const json_t *backends, const char *field)
 {
-    const json_t *backends = json_object_get(service, "backends");
-    const json_t *sessions = json_object_get(service, "sessions"), *b;
     json_int_t total = 0;
     bool any = false;
+    const json_t *b;
     size_t i;
 
-    /* The service row's sessions: the sum over its backends, unless the
-     * server gives its own count. */
     json_array_foreach (backends, i, b) {
-        const json_t *n = json_object_get(b, "sessions");
+        const json_t *n = json_object_get(b, field);
         if (json_is_integer(n)) {
             total += json_integer_value(n);
             any = true;
         }
     }
+    return any ? json_integer(total) : NULL;
+}
+
+static void
+stats_add_service(struct cli_table *t, const json_t *service)
+{
+    const json_t *backends = json_object_get(service, "backends"), *b;
+    json_t *sessions = json_incref(json_object_get(service, "sessions"));
+    json_t *replies = backends_sum(backends, "reply_packets");
+    size_t i;
+
+    /* The service row's sessions and replies: the sums over its
+     * backends, unless the server gives its own count. */
+    if (!sessions) {
+        sessions = backends_sum(backends, "sessions");
+    }
     ctl_table_add_value(t, json_object_get(service, "name"));
     cli_table_add(t, "(all)");
     ctl_table_add_value(t, json_object_get(service, "packets"));
     ctl_table_add_value(t, json_object_get(service, "bytes"));
-    if (sessions || !any) {
-        ctl_table_add_value(t, sessions);
-    } else {
-        cli_table_add(t, "%" JSON_INTEGER_FORMAT, total);
-    }
+    ctl_table_add_value(t, replies);
+    ctl_table_add_value(t, sessions);
+    ctl_table_add_value(t, json_object_get(service, "active_sessions"));
+    json_decref(sessions);
+    json_decref(replies);
     json_array_foreach (backends, i, b) {
         ctl_table_add_value(t, json_object_get(service, "name"));
         ctl_table_add_value(t, json_object_get(b, "name"));
         ctl_table_add_value(t, json_object_get(b, "packets"));
         ctl_table_add_value(t, json_object_get(b, "bytes"));
+        ctl_table_add_value(t, json_object_get(b, "reply_packets"));
         ctl_table_add_value(t, json_object_get(b, "sessions"));
+        ctl_table_add_value(t, json_object_get(b, "active_sessions"));
     }
 }
 
@@ -160,7 +176,8 @@ int
 ctl_cmd_stats(struct ctl *ctl, char **args, size_t n_args)
 {
     static const char *const headers[] = { "SERVICE", "BACKEND", "PACKETS",
-                                           "BYTES", "SESSIONS" };
+                                           "BYTES", "REPLIES", "SESSIONS",
+                                           "ACTIVE" };
     json_t *answer, *services, *service, *match = NULL;
     struct cli_table *t;
     size_t i;
@@ -190,7 +207,7 @@ ctl_cmd_stats(struct ctl *ctl, char **args, size_t n_args)
     if (ctl->json) {
         ctl_print_json(match ? match : answer);
     } else {
-        t = cli_table_create(5, headers);
+        t = cli_table_create(7, headers);
         json_array_foreach (services, i, service) {
             if (!match || service == match) {
                 stats_add_service(t, service);

@@ -83,7 +83,7 @@ usage(FILE *stream)
 "  bridge put --file FILE            create or replace the bridge in FILE\n"
 "  bridge delete NAME                delete a bridge (no service on it)\n"
 "  status                            daemon health and bridges\n"
-"  stats [SVC]                       packets, bytes and sessions\n"
+"  stats [SVC]                       packets, bytes, replies, sessions\n"
 "\n"
 "Options (before or after the command):\n"
 "  --url URL          mslbd's API (default: $MSLB_URL, else\n"

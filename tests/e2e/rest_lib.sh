@@ -38,3 +38,38 @@ json_get() {
 wait_rest() {
     wait_for 10 curl -s -o /dev/null ${REST_AUTH[@]+"${REST_AUTH[@]}"} "$REST_URL/v1/health"
 }
+
+# stats_save FILE: GET /v1/stats into FILE.
+stats_save() {
+    api GET /v1/stats
+    printf '%s' "$API_BODY" >"$1"
+}
+
+# stats_grew SERVICE BEFORE COUNTS: since the stats in file BEFORE, every
+# backend sN of SERVICE got as many new sessions as server SN answered
+# connections in COUNTS (lbclient's output), with request packets (at
+# least 3 per connection: SYN, ACK, request); a backend SN did not answer
+# got none.  Run under wait_for: the switch's counters lag up to 1 s.
+stats_grew() {
+    api GET /v1/stats
+    "$PYTHON" - "$1" "$2" "$3" "$D/api.body" <<'PY'
+import json, sys
+svc, before, counts, after = sys.argv[1:]
+def backends(path):
+    j = json.load(open(path))
+    return {b["name"]: b for s in j["services"] if s["name"] == svc
+            for b in s["backends"]}
+b0, b1 = backends(before), backends(after)
+want = json.load(open(counts))
+ok = True
+for name, b in sorted(b1.items()):
+    n = want.get("S" + name[1:], 0) if name[:1] == "s" else 0
+    old = b0.get(name, {"sessions": 0, "packets": 0})
+    got = b["sessions"] - old["sessions"]
+    pk = b["packets"] - old["packets"]
+    print("%s %s: %d new sessions (lbclient: %d), %d request packets"
+          % (svc, name, got, n, pk))
+    ok = ok and got == n and pk >= 3 * n
+sys.exit(0 if ok and b1 else 1)
+PY
+}

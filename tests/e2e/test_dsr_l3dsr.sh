@@ -100,9 +100,12 @@ compare() {
 check "server got the client's TCP packets unchanged (dst VIP, DSCP 0)" compare 6
 check "server got the client's UDP packets unchanged" compare 17
 check "server got protocol 253 packets unchanged" compare 253
+stats_save "$D/stats0.json"
 check "300 TCP connections spread 2:1 by weight over two servers" \
-    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP2" 80 --count 300 \
-    --concurrency 8 --expect S1:2,S2:1 --tolerance 0.1
+    sh -c "ip netns exec $(ns_of c1) $PYTHON $TOOLS/lbclient.py tcp $VIP2 80 --count 300 \
+    --concurrency 8 --expect S1:2,S2:1 --tolerance 0.1 >$D/counts.json"
+check "GET /v1/stats: each backend's sessions are the connections it answered" \
+    wait_for 5 stats_grew web "$D/stats0.json" "$D/counts.json"
 check "the first stage rewrote toward the server with DSCP 10" sh -c \
     "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-lb.mgmt table=22 | grep -q 'set_field:10->ip_dscp'"
 check "the final stage restored (its flow counted packets)" sh -c \

@@ -84,9 +84,12 @@ capture_ready capture
 check "ping the VIP" nsx c1 ping -c 2 -i 0.2 -W 2 "$VIP"
 check "ARP for the VIP answers the balancer" \
     sh -c "ip netns exec $(ns_of c1) ip neigh show $VIP | grep -q $LBMAC"
+stats_save "$D/stats0.json"
 check "300 TCP connections over two tunnelled servers" \
-    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 300 \
-    --concurrency 8 --expect S1:1,S2:1 --tolerance 0.12
+    sh -c "ip netns exec $(ns_of c1) $PYTHON $TOOLS/lbclient.py tcp $VIP 80 --count 300 \
+    --concurrency 8 --expect S1:1,S2:1 --tolerance 0.12 >$D/counts.json"
+check "GET /v1/stats: each backend's sessions are the connections it answered" \
+    wait_for 5 stats_grew web "$D/stats0.json" "$D/counts.json"
 check "200 UDP sessions over two tunnelled servers" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 200 \
     --concurrency 4 --expect S1:1,S2:1 --tolerance 0.15

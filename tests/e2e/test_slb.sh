@@ -76,9 +76,12 @@ check "vm1 got them on its own address and port 8080" \
 check "UDP to VIP:53 reaches both VMs on port 5353" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" udp "$VIP" 53 --count 200 \
     --concurrency 4 --timeout 2 --expect S1:1,S2:1 --tolerance 0.15
+stats_save "$D/stats0.json"
 check "weights 1:3 on VIP2" \
-    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP2" 80 --count 400 \
-    --concurrency 4 --timeout 3 --expect S1:1,S2:3 --tolerance 0.06
+    sh -c "ip netns exec $(ns_of c1) $PYTHON $TOOLS/lbclient.py tcp $VIP2 80 --count 400 \
+    --concurrency 4 --timeout 3 --expect S1:1,S2:3 --tolerance 0.06 >$D/counts.json"
+check "GET /v1/stats: each backend's sessions are the connections it answered" \
+    wait_for 5 stats_grew weighted "$D/stats0.json" "$D/counts.json"
 # seen NS IF FILTER: a packet matching FILTER crosses IF (in namespace NS)
 # while c1 opens 5 connections to VIP:80.
 seen() {

@@ -241,18 +241,23 @@ class Model:
                                "master": "lb1", "role_generation": 3}}
 
     def stats(self):
-        """Made-up but stable counters: backend i of a service has sent
-        100*(i+1) packets of 64 bytes and holds i+1 sessions."""
+        """Made-up but stable counters: backend i of a service has been
+        sent 100*(i+1) packets of 64 bytes, answered 80*(i+1), had i+1
+        sessions and holds i open."""
         out = []
         for s in self.sorted_services():
             backends = []
             for i, b in enumerate(s["backends"]):
                 packets = 100 * (i + 1)
                 backends.append({"name": b["name"], "packets": packets,
-                                 "bytes": 64 * packets, "sessions": i + 1})
+                                 "bytes": 64 * packets, "sessions": i + 1,
+                                 "reply_packets": 80 * (i + 1),
+                                 "active_sessions": i})
             out.append({"name": s["name"],
                         "packets": sum(b["packets"] for b in backends),
                         "bytes": sum(b["bytes"] for b in backends),
+                        "active_sessions": sum(b["active_sessions"]
+                                               for b in backends),
                         "backends": backends})
         return {"generation": self.generation, "services": out}
 

@@ -632,22 +632,24 @@ def test_status_stats(ctl, mock):
              "status: requests")
 
     ctl.expect(["stats"], 0, stderr="", stdout=lines(
-        "SERVICE  BACKEND  PACKETS  BYTES  SESSIONS",
-        "dns      (all)    100      6400   1",
-        "dns      d1       100      6400   1",
-        "web      (all)    300      19200  3",
-        "web      s1       100      6400   1",
-        "web      s2       200      12800  2"))
+        "SERVICE  BACKEND  PACKETS  BYTES  REPLIES  SESSIONS  ACTIVE",
+        "dns      (all)    100      6400   80       1         0",
+        "dns      d1       100      6400   80       1         0",
+        "web      (all)    300      19200  240      3         1",
+        "web      s1       100      6400   80       1         0",
+        "web      s2       200      12800  160      2         1"))
     ctl.expect(["stats", "dns"], 0, stdout=lines(
-        "SERVICE  BACKEND  PACKETS  BYTES  SESSIONS",
-        "dns      (all)    100      6400   1",
-        "dns      d1       100      6400   1"))
+        "SERVICE  BACKEND  PACKETS  BYTES  REPLIES  SESSIONS  ACTIVE",
+        "dns      (all)    100      6400   80       1         0",
+        "dns      d1       100      6400   80       1         0"))
     check_eq(json.loads(ctl.expect(["--json", "stats"], 0))["generation"],
              17, "stats --json")
     check_eq(json.loads(ctl.expect(["--json", "stats", "dns"], 0)),
              {"name": "dns", "packets": 100, "bytes": 6400,
+              "active_sessions": 0,
               "backends": [{"name": "d1", "packets": 100, "bytes": 6400,
-                            "sessions": 1}]}, "stats SVC --json")
+                            "sessions": 1, "reply_packets": 80,
+                            "active_sessions": 0}]}, "stats SVC --json")
     ctl.expect(["stats", "nosuch"], 4, stdout="",
                stderr='mslbctl: no service named "nosuch"\n')
 

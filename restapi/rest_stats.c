@@ -1,0 +1,793 @@
+/* Statistics over REST (GET /v1/stats, the counters of GET /metrics):
+ * the switches' flow counters joined with the model per service and
+ * backend (docs/api.md, "Statistics").
+ *
+ * Which flows count what (docs/pipeline.md):
+ *   service      CLASSIFY flows of its cookie: the clients' packets.
+ *   nat backend  its endpoint's flows (protocol, address, port; shared by
+ *                services that share the endpoint): NAT_OUT 100 and 101
+ *                the requests, 101 (ct_state=+new) the new sessions,
+ *                CLASSIFY 200 the replies; the open sessions from the
+ *                local switch's conntrack (ctdump.h).
+ *   DSR backend  DSR_FORWARD flows of the service's cookie with its key in
+ *                reg1: 100 and 101 (a tunnel's first pass only) the
+ *                requests, 101 (TCP SYNs) the new sessions; replies do not
+ *                pass the balancer.
+ * Each of these flows is a backend's own, so a change of the slot table
+ * (groups, weights, backends added or removed) leaves them alone.  A flow
+ * that is replaced (a new MAC, the switch restarted) starts from zero:
+ * the keeper below adds what it had counted when last read, so the totals
+ * only grow.  Rates are the totals' growth since the collection at least
+ * a second older. */
+#include <config.h>
+#include "rest-private.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridges.h"
+#include "ctdump.h"
+#include "nbdb.h"
+#include "mslb/compile.h"
+#include "mslb/modeldb.h"
+#include "mslb/pipeline.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/shash.h"
+#include "hash.h"
+#include "sset.h"
+#include "timeval.h"
+#include "util.h"
+
+/* ---- The keeper: totals that survive replaced flows. ---- */
+
+struct kept_flow {
+    uint64_t packets, bytes;    /* As last read. */
+    double duration;            /* The flow's age then. */
+    long long int read_ms;      /* When. */
+    uint64_t base_packets, base_bytes;  /* Counted by flows it replaced. */
+    unsigned int seen;          /* The collection that last read it. */
+};
+
+enum { R_PACKETS, R_BYTES, R_SESSIONS, R_REPLY_PACKETS, R_REPLY_BYTES,
+       N_RATES };
+static const char *const rate_names[N_RATES] = {
+    "packets", "bytes", "sessions", "reply_packets", "reply_bytes"
+};
+
+struct sample {
+    uint64_t v[N_RATES];
+    bool reply;                 /* v[R_REPLY_*] are known. */
+};
+
+struct rest_stats_keeper {
+    struct shash flows;         /* "BRIDGE|flow" -> struct kept_flow. */
+    unsigned int collection;
+    struct shash ref;           /* "SERVICE" or "SERVICE\nBACKEND" ->
+                                 * struct sample: the reference totals. */
+    long long int ref_ms;
+};
+
+static struct rest_stats_keeper *
+keeper(struct rest_server *srv)
+{
+    if (!srv->stats_keeper) {
+        srv->stats_keeper = xzalloc(sizeof *srv->stats_keeper);
+        shash_init(&srv->stats_keeper->flows);
+        shash_init(&srv->stats_keeper->ref);
+    }
+    return srv->stats_keeper;
+}
+
+void
+rest_stats_free(struct rest_server *srv)
+{
+    struct rest_stats_keeper *k = srv->stats_keeper;
+
+    if (k) {
+        shash_destroy_free_data(&k->flows);
+        shash_destroy_free_data(&k->ref);
+        free(k);
+        srv->stats_keeper = NULL;
+    }
+}
+
+static uint64_t
+jint(const json_t *f, const char *key)
+{
+    return json_integer_value(json_object_get(f, key));
+}
+
+static const char *
+jstr(const json_t *f, const char *key)
+{
+    const char *s = json_string_value(json_object_get(f, key));
+    return s ? s : "";
+}
+
+static int
+cookie_kind(const json_t *f)
+{
+    return (jint(f, "cookie") >> MSLB_COOKIE_KIND_SHIFT) & 0xff;
+}
+
+/* Whether flow 'f' counts something (the file's comment). */
+static bool
+flow_counts(const json_t *f)
+{
+    int table = jint(f, "table"), priority = jint(f, "priority");
+
+    switch (cookie_kind(f)) {
+    case MSLB_COOKIE_SERVICE:
+        return table == MSLB_T_CLASSIFY
+               || (table == MSLB_T_DSR_FORWARD
+                   && (priority == 100 || priority == MSLB_SYN_COUNT_PRIORITY)
+                   && !(jint(f, "reg2_mask") & jint(f, "reg2") & 2));
+    case MSLB_COOKIE_BACKEND:
+        return (table == MSLB_T_CLASSIFY && priority == 200)
+               || (table == MSLB_T_NAT_OUT
+                   && (priority == 100 || priority == 101));
+    default:
+        return false;
+    }
+}
+
+/* Replaces the counters of every flow of 'bridge' that counts something
+ * by its total (base + now), and drops the others from 'flows'. */
+static void
+keep_bridge(struct rest_stats_keeper *k, const char *bridge, json_t *flows)
+{
+    long long int now = time_msec();
+    json_t *kept = json_array();
+    size_t i;
+    json_t *f;
+
+    json_array_foreach (flows, i, f) {
+        if (!flow_counts(f)) {
+            continue;
+        }
+        char *key = xasprintf(
+            "%s|%"PRIx64"|%d|%d|%d|%s|%d|%s|%d|%"PRIu64"|%"PRIu64"|%"PRIu64
+            "|%"PRIu64, bridge, jint(f, "cookie"), (int) jint(f, "table"),
+            (int) jint(f, "priority"), (int) jint(f, "nw_proto"),
+            jstr(f, "nw_dst"), (int) jint(f, "tp_dst"), jstr(f, "nw_src"),
+            (int) jint(f, "tp_src"), jint(f, "reg1"), jint(f, "reg2"),
+            jint(f, "reg2_mask"), jint(f, "ct_state"));
+        uint64_t packets = jint(f, "packets"), bytes = jint(f, "bytes");
+        double duration = json_real_value(json_object_get(f, "duration"));
+        struct kept_flow *kf = shash_find_data(&k->flows, key);
+
+        if (!kf) {
+            kf = xzalloc(sizeof *kf);
+            shash_add_nocopy(&k->flows, key, kf);
+        } else {
+            double expected = kf->duration + (now - kf->read_ms) / 1000.0;
+
+            free(key);
+            if (duration + 1.0 < expected || packets < kf->packets
+                || bytes < kf->bytes) {
+                /* Replaced since: a new flow, counting from zero. */
+                kf->base_packets += kf->packets;
+                kf->base_bytes += kf->bytes;
+            }
+        }
+        kf->packets = packets;
+        kf->bytes = bytes;
+        kf->duration = duration;
+        kf->read_ms = now;
+        kf->seen = k->collection;
+        json_object_set_new(f, "packets",
+                            json_integer(kf->base_packets + packets));
+        json_object_set_new(f, "bytes", json_integer(kf->base_bytes + bytes));
+        json_array_append(kept, f);
+    }
+    json_array_clear(flows);
+    json_array_extend(flows, kept);
+    json_decref(kept);
+}
+
+/* Forgets the flows of the bridges in 'read' that this collection did not
+ * see (deleted: their backend or service is gone).  Bridges that did not
+ * answer keep theirs. */
+static void
+keep_prune(struct rest_stats_keeper *k, const struct sset *read)
+{
+    struct shash_node *node, *next;
+
+    SHASH_FOR_EACH_SAFE (node, next, &k->flows) {
+        struct kept_flow *kf = node->data;
+        const char *bar = strchr(node->name, '|');
+        char *bridge = xmemdup0(node->name, bar ? bar - node->name : 0);
+
+        if (kf->seen != k->collection && sset_contains(read, bridge)) {
+            free(kf);
+            shash_delete(&k->flows, node);
+        }
+        free(bridge);
+    }
+}
+
+/* ---- One bridge's flows, indexed once, so that summing them per service
+ * and backend costs what the flows and the backends number, not their
+ * product (10,000 services on one bridge: seconds otherwise, with mslbd's
+ * loop held). ---- */
+
+struct group {
+    struct hmap_node node;
+    uint64_t key;               /* A cookie, or a service id. */
+    const json_t **items;
+    size_t n, allocated;
+};
+
+struct counters {
+    uint64_t packets, bytes, sessions, affinity;
+    uint64_t reply_packets, reply_bytes;
+};
+
+struct stats_index {
+    const char *bridge;
+    struct hmap by_cookie;      /* Service flows by cookie. */
+    struct hmap learned;        /* Learned entries by service id. */
+    struct shash endpoints;     /* "ip/proto/port" -> struct counters. */
+};
+
+static void
+group_add(struct hmap *h, uint64_t key, const json_t *item)
+{
+    struct group *g;
+    uint32_t hash = hash_uint64(key);
+
+    HMAP_FOR_EACH_WITH_HASH (g, node, hash, h) {
+        if (g->key == key) {
+            goto found;
+        }
+    }
+    g = xzalloc(sizeof *g);
+    g->key = key;
+    hmap_insert(h, &g->node, hash);
+found:
+    if (g->n == g->allocated) {
+        g->items = x2nrealloc(g->items, &g->allocated, sizeof *g->items);
+    }
+    g->items[g->n++] = item;
+}
+
+static const struct group *
+group_find(const struct hmap *h, uint64_t key)
+{
+    const struct group *g;
+
+    HMAP_FOR_EACH_WITH_HASH (g, node, hash_uint64(key), h) {
+        if (g->key == key) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+static void
+groups_destroy(struct hmap *h)
+{
+    struct group *g;
+
+    HMAP_FOR_EACH_POP (g, node, h) {
+        free(g->items);
+        free(g);
+    }
+    hmap_destroy(h);
+}
+
+static char *
+endpoint_key(const char *ip, int proto, int port)
+{
+    return xasprintf("%s/%d/%d", ip, proto, port);
+}
+
+static struct counters *
+endpoint_counters(struct shash *endpoints, const char *ip, int proto,
+                  int port)
+{
+    char *key = endpoint_key(ip, proto, port);
+    struct counters *c = shash_find_data(endpoints, key);
+
+    if (!c) {
+        c = xzalloc(sizeof *c);
+        shash_add_nocopy(endpoints, key, c);
+    } else {
+        free(key);
+    }
+    return c;
+}
+
+static void
+index_stats(const json_t *bridge_stats, struct stats_index *ix)
+{
+    size_t i;
+    json_t *f;
+
+    ix->bridge = jstr(bridge_stats, "bridge");
+    hmap_init(&ix->by_cookie);
+    hmap_init(&ix->learned);
+    shash_init(&ix->endpoints);
+    json_array_foreach (json_object_get(bridge_stats, "flows"), i, f) {
+        int table = jint(f, "table");
+        int proto = jint(f, "nw_proto");
+        struct counters *c;
+
+        if (cookie_kind(f) == MSLB_COOKIE_SERVICE) {
+            group_add(&ix->by_cookie, jint(f, "cookie"), f);
+        } else if (table == MSLB_T_NAT_OUT) {
+            c = endpoint_counters(&ix->endpoints, jstr(f, "nw_dst"), proto,
+                                  jint(f, "tp_dst"));
+            c->packets += jint(f, "packets");
+            c->bytes += jint(f, "bytes");
+            if (jint(f, "priority") == 101) {
+                c->sessions += jint(f, "packets");
+            }
+        } else if (table == MSLB_T_CLASSIFY) {
+            c = endpoint_counters(&ix->endpoints, jstr(f, "nw_src"), proto,
+                                  jint(f, "tp_src"));
+            c->reply_packets += jint(f, "packets");
+            c->reply_bytes += jint(f, "bytes");
+        }
+    }
+    json_array_foreach (json_object_get(bridge_stats, "learned"), i, f) {
+        group_add(&ix->learned, (uint32_t) jint(f, "service"), f);
+    }
+}
+
+static void
+index_destroy(struct stats_index *ix)
+{
+    groups_destroy(&ix->by_cookie);
+    groups_destroy(&ix->learned);
+    shash_destroy_free_data(&ix->endpoints);
+}
+
+/* The index of backend 'key' in 'svc', or SIZE_MAX. */
+static size_t
+backend_index(const struct model_service *svc, uint32_t key)
+{
+    for (size_t b = 0; b < svc->n_backends; b++) {
+        if (svc->backends[b].key == key) {
+            return b;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Service 'svc''s counters on one bridge (the file's comment). */
+static void
+add_service_counters(const struct stats_index *ix,
+                     const struct model_service *svc,
+                     struct counters *total, struct counters *be)
+{
+    const struct group *g = group_find(&ix->by_cookie, mslb_cookie(
+                                           MSLB_COOKIE_SERVICE, svc->id));
+
+    for (size_t i = 0; g && i < g->n; i++) {
+        const json_t *f = g->items[i];
+        int table = jint(f, "table");
+        size_t b;
+
+        if (table == MSLB_T_CLASSIFY) {
+            total->packets += jint(f, "packets");
+            total->bytes += jint(f, "bytes");
+        } else if (table == MSLB_T_DSR_FORWARD
+                   && (b = backend_index(svc, jint(f, "reg1"))) != SIZE_MAX) {
+            be[b].packets += jint(f, "packets");
+            be[b].bytes += jint(f, "bytes");
+            if (jint(f, "priority") == MSLB_SYN_COUNT_PRIORITY) {
+                be[b].sessions += jint(f, "packets");
+            }
+        }
+    }
+    if (svc->mode == MODEL_MODE_NAT) {
+        for (size_t b = 0; b < svc->n_backends; b++) {
+            char ip[INET6_ADDRSTRLEN], *key;
+            const struct counters *c;
+
+            mslb_addr_format(&svc->backends[b].ip, ip, sizeof ip);
+            key = endpoint_key(ip, svc->proto, svc->backends[b].port);
+            c = shash_find_data(&ix->endpoints, key);
+            free(key);
+            if (c) {
+                be[b].packets += c->packets;
+                be[b].bytes += c->bytes;
+                be[b].sessions += c->sessions;
+                be[b].reply_packets += c->reply_packets;
+                be[b].reply_bytes += c->reply_bytes;
+            }
+        }
+    }
+    if (model_mode_is_dsr(svc->mode)) {
+        g = group_find(&ix->learned, svc->id);
+        for (size_t i = 0; g && i < g->n; i++) {
+            size_t b = backend_index(svc, jint(g->items[i], "backend"));
+            total->affinity++;
+            if (b != SIZE_MAX) {
+                be[b].affinity++;
+            }
+        }
+    }
+}
+
+/* ---- Rates. ---- */
+
+static struct sample
+sample_of(const struct counters *c, bool reply)
+{
+    return (struct sample) {
+        .v = { c->packets, c->bytes, c->sessions, c->reply_packets,
+               c->reply_bytes },
+        .reply = reply,
+    };
+}
+
+/* {"packets": per second...} since the reference collection, or null. */
+static json_t *
+rates_json(const struct rest_stats_keeper *k, const char *key,
+           const struct sample *now, long long int now_ms, size_t n)
+{
+    const struct sample *ref = shash_find_data(&k->ref, key);
+    double s = (now_ms - k->ref_ms) / 1000.0;
+    json_t *j;
+
+    if (!ref || s <= 0) {
+        return json_null();
+    }
+    j = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (i >= R_REPLY_PACKETS && !now->reply) {
+            continue;
+        }
+        json_object_set_new(j, rate_names[i], json_real(
+                                now->v[i] >= ref->v[i]
+                                ? (now->v[i] - ref->v[i]) / s : 0.0));
+    }
+    json_object_set_new(j, "seconds", json_real(s));
+    return j;
+}
+
+static void
+ref_put(struct shash *ref, const char *key, const struct sample *s)
+{
+    shash_add(ref, key, xmemdup(s, sizeof *s));
+}
+
+/* ---- The collection. ---- */
+
+struct stats_read {
+    struct request *r;
+    char *bridge;
+};
+
+/* The open sessions of nat backend 'be' of 'svc' in the local switch's
+ * conntrack, over the service's bridges that switch has; false if it has
+ * none of them. */
+static bool
+open_sessions(const struct rest_env *d, const struct model_service *svc,
+              const struct model_backend *be, const struct ct_sessions *ct,
+              const struct sset *local, uint64_t *n)
+{
+    bool any = false;
+
+    *n = 0;
+    for (size_t k = 0; k < svc->n_bridges; k++) {
+        const struct model_bridge *br = mdb_find_bridge(d->mdb,
+                                                        svc->bridges[k]);
+        if (br && sset_contains(local, br->name)) {
+            any = true;
+            *n += ct_sessions_count(ct, br->ct_zone, svc->proto, &svc->vip,
+                                    svc->port, &be->ip, be->port);
+        }
+    }
+    return any;
+}
+
+static json_t *
+aggregate_stats(struct request *r)
+{
+    struct rest_server *srv = r->srv;
+    const struct rest_env *d = srv->d;
+    struct rest_stats_keeper *k = keeper(srv);
+    const json_t *per_bridge = r->stats;
+    size_t n_services, n_bridges = json_array_size(per_bridge);
+    const struct model_service **svcs = mdb_services_sorted(d->mdb,
+                                                            &n_services);
+    struct stats_index *ix = xcalloc(n_bridges + 1, sizeof *ix);
+    json_t *services = json_array();
+    struct sset read = SSET_INITIALIZER(&read);
+    long long int now = time_msec();
+    struct shash ref = SHASH_INITIALIZER(&ref);
+    bool new_ref = now - k->ref_ms >= 1000;
+
+    k->collection++;
+    for (size_t i = 0; i < n_bridges; i++) {
+        json_t *bs = json_array_get(per_bridge, i);
+        const char *name = jstr(bs, "bridge");
+
+        keep_bridge(k, name, json_object_get(bs, "flows"));
+        sset_add(&read, name);
+    }
+    keep_prune(k, &read);
+    sset_destroy(&read);
+    for (size_t i = 0; i < n_bridges; i++) {
+        index_stats(json_array_get(per_bridge, i), &ix[i]);
+    }
+
+    for (size_t i = 0; i < n_services; i++) {
+        const struct model_service *svc = svcs[i];
+        struct counters total = { 0 };
+        bool dsr = model_mode_is_dsr(svc->mode);
+        bool nat = svc->mode == MODEL_MODE_NAT;
+        struct counters *be = xcalloc(svc->n_backends + 1, sizeof *be);
+        json_t *backends = json_array();
+        uint64_t total_open = 0;
+        bool open_known = nat && r->ct;
+
+        for (size_t b = 0; b < n_bridges; b++) {
+            add_service_counters(&ix[b], svc, &total, be);
+        }
+        for (size_t b = 0; b < svc->n_backends; b++) {
+            const struct model_backend *mb = &svc->backends[b];
+            struct sample s = sample_of(&be[b], nat);
+            char *key = xasprintf("%s\n%s", svc->name, mb->name);
+            uint64_t open;
+            json_t *jb = json_pack(
+                "{s:s, s:I, s:I, s:I}", "name", mb->name,
+                "packets", (json_int_t) be[b].packets,
+                "bytes", (json_int_t) be[b].bytes,
+                "sessions", (json_int_t) be[b].sessions);
+
+            json_object_set_new(jb, "reply_packets", nat
+                                ? json_integer(be[b].reply_packets)
+                                : json_null());
+            json_object_set_new(jb, "reply_bytes", nat
+                                ? json_integer(be[b].reply_bytes)
+                                : json_null());
+            if (open_known && open_sessions(d, svc, mb, r->ct, &r->ct_bridges,
+                                            &open)) {
+                json_object_set_new(jb, "active_sessions",
+                                    json_integer(open));
+                total_open += open;
+            } else {
+                json_object_set_new(jb, "active_sessions", json_null());
+                open_known = false;
+            }
+            if (dsr) {
+                json_object_set_new(jb, "affinity_entries",
+                                    json_integer(be[b].affinity));
+            }
+            json_object_set_new(jb, "rates",
+                                rates_json(k, key, &s, now, N_RATES));
+            ref_put(&ref, key, &s);
+            free(key);
+            json_array_append_new(backends, jb);
+        }
+        free(be);
+
+        struct sample s = sample_of(&total, false);
+        json_t *js = json_pack(
+            "{s:s, s:I, s:I}", "name", svc->name,
+            "packets", (json_int_t) total.packets,
+            "bytes", (json_int_t) total.bytes);
+        json_object_set_new(js, "active_sessions",
+                            open_known && svc->n_backends
+                            ? json_integer(total_open) : json_null());
+        json_object_set_new(js, "rates", rates_json(k, svc->name, &s, now,
+                                                    R_BYTES + 1));
+        ref_put(&ref, svc->name, &s);
+        if (dsr) {
+            json_object_set_new(js, "affinity_entries",
+                                json_integer(total.affinity));
+        }
+        json_object_set_new(js, "backends", backends);
+        json_array_append_new(services, js);
+    }
+    free(svcs);
+    for (size_t i = 0; i < n_bridges; i++) {
+        index_destroy(&ix[i]);
+    }
+    free(ix);
+    if (new_ref) {
+        shash_clear_free_data(&k->ref);
+        shash_swap(&k->ref, &ref);
+        k->ref_ms = now;
+    }
+    shash_destroy_free_data(&ref);
+
+    json_t *conntrack = json_null();
+    if (r->ct_asked) {
+        conntrack = r->ct_error
+            ? json_pack("{s:b, s:s}", "read", 0, "error", r->ct_error)
+            : json_pack("{s:b, s:I}", "read", 1, "open_sessions",
+                        (json_int_t) ct_sessions_total(r->ct));
+    }
+    return json_pack("{s:I, s:o, s:o}", "generation",
+                     (json_int_t) nbdb_generation(d->nbdb),
+                     "conntrack", conntrack, "services", services);
+}
+
+static void
+put_counter(struct ds *out, const char *name, const char *labels,
+            const json_t *v)
+{
+    if (json_is_integer(v)) {
+        ds_put_format(out, "%s{%s} %"JSON_INTEGER_FORMAT"\n", name, labels,
+                      json_integer_value(v));
+    }
+}
+
+/* One metric family, its samples grouped as the text format wants: per
+ * service ('field' of the service) or per backend ('field' of each
+ * backend, with 'direction' as a label if not NULL). */
+static void
+put_family(struct ds *out, const json_t *stats, const char *name,
+           const char *help, const char *type, bool per_backend,
+           const char *const fields[2])
+{
+    static const char *const directions[2] = { "request", "reply" };
+    size_t i, k;
+    json_t *s, *b;
+
+    rest_put_metric(out, name, help, type);
+    json_array_foreach (json_object_get(stats, "services"), i, s) {
+        const char *svc = jstr(s, "name");
+
+        if (!per_backend) {
+            char *labels = xasprintf("service=\"%s\"", svc);
+            put_counter(out, name, labels, json_object_get(s, fields[0]));
+            free(labels);
+            continue;
+        }
+        json_array_foreach (json_object_get(s, "backends"), k, b) {
+            for (int d = 0; d < 2 && fields[d]; d++) {
+                char *labels = xasprintf(
+                    "service=\"%s\",backend=\"%s\"%s%s%s", svc,
+                    jstr(b, "name"), fields[1] ? ",direction=\"" : "",
+                    fields[1] ? directions[d] : "", fields[1] ? "\"" : "");
+                put_counter(out, name, labels, json_object_get(b, fields[d]));
+                free(labels);
+            }
+        }
+    }
+}
+
+void
+rest_stats_put_metrics(struct ds *out, const json_t *stats)
+{
+    put_family(out, stats, "mslb_service_packets_total",
+               "Request packets to the service.", "counter", false,
+               (const char *const[2]) { "packets", NULL });
+    put_family(out, stats, "mslb_service_bytes_total",
+               "Request bytes to the service.", "counter", false,
+               (const char *const[2]) { "bytes", NULL });
+    put_family(out, stats, "mslb_backend_packets_total",
+               "Packets to the backend (direction=\"request\") and, in "
+               "mode nat, from it (\"reply\").", "counter", true,
+               (const char *const[2]) { "packets", "reply_packets" });
+    put_family(out, stats, "mslb_backend_bytes_total",
+               "Bytes to the backend (direction=\"request\") and, in "
+               "mode nat, from it (\"reply\").", "counter", true,
+               (const char *const[2]) { "bytes", "reply_bytes" });
+    put_family(out, stats, "mslb_backend_sessions_total",
+               "New sessions given to the backend.", "counter", true,
+               (const char *const[2]) { "sessions", NULL });
+    put_family(out, stats, "mslb_backend_active_sessions",
+               "Sessions open with the backend (mode nat: the local "
+               "switch's conntrack).", "gauge", true,
+               (const char *const[2]) { "active_sessions", NULL });
+}
+
+static void
+stats_done(struct request *r)
+{
+    json_t *agg = aggregate_stats(r);
+
+    json_decref(r->stats);
+    r->stats = NULL;
+    ct_sessions_destroy(r->ct);
+    r->ct = NULL;
+    sset_destroy(&r->ct_bridges);
+    free(r->ct_error);
+    r->ct_error = NULL;
+    if (r->metrics) {
+        set_response(r, MHD_HTTP_OK, rest_format_metrics(r->srv, agg),
+                     "text/plain; version=0.0.4");
+        json_decref(agg);
+    } else {
+        respond_json(r, MHD_HTTP_OK, agg);
+    }
+    resume(r);
+}
+
+static void
+stats_part_done(struct request *r)
+{
+    if (!--r->stats_pending) {
+        if (r->orphaned) {
+            ct_sessions_destroy(r->ct);
+            r->ct = NULL;
+            sset_destroy(&r->ct_bridges);
+            free(r->ct_error);
+            r->ct_error = NULL;
+            rest_request_free(r);
+        } else {
+            stats_done(r);
+        }
+    }
+}
+
+static void
+on_bridge_stats(void *aux, json_t *stats)
+{
+    struct stats_read *sr = aux;
+    struct request *r = sr->r;
+
+    if (stats) {
+        json_object_set_new(stats, "bridge", json_string(sr->bridge));
+        json_array_append_new(r->stats, stats);
+    }
+    free(sr->bridge);
+    free(sr);
+    stats_part_done(r);
+}
+
+static void
+on_conntrack(void *r_, const struct ct_sessions *ct,
+             const struct sset *bridges, const char *error)
+{
+    struct request *r = r_;
+
+    if (error) {
+        r->ct_error = xstrdup(error);
+    } else {
+        /* Counted now: the text is the reader's. */
+        struct ct_sessions *copy = ct_sessions_clone(ct);
+
+        r->ct = copy;
+        sset_clone(&r->ct_bridges, bridges);
+    }
+    stats_part_done(r);
+}
+
+void
+rest_get_stats(struct request *r, bool metrics)
+{
+    const struct rest_env *d = r->srv->d;
+    size_t n_services;
+    const struct model_service **svcs;
+
+    r->metrics = metrics;
+    r->stats = json_array();
+    sset_init(&r->ct_bridges);
+    r->stats_pending = 1;       /* Held until every request is out. */
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+    for (size_t i = 0; i < bridges_count(d->bridges); i++) {
+        struct bridge *b = bridges_at(d->bridges, i);
+        if (bridge_is_connected(b)) {
+            struct stats_read *sr = xmalloc(sizeof *sr);
+
+            sr->r = r;
+            sr->bridge = xstrdup(bridge_name(b));
+            r->stats_pending++;
+            bridge_collect_stats(b, on_bridge_stats, sr);
+        }
+    }
+    /* nat's open sessions: the local switch's conntrack. */
+    svcs = mdb_services_sorted(d->mdb, &n_services);
+    for (size_t i = 0; i < n_services && d->ctdump; i++) {
+        if (svcs[i]->mode == MODEL_MODE_NAT) {
+            r->ct_asked = true;
+            r->stats_pending++;
+            ctdump_read(d->ctdump, on_conntrack, r);
+            break;
+        }
+    }
+    free(svcs);
+    stats_part_done(r);
+}
