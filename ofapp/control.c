@@ -7,7 +7,6 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -15,8 +14,6 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
-#include "daemon.h"
-#include "jsonrpc.h"
 #include "unixctl.h"
 #include "util.h"
 #include "mslb/pipeline.h"
@@ -177,43 +174,33 @@ annotate(const struct control *c, const char *line, struct ds *out,
     ds_put_char(out, '\n');
 }
 
-static void
-cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
-          const char *argv[], void *c_)
-{
-    struct control *c = c_;
-    char *error = NULL, *result = NULL, *path = ctdump_switch_socket(&error);
-    char *args[2] = { CONST_CAST(char *, argv[1]),
-                      CONST_CAST(char *, argv[2]) };
-    struct jsonrpc *client = NULL;
-    int err;
+struct trace {
+    struct control *c;
+    struct unixctl_conn *conn;  /* Kept by OVS until we answer. */
+};
 
-    if (!path) {
-        unixctl_command_reply_error(conn, error);
-        free(error);
-        return;
-    }
-    err = unixctl_client_create(path, &client);
-    if (!err) {
-        err = unixctl_client_transact(client, "ofproto/trace", 2, args,
-                                      &result, &error);
-        jsonrpc_close(client);
-    }
-    if (err || error) {
-        char *msg = err ? xasprintf("%s: %s", path, ovs_strerror(err))
-                        : xasprintf("ofproto/trace: %s", error);
-        unixctl_command_reply_error(conn, msg);
+/* The switch's ofproto/trace answered (in the background: a stuck
+ * ovs-vswitchd does not hold mslbd's loop, it times out). */
+static void
+on_trace(void *t_, const char *result, const char *error)
+{
+    struct trace *t = t_;
+
+    if (error) {
+        char *msg = xasprintf("ofproto/trace: %s", error);
+        unixctl_command_reply_error(t->conn, msg);
         free(msg);
     } else {
         const struct model_service *svc = NULL;
         uint32_t backend = 0;
         struct ds out = DS_EMPTY_INITIALIZER;
-        char *save = NULL;
+        char *text = xstrdup(result), *save = NULL;
 
-        for (char *line = strtok_r(result, "\n", &save); line;
+        for (char *line = strtok_r(text, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save)) {
-            annotate(c, line, &out, &svc, &backend);
+            annotate(t->c, line, &out, &svc, &backend);
         }
+        free(text);
         ds_put_format(&out, "\nmslb: service %s", svc ? svc->name : "none");
         if (svc && backend) {
             const struct model_backend *be
@@ -226,12 +213,23 @@ cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
                         "of the packet (dp_hash), not traced");
         }
         ds_put_char(&out, '\n');
-        unixctl_command_reply(conn, ds_cstr(&out));
+        unixctl_command_reply(t->conn, ds_cstr(&out));
         ds_destroy(&out);
     }
-    free(error);
-    free(result);
-    free(path);
+    free(t);
+}
+
+static void
+cmd_trace(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[], void *c_)
+{
+    struct control *c = c_;
+    struct trace *t = xmalloc(sizeof *t);
+    const char *const args[2] = { argv[1], argv[2] };
+
+    t->c = c;
+    t->conn = conn;
+    ctdump_call(c->env.ctdump, "ofproto/trace", 2, args, on_trace, t);
 }
 
 static void

@@ -7,7 +7,8 @@
  *   bridge/show [BR] each bridge: connection, OpenFlow role, generations,
  *                    flows and groups
  *   trace BR FLOW    the switch's ofproto/trace with mslb's table names,
- *                    the service and, when traceable, the backend
+ *                    the service and, when traceable, the backend (asked
+ *                    in the background: 3 s at most, the loop runs on)
  *   exit             stop as on SIGTERM (the bridges keep their flows)
  *   vlog/...         OVS's logging commands: vlog/list, vlog/set,
  *                    vlog/reopen (after logrotate moved the file), ...
@@ -28,8 +29,11 @@ struct mdb;
 struct nbdb;
 struct control;
 
+struct ctdump;
+
 struct control_env {
     struct nbdb *nbdb;
+    struct ctdump *ctdump;      /* The switch's socket, for "trace". */
     const struct mdb *mdb;
     struct bridges *bridges;
     /* The generation bridge 'b' installed as this mslbd knows it (as its

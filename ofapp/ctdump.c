@@ -14,6 +14,7 @@
 #include "openvswitch/vlog.h"
 #include "daemon.h"
 #include "jsonrpc.h"
+#include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
 #include "sset.h"
 #include "stream.h"
@@ -31,12 +32,25 @@ struct waiter {
     void *aux;
 };
 
-struct ctdump {
-    struct jsonrpc *rpc;        /* NULL: no read under way. */
+/* One call on the switch's control socket: up to two requests sent
+ * together on a connection of its own, their answers collected. */
+struct swcall {
+    struct ovs_list node;       /* In ctdump's 'calls'. */
+    struct jsonrpc *rpc;
     long long int deadline;
-    struct json *list_id, *dump_id;
-    char *list_text, *dump_text;        /* The answers so far. */
-    struct waiter *waiters;
+    size_t n;
+    struct json *ids[2];
+    char *texts[2];
+    /* Called once, with the texts or an error; the call is freed after. */
+    void (*done)(struct ctdump *, struct swcall *, const char *error);
+    ctdump_call_cb *cb;         /* ctdump_call()'s. */
+    void *aux;
+};
+
+struct ctdump {
+    struct ovs_list calls;      /* struct swcall, under way. */
+    bool reading;               /* A conntrack read is among them. */
+    struct waiter *waiters;     /* Who waits for it. */
     size_t n_waiters, allocated_waiters;
 };
 
@@ -246,105 +260,76 @@ ct_sessions_total(const struct ct_sessions *ct)
     return ct->total;
 }
 
-/* ---- The read. ---- */
+/* ---- Calls. ---- */
 
 struct ctdump *
 ctdump_create(void)
 {
-    return xzalloc(sizeof(struct ctdump));
+    struct ctdump *cd = xzalloc(sizeof *cd);
+
+    ovs_list_init(&cd->calls);
+    return cd;
 }
 
 static void
-finish(struct ctdump *cd, const char *error)
+swcall_finish(struct ctdump *cd, struct swcall *call, const char *error)
 {
-    struct waiter *waiters = cd->waiters;
-    size_t n = cd->n_waiters;
-    struct ct_sessions *ct = NULL;
-    struct sset bridges = SSET_INITIALIZER(&bridges);
-
-    if (!error) {
-        char *save = NULL;
-
-        ct = ct_sessions_parse(cd->dump_text);
-        for (char *name = strtok_r(cd->list_text, "\n", &save); name;
-             name = strtok_r(NULL, "\n", &save)) {
-            sset_add(&bridges, name);
-        }
-    } else {
-        VLOG_WARN_RL(&rl, "reading the switch's conntrack: %s", error);
+    ovs_list_remove(&call->node);
+    jsonrpc_close(call->rpc);
+    call->done(cd, call, error);
+    for (size_t i = 0; i < call->n; i++) {
+        json_destroy(call->ids[i]);
+        free(call->texts[i]);
     }
-    jsonrpc_close(cd->rpc);
-    cd->rpc = NULL;
-    json_destroy(cd->list_id);
-    json_destroy(cd->dump_id);
-    cd->list_id = cd->dump_id = NULL;
-    free(cd->list_text);
-    free(cd->dump_text);
-    cd->list_text = cd->dump_text = NULL;
-    cd->waiters = NULL;
-    cd->n_waiters = cd->allocated_waiters = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        waiters[i].cb(waiters[i].aux, ct, error ? NULL : &bridges, error);
-    }
-    free(waiters);
-    ct_sessions_destroy(ct);
-    sset_destroy(&bridges);
+    free(call);
 }
 
-static struct json *
-send_request(struct ctdump *cd, const char *method, const char *arg)
+/* Starts a call of 'n' requests (methods[i] with argv[i], argc[i]); an
+ * error to connect is reported through 'done' at once. */
+static void
+swcall_start(struct ctdump *cd, size_t n, const char *const methods[],
+             const size_t argc[], const char *const *const argv[],
+             void (*done)(struct ctdump *, struct swcall *, const char *),
+             ctdump_call_cb *cb, void *aux)
 {
-    struct json *params = json_array_create_empty();
-    struct jsonrpc_msg *req;
-    struct json *id;
-
-    if (arg) {
-        json_array_add(params, json_string_create(arg));
-    }
-    req = jsonrpc_create_request(method, params, &id);
-    jsonrpc_send(cd->rpc, req);
-    return id;
-}
-
-void
-ctdump_read(struct ctdump *cd, ctdump_cb *cb, void *aux)
-{
-    if (cd->n_waiters == cd->allocated_waiters) {
-        cd->waiters = x2nrealloc(cd->waiters, &cd->allocated_waiters,
-                                 sizeof *cd->waiters);
-    }
-    cd->waiters[cd->n_waiters++] = (struct waiter) { cb, aux };
-    if (cd->rpc) {
-        return;                 /* Shares the read under way. */
-    }
-
+    struct swcall *call = xzalloc(sizeof *call);
     char *error = NULL, *path = ctdump_switch_socket(&error);
     struct stream *stream;
-    int err;
+    int err = 0;
 
-    if (!path) {
-        finish(cd, error);
-        free(error);
-        return;
-    }
-    char *name = xasprintf("unix:%s", path);
-    err = stream_open_block(stream_open(name, &stream, DSCP_DEFAULT),
-                            READ_TIMEOUT_MS, &stream);
-    free(name);
-    if (err) {
-        error = xasprintf("%s: %s", path, ovs_strerror(err));
+    call->n = n;
+    call->done = done;
+    call->cb = cb;
+    call->aux = aux;
+    ovs_list_push_back(&cd->calls, &call->node);
+    if (path) {
+        char *name = xasprintf("unix:%s", path);
+
+        /* A local socket: connected at once, or refused. */
+        err = stream_open_block(stream_open(name, &stream, DSCP_DEFAULT),
+                                READ_TIMEOUT_MS, &stream);
+        free(name);
+        if (err) {
+            error = xasprintf("%s: %s", path, ovs_strerror(err));
+        }
         free(path);
-        cd->rpc = NULL;
-        finish(cd, error);
+    }
+    if (error) {
+        swcall_finish(cd, call, error);
         free(error);
         return;
     }
-    free(path);
-    cd->rpc = jsonrpc_open(stream);
-    cd->deadline = time_msec() + READ_TIMEOUT_MS;
-    cd->list_id = send_request(cd, "ofproto/list", NULL);
-    cd->dump_id = send_request(cd, "dpctl/dump-conntrack", NULL);
+    call->rpc = jsonrpc_open(stream);
+    call->deadline = time_msec() + READ_TIMEOUT_MS;
+    for (size_t i = 0; i < n; i++) {
+        struct json *params = json_array_create_empty();
+
+        for (size_t k = 0; k < argc[i]; k++) {
+            json_array_add(params, json_string_create(argv[i][k]));
+        }
+        jsonrpc_send(call->rpc, jsonrpc_create_request(methods[i], params,
+                                                       &call->ids[i]));
+    }
 }
 
 /* A reply's text, or an error (malloc'd). */
@@ -365,51 +350,65 @@ reply_text(const struct jsonrpc_msg *msg, char **error)
     return xstrdup(json_string(msg->result));
 }
 
-void
-ctdump_run(struct ctdump *cd)
+/* Reads what arrived for 'call'; finishes it when every answer is in, on
+ * an error, or at its deadline. */
+static void
+swcall_run(struct ctdump *cd, struct swcall *call)
 {
     struct jsonrpc_msg *msg;
     char *error = NULL;
     int err;
 
-    if (!cd->rpc) {
-        return;
-    }
-    jsonrpc_run(cd->rpc);
-    while (cd->rpc && !error
-           && !(err = jsonrpc_recv(cd->rpc, &msg))) {
-        if (msg->id && json_equal(msg->id, cd->list_id)) {
-            cd->list_text = reply_text(msg, &error);
-        } else if (msg->id && json_equal(msg->id, cd->dump_id)) {
-            cd->dump_text = reply_text(msg, &error);
+    jsonrpc_run(call->rpc);
+    while (!error && !(err = jsonrpc_recv(call->rpc, &msg))) {
+        for (size_t i = 0; i < call->n; i++) {
+            if (msg->id && json_equal(msg->id, call->ids[i])) {
+                call->texts[i] = reply_text(msg, &error);
+            }
         }
         jsonrpc_msg_destroy(msg);
-        if (!error && cd->list_text && cd->dump_text) {
-            finish(cd, NULL);
+        bool all = !error;
+        for (size_t i = 0; i < call->n && all; i++) {
+            all = call->texts[i] != NULL;
+        }
+        if (all) {
+            swcall_finish(cd, call, NULL);
             return;
         }
     }
-    if (!error && cd->rpc && err != EAGAIN) {
-        error = xasprintf("ovs-vswitchd's socket: %s", ovs_retval_to_string(
-                              err));
+    if (!error && err != EAGAIN) {
+        error = xasprintf("ovs-vswitchd's socket: %s",
+                          ovs_retval_to_string(err));
     }
-    if (!error && time_msec() >= cd->deadline) {
+    if (!error && time_msec() >= call->deadline) {
         error = xasprintf("ovs-vswitchd did not answer in %d ms",
                           READ_TIMEOUT_MS);
     }
     if (error) {
-        finish(cd, error);
+        swcall_finish(cd, call, error);
         free(error);
+    }
+}
+
+void
+ctdump_run(struct ctdump *cd)
+{
+    struct swcall *call;
+
+    LIST_FOR_EACH_SAFE (call, node, &cd->calls) {
+        swcall_run(cd, call);
     }
 }
 
 void
 ctdump_wait(struct ctdump *cd)
 {
-    if (cd->rpc) {
-        jsonrpc_wait(cd->rpc);
-        jsonrpc_recv_wait(cd->rpc);
-        poll_timer_wait_until(cd->deadline);
+    struct swcall *call;
+
+    LIST_FOR_EACH (call, node, &cd->calls) {
+        jsonrpc_wait(call->rpc);
+        jsonrpc_recv_wait(call->rpc);
+        poll_timer_wait_until(call->deadline);
     }
 }
 
@@ -417,9 +416,79 @@ void
 ctdump_destroy(struct ctdump *cd)
 {
     if (cd) {
-        if (cd->rpc || cd->n_waiters) {
-            finish(cd, "mslbd is stopping");
+        struct swcall *call;
+
+        LIST_FOR_EACH_SAFE (call, node, &cd->calls) {
+            swcall_finish(cd, call, "mslbd is stopping");
         }
         free(cd);
+    }
+}
+
+/* ---- A unixctl command. ---- */
+
+static void
+call_done(struct ctdump *cd OVS_UNUSED, struct swcall *call,
+          const char *error)
+{
+    call->cb(call->aux, error ? NULL : call->texts[0], error);
+}
+
+void
+ctdump_call(struct ctdump *cd, const char *method, size_t argc,
+            const char *const argv[], ctdump_call_cb *cb, void *aux)
+{
+    swcall_start(cd, 1, &method, &argc, &argv, call_done, cb, aux);
+}
+
+/* ---- The conntrack read. ---- */
+
+static void
+read_done(struct ctdump *cd, struct swcall *call, const char *error)
+{
+    struct waiter *waiters = cd->waiters;
+    size_t n = cd->n_waiters;
+    struct ct_sessions *ct = NULL;
+    struct sset bridges = SSET_INITIALIZER(&bridges);
+
+    if (!error) {
+        char *save = NULL;
+
+        ct = ct_sessions_parse(call->texts[1]);
+        for (char *name = strtok_r(call->texts[0], "\n", &save); name;
+             name = strtok_r(NULL, "\n", &save)) {
+            sset_add(&bridges, name);
+        }
+    } else {
+        VLOG_WARN_RL(&rl, "reading the switch's conntrack: %s", error);
+    }
+    cd->reading = false;
+    cd->waiters = NULL;
+    cd->n_waiters = cd->allocated_waiters = 0;
+    for (size_t i = 0; i < n; i++) {
+        waiters[i].cb(waiters[i].aux, ct, error ? NULL : &bridges, error);
+    }
+    free(waiters);
+    ct_sessions_destroy(ct);
+    sset_destroy(&bridges);
+}
+
+void
+ctdump_read(struct ctdump *cd, ctdump_cb *cb, void *aux)
+{
+    static const char *const methods[2] = {
+        "ofproto/list", "dpctl/dump-conntrack"
+    };
+    static const size_t argc[2] = { 0, 0 };
+    static const char *const *const argv[2] = { NULL, NULL };
+
+    if (cd->n_waiters == cd->allocated_waiters) {
+        cd->waiters = x2nrealloc(cd->waiters, &cd->allocated_waiters,
+                                 sizeof *cd->waiters);
+    }
+    cd->waiters[cd->n_waiters++] = (struct waiter) { cb, aux };
+    if (!cd->reading) {
+        cd->reading = true;
+        swcall_start(cd, 2, methods, argc, argv, read_done, NULL, NULL);
     }
 }

@@ -1,6 +1,7 @@
 /* The local switch's connection tracker, read through ovs-vswitchd's own
  * control socket (OpenFlow has no message to read it): the sessions mode
- * nat holds, for the statistics (docs/api.md, "Statistics").
+ * nat holds, for the statistics (docs/api.md, "Statistics"); and other
+ * commands of that socket, for the control socket's `trace`.
  *
  * A read runs in the background (a unixctl client driven by mslbd's poll
  * loop, at most 3 s): "ofproto/list" names the bridges that switch has,
@@ -28,9 +29,17 @@ typedef void ctdump_cb(void *aux, const struct ct_sessions *ct,
                        const struct sset *bridges, const char *error);
 
 struct ctdump *ctdump_create(void);
-/* Fails (calls back with an error) every read under way. */
+/* Fails (calls back with an error) every read and call under way. */
 void ctdump_destroy(struct ctdump *);
 void ctdump_read(struct ctdump *, ctdump_cb *, void *aux);
+
+/* Any unixctl command of the switch, in the background as the reads
+ * (e.g. "ofproto/trace" for `trace`): 'cb' gets its text or an error
+ * (the callee's for the call's duration only). */
+typedef void ctdump_call_cb(void *aux, const char *result,
+                            const char *error);
+void ctdump_call(struct ctdump *, const char *method, size_t argc,
+                 const char *const argv[], ctdump_call_cb *, void *aux);
 void ctdump_run(struct ctdump *);
 void ctdump_wait(struct ctdump *);
 

@@ -635,6 +635,23 @@ remove_pidfile(void)
 /* Writes the pid, complete, under 'file_name', and keeps the file locked
  * (an fcntl write lock, as OVS's daemons do) for as long as mslbd runs:
  * ovs-appctl -t mslbd trusts only a locked pidfile. */
+/* The pid of the running process that holds 'file_name''s lock, or 0. */
+static pid_t
+pidfile_holder(const char *file_name)
+{
+    struct flock lck = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    int fd = open(file_name, O_RDONLY | O_CLOEXEC);
+    pid_t pid = 0;
+
+    if (fd >= 0) {
+        if (!fcntl(fd, F_GETLK, &lck) && lck.l_type != F_UNLCK) {
+            pid = lck.l_pid;
+        }
+        close(fd);
+    }
+    return pid;
+}
+
 static int
 write_pidfile(const char *file_name)
 {
@@ -642,6 +659,9 @@ write_pidfile(const char *file_name)
     char tmp[4096], text[32];
     int fd, n;
 
+    if (pidfile_holder(file_name)) {
+        return EBUSY;           /* Checked at start: one came since. */
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp", file_name);
     fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -905,6 +925,15 @@ main(int argc, char *argv[])
         model_destroy(config);
         return 0;
     }
+    if (pidfile) {
+        pid_t other = pidfile_holder(pidfile);
+        if (other) {
+            fprintf(stderr, "mslbd: %s: mslbd %ld is running with this "
+                    "pidfile\n", pidfile, (long) other);
+            model_destroy(config);
+            return 1;
+        }
+    }
     if (d.state_file) {
         /* --state: the database file, or an old JSON state to import. */
         enum state_kind k = state_kind(d.state_file, &legacy, &error);
@@ -1107,8 +1136,9 @@ main(int argc, char *argv[])
     }
 
     struct control_env ce = {
-        .nbdb = d.nbdb, .mdb = d.mdb, .bridges = d.bridges,
-        .installed = installed_view, .exit = stop, .aux = &d,
+        .nbdb = d.nbdb, .ctdump = d.ctdump, .mdb = d.mdb,
+        .bridges = d.bridges, .installed = installed_view, .exit = stop,
+        .aux = &d,
     };
     if ((error = control_start(unixctl_path, pidfile, &ce, &d.control))) {
         if (unixctl_path || pidfile) {
@@ -1151,8 +1181,8 @@ main(int argc, char *argv[])
     free(ready);
     mainloop_run(d.mainloop);
 
+    ctdump_destroy(d.ctdump);   /* Answers a trace under way. */
     control_destroy(d.control);
-    ctdump_destroy(d.ctdump);
     speaker_destroy(d.speaker);         /* Withdraws everything. */
     snat_destroy(d.snat);
     bridges_destroy(d.bridges);     /* Its collections under way call

@@ -1,27 +1,38 @@
 # bash completion for mslbctl (installed as
 # share/bash-completion/completions/mslbctl): commands, subcommands,
-# options, and service names from the server (mslbctl --json list) when it
-# answers.
+# options, and service names from the server (mslbctl list, with the
+# --url and --token of the line) when it answers.
 _mslbctl_services() {
-    mslbctl --timeout 2 --json list 2>/dev/null \
-        | sed -n 's/^ *"name": "\([^"]*\)",\{0,1\}$/\1/p'
+    mslbctl "$@" --timeout 2 list 2>/dev/null | awk 'NR > 1 { print $1 }'
 }
 
 _mslbctl() {
-    local cur prev words cword
-    cur=${COMP_WORDS[COMP_CWORD]}
-    prev=${COMP_WORDS[COMP_CWORD-1]}
+    # The words as the shell splits them on blanks only: bash's own
+    # COMP_WORDS also splits at ':' and '=' (--url http://h:8080).
+    local words cword
+    if [ -n "${COMP_LINE:-}" ]; then
+        local line=${COMP_LINE:0:${COMP_POINT:-${#COMP_LINE}}}
+        read -r -a words <<<"$line"
+        [[ $line == *[[:blank:]] ]] && words+=("")
+    else
+        words=("${COMP_WORDS[@]}")
+    fi
+    cword=$(( ${#words[@]} - 1 ))
+    local cur=${words[cword]} prev=${words[cword-1]}
     local globals="--url --token --json --wait --timeout --help --version"
     local commands="list show create replace delete backend bridge status stats"
-    local cmd="" sub="" i
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        case ${COMP_WORDS[i]} in
-            --url|--token|--wait|--timeout|--file|--vip|--protocol|--port|\
+    local cmd="" sub="" i conn=()
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+            --url|--token)
+                conn+=("${words[i]}" "${words[i+1]}")
+                ((i++)) ;;
+            --wait|--timeout|--file|--vip|--protocol|--port|\
             --mode|--bridge|--backend|--name|--ip|--mac|--weight|--state|--set)
                 ((i++)) ;;
             -*) ;;
-            *)  if [ -z "$cmd" ]; then cmd=${COMP_WORDS[i]}
-                elif [ -z "$sub" ]; then sub=${COMP_WORDS[i]}; fi ;;
+            *)  if [ -z "$cmd" ]; then cmd=${words[i]}
+                elif [ -z "$sub" ]; then sub=${words[i]}; fi ;;
         esac
     done
     case $prev in
@@ -39,7 +50,7 @@ _mslbctl() {
         replace) opts="--file" ;;
         show|delete|stats)
             if [[ $cur != -* ]] && [ -z "$sub" ]; then
-                COMPREPLY=($(compgen -W "$(_mslbctl_services)" -- "$cur"))
+                COMPREPLY=($(compgen -W "$(_mslbctl_services ${conn[@]+"${conn[@]}"})" -- "$cur"))
                 return
             fi ;;
         backend)
@@ -48,9 +59,8 @@ _mslbctl() {
                 return
             fi
             [ "$sub" = add ] && opts="--name --ip --mac --port --weight --state --set"
-            if [[ $cur != -* ]] && [ "$(( COMP_CWORD - 1 ))" -ge 0 ] \
-                && [ "${COMP_WORDS[COMP_CWORD-1]}" = "$sub" ]; then
-                COMPREPLY=($(compgen -W "$(_mslbctl_services)" -- "$cur"))
+            if [[ $cur != -* ]] && [ "$prev" = "$sub" ]; then
+                COMPREPLY=($(compgen -W "$(_mslbctl_services ${conn[@]+"${conn[@]}"})" -- "$cur"))
                 return
             fi ;;
         bridge)

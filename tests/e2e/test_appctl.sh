@@ -21,6 +21,16 @@ out() { ctl "$@" 2>&1; }
 
 check "the control socket is beside the pidfile" \
     test -S "$D/mslbd.$(mslbd_pid).ctl"
+second_refused() {
+    local rc=0 first
+    first=$(mslbd_pid)
+    "$MSLBD" --config "$D/mslb.json" --listen "punix:$D/second.sock" \
+        --pidfile "$D/mslbd.pid" >"$D/second.out" 2>&1 </dev/null || rc=$?
+    cat "$D/second.out"
+    [ "$rc" = 1 ] && grep -q "mslbd $first is running with this pidfile" "$D/second.out" \
+        && [ "$(mslbd_pid)" = "$first" ] && kill -0 "$first"
+}
+check "a second mslbd on the same pidfile is refused; the first runs on" second_refused
 check "version: mslbd's, on OVS's library" sh -c \
     "OVS_RUNDIR=$D ovs-appctl -t mslbd version | grep -qx 'mslbd 0.12.0' &&
      OVS_RUNDIR=$D ovs-appctl -t mslbd version | grep -q '^Open vSwitch Library'"
@@ -73,6 +83,23 @@ trace_other() {
 check "trace: a packet to no VIP hits no service" trace_other
 check_fails "trace of a bridge the switch does not have is an error" \
     ctl trace br-nope "$FLOW"
+
+# A stuck ovs-vswitchd: trace waits in the background and gives up after
+# 3 s; mslbd answers everything else meanwhile.
+vs_pid=$(tr -dc '0-9' <"$D/ovs-vswitchd.pid")
+kill -STOP "$vs_pid"
+t0=$(date +%s%N)
+spawn stuck sh -c "OVS_RUNDIR=$D ovs-appctl -t mslbd --timeout=10 trace br-lb '$FLOW'; echo \"rc=\$?\""
+sleep 0.5
+check "mslbd answers status while the trace waits" ctl status
+stuck_done() { grep -q '^rc=' "$D/logs/stuck.log"; }
+wait_for 10 stuck_done || true
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -CONT "$vs_pid"
+cat "$D/logs/stuck.log"
+check "the trace failed after about 3 s ($ms ms), saying why" sh -c \
+    "grep -q 'did not answer in 3000 ms' '$D/logs/stuck.log' && grep -q '^rc=[1-9]' '$D/logs/stuck.log' && [ $ms -ge 2900 ] && [ $ms -lt 6000 ]"
+check "trace works again once the switch runs" trace_ok
 
 # vlog/set: the reconciler's debug lines reach the log file.
 check_fails "no reconciler debug line yet" grep -q "|DBG|reconciler|" "$D/mslbd.log"
