@@ -133,14 +133,16 @@ tunnel_dst(const struct model_backend *be)
 /* The largest inner IP packet a tunnel of type 't' to 'dst' carries over
  * an underlay of 'mtu' bytes: the outer IP header, the tunnel header (UDP
  * and VXLAN or Geneve without options: 16; GRE with a key, as the ports
- * are set up with key=flow: 8) and the inner Ethernet header (14). */
+ * are set up with key=flow: 8) and the inner Ethernet header (14; none
+ * in ipgre). */
 static int
 tunnel_inner_mtu(enum model_tunnel t, const struct mslb_addr *dst, int mtu)
 {
     int outer_ip = dst->family == AF_INET6 ? 40 : 20;
-    int tunnel = t == MODEL_TUNNEL_GRE ? 8 : 16;
+    bool gre = t == MODEL_TUNNEL_GRE || t == MODEL_TUNNEL_IPGRE;
 
-    return mtu - outer_ip - tunnel - ETH_HEADER_LEN;
+    return mtu - outer_ip - (gre ? 8 : 16)
+           - (t == MODEL_TUNNEL_IPGRE ? 0 : ETH_HEADER_LEN);
 }
 
 static void
@@ -192,10 +194,13 @@ dsr_forward(struct cbuild *cb, const struct model_service *svc,
     case MODEL_MODE_SLB: {
         /* The inner source MAC becomes the balancer's, for the reason
          * given for dr: the final stage's switch must not learn the
-         * client's MAC behind its tunnel port. */
+         * client's MAC behind its tunnel port.  ipgre carries no frame
+         * (its port strips the Ethernet header). */
         const struct mslb_addr *dst = tunnel_dst(be);
-        a_set_mac(cb, MFF_ETH_SRC, &br->mac);
-        a_set_mac(cb, MFF_ETH_DST, &be->mac);
+        if (svc->tunnel != MODEL_TUNNEL_IPGRE) {
+            a_set_mac(cb, MFF_ETH_SRC, &br->mac);
+            a_set_mac(cb, MFF_ETH_DST, &be->mac);
+        }
         a_set_addr(cb, MFF_TUN_DST, MFF_TUN_IPV6_DST, dst);
         a_set_u64(cb, MFF_TUN_ID, svc->id);
         a_output(cb, ports->tunnel[svc->tunnel]);

@@ -32,6 +32,10 @@ parse_tunnel_ports(const json_t *j, const char *path, struct model_bridge *br)
         if (t == MODEL_N_TUNNELS) {
             return model_key_error(sub, key, "unknown key");
         }
+        if (t == MODEL_TUNNEL_IPGRE && br->role != MODEL_ROLE_FIRST) {
+            return model_key_error(sub, key, "only on a first-stage bridge "
+                                   "(mode tun)");
+        }
         if (!json_is_string(v) || !model_name_ok(json_string_value(v), 15)) {
             return model_key_error(sub, key, "must be a port name of 1 to "
                                    "15 characters");
@@ -247,12 +251,17 @@ parse_backend(const json_t *j, const char *path,
                                   "service covers every port"));
     }
     /* Required in tun (nobody can ask the server, behind its own tunnel
-     * end). */
-    if (json_object_get(j, "mac") || svc->mode == MODEL_MODE_TUN) {
+     * end), unless the tunnel carries no frame (ipgre): then unused. */
+    bool no_frame = svc->mode == MODEL_MODE_TUN
+                    && svc->tunnel == MODEL_TUNNEL_IPGRE;
+    if (json_object_get(j, "mac")
+        || (svc->mode == MODEL_MODE_TUN && !no_frame)) {
         if ((error = model_get_mac(j, path, "mac", &be->mac))) {
             return error;
         }
         be->has_mac = true;
+    } else if (no_frame) {
+        be->has_mac = be->mac_unused = true;
     }
     /* Otherwise mslbd resolves it (ARP, neighbour discovery:
      * docs/health.md), from the first stage or, in modes mslb and slb,
@@ -506,8 +515,12 @@ model_parse_service(const json_t *j, const char *path,
         int t = model_tunnel_from_name(s);
         if (t == MODEL_N_TUNNELS) {
             return model_key_error(path, "tunnel",
-                                   "must be \"vxlan\", \"gre\" or "
-                                   "\"geneve\"");
+                                   "must be \"vxlan\", \"gre\", "
+                                   "\"geneve\" or \"ipgre\"");
+        }
+        if (t == MODEL_TUNNEL_IPGRE && svc->mode != MODEL_MODE_TUN) {
+            return model_key_error(path, "tunnel", "\"ipgre\" only in mode "
+                                   "tun (a final stage needs the frame)");
         }
         svc->tunnel = t;
     }

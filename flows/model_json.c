@@ -77,7 +77,7 @@ model_backend_to_json(const struct model_backend *be)
     if (!be->port) {
         json_object_del(j, "port");
     }
-    if (be->has_mac) {
+    if (be->has_mac && !be->mac_unused) {
         json_object_set_new(j, "mac", mac_json(&be->mac));
     }
     json_object_set_new(j, "weight", json_integer(be->weight));

@@ -183,7 +183,7 @@ const char *
 model_tunnel_name(enum model_tunnel t)
 {
     static const char *const names[MODEL_N_TUNNELS] = {
-        "vxlan", "gre", "geneve",
+        "vxlan", "gre", "geneve", "ipgre",
     };
     return names[t];
 }

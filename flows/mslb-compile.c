@@ -30,7 +30,7 @@ main(int argc, char *argv[])
      * the LOCAL port's MAC is 0a:00:00:00:00:fe, for golden tests. */
     struct compile_ports ports = {
         .frontend = 1, .backend = 2, .of15 = false,
-        .tunnel = { 100, 101, 102 },
+        .tunnel = { 100, 101, 102, 103 },
         .local_mac = { { 0x0a, 0, 0, 0, 0, 0xfe } },
     };
     const struct model_bridge *br;

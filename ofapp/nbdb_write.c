@@ -207,7 +207,7 @@ write_backend(struct nbdb *nb, const struct mslbrec_backend *row,
               const struct model_backend *be)
 {
     char *ip = addr_text(&be->ip);
-    char *mac = be->has_mac ? mac_text(&be->mac) : NULL;
+    char *mac = be->has_mac && !be->mac_unused ? mac_text(&be->mac) : NULL;
     char *host = be->host.family ? addr_text(&be->host) : NULL;
     const struct mslbrec_bridge *hb = be->host_bridge
                                       ? nbdb_bridge_row(nb,

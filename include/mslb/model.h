@@ -46,8 +46,12 @@ enum model_tunnel {
     MODEL_TUNNEL_VXLAN,
     MODEL_TUNNEL_GRE,
     MODEL_TUNNEL_GENEVE,
+    MODEL_TUNNEL_IPGRE,         /* GRE carrying the IP packet without its
+                                 * Ethernet header (an OVS gre port with
+                                 * options:packet_type=legacy_l3; Linux
+                                 * "gre", not "gretap"): mode tun only. */
 };
-#define MODEL_N_TUNNELS (MODEL_TUNNEL_GENEVE + 1)
+#define MODEL_N_TUNNELS (MODEL_TUNNEL_IPGRE + 1)
 
 enum model_role {
     MODEL_ROLE_FIRST,           /* Owns VIPs, picks backends. */
@@ -122,6 +126,8 @@ struct model_backend {
     struct mslb_addr ip;
     uint16_t port;
     bool has_mac;
+    bool mac_unused;            /* has_mac without a MAC: mode tun over
+                                 * ipgre, where no frame carries it. */
     struct mslb_mac mac;
     uint32_t weight;            /* 1 .. MODEL_MAX_WEIGHT. */
     enum model_backend_state state;

@@ -243,7 +243,7 @@ golden_model(const char *name, struct compile_ports *ports,
     FILE *f;
 
     *ports = (struct compile_ports) {
-        .frontend = 1, .backend = 2, .tunnel = { 100, 101, 102 },
+        .frontend = 1, .backend = 2, .tunnel = { 100, 101, 102, 103 },
         .local_mac = { { 0x0a, 0, 0, 0, 0, 0xfe } },
     };
     snprintf(path, sizeof path, "%s/tests/golden/%s.args", MSLB_SRC_DIR,

@@ -213,7 +213,7 @@ test_stale_and_convert(void **state)
     assert_true(dbserver_pid(old) > 0);
     assert_int_not_equal(dbserver_pid(old), stale);
     version = xsystem_out("ovsdb-tool db-version %s", file);
-    assert_string_equal(version, "1.8.0");
+    assert_string_equal(version, "1.9.0");
     free(version);
     version = xsystem_out("ovsdb-tool db-version %s.backup-0.9.0", file);
     assert_string_equal(version, "0.9.0");
