@@ -4,8 +4,9 @@
 # on a real switch: the switch then holds exactly what mslb-compile makes
 # of the golden models those commands describe (tests/golden/dsr_first:
 # dr with mss, l3dsr with dscp, mslb with persistence, local, tun over gre
-# with idle_timeout and a draining backend; tests/golden/slb_mux: slb with
-# outbound SNAT, floating_ip, protocol any).  Nat is test_cli.sh's.
+# with idle_timeout and a draining backend, tun over ipgre without MACs;
+# tests/golden/slb_mux: slb with outbound SNAT, floating_ip, protocol
+# any).  Nat is test_cli.sh's.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rest_lib.sh"
@@ -15,7 +16,7 @@ GOLDEN=$E2E_DIR/../golden
 export MSLB_URL=$REST_URL
 
 # The switch as mslb-compile numbers it: arm 1, tunnels 100 (vxlan), 101
-# (gre), the LOCAL port's MAC 0a:00:00:00:00:fe.
+# (gre), 103 (ipgre), the LOCAL port's MAC 0a:00:00:00:00:fe.
 ovs_start
 add_lb_bridge br-lb "$MSLBD_TARGET"
 vsctl set bridge br-lb other-config:hwaddr=0a:00:00:00:00:fe \
@@ -23,7 +24,9 @@ vsctl set bridge br-lb other-config:hwaddr=0a:00:00:00:00:fe \
     -- add-port br-lb vx0 -- set interface vx0 type=vxlan ofport_request=100 \
         options:remote_ip=flow options:key=flow \
     -- add-port br-lb gre0 -- set interface gre0 type=gre ofport_request=101 \
-        options:remote_ip=flow options:key=flow
+        options:remote_ip=flow options:key=flow \
+    -- add-port br-lb ipgre0 -- set interface ipgre0 type=gre ofport_request=103 \
+        options:remote_ip=flow options:key=flow options:packet_type=legacy_l3
 # The hosts' tunnels differ by UDP port: OVS takes one tunnel port of a
 # given configuration per datapath.
 for h in br-host br-host2; do
@@ -67,6 +70,10 @@ check "tun (gre, idle_timeout, a draining backend)" created tn \
     --set tunnel=gre --set idle_timeout=60 \
     --backend name=s1,ip=198.18.2.21,mac=02:00:00:00:03:21 \
     --backend name=s2,ip=198.18.2.22,mac=02:00:00:00:03:22,state=drain
+check "tun over ipgre (backends without mac)" created tunl3 \
+    --vip 198.18.0.105 --protocol tcp --port 80 --mode tun --bridge br-lb \
+    --set tunnel=ipgre --backend name=s1,ip=198.18.2.31 \
+    --backend name=s2,ip=198.18.2.32,host=198.18.2.2
 
 # match GOLDEN BRIDGE: the bridge holds what mslb-compile makes of GOLDEN.
 match() {
@@ -91,7 +98,7 @@ check "mslbctl list shows every mode" sh -c \
      for m in dr l3dsr mslb local tun; do echo \"\$out\" | grep -Eq \" \$m +\" || exit 1; done"
 
 # slb: its bridges put from files, its services from flags.
-for s in dr l3 ms loc tn; do ctl delete "$s" >/dev/null; done
+for s in dr l3 ms loc tn tunl3; do ctl delete "$s" >/dev/null; done
 "$PYTHON" - "$GOLDEN/slb_mux.json" "$D" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
