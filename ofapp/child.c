@@ -2,8 +2,11 @@
 #include <config.h>
 #include "child.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include "openvswitch/vlog.h"
@@ -27,4 +30,24 @@ child_stop(pid_t pid, const char *what)
     VLOG_WARN("%s %d ignored SIGTERM for 3 s: killing it", what, (int) pid);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
+}
+
+void
+child_private_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *de;
+
+    if (!dir) {
+        return;
+    }
+    while ((de = readdir(dir))) {
+        int fd = atoi(de->d_name), flags;
+
+        if (fd > 2 && fd != dirfd(dir)
+            && (flags = fcntl(fd, F_GETFD)) >= 0 && !(flags & FD_CLOEXEC)) {
+            fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        }
+    }
+    closedir(dir);
 }

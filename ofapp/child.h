@@ -11,4 +11,10 @@
  * reaped.  The caller still closes its uv_process_t. */
 void child_stop(pid_t pid, const char *what);
 
+/* Marks every descriptor above stderr close-on-exec, so that a child
+ * started next inherits none of mslbd's sockets (OVS's unixctl server,
+ * among others, opens its sockets without FD_CLOEXEC).  Call right before
+ * uv_spawn(): libuv gives the child only the stdio it is told. */
+void child_private_fds(void);
+
 #endif /* child.h */

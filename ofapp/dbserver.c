@@ -344,6 +344,7 @@ spawn_child(struct dbserver *db)
     int err;
 
     child->data = db;
+    child_private_fds();
     err = uv_spawn(db->loop, child, &po);
     if (err) {
         /* A failed uv_spawn() still initialized the handle. */

@@ -380,6 +380,7 @@ spawn(struct speaker *sp, char **argv, uv_exit_cb exit_cb)
 
     p->data = sp;
     sp->n_handles++;
+    child_private_fds();
     err = uv_spawn(sp->loop, p, &po);
     if (err) {
         VLOG_WARN_RL(&rl, "cannot run %s: %s", argv[0], uv_strerror(err));

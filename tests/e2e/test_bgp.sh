@@ -148,6 +148,19 @@ check "GET /v1/bgp lists it" sh -c "echo '$API_BODY' | grep -q '\"$VIP/32\"'"
 BGPD_PID=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["bgpd_pid"])' <<<"$API_BODY")
 check "bgpd ($BGPD_PID) runs as mslbd's child" \
     test "$(ps -o ppid= -p "$BGPD_PID" | tr -d ' ')" = "$(mslbd_pid)"
+# socks PID: the socket inodes PID holds.
+socks() { ls -l "/proc/$1/fd" 2>/dev/null | grep -o 'socket:\[[0-9]*\]' | sort -u; }
+no_shared_sockets() {   # mslbd's children (bgpd, ovsdb-server) hold none of its sockets
+    local c mine shared=0
+    mine=$(socks "$(mslbd_pid)")
+    for c in $(ps -o pid= --ppid "$(mslbd_pid)"); do
+        echo "child $c ($(ps -o comm= -p "$c")): $(socks "$c" | wc -l) sockets"
+        if [ -n "$(comm -12 <(echo "$mine") <(socks "$c"))" ]; then shared=1; fi
+    done
+    [ "$shared" = 0 ] && [ -n "$mine" ]
+}
+check "mslbd's children inherit none of its sockets (control, OpenFlow, REST)" \
+    no_shared_sockets
 check "a service with no usable backend is not announced" \
     wait_for 10 vias_are "$VIP2" ""
 not_listed() { api GET /v1/bgp; ! grep -q "$VIP2" <<<"$API_BODY"; }
