@@ -9,6 +9,7 @@
  * daemon and leave every bridge's flows in place. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -1197,7 +1198,21 @@ main(int argc, char *argv[])
     dbserver_destroy(d.dbserver);
     uv_run(d.loop, UV_RUN_NOWAIT);      /* Close callbacks. */
     if (throwaway) {
-        unlink(owned_db);
+        /* The database and what ovsdb-server kept beside it (its lock,
+         * log, socket): the directory is mslbd's own. */
+        DIR *dir = opendir(tmp_dir);
+        struct dirent *de;
+
+        while (dir && (de = readdir(dir))) {
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                char *f = xasprintf("%s/%s", tmp_dir, de->d_name);
+                unlink(f);
+                free(f);
+            }
+        }
+        if (dir) {
+            closedir(dir);
+        }
         rmdir(tmp_dir);
     }
     mdb_destroy(d.mdb);

@@ -129,3 +129,17 @@ check "mslbd exited" wait_for 10 gone
 check "its pidfile is gone" wait_for 5 sh -c "! test -e $D/mslbd.pid"
 check "br-lb kept its $flows flows" \
     test "$(ofctl dump-flows br-lb --no-stats | wc -l)" = "$flows"
+
+# Without --db or --pidfile the database is thrown away in a directory of
+# its own under /tmp: nothing of it is left after exit.
+"$MSLBD" --config "$D/mslb.json" --listen "punix:$D/tw.sock" \
+    --log-file "$D/tw.log" >"$D/tw.out" 2>&1 </dev/null &
+tw=$!
+E2E_PIDS[$D/tw.pid]=$tw
+wait_for 10 grep -q "created database /tmp/mslbd-db\." "$D/tw.log"
+twdir=$(sed -n 's|.*created database \(/tmp/mslbd-db\.[^/ ]*\)/mslb\.db .*|\1|p' "$D/tw.log" | head -n 1)
+check "a throwaway database directory ($twdir) while it runs" test -d "$twdir"
+kill -TERM "$tw"
+tw_gone() { ! kill -0 "$tw" 2>/dev/null; }
+wait_for 10 tw_gone || true
+check "and nothing of it after exit" sh -c "! test -e '$twdir'"
