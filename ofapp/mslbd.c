@@ -99,7 +99,7 @@ struct mslbd {
 static const char *const mslb_modules[] = {
     "mslbd", "bridges", "reconciler", "ofsession", "rest",
     "nbdb", "nbdb_write", "dbserver", "lbengine", "fragments", "moves",
-    "health", "resolve", "speaker",
+    "health", "resolve", "speaker", "ctdump", "control", "snat", "pmtu",
 };
 
 /* Runs the engine if the model, the switch facts or the generation moved,
@@ -463,7 +463,8 @@ on_health_changed(void *d_ OVS_UNUSED)
 }
 
 /* Logs go to stderr and, with --log-file, to that file, as
- * TIME|LEVEL|MODULE|message; never to syslog. */
+ * TIME|LEVEL|MODULE|message; to syslog only as --verbose=SPEC says
+ * (e.g. syslog:info), OVS's way. */
 static int
 setup_logging(const char *log_file, bool verbose)
 {
@@ -731,6 +732,8 @@ usage(const char *name)
            "(default\n"
            "                        mslbd.PID.ctl beside --pidfile)\n"
            "  -v, --verbose         debug logging\n"
+           "      --verbose=SPEC    OVS's log levels, e.g. syslog:info,\n"
+           "                        reconciler:file:dbg (repeatable)\n"
            "      --version         print the version and exit\n"
            "With no --listen or --connect, listens on ptcp:6653:127.0.0.1.\n"
            "With no --db, --state or --db-remote, the model lives in a "
@@ -812,7 +815,7 @@ main(int argc, char *argv[])
         { "pidfile", required_argument, NULL, 'p' },
         { "log-file", required_argument, NULL, 'L' },
         { "check", no_argument, NULL, 'k' },
-        { "verbose", no_argument, NULL, 'v' },
+        { "verbose", optional_argument, NULL, 'v' },
         { "state", required_argument, NULL, 's' },
         { "db", required_argument, NULL, 'D' },
         { "db-remote", required_argument, NULL, 'B' },
@@ -836,6 +839,8 @@ main(int argc, char *argv[])
     struct mslbd d = { .generation = 0 };
     uv_signal_t sighup, sigterm, sigint;
     bool check = false, verbose = false;
+    const char *vlog_specs[16];     /* --verbose=SPEC, in order. */
+    size_t n_vlog_specs = 0;
     char *error;
     int opt;
     const char *rest_listen = NULL, *token_file = NULL;
@@ -856,7 +861,7 @@ main(int argc, char *argv[])
         notify_socket = xstrdup(getenv("NOTIFY_SOCKET"));
         unsetenv("NOTIFY_SOCKET");
     }
-    while ((opt = getopt_long(argc, argv, "c:l:C:s:vh", options, NULL))
+    while ((opt = getopt_long(argc, argv, "c:l:C:s:v::h", options, NULL))
            != -1) {
         switch (opt) {
         case 'c': d.config_file = optarg; break;
@@ -873,7 +878,13 @@ main(int argc, char *argv[])
         case 'p': pidfile = optarg; break;
         case 'L': log_file = optarg; break;
         case 'k': check = true; break;
-        case 'v': verbose = true; break;
+        case 'v':
+            if (!optarg) {
+                verbose = true;
+            } else if (n_vlog_specs < ARRAY_SIZE(vlog_specs)) {
+                vlog_specs[n_vlog_specs++] = optarg;
+            }
+            break;
         case 's': d.state_file = optarg; break;
         case 'D': db_file = optarg; break;
         case 'B': db_remote = optarg; break;
@@ -922,7 +933,8 @@ main(int argc, char *argv[])
     }
     if (check) {
         printf("mslbd: config %s is valid: %zu bridges, %zu services\n",
-               d.config_file, config->n_bridges, config->n_services);
+               d.config_file, config ? config->n_bridges : 0,
+               config ? config->n_services : 0);
         model_destroy(config);
         return 0;
     }
@@ -962,6 +974,14 @@ main(int argc, char *argv[])
     if (log_err) {
         fprintf(stderr, "mslbd: %s: %s\n", log_file, strerror(log_err));
         return 1;
+    }
+    for (size_t i = 0; i < n_vlog_specs; i++) {
+        char *bad = vlog_set_levels_from_string(vlog_specs[i]);
+        if (bad) {
+            fprintf(stderr, "mslbd: --verbose=%s: %s\n", vlog_specs[i], bad);
+            free(bad);
+            return 2;
+        }
     }
 
     d.loop = uv_default_loop();

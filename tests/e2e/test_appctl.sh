@@ -12,7 +12,7 @@ set -euo pipefail
 
 nat_topo_up
 nat_config "$D/mslb.json"
-mslbd_start "$D/mslb.json"
+mslbd_start "$D/mslb.json" --verbose=syslog:warn
 check "installed" wait_generation 1
 
 # The pidfile is $D/mslbd.pid, the socket $D/mslbd.PID.ctl: found by name.
@@ -61,6 +61,16 @@ check "list-commands has mslbd's commands and OVS's vlog" sh -c \
      OVS_RUNDIR=$D ovs-appctl -t mslbd list-commands | grep -q 'vlog/reopen'"
 check "vlog/list names mslbd's modules" sh -c \
     "OVS_RUNDIR=$D ovs-appctl -t mslbd vlog/list | grep -Eq '^ *reconciler '"
+check "--verbose=syslog:warn set every module's syslog level" sh -c \
+    "OVS_RUNDIR=$D ovs-appctl -t mslbd vlog/list | grep -Eq '^ *reconciler +INFO +WARN +INFO'"
+bad_verbose() {
+    local rc=0
+    timeout 5 "$MSLBD" --verbose=nosuch:info --config "$D/mslb.json" \
+        --listen "punix:$D/bad.sock" >"$D/badv.out" 2>&1 || rc=$?
+    cat "$D/badv.out"
+    [ "$rc" = 2 ] && grep -q 'no destination, level, or module' "$D/badv.out"
+}
+check "a bad --verbose spec stops mslbd (exit 2), naming it" bad_verbose
 
 # trace: the switch's ofproto/trace with mslb's table and service names;
 # a new session's backend is picked after a dp_hash recirculation that
