@@ -99,6 +99,10 @@ struct nbdb {
     bool rt_dirty;
     uint64_t runtime_seq;
     uint64_t status_seq;        /* Bridge_Status changes read back. */
+    /* Bridge_Status rows by name (nbdb_reported_installed()), as of
+     * 'status_rows_seq'. */
+    struct shash status_rows;
+    uint64_t status_rows_seq;
 };
 
 

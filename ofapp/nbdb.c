@@ -694,6 +694,8 @@ nbdb_create(const char *remote, struct mdb *mdb, const char *id)
     redial_init(&nb->lock_redial, remote);
     nb->id = xstrdup(id);
     shash_init(&nb->rt_health);
+    shash_init(&nb->status_rows);
+    nb->status_rows_seq = UINT64_MAX;
     smap_init(&nb->rt_neighbors);
     nb->mdb = mdb;
     hmap_init(&nb->bridge_names);
@@ -741,6 +743,7 @@ nbdb_destroy(struct nbdb *nb)
         nbdb_health_free(sn->data);
     }
     shash_destroy(&nb->rt_health);
+    shash_destroy(&nb->status_rows);
     smap_destroy(&nb->rt_neighbors);
     SHASH_FOR_EACH (sn, &nb->status) {
         struct status_entry *e = sn->data;
@@ -1011,16 +1014,21 @@ bool
 nbdb_reported_installed(const struct nbdb *nb, const char *bridge,
                         uint64_t *generation)
 {
+    struct nbdb *mnb = CONST_CAST(struct nbdb *, nb);
     const struct mslbrec_bridge_status *r;
 
-    MSLBREC_BRIDGE_STATUS_FOR_EACH (r, nb->idl) {
-        if (!strcmp(r->name, bridge)) {
-            *generation = r->installed_generation;
-            return r->connected;
+    /* An index by name, built again after the rows changed: REST on a
+     * standby asks for every bridge. */
+    if (nb->status_rows_seq != nb->status_seq) {
+        shash_clear(&mnb->status_rows);
+        MSLBREC_BRIDGE_STATUS_FOR_EACH (r, nb->idl) {
+            shash_replace(&mnb->status_rows, r->name, r);
         }
+        mnb->status_rows_seq = nb->status_seq;
     }
-    *generation = 0;
-    return false;
+    r = shash_find_data(&nb->status_rows, bridge);
+    *generation = r ? r->installed_generation : 0;
+    return r && r->connected;
 }
 
 void
