@@ -702,6 +702,29 @@ bridges_find(const struct bridges *t, const char *name)
     return NULL;
 }
 
+void
+bridges_tally(const struct bridges *t, const struct mdb *mdb, uint64_t gen,
+              bool (*installed)(void *, const struct bridge *, uint64_t *),
+              void *aux, struct bridges_tally *out)
+{
+    const struct model_bridge **brs = mdb_bridges_sorted(mdb,
+                                                         &out->configured);
+
+    out->connected = out->in_step = 0;
+    for (size_t i = 0; i < out->configured; i++) {
+        const struct bridge *b = bridges_find(t, brs[i]->name);
+        uint64_t have;
+
+        if (b) {
+            out->connected++;
+            out->in_step += bridge_is_master(b)
+                            ? bridge_in_step(b)
+                            : installed(aux, b, &have) && have == gen;
+        }
+    }
+    free(brs);
+}
+
 /* ---- One bridge. ---- */
 
 const char *

@@ -81,6 +81,20 @@ struct bridge *bridges_at(const struct bridges *, size_t i);
 /* The connected bridge named 'name', or NULL. */
 struct bridge *bridges_find(const struct bridges *, const char *name);
 
+/* The model's bridges as this mslbd sees them (GET /v1/health, the
+ * control socket's status): how many the model has, how many are
+ * connected, how many have installed generation 'gen' (as their master
+ * knows it: 'installed', the daemon's view, for bridges this mslbd is not
+ * master of). */
+struct bridges_tally {
+    size_t configured, connected, in_step;
+};
+struct mdb;
+void bridges_tally(const struct bridges *, const struct mdb *, uint64_t gen,
+                   bool (*installed)(void *aux, const struct bridge *,
+                                     uint64_t *gen),
+                   void *aux, struct bridges_tally *);
+
 const char *bridge_name(const struct bridge *);
 /* Its OpenFlow session for packet-outs: NULL while disconnected or not
  * its master. */

@@ -46,19 +46,9 @@ cmd_status(struct unixctl_conn *conn, int argc OVS_UNUSED,
     uint64_t role_gen, gen = nbdb_generation(e->nbdb);
     bool master = nbdb_is_master(e->nbdb, &role_gen);
     const char *master_name = nbdb_master_name(e->nbdb);
-    size_t n, connected = 0, in_step = 0;
-    const struct model_bridge **brs = mdb_bridges_sorted(e->mdb, &n);
+    struct bridges_tally bt;
 
-    for (size_t i = 0; i < n; i++) {
-        const struct bridge *b = bridges_find(e->bridges, brs[i]->name);
-        uint64_t have;
-
-        if (b) {
-            connected++;
-            in_step += installed(c, b, &have) && have == gen;
-        }
-    }
-    free(brs);
+    bridges_tally(e->bridges, e->mdb, gen, e->installed, e->aux, &bt);
     ds_put_format(&s, "mslbd %s: %s (master %s, role generation %"PRIu64
                   ")\n", nbdb_id(e->nbdb), master ? "master" : "standby",
                   master_name ? master_name : "none", role_gen);
@@ -67,7 +57,7 @@ cmd_status(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   nbdb_is_connected(e->nbdb) ? "connected" : "disconnected",
                   shash_count(nbdb_problems(e->nbdb)));
     ds_put_format(&s, "bridges: %zu configured, %zu connected, %zu in step\n",
-                  n, connected, in_step);
+                  bt.configured, bt.connected, bt.in_step);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }

@@ -143,21 +143,10 @@ void
 rest_get_health(struct request *r)
 {
     const struct rest_env *d = r->srv->d;
-    size_t connected = 0, in_step = 0, n;
-    const struct model_bridge **brs = mdb_bridges_sorted(d->mdb, &n);
+    struct bridges_tally bt;
 
-    for (size_t i = 0; i < n; i++) {
-        const struct bridge *c = find_conn(r->srv, brs[i]->name);
-        uint64_t gen;
-
-        if (c) {
-            connected++;
-            in_step += bridge_is_master(c) ? bridge_in_step(c)
-                       : (installed(d, c, &gen)
-                          && gen == nbdb_generation(d->nbdb));
-        }
-    }
-    free(brs);
+    bridges_tally(d->bridges, d->mdb, nbdb_generation(d->nbdb), d->installed,
+                  d->aux, &bt);
 
     const struct shash *problems = nbdb_problems(d->nbdb);
     json_t *pj = json_object();
@@ -172,12 +161,12 @@ rest_get_health(struct request *r)
     respond_json(r, MHD_HTTP_OK, json_pack(
         "{s:s, s:I, s:f, s:{s:i, s:i, s:i}, s:{s:b, s:o},"
         " s:{s:s, s:s, s:s?, s:I}}",
-        "status", in_step == n && db_up && !shash_count(problems)
-                  ? "ok" : "degraded",
+        "status", bt.in_step == bt.configured && db_up
+                  && !shash_count(problems) ? "ok" : "degraded",
         "generation", (json_int_t) nbdb_generation(d->nbdb),
         "uptime_seconds", (mono_ms() - d->started_ms) / 1000.0,
-        "bridges", "configured", (int) n,
-        "connected", (int) connected, "in_step", (int) in_step,
+        "bridges", "configured", (int) bt.configured,
+        "connected", (int) bt.connected, "in_step", (int) bt.in_step,
         "database", "connected", db_up, "problems", pj,
         "controller", "name", nbdb_id(d->nbdb),
         "role", master ? "master" : "standby", "master", master_name,
