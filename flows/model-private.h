@@ -49,7 +49,6 @@ char *model_get_mac(const json_t *obj, const char *path, const char *key,
                     struct mslb_mac *) MSLB_WARN_UNUSED;
 
 bool model_name_ok(const char *, size_t max);
-bool model_parse_addr(const char *, struct mslb_addr *);
 /* Why 'a' cannot be one host's address (a VIP, a backend, a gateway), or
  * NULL. */
 const char *model_not_host_addr(const struct mslb_addr *a);

@@ -60,7 +60,7 @@ parse_gateways(const json_t *j, const char *path, struct model_bridge *br)
     json_array_foreach (gws, i, g) {
         model_path_index(sub, sizeof sub, path, "gateways", i);
         if (!json_is_string(g)
-            || !model_parse_addr(json_string_value(g), &br->gateways[i])) {
+            || !mslb_addr_parse(json_string_value(g), &br->gateways[i])) {
             return model_error(sub, "must be an IPv4 or IPv6 address "
                                "string");
         }

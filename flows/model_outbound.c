@@ -31,7 +31,7 @@ parse_prefix(const char *s, struct model_prefix *p)
     }
     memcpy(buf, s, n);
     buf[n] = '\0';
-    if (!model_parse_addr(buf, &p->addr)) {
+    if (!mslb_addr_parse(buf, &p->addr)) {
         return false;
     }
     max = p->addr.family == AF_INET ? 32 : 128;

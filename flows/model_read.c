@@ -191,7 +191,7 @@ model_get_array(const json_t *obj, const char *path, const char *key,
 }
 
 bool
-model_parse_addr(const char *s, struct mslb_addr *a)
+mslb_addr_parse(const char *s, struct mslb_addr *a)
 {
     memset(a, 0, sizeof *a);
     if (inet_pton(AF_INET, s, &a->v4) == 1) {
@@ -237,7 +237,7 @@ model_get_addr(const json_t *obj, const char *path, const char *key,
     if (error) {
         return error;
     }
-    if (!model_parse_addr(s, a)) {
+    if (!mslb_addr_parse(s, a)) {
         return model_key_error(path, key,
                                "\"%s\" is not an IPv4 or IPv6 address", s);
     }
@@ -245,31 +245,42 @@ model_get_addr(const json_t *obj, const char *path, const char *key,
     return why ? model_key_error(path, key, "\"%s\" %s", s, why) : NULL;
 }
 
+bool
+mslb_mac_parse(const char *s, struct mslb_mac *mac)
+{
+    unsigned int b[6];
+    char extra;
+
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+               &b[4], &b[5], &extra) != 6 || strlen(s) != 17) {
+        return false;
+    }
+    for (int i = 0; i < 6; i++) {
+        mac->b[i] = b[i];
+    }
+    return true;
+}
+
 char *
 model_get_mac(const json_t *obj, const char *path, const char *key,
               struct mslb_mac *mac)
 {
     const char *s;
-    unsigned int b[6];
-    char extra;
     char *error = model_get_string(obj, path, key, true, &s);
+    static const struct mslb_mac zero;
 
     if (error) {
         return error;
     }
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-               &b[4], &b[5], &extra) != 6 || strlen(s) != 17) {
+    if (!mslb_mac_parse(s, mac)) {
         return model_key_error(path, key, "\"%s\" is not a MAC address "
                                "(xx:xx:xx:xx:xx:xx)", s);
-    }
-    for (int i = 0; i < 6; i++) {
-        mac->b[i] = b[i];
     }
     if (mac->b[0] & 1) {
         return model_key_error(path, key,
                                "\"%s\" is a multicast MAC address", s);
     }
-    if (!(b[0] | b[1] | b[2] | b[3] | b[4] | b[5])) {
+    if (!memcmp(mac, &zero, sizeof zero)) {
         return model_key_error(path, key, "\"%s\" is the zero MAC address",
                                s);
     }

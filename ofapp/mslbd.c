@@ -309,14 +309,10 @@ static void
 import_mac(void *ctx_, const char *ip_text, const char *mac_text)
 {
     struct import_ctx *ctx = ctx_;
-    struct mslb_addr ip = { .family = strchr(ip_text, ':') ? AF_INET6
-                                                           : AF_INET };
+    struct mslb_addr ip;
     struct mslb_mac mac;
 
-    if (inet_pton(ip.family, ip_text, &ip.v6) == 1
-        && sscanf(mac_text, "%"SCNx8":%"SCNx8":%"SCNx8":%"SCNx8":%"SCNx8
-                  ":%"SCNx8, &mac.b[0], &mac.b[1], &mac.b[2], &mac.b[3],
-                  &mac.b[4], &mac.b[5]) == 6) {
+    if (mslb_addr_parse(ip_text, &ip) && mslb_mac_parse(mac_text, &mac)) {
         resolver_import(ctx->d->resolver, &ip, &mac);
     }
 }

@@ -457,6 +457,10 @@ bool model_mode_is_dsr(enum model_mode);
 bool model_mode_via_host(enum model_mode);
 void mslb_addr_format(const struct mslb_addr *, char *buf, size_t size);
 void mslb_mac_format(const struct mslb_mac *, char *buf, size_t size);
+/* The text forms back (IPv4 or IPv6; xx:xx:xx:xx:xx:xx): false if 's'
+ * is not one. */
+bool mslb_addr_parse(const char *s, struct mslb_addr *);
+bool mslb_mac_parse(const char *s, struct mslb_mac *);
 bool mslb_addr_equal(const struct mslb_addr *, const struct mslb_addr *);
 uint32_t mslb_hash_bytes(const void *, size_t, uint32_t basis);
 
