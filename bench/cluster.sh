@@ -82,16 +82,10 @@ sed -n 1p "$D/kept.1" | sed 's/^/   e.g. /' | tee -a "$out"
 
 [[ $PARTS == *2* || $PARTS == *3* ]] || exit 0
 # ---- 2. the database leader killed during a REST write burst.
-leader=$(cl_leader)
 REST_URL=http://127.0.0.1:$PB
-spawn burst1 "$PYTHON" "$TOOLS/rest_burst.py" run "$REST_URL" --tag 1 \
-    --out "$D/burst.1.json" --seconds 14 --timeout 10 --writers 8 \
-    --writes 100000 --backoff 0.2
-sleep 4
-t_leader=$(date +%s.%N)
-cl_kill9 "$leader"
-spawn_wait burst1 60 >/dev/null 2>&1 || true
-res=$(writes_resumed "$D/burst.1.json" "$t_leader" || true)
+leader_kill_burst "$REST_URL" 14 >/dev/null 2>&1 || true
+leader=$LEADER
+res=$(writes_resumed "$D/burst.1.json" "$T_LEADER" || true)
 verified=lost
 burst_verify 1 >/dev/null 2>&1 && verified="none lost"
 say

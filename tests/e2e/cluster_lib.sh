@@ -209,6 +209,21 @@ print("writes resumed %.2f s after the leader's kill (%d acknowledged before; "
 PY
 }
 
+# leader_kill_burst URL SECONDS: a REST write burst (8 writers, tag 1,
+# $D/burst.1.json) against URL for SECONDS, the database leader killed
+# (-9) 4 s into it; sets LEADER (its number) and T_LEADER (epoch seconds
+# of the kill), waits for the burst's end (its exit code).
+leader_kill_burst() {
+    LEADER=$(cl_leader)
+    spawn burst1 "$PYTHON" "$TOOLS/rest_burst.py" run "$1" --tag 1 \
+        --out "$D/burst.1.json" --seconds "$2" --timeout 10 --writers 8 \
+        --writes 100000 --backoff 0.2
+    sleep 4
+    T_LEADER=$(date +%s.%N)
+    cl_kill9 "$LEADER"
+    spawn_wait burst1 60
+}
+
 # ms_between LOG PATTERN T0: milliseconds from T0 (epoch seconds, from
 # date +%s.%N) to the first line of LOG after T0 that matches PATTERN.
 ms_between() {

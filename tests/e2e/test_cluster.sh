@@ -131,18 +131,12 @@ check "b is standby" ctl_is b standby
 check "a stays master" ctl_is a master
 
 # ---- kill -9 of the database leader during a REST write burst via b.
-leader=$(cl_leader)
 REST_URL=http://127.0.0.1:$PB
-spawn burst1 "$PYTHON" "$TOOLS/rest_burst.py" run "$REST_URL" --tag 1 \
-    --out "$D/burst.1.json" --seconds 16 --timeout 10 --writers 8 \
-    --writes 100000 --backoff 0.2
-sleep 4
-t_leader=$(date +%s.%N)
-cl_kill9 "$leader"
+leader_kill_burst "$REST_URL" 16 || true
+leader=$LEADER
 log "database leader db$leader killed"
-spawn_wait burst1 60 || true
 cat "$D/logs/burst1.log" >&2
-resumed() { writes_resumed "$D/burst.1.json" "$t_leader"; }
+resumed() { writes_resumed "$D/burst.1.json" "$T_LEADER"; }
 log "$(resumed 2>&1 || true)"
 check "writes resumed after the election" resumed
 check "every acknowledged write is there, none half-applied" burst_verify 1
