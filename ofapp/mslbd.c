@@ -38,6 +38,7 @@
 #include "bridges.h"
 #include "control.h"
 #include "ctdump.h"
+#include "runtime.h"
 #include "dbserver.h"
 #include "health.h"
 #include "resolve.h"
@@ -83,11 +84,8 @@ struct mslbd {
     struct snat *snat;          /* Outbound port blocks (snat.h). */
     bool bgp_dirty;             /* What to announce may have changed. */
     bool master;                /* The database made us master. */
-    /* Runtime facts shared through the database (nbdb.h): what the
-     * master last wrote, what a standby last read. */
-    bool exported;
-    uint64_t health_seq, resolver_seq;
-    uint64_t runtime_seq;
+    struct runtime_sync runtime;        /* Health and MACs shared through
+                                         * the database (runtime.h). */
     uint64_t status_seq;        /* nbdb_status_seq() update_bgp() saw. */
     struct rest_server *rest;
     struct rest_env rest_env;   /* What the REST server sees. */
@@ -104,7 +102,6 @@ static const char *const mslb_modules[] = {
 
 /* Runs the engine if the model, the switch facts or the generation moved,
  * and hands the bridges their new tables. */
-static void import_runtime(struct mslbd *);
 
 static void
 run_engine(struct mslbd *d)
@@ -118,8 +115,9 @@ run_engine(struct mslbd *d)
         health_sync(d->health, false);
     }
     if (!d->master && d->health
-        && (model || nbdb_runtime_seq(d->nbdb) != d->runtime_seq)) {
-        import_runtime(d);      /* A standby compiles the master's facts. */
+        && (model || runtime_import_due(&d->runtime))) {
+        runtime_import(&d->runtime);    /* A standby compiles the master's
+                                         * facts. */
     }
     if (!model && !swfacts_has_changes(d->swfacts)
         && !rtfacts_has_changes(d->rtfacts) && gen == d->generation) {
@@ -230,115 +228,6 @@ update_bgp(struct mslbd *d)
     sset_destroy(&want);
 }
 
-/* ---- Runtime facts between master and standbys (nbdb.h). ---- */
-
-static void
-export_health(void *health_, const char *service, const uint32_t *failed,
-              size_t n_failed, const struct model_slot_move *moves,
-              size_t n_moves)
-{
-    struct nbdb_health *h = xzalloc(sizeof *h);
-
-    h->failed = xmalloc((n_failed + 1) * sizeof *failed);
-    memcpy(h->failed, failed, n_failed * sizeof *failed);
-    h->n_failed = n_failed;
-    h->moves = xmalloc((n_moves + 1) * sizeof *moves);
-    memcpy(h->moves, moves, n_moves * sizeof *moves);
-    h->n_moves = n_moves;
-    nbdb_health_free(shash_replace(health_, service, h));
-}
-
-static void
-export_mac(void *neighbors, const struct mslb_addr *ip,
-           const struct mslb_mac *mac)
-{
-    char addr[INET6_ADDRSTRLEN], text[32];
-
-    mslb_addr_format(ip, addr, sizeof addr);
-    mslb_mac_format(mac, text, sizeof text);
-    smap_replace(neighbors, addr, text);
-}
-
-/* The master: its health results and resolved MACs into the database,
- * whenever they changed. */
-static void
-export_runtime(struct mslbd *d)
-{
-    uint64_t hs = health_seq(d->health), rs = resolver_seq(d->resolver);
-    struct shash health = SHASH_INITIALIZER(&health);
-    struct smap neighbors = SMAP_INITIALIZER(&neighbors);
-
-    if (d->exported && hs == d->health_seq && rs == d->resolver_seq) {
-        return;
-    }
-    health_export(d->health, export_health, &health);
-    resolver_export(d->resolver, export_mac, &neighbors);
-    nbdb_set_runtime(d->nbdb, &health, &neighbors);
-    shash_destroy(&health);
-    smap_destroy(&neighbors);
-    d->exported = true;
-    d->health_seq = hs;
-    d->resolver_seq = rs;
-}
-
-struct import_ctx {
-    struct mslbd *d;
-    struct sset seen;           /* Services with a Service_Health row. */
-};
-
-static void
-import_health(void *ctx_, const char *service, const struct nbdb_health *h)
-{
-    struct import_ctx *ctx = ctx_;
-
-    sset_add(&ctx->seen, service);
-    health_import(ctx->d->health, service, h->failed, h->n_failed,
-                  h->moves, h->n_moves);
-}
-
-static void
-failing_here(void *names, const char *service,
-             const uint32_t *failed OVS_UNUSED, size_t n_failed OVS_UNUSED,
-             const struct model_slot_move *moves OVS_UNUSED,
-             size_t n_moves OVS_UNUSED)
-{
-    sset_add(names, service);
-}
-
-static void
-import_mac(void *ctx_, const char *ip_text, const char *mac_text)
-{
-    struct import_ctx *ctx = ctx_;
-    struct mslb_addr ip;
-    struct mslb_mac mac;
-
-    if (mslb_addr_parse(ip_text, &ip) && mslb_mac_parse(mac_text, &mac)) {
-        resolver_import(ctx->d->resolver, &ip, &mac);
-    }
-}
-
-/* A standby: the master's health results and MACs, as the database has
- * them; a service that fails here but has no row there is all up. */
-static void
-import_runtime(struct mslbd *d)
-{
-    struct import_ctx ctx = { .d = d, .seen = SSET_INITIALIZER(&ctx.seen) };
-    struct sset here = SSET_INITIALIZER(&here);
-    const char *name;
-
-    d->runtime_seq = nbdb_runtime_seq(d->nbdb);
-    nbdb_get_health(d->nbdb, import_health, &ctx);
-    health_export(d->health, failing_here, &here);
-    SSET_FOR_EACH (name, &here) {
-        if (!sset_contains(&ctx.seen, name)) {
-            health_import(d->health, name, NULL, 0, NULL, 0);
-        }
-    }
-    nbdb_get_neighbors(d->nbdb, import_mac, &ctx);
-    sset_destroy(&here);
-    sset_destroy(&ctx.seen);
-}
-
 /* Follows the database's decision of who is master (nbdb.h): asks the
  * switches for our role. */
 static void
@@ -352,13 +241,12 @@ sync_role(struct mslbd *d)
             /* Start from the last master's findings (a standby has them
              * already; a fresh mslbd may be master before it read them),
              * so that the tables stay the ones the switches hold. */
-            import_runtime(d);
+            runtime_import(&d->runtime);
         }
         d->master = master;
         d->status_dirty = true;
         d->bgp_dirty = true;    /* Whose view of the bridges counts. */
-        d->exported = false;    /* Write ours once. */
-        d->runtime_seq--;       /* Read theirs again when standby. */
+        runtime_role_changed(&d->runtime);
         health_set_active(d->health, master);
         VLOG_INFO("%s: %s of the bridges (role generation %"PRIu64")",
                   nbdb_id(d->nbdb), master ? "master" : "standby", gen);
@@ -378,7 +266,7 @@ db_run(void *d_)
     sync_role(d);
     run_engine(d);
     if (d->master) {
-        export_runtime(d);
+        runtime_export(&d->runtime);
     }
     if (d->moves) {
         moves_run(d->moves);
@@ -1069,6 +957,7 @@ main(int argc, char *argv[])
     d.health = health_create(d.loop, d.mdb, d.rtfacts, d.bridges, d.engine,
                              d.resolver, on_health_changed, &d);
     health_sync(d.health, true);
+    runtime_sync_init(&d.runtime, d.nbdb, d.health, d.resolver);
     bridges_set_announce_interval(d.bridges, announce_s);
     if (bgp_file) {
         d.speaker = speaker_create(d.loop, bgp_file, &error);
