@@ -19,11 +19,26 @@
 #include "mslb/pipeline.h"
 #include "ofsession.h"
 
-/* One collection: four requests, one callback. */
+/* The flows that count something (restapi/rest_stats.c), one request a
+ * (table, cookie kind): service flows of CLASSIFY (the clients' packets)
+ * and DSR_FORWARD (a DSR backend's packets and SYNs), backend endpoint
+ * flows of CLASSIFY (nat replies) and NAT_OUT (nat requests and new
+ * sessions).  Only these: a bridge's other flows (slot runs, NAT_REQUEST,
+ * NAT_REPLY...) are most of its table and count nothing. */
+static const struct { int table; int kind; } counted[] = {
+    { MSLB_T_CLASSIFY, MSLB_COOKIE_SERVICE },
+    { MSLB_T_DSR_FORWARD, MSLB_COOKIE_SERVICE },
+    { MSLB_T_CLASSIFY, MSLB_COOKIE_BACKEND },
+    { MSLB_T_NAT_OUT, MSLB_COOKIE_BACKEND },
+};
+#define N_COUNTED ARRAY_SIZE(counted)
+#define LEARNED N_COUNTED       /* The xid of the learned entries. */
+
+/* One collection: a request per counted (table, kind) and one for the
+ * learned entries, one callback. */
 struct stats_req {
     struct stats_req *next;
-    uint32_t xids[3];           /* Service flows, backend flows, learned
-                                 * affinity entries; 0: not sent. */
+    uint32_t xids[N_COUNTED + 1];       /* 0: not sent. */
     int pending;
     json_t *flows, *learned;
     ofstats_cb *cb;
@@ -71,29 +86,22 @@ void
 ofstats_collect(struct ofstats *st, struct ofsession *s, ofstats_cb *cb,
                 void *aux)
 {
-    /* Service flows of every table: CLASSIFY's count the traffic,
-     * DSR_FORWARD's a DSR backend's packets and SYNs; backend endpoint
-     * flows (nat): CLASSIFY's count the replies, NAT_OUT's the requests
-     * and the new sessions. */
-    static const struct { int table; int kind; } reqs[2] = {
-        { OFPTT_ALL, MSLB_COOKIE_SERVICE },
-        { OFPTT_ALL, MSLB_COOKIE_BACKEND },
-    };
     struct stats_req *r = xzalloc(sizeof *r);
 
     r->flows = json_array();
     r->learned = json_array();
     r->cb = cb;
     r->aux = aux;
-    for (int i = 0; i < 2; i++) {
-        r->xids[i] = request_flows(s, reqs[i].table,
-                                   mslb_cookie(reqs[i].kind, 0),
+    for (size_t i = 0; i < N_COUNTED; i++) {
+        r->xids[i] = request_flows(s, counted[i].table,
+                                   mslb_cookie(counted[i].kind, 0),
                                    MSLB_COOKIE_TAG_MASK
                                    | (0xffULL << MSLB_COOKIE_KIND_SHIFT));
     }
-    r->xids[2] = request_flows(s, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
-                               MSLB_COOKIE_TAG_MASK);
-    r->pending = 3;
+    r->xids[LEARNED] = request_flows(s, MSLB_T_DSR_AFFINITY,
+                                     MSLB_LEARNED_COOKIE,
+                                     MSLB_COOKIE_TAG_MASK);
+    r->pending = N_COUNTED + 1;
     r->next = st->reqs;
     st->reqs = r;
 }
@@ -108,8 +116,9 @@ ofstats_collect_learned(struct ofstats *st, struct ofsession *s,
     r->learned = json_array();
     r->cb = cb;
     r->aux = aux;
-    r->xids[2] = request_flows(s, MSLB_T_DSR_AFFINITY, MSLB_LEARNED_COOKIE,
-                               MSLB_COOKIE_TAG_MASK);
+    r->xids[LEARNED] = request_flows(s, MSLB_T_DSR_AFFINITY,
+                                     MSLB_LEARNED_COOKIE,
+                                     MSLB_COOKIE_TAG_MASK);
     r->pending = 1;
     r->next = st->reqs;
     st->reqs = r;
@@ -176,6 +185,25 @@ add_learned(struct stats_req *r, struct ofpbuf *b)
     ofpbuf_uninit(&ofpacts);
 }
 
+/* Of the flows the requests return, those that count: a DSR backend's
+ * forwarding flow and its SYN copy (a tunnel's first pass only, not the
+ * size check's second pass or the probes' and down backends' flows); a
+ * nat endpoint's reply flow and its request flows (not the fragments'). */
+static bool
+flow_counts(const struct ofputil_flow_stats *fs)
+{
+    int kind = ntohll(fs->cookie) >> MSLB_COOKIE_KIND_SHIFT & 0xff;
+    int p = fs->priority;
+
+    if (kind == MSLB_COOKIE_SERVICE) {
+        return fs->table_id == MSLB_T_CLASSIFY
+               || ((p == 100 || p == MSLB_SYN_COUNT_PRIORITY)
+                   && !(fs->match.flow.regs[2] & fs->match.wc.masks.regs[2]
+                        & 2));
+    }
+    return fs->table_id == MSLB_T_CLASSIFY ? p == 200 : p == 100 || p == 101;
+}
+
 static void
 add_flows(struct stats_req *r, struct ofpbuf *b)
 {
@@ -187,15 +215,9 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
     while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
         char dst[INET6_ADDRSTRLEN] = "", src[INET6_ADDRSTRLEN] = "";
         const struct flow *f = &fs.match.flow, *m = &fs.match.wc.masks;
-        uint32_t loads_reg1 = 0;
-        const struct ofpact *a;
 
-        /* A SLOTS flow names its backend in its actions. */
-        OFPACT_FOR_EACH (a, fs.ofpacts, fs.ofpacts_len) {
-            if (a->type == OFPACT_SET_FIELD
-                && ofpact_get_SET_FIELD(a)->field->id == MFF_REG1) {
-                loads_reg1 = ntohl(ofpact_get_SET_FIELD(a)->value->be32);
-            }
+        if (!flow_counts(&fs)) {
+            continue;
         }
         if (f->dl_type == htons(ETH_TYPE_IP)) {
             if (m->nw_dst) {
@@ -212,12 +234,11 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
                 inet_ntop(AF_INET6, &f->ipv6_src, src, sizeof src);
             }
         }
-        /* reg1 names a DSR_FORWARD flow's backend (its match), and a
-         * SLOTS flow's (its actions); reg2's bit 1 marks a tunnel's
-         * second pass; duration tells a replaced flow (counters from 0). */
+        /* reg1 names a DSR_FORWARD flow's backend; duration tells a
+         * replaced flow (counters from 0). */
         json_t *j = json_pack(
-            "{s:I, s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:I, s:I, s:I, s:I,"
-            " s:I, s:I, s:I, s:I, s:f}",
+            "{s:I, s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:I, s:I, s:I,"
+            " s:I, s:I, s:I, s:f}",
             "cookie", (json_int_t) ntohll(fs.cookie),
             "table", (int) fs.table_id,
             "priority", (int) fs.priority,
@@ -229,9 +250,7 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
             "reg1", (json_int_t) f->regs[1],
             "reg2", (json_int_t) f->regs[2],
             "reg2_mask", (json_int_t) m->regs[2],
-            "reg5", (json_int_t) f->regs[5],
             "ct_state", (json_int_t) (f->ct_state & m->ct_state),
-            "loads_reg1", (json_int_t) loads_reg1,
             "packets", (json_int_t) fs.packet_count,
             "bytes", (json_int_t) fs.byte_count,
             "duration", fs.duration_sec + fs.duration_nsec / 1e9);
@@ -264,7 +283,7 @@ ofstats_handle_msg(struct ofstats *st, const struct ofp_header *oh,
         return false;
     }
     b = ofpbuf_const_initializer(oh, ntohs(oh->length));
-    if (which == 2) {
+    if (which == LEARNED) {
         add_learned(r, &b);
     } else {
         add_flows(r, &b);

@@ -1,6 +1,7 @@
 /* Statistics of one bridge, collected over its OpenFlow session: counters
- * of mslb's service and backend flows, and the session affinity entries
- * DSR modes learned. */
+ * of mslb's flows that count something (service flows of CLASSIFY and
+ * DSR_FORWARD, backend endpoint flows of CLASSIFY and NAT_OUT), and the
+ * session affinity entries DSR modes learned. */
 #ifndef OFSTATS_H
 #define OFSTATS_H 1
 
@@ -14,8 +15,8 @@ struct ofsession;
 /* Called once with (new reference)
  *   {"flows": [{"cookie", "table", "priority", "nw_proto", "nw_dst",
  *               "tp_dst", "nw_src", "tp_src", "reg1", "reg2",
- *               "reg2_mask", "reg5", "ct_state" (matched bits),
- *               "loads_reg1", "packets", "bytes", "duration" (s)}...],
+ *               "reg2_mask", "ct_state" (matched bits), "packets",
+ *               "bytes", "duration" (s)}...],
  *    "learned": [{"service", "backend", "slot"}...]}
  * or with NULL if the session is lost first. */
 typedef void ofstats_cb(void *aux, json_t *stats);

@@ -113,41 +113,16 @@ cookie_kind(const json_t *f)
     return (jint(f, "cookie") >> MSLB_COOKIE_KIND_SHIFT) & 0xff;
 }
 
-/* Whether flow 'f' counts something (the file's comment). */
-static bool
-flow_counts(const json_t *f)
-{
-    int table = jint(f, "table"), priority = jint(f, "priority");
-
-    switch (cookie_kind(f)) {
-    case MSLB_COOKIE_SERVICE:
-        return table == MSLB_T_CLASSIFY
-               || (table == MSLB_T_DSR_FORWARD
-                   && (priority == 100 || priority == MSLB_SYN_COUNT_PRIORITY)
-                   && !(jint(f, "reg2_mask") & jint(f, "reg2") & 2));
-    case MSLB_COOKIE_BACKEND:
-        return (table == MSLB_T_CLASSIFY && priority == 200)
-               || (table == MSLB_T_NAT_OUT
-                   && (priority == 100 || priority == 101));
-    default:
-        return false;
-    }
-}
-
-/* Replaces the counters of every flow of 'bridge' that counts something
- * by its total (base + now), and drops the others from 'flows'. */
+/* Replaces the counters of every flow of 'bridge' (ofstats.c gives only
+ * those that count something) by its total (base + now). */
 static void
 keep_bridge(struct rest_stats_keeper *k, const char *bridge, json_t *flows)
 {
     long long int now = time_msec();
-    json_t *kept = json_array();
     size_t i;
     json_t *f;
 
     json_array_foreach (flows, i, f) {
-        if (!flow_counts(f)) {
-            continue;
-        }
         char *key = xasprintf(
             "%s|%"PRIx64"|%d|%d|%d|%s|%d|%s|%d|%"PRIu64"|%"PRIu64"|%"PRIu64
             "|%"PRIu64, bridge, jint(f, "cookie"), (int) jint(f, "table"),
@@ -181,11 +156,7 @@ keep_bridge(struct rest_stats_keeper *k, const char *bridge, json_t *flows)
         json_object_set_new(f, "packets",
                             json_integer(kf->base_packets + packets));
         json_object_set_new(f, "bytes", json_integer(kf->base_bytes + bytes));
-        json_array_append(kept, f);
     }
-    json_array_clear(flows);
-    json_array_extend(flows, kept);
-    json_decref(kept);
 }
 
 /* Forgets the flows of the bridges in 'read' that this collection did not
@@ -502,7 +473,9 @@ aggregate_stats(struct request *r)
     struct sset read = SSET_INITIALIZER(&read);
     long long int now = time_msec();
     struct shash ref = SHASH_INITIALIZER(&ref);
-    bool new_ref = now - k->ref_ms >= 1000;
+    /* Rates for GET /v1/stats only: Prometheus computes its own. */
+    bool rates = !r->metrics;
+    bool new_ref = rates && now - k->ref_ms >= 1000;
 
     k->collection++;
     for (size_t i = 0; i < n_bridges; i++) {
@@ -561,9 +534,11 @@ aggregate_stats(struct request *r)
                 json_object_set_new(jb, "affinity_entries",
                                     json_integer(be[b].affinity));
             }
-            json_object_set_new(jb, "rates",
-                                rates_json(k, key, &s, now, N_RATES));
-            ref_put(&ref, key, &s);
+            if (rates) {
+                json_object_set_new(jb, "rates",
+                                    rates_json(k, key, &s, now, N_RATES));
+                ref_put(&ref, key, &s);
+            }
             free(key);
             json_array_append_new(backends, jb);
         }
@@ -577,9 +552,11 @@ aggregate_stats(struct request *r)
         json_object_set_new(js, "active_sessions",
                             open_known && svc->n_backends
                             ? json_integer(total_open) : json_null());
-        json_object_set_new(js, "rates", rates_json(k, svc->name, &s, now,
-                                                    R_BYTES + 1));
-        ref_put(&ref, svc->name, &s);
+        if (rates) {
+            json_object_set_new(js, "rates", rates_json(k, svc->name, &s,
+                                                        now, R_BYTES + 1));
+            ref_put(&ref, svc->name, &s);
+        }
         if (dsr) {
             json_object_set_new(js, "affinity_entries",
                                 json_integer(total.affinity));
