@@ -3,8 +3,8 @@
 # an IPv4 underlay of 1500 bytes: a client with a 1500-byte MTU uploads
 # through the VIP; the balancer answers the too-big segments with ICMP
 # "fragmentation needed" / ICMPv6 "packet too big" carrying 1450 (1500
-# minus VXLAN's 50), so the upload completes, within 2x of the same upload
-# straight to the server.  A UDP datagram without DF is fragmented.
+# minus VXLAN's 50), so the upload completes, within 2x (+0.5 s) of the
+# same upload straight to the server.  A UDP datagram without DF is fragmented.
 # Topology: test_dsr_tun.sh's, one server.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -83,18 +83,22 @@ upload() {
     done
     echo "$best" >"$D/time-$1"
 }
-# within2x A B: time A at most twice time B.
+# within2x A B: time A at most twice time B, plus 0.5 s: the first
+# window's packets that were too big are lost before the first ICMP
+# answer reaches the client, and TCP may resend them only after its
+# retransmission timeout (200 ms or more), a large share of a 0.3 s
+# upload; a path without the answers would stall for seconds.
 within2x() {
     echo "$1: $(cat "$D/time-$1") s, $2: $(cat "$D/time-$2") s" | tee -a "$D/uploads.txt" >&2
     awk -v a="$(cat "$D/time-$1")" -v b="$(cat "$D/time-$2")" \
-        'BEGIN { exit !(a <= 2 * b) }'
+        'BEGIN { exit !(a <= 2 * b + 0.5) }'
 }
 check "24 MiB straight to the server (IPv4)" upload direct4 198.18.2.21
 check "24 MiB through the VIP, mode tun (IPv4)" upload vip4 "$VIP"
 check "24 MiB straight to the server (IPv6)" upload direct6 2001:db8:2::21
 check "24 MiB through the VIP, mode tun (IPv6 over IPv4)" upload vip6 "$VIP6"
-check "IPv4 upload through the VIP within 2x of direct" within2x vip4 direct4
-check "IPv6 upload through the VIP within 2x of direct" within2x vip6 direct6
+check "IPv4 upload through the VIP within 2x of direct (+0.5 s)" within2x vip4 direct4
+check "IPv6 upload through the VIP within 2x of direct (+0.5 s)" within2x vip6 direct6
 
 # A UDP datagram without DF, bigger than the tunnel carries: fragmented by
 # mslbd, reassembled by the server.

@@ -78,11 +78,15 @@ upload() {
         echo "${out%% *}" >"$D/time-$1"
     return 0
 }
-# within2x A B: time A at most twice time B.
+# within2x A B: time A at most twice time B, plus 0.5 s: the first
+# window's packets that were too big are lost before the first ICMP
+# answer reaches the client, and TCP may resend them only after its
+# retransmission timeout (200 ms or more), a large share of a 0.3 s
+# upload; a path without the answers would stall for seconds.
 within2x() {
     echo "$1: $(cat "$D/time-$1") s, $2: $(cat "$D/time-$2") s" | tee -a "$D/uploads.txt" >&2
     awk -v a="$(cat "$D/time-$1")" -v b="$(cat "$D/time-$2")" \
-        'BEGIN { exit !(a <= 2 * b) }'
+        'BEGIN { exit !(a <= 2 * b + 0.5) }'
 }
 # Three rounds, each direct and through every VIP in turn, the best of
 # each kept: this machine is shared, and a slow spell then slows both.
@@ -97,12 +101,12 @@ for r in 1 2 3; do
     check "$M MiB through the VIP, mslb over GRE (IPv6, round $r)" upload gre6 "$VIP6G"
     check "$M MiB through the VIP, mslb over Geneve (IPv6, round $r)" upload gnv6 "$VIP6N"
 done
-check "IPv4 VXLAN upload within 2x of direct" within2x vx4 direct4
-check "IPv4 GRE upload within 2x of direct" within2x gre4 direct4
-check "IPv6 VXLAN upload within 2x of direct" within2x vx6 direct6
-check "IPv6 GRE upload within 2x of direct" within2x gre6 direct6
-check "IPv4 Geneve upload within 2x of direct" within2x gnv4 direct4
-check "IPv6 Geneve upload within 2x of direct" within2x gnv6 direct6
+check "IPv4 VXLAN upload within 2x of direct (+0.5 s)" within2x vx4 direct4
+check "IPv4 GRE upload within 2x of direct (+0.5 s)" within2x gre4 direct4
+check "IPv6 VXLAN upload within 2x of direct (+0.5 s)" within2x vx6 direct6
+check "IPv6 GRE upload within 2x of direct (+0.5 s)" within2x gre6 direct6
+check "IPv4 Geneve upload within 2x of direct (+0.5 s)" within2x gnv4 direct4
+check "IPv6 Geneve upload within 2x of direct (+0.5 s)" within2x gnv6 direct6
 capture_stop capture
 cat "$D/uploads.txt" >&2
 
