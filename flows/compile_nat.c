@@ -85,7 +85,7 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
     m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &be->ip);
     m_u16(cb, MFF_TCP_SRC, be->port);
     a_ct_nat(cb, br->ct_zone, MSLB_T_NAT_REPLY, NULL);
-    cb_add(cb, cookie, MSLB_T_CLASSIFY, 200);
+    cb_add(cb, cookie, MSLB_T_CLASSIFY, MSLB_NAT_REPLY_PRIORITY);
 
     /* The same for a session's first packet (just committed): its
      * counter is the endpoint's sessions, whatever slot chose it. */
@@ -100,7 +100,8 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
         a_set_mac(cb, MFF_ETH_SRC, &br->mac);
         a_set_mac(cb, MFF_ETH_DST, &be->mac);
         a_output_side(cb, ports, ports->backend);
-        cb_add(cb, cookie, MSLB_T_NAT_OUT, 100 + new);
+        cb_add(cb, cookie, MSLB_T_NAT_OUT,
+               new ? MSLB_NAT_NEW_PRIORITY : MSLB_NAT_OUT_PRIORITY);
     }
 
     /* Fragments (docs/mtu.md).  Conntrack reassembles a datagram and

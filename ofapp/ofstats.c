@@ -201,7 +201,9 @@ flow_counts(const struct ofputil_flow_stats *fs)
                    && !(fs->match.flow.regs[2] & fs->match.wc.masks.regs[2]
                         & 2));
     }
-    return fs->table_id == MSLB_T_CLASSIFY ? p == 200 : p == 100 || p == 101;
+    return fs->table_id == MSLB_T_CLASSIFY
+           ? p == MSLB_NAT_REPLY_PRIORITY
+           : p == MSLB_NAT_OUT_PRIORITY || p == MSLB_NAT_NEW_PRIORITY;
 }
 
 static void

@@ -166,6 +166,13 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
  * packet count is the backend's connections (the statistics' sessions). */
 #define MSLB_SYN_COUNT_PRIORITY 101
 
+/* NAT_OUT: a backend endpoint's flow at MSLB_NAT_OUT_PRIORITY, and its copy
+ * for a session's first packet (ct_state=+new), whose packet count is the
+ * endpoint's sessions; CLASSIFY: the endpoint's replies to conntrack. */
+#define MSLB_NAT_OUT_PRIORITY 100
+#define MSLB_NAT_NEW_PRIORITY 101
+#define MSLB_NAT_REPLY_PRIORITY 200
+
 /* DSR_FORWARD: above a failed backend's flows, what its monitor's
  * "sessions" and source-IP persistence make of packets that are not
  * probes (compile_dsr.c, failed_backend()). */
