@@ -36,6 +36,7 @@ struct mdb {
     size_t n_backends;
     size_t n_macless;               /* Backends without a configured MAC. */
     size_t n_outbound;              /* Services with an outbound. */
+    size_t n_by_mode[MODEL_N_MODES];    /* Services per mode. */
     struct shash changed_services;  /* name -> old model_service or NULL. */
     struct shash changed_bridges;   /* name -> old model_bridge or NULL. */
     uint64_t addr_seq;              /* See mdb_addr_seq(). */
@@ -97,6 +98,12 @@ size_t
 mdb_n_bridges(const struct mdb *db)
 {
     return shash_count(&db->bridges);
+}
+
+size_t
+mdb_n_services_in_mode(const struct mdb *db, enum model_mode mode)
+{
+    return db->n_by_mode[mode];
 }
 
 size_t
@@ -496,6 +503,7 @@ unlink_entry(struct mdb *db, struct svc_entry *e)
     hmap_remove(&db->ids, &e->id_node);
     index_macs(db, e->svc, -1);
     db->n_outbound -= e->svc->outbound != NULL;
+    db->n_by_mode[e->svc->mode]--;
 }
 
 /* The next backend of 'svc' from index '*i' on that sits behind a final
@@ -576,6 +584,7 @@ mdb_put_service(struct mdb *db, struct model_service *svc)
     hmap_insert(&db->ids, &e->id_node, hash_int(svc->id, 0));
     index_macs(db, svc, 1);
     db->n_outbound += svc->outbound != NULL;
+    db->n_by_mode[svc->mode]++;
 }
 
 bool

@@ -676,12 +676,24 @@ speaker_destroy(struct speaker *sp)
     uv_close((uv_handle_t *) sp->timer, handle_closed);
 }
 
+/* 'set''s strings, sorted, as a JSON array (new reference). */
+static json_t *
+sorted_json(const struct sset *set)
+{
+    const char **names = sset_sort(set);
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < sset_count(set); i++) {
+        json_array_append_new(a, json_string(names[i]));
+    }
+    free(names);
+    return a;
+}
+
 json_t *
 speaker_status_json(const struct speaker *sp)
 {
     json_t *peers = json_array();
-    json_t *announced = json_array();
-    const char **names;
     size_t pending = 0;
     const char *s;
 
@@ -696,27 +708,14 @@ speaker_status_json(const struct speaker *sp)
             "{s:s, s:I}", "address", sp->peers[i].addr,
             "asn", (json_int_t) sp->peers[i].asn));
     }
-    names = sset_sort(&sp->have);
-    for (size_t i = 0; i < sset_count(&sp->have); i++) {
-        json_array_append_new(announced, json_string(names[i]));
-    }
-    free(names);
-    json_t *bridges = json_null();
-    if (!sset_is_empty(&sp->bridges)) {
-        bridges = json_array();
-        names = sset_sort(&sp->bridges);
-        for (size_t i = 0; i < sset_count(&sp->bridges); i++) {
-            json_array_append_new(bridges, json_string(names[i]));
-        }
-        free(names);
-    }
     return json_pack("{s:I, s:s, s:o, s:o, s:I, s:o, s:I, s:I}",
                      "asn", (json_int_t) sp->asn,
                      "router_id", sp->router_id, "peers", peers,
-                     "bridges", bridges,
+                     "bridges", sset_is_empty(&sp->bridges) ? json_null()
+                                : sorted_json(&sp->bridges),
                      "bgpd_pid", (json_int_t) (sp->bgpd_proc
                                                ? sp->bgpd_proc->pid : 0),
-                     "announced", announced,
+                     "announced", sorted_json(&sp->have),
                      "pending", (json_int_t) pending,
                      "restarts", (json_int_t) (sp->starts
                                                ? sp->starts - 1 : 0));

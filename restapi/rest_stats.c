@@ -198,7 +198,6 @@ struct counters {
 };
 
 struct stats_index {
-    const char *bridge;
     struct hmap by_cookie;      /* Service flows by cookie. */
     struct hmap learned;        /* Learned entries by service id. */
     struct shash endpoints;     /* "ip/proto/port" -> struct counters. */
@@ -278,7 +277,6 @@ index_stats(const json_t *bridge_stats, struct stats_index *ix)
     size_t i;
     json_t *f;
 
-    ix->bridge = jstr(bridge_stats, "bridge");
     hmap_init(&ix->by_cookie);
     hmap_init(&ix->learned);
     shash_init(&ix->endpoints);
@@ -294,7 +292,7 @@ index_stats(const json_t *bridge_stats, struct stats_index *ix)
                                   jint(f, "tp_dst"));
             c->packets += jint(f, "packets");
             c->bytes += jint(f, "bytes");
-            if (jint(f, "priority") == 101) {
+            if (jint(f, "priority") == MSLB_NAT_NEW_PRIORITY) {
                 c->sessions += jint(f, "packets");
             }
         } else if (table == MSLB_T_CLASSIFY) {
@@ -321,12 +319,9 @@ index_destroy(struct stats_index *ix)
 static size_t
 backend_index(const struct model_service *svc, uint32_t key)
 {
-    for (size_t b = 0; b < svc->n_backends; b++) {
-        if (svc->backends[b].key == key) {
-            return b;
-        }
-    }
-    return SIZE_MAX;
+    const struct model_backend *be = model_find_backend_by_key(svc, key);
+
+    return be ? (size_t) (be - svc->backends) : SIZE_MAX;
 }
 
 /* Service 'svc''s counters on one bridge (the file's comment). */
@@ -506,8 +501,6 @@ aggregate_stats(struct request *r)
         }
         for (size_t b = 0; b < svc->n_backends; b++) {
             const struct model_backend *mb = &svc->backends[b];
-            struct sample s = sample_of(&be[b], nat);
-            char *key = xasprintf("%s\n%s", svc->name, mb->name);
             uint64_t open;
             json_t *jb = json_pack(
                 "{s:s, s:I, s:I, s:I}", "name", mb->name,
@@ -535,16 +528,18 @@ aggregate_stats(struct request *r)
                                     json_integer(be[b].affinity));
             }
             if (rates) {
+                struct sample s = sample_of(&be[b], nat);
+                char *key = xasprintf("%s\n%s", svc->name, mb->name);
+
                 json_object_set_new(jb, "rates",
                                     rates_json(k, key, &s, now, N_RATES));
                 ref_put(&ref, key, &s);
+                free(key);
             }
-            free(key);
             json_array_append_new(backends, jb);
         }
         free(be);
 
-        struct sample s = sample_of(&total, false);
         json_t *js = json_pack(
             "{s:s, s:I, s:I}", "name", svc->name,
             "packets", (json_int_t) total.packets,
@@ -553,6 +548,8 @@ aggregate_stats(struct request *r)
                             open_known && svc->n_backends
                             ? json_integer(total_open) : json_null());
         if (rates) {
+            struct sample s = sample_of(&total, false);
+
             json_object_set_new(js, "rates", rates_json(k, svc->name, &s,
                                                         now, R_BYTES + 1));
             ref_put(&ref, svc->name, &s);
@@ -659,6 +656,17 @@ rest_stats_put_metrics(struct ds *out, const json_t *stats)
                (const char *const[2]) { "active_sessions", NULL });
 }
 
+/* What the conntrack read gave the request. */
+static void
+release_ct(struct request *r)
+{
+    ct_sessions_destroy(r->ct);
+    r->ct = NULL;
+    sset_destroy(&r->ct_bridges);
+    free(r->ct_error);
+    r->ct_error = NULL;
+}
+
 static void
 stats_done(struct request *r)
 {
@@ -666,11 +674,7 @@ stats_done(struct request *r)
 
     json_decref(r->stats);
     r->stats = NULL;
-    ct_sessions_destroy(r->ct);
-    r->ct = NULL;
-    sset_destroy(&r->ct_bridges);
-    free(r->ct_error);
-    r->ct_error = NULL;
+    release_ct(r);
     if (r->metrics) {
         set_response(r, MHD_HTTP_OK, rest_format_metrics(r->srv, agg),
                      "text/plain; version=0.0.4");
@@ -686,11 +690,7 @@ stats_part_done(struct request *r)
 {
     if (!--r->stats_pending) {
         if (r->orphaned) {
-            ct_sessions_destroy(r->ct);
-            r->ct = NULL;
-            sset_destroy(&r->ct_bridges);
-            free(r->ct_error);
-            r->ct_error = NULL;
+            release_ct(r);
             rest_request_free(r);
         } else {
             stats_done(r);
@@ -722,10 +722,8 @@ on_conntrack(void *r_, const struct ct_sessions *ct,
     if (error) {
         r->ct_error = xstrdup(error);
     } else {
-        /* Counted now: the text is the reader's. */
-        struct ct_sessions *copy = ct_sessions_clone(ct);
-
-        r->ct = copy;
+        /* Kept until every bridge answered: 'ct' is the reader's. */
+        r->ct = ct_sessions_clone(ct);
         sset_clone(&r->ct_bridges, bridges);
     }
     stats_part_done(r);
@@ -735,8 +733,6 @@ void
 rest_get_stats(struct request *r, bool metrics)
 {
     const struct rest_env *d = r->srv->d;
-    size_t n_services;
-    const struct model_service **svcs;
 
     r->metrics = metrics;
     r->stats = json_array();
@@ -756,15 +752,10 @@ rest_get_stats(struct request *r, bool metrics)
         }
     }
     /* nat's open sessions: the local switch's conntrack. */
-    svcs = mdb_services_sorted(d->mdb, &n_services);
-    for (size_t i = 0; i < n_services && d->ctdump; i++) {
-        if (svcs[i]->mode == MODEL_MODE_NAT) {
-            r->ct_asked = true;
-            r->stats_pending++;
-            ctdump_read(d->ctdump, on_conntrack, r);
-            break;
-        }
+    if (d->ctdump && mdb_n_services_in_mode(d->mdb, MODEL_MODE_NAT)) {
+        r->ct_asked = true;
+        r->stats_pending++;
+        ctdump_read(d->ctdump, on_conntrack, r);
     }
-    free(svcs);
     stats_part_done(r);
 }

@@ -25,6 +25,7 @@ void mdb_destroy(struct mdb *);
 size_t mdb_n_services(const struct mdb *);
 size_t mdb_n_bridges(const struct mdb *);
 size_t mdb_n_backends(const struct mdb *);
+size_t mdb_n_services_in_mode(const struct mdb *, enum model_mode);
 /* Backends without a configured MAC (that may take another service's). */
 size_t mdb_n_macless(const struct mdb *);
 
