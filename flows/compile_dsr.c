@@ -221,24 +221,47 @@ m_regs(struct cbuild *cb, uint32_t service, uint32_t backend)
     m_u32(cb, MFF_REG1, backend);
 }
 
-/* Whether DSR_FORWARD counts the service's connections: a copy of each
- * backend's first flow for TCP SYNs (MSLB_SYN_COUNT_PRIORITY), for the
- * statistics (the forwarding keeps no state to count them by). */
-static bool
-counts_syns(const struct model_service *svc)
+/* DSR_FORWARD's flows of one backend: the flow that forwards every
+ * packet, and for TCP services copies that forward the same way and count
+ * (the forwarding keeps no per-session state to count by): the client's
+ * SYNs (MSLB_SYN_COUNT_PRIORITY), the backend's new sessions, and its FINs
+ * and RSTs (MSLB_CLOSE_COUNT_PRIORITY), which end them: the statistics'
+ * open sessions are the difference (restapi/rest_stats.c).  Health probes
+ * (reg4's flag) match only the first. */
+enum forward_copy { COPY_ALL, COPY_SYN, COPY_FIN, COPY_RST };
+
+/* The copies service 'svc''s backends have: COPY_ALL up to the result. */
+static enum forward_copy
+last_copy(const struct model_service *svc)
 {
-    return svc->proto == IPPROTO_TCP || !svc->proto;
+    return svc->proto == IPPROTO_TCP || !svc->proto ? COPY_RST : COPY_ALL;
 }
 
-/* DSR_FORWARD's match for backend 'be' ('syn': its SYN counting copy). */
+static int
+copy_priority(enum forward_copy copy)
+{
+    return (copy == COPY_ALL ? 100
+            : copy == COPY_SYN ? MSLB_SYN_COUNT_PRIORITY
+            : MSLB_CLOSE_COUNT_PRIORITY);
+}
+
+/* DSR_FORWARD's match for backend 'be' ('copy': which of its flows).  The
+ * copies' TCP flags are disjoint: SYN without ACK; FIN without SYN; RST
+ * without FIN or SYN. */
 static void
 m_forward(struct cbuild *cb, const struct model_service *svc,
-          const struct model_backend *be, bool syn)
+          const struct model_backend *be, enum forward_copy copy)
 {
-    if (syn) {
+    static const struct { uint16_t flags, mask; } tcp[] = {
+        [COPY_SYN] = { TCP_SYN, TCP_SYN | TCP_ACK },
+        [COPY_FIN] = { TCP_FIN, TCP_FIN | TCP_SYN },
+        [COPY_RST] = { TCP_RST, TCP_RST | TCP_FIN | TCP_SYN },
+    };
+
+    if (copy != COPY_ALL) {
         m_ip_proto(cb, &svc->vip, IPPROTO_TCP);
-        match_set_tcp_flags_masked(&cb->match, htons(TCP_SYN),
-                                   htons(TCP_SYN | TCP_ACK));
+        match_set_tcp_flags_masked(&cb->match, htons(tcp[copy].flags),
+                                   htons(tcp[copy].mask));
         m_reg_masked(cb, 4, 0, MSLB_HEALTH_FLAG);   /* Not a probe. */
     } else {
         m_ip_proto(cb, &svc->vip, 0);
@@ -263,16 +286,15 @@ tunnel_forward(struct cbuild *cb, uint64_t cookie,
     if (mtu < 68) {
         mtu = 68;               /* IPv4's minimum: keep the check sane. */
     }
-    for (int syn = 0; syn <= counts_syns(svc); syn++) {
+    for (int copy = COPY_ALL; copy <= last_copy(svc); copy++) {
         cb_begin(cb);
-        m_forward(cb, svc, be, syn);
+        m_forward(cb, svc, be, copy);
         m_reg_masked(cb, 2, 0, MSLB_PMTU_CHECKED);
         a_set_u32(cb, MFF_REG2, ((uint32_t) mtu << MSLB_PMTU_MTU_SHIFT)
                                 | MSLB_PMTU_CHECKED);
         a_check_pkt_larger(cb, mtu + ETH_HEADER_LEN, MFF_REG2, 0);
         a_resubmit(cb, MSLB_T_DSR_FORWARD);
-        cb_add(cb, cookie, MSLB_T_DSR_FORWARD,
-               syn ? MSLB_SYN_COUNT_PRIORITY : 100);
+        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, copy_priority(copy));
     }
 
     cb_begin(cb);
@@ -411,7 +433,7 @@ failed_backend(struct cbuild *cb, uint64_t cookie,
 
     if (svc->persistence && tcp) {
         cb_begin(cb);
-        m_forward(cb, svc, be, true);
+        m_forward(cb, svc, be, COPY_SYN);
         a_set_u32(cb, MFF_REG1, 0);
         a_select_slot(cb, svc, ports);
         cb_add(cb, cookie, MSLB_T_DSR_FORWARD, MSLB_FAILED_PRIORITY + 1);
@@ -446,16 +468,15 @@ local_forward(struct cbuild *cb, uint64_t cookie,
               const struct model_backend *be,
               const struct compile_ports *ports)
 {
-    for (int syn = 0; syn <= counts_syns(svc); syn++) {
+    for (int copy = COPY_ALL; copy <= last_copy(svc); copy++) {
         cb_begin(cb);
-        m_forward(cb, svc, be, syn);
+        m_forward(cb, svc, be, copy);
         a_set_u64(cb, MFF_TUN_ID, svc->id);
         a_set_mac(cb, MFF_ETH_SRC, &ports->local_mac);
         a_set_mac(cb, MFF_ETH_DST, &be->mac);
         a_set_u16(cb, MFF_IN_PORT, ports->tunnel[svc->tunnel]);
         a_resubmit(cb, MSLB_T_CLASSIFY);
-        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, syn
-               ? MSLB_SYN_COUNT_PRIORITY : 100);
+        cb_add(cb, cookie, MSLB_T_DSR_FORWARD, copy_priority(copy));
     }
 }
 
@@ -522,12 +543,11 @@ dsr_pipeline(struct cbuild *cb, const struct model_service *svc,
             tunnel_forward(cb, cookie, svc, be, br, ports);
             continue;
         }
-        for (int syn = 0; syn <= counts_syns(svc); syn++) {
+        for (int copy = COPY_ALL; copy <= last_copy(svc); copy++) {
             cb_begin(cb);
-            m_forward(cb, svc, be, syn);
+            m_forward(cb, svc, be, copy);
             dsr_forward(cb, svc, be, br, ports);
-            cb_add(cb, cookie, MSLB_T_DSR_FORWARD, syn
-                   ? MSLB_SYN_COUNT_PRIORITY : 100);
+            cb_add(cb, cookie, MSLB_T_DSR_FORWARD, copy_priority(copy));
         }
     }
 }

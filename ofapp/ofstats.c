@@ -186,9 +186,10 @@ add_learned(struct stats_req *r, struct ofpbuf *b)
 }
 
 /* Of the flows the requests return, those that count: a DSR backend's
- * forwarding flow and its SYN copy (a tunnel's first pass only, not the
- * size check's second pass or the probes' and down backends' flows); a
- * nat endpoint's reply flow and its request flows (not the fragments'). */
+ * forwarding flow and its SYN, FIN and RST copies (a tunnel's first pass
+ * only, not the size check's second pass or the probes' flows), and a
+ * failed backend's TCP flow that resets its sessions; a nat endpoint's
+ * reply flow and its request flows (not the fragments'). */
 static bool
 flow_counts(const struct ofputil_flow_stats *fs)
 {
@@ -197,9 +198,13 @@ flow_counts(const struct ofputil_flow_stats *fs)
 
     if (kind == MSLB_COOKIE_SERVICE) {
         return fs->table_id == MSLB_T_CLASSIFY
-               || ((p == 100 || p == MSLB_SYN_COUNT_PRIORITY)
+               || ((p == 100 || p == MSLB_SYN_COUNT_PRIORITY
+                    || p == MSLB_CLOSE_COUNT_PRIORITY)
                    && !(fs->match.flow.regs[2] & fs->match.wc.masks.regs[2]
-                        & 2));
+                        & 2))
+               || (p == MSLB_FAILED_PRIORITY
+                   && fs->match.flow.nw_proto == IPPROTO_TCP
+                   && fs->match.wc.masks.nw_proto);
     }
     return fs->table_id == MSLB_T_CLASSIFY
            ? p == MSLB_NAT_REPLY_PRIORITY
@@ -236,11 +241,12 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
                 inet_ntop(AF_INET6, &f->ipv6_src, src, sizeof src);
             }
         }
-        /* reg1 names a DSR_FORWARD flow's backend; duration tells a
+        /* reg1 names a DSR_FORWARD flow's backend; tcp_flags (mask <<
+         * 16 | value) tells its counting copies apart; duration tells a
          * replaced flow (counters from 0). */
         json_t *j = json_pack(
             "{s:I, s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:I, s:I, s:I,"
-            " s:I, s:I, s:I, s:f}",
+            " s:I, s:I, s:I, s:I, s:f}",
             "cookie", (json_int_t) ntohll(fs.cookie),
             "table", (int) fs.table_id,
             "priority", (int) fs.priority,
@@ -253,6 +259,8 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
             "reg2", (json_int_t) f->regs[2],
             "reg2_mask", (json_int_t) m->regs[2],
             "ct_state", (json_int_t) (f->ct_state & m->ct_state),
+            "tcp_flags", (json_int_t) (ntohs(m->tcp_flags) << 16
+                                       | ntohs(f->tcp_flags & m->tcp_flags)),
             "packets", (json_int_t) fs.packet_count,
             "bytes", (json_int_t) fs.byte_count,
             "duration", fs.duration_sec + fs.duration_nsec / 1e9);

@@ -10,9 +10,11 @@
  *                CLASSIFY 200 the replies; the open sessions from the
  *                local switch's conntrack (ctdump.h).
  *   DSR backend  DSR_FORWARD flows of the service's cookie with its key in
- *                reg1: 100 and 101 (a tunnel's first pass only) the
- *                requests, 101 (TCP SYNs) the new sessions; replies do not
- *                pass the balancer.
+ *                reg1: 100, 101 and 102 (a tunnel's first pass only) the
+ *                requests, 101 (TCP SYNs) the new sessions, 102 (FINs and
+ *                RSTs) and a failed backend's reset flow (110, TCP) the
+ *                closed ones; the open sessions are estimated from these
+ *                (below); replies do not pass the balancer.
  * Each of these flows is a backend's own, so a change of the slot table
  * (groups, weights, backends added or removed) leaves them alone.  A flow
  * that is replaced (a new MAC, the switch restarted) starts from zero:
@@ -30,6 +32,7 @@
 #include "bridges.h"
 #include "ctdump.h"
 #include "nbdb.h"
+#include "open_estimate.h"
 #include "mslb/compile.h"
 #include "mslb/modeldb.h"
 #include "mslb/pipeline.h"
@@ -68,6 +71,8 @@ struct rest_stats_keeper {
     struct shash ref;           /* "SERVICE" or "SERVICE\nBACKEND" ->
                                  * struct sample: the reference totals. */
     long long int ref_ms;
+    struct shash open;          /* "SERVICE\nBACKEND" -> struct
+                                 * open_estimate (DSR TCP backends). */
 };
 
 static struct rest_stats_keeper *
@@ -77,6 +82,7 @@ keeper(struct rest_server *srv)
         srv->stats_keeper = xzalloc(sizeof *srv->stats_keeper);
         shash_init(&srv->stats_keeper->flows);
         shash_init(&srv->stats_keeper->ref);
+        shash_init(&srv->stats_keeper->open);
     }
     return srv->stats_keeper;
 }
@@ -89,6 +95,7 @@ rest_stats_free(struct rest_server *srv)
     if (k) {
         shash_destroy_free_data(&k->flows);
         shash_destroy_free_data(&k->ref);
+        shash_destroy_free_data(&k->open);
         free(k);
         srv->stats_keeper = NULL;
     }
@@ -125,11 +132,12 @@ keep_bridge(struct rest_stats_keeper *k, const char *bridge, json_t *flows)
     json_array_foreach (flows, i, f) {
         char *key = xasprintf(
             "%s|%"PRIx64"|%d|%d|%d|%s|%d|%s|%d|%"PRIu64"|%"PRIu64"|%"PRIu64
-            "|%"PRIu64, bridge, jint(f, "cookie"), (int) jint(f, "table"),
-            (int) jint(f, "priority"), (int) jint(f, "nw_proto"),
-            jstr(f, "nw_dst"), (int) jint(f, "tp_dst"), jstr(f, "nw_src"),
+            "|%"PRIu64"|%"PRIu64, bridge, jint(f, "cookie"),
+            (int) jint(f, "table"), (int) jint(f, "priority"),
+            (int) jint(f, "nw_proto"), jstr(f, "nw_dst"),
+            (int) jint(f, "tp_dst"), jstr(f, "nw_src"),
             (int) jint(f, "tp_src"), jint(f, "reg1"), jint(f, "reg2"),
-            jint(f, "reg2_mask"), jint(f, "ct_state"));
+            jint(f, "reg2_mask"), jint(f, "ct_state"), jint(f, "tcp_flags"));
         uint64_t packets = jint(f, "packets"), bytes = jint(f, "bytes");
         double duration = json_real_value(json_object_get(f, "duration"));
         struct kept_flow *kf = shash_find_data(&k->flows, key);
@@ -195,6 +203,7 @@ struct group {
 struct counters {
     uint64_t packets, bytes, sessions, affinity;
     uint64_t reply_packets, reply_bytes;
+    uint64_t closes;            /* DSR: FINs and RSTs, and resets. */
 };
 
 struct stats_index {
@@ -343,10 +352,19 @@ add_service_counters(const struct stats_index *ix,
             total->bytes += jint(f, "bytes");
         } else if (table == MSLB_T_DSR_FORWARD
                    && (b = backend_index(svc, jint(f, "reg1"))) != SIZE_MAX) {
+            int priority = jint(f, "priority");
+
+            if (priority == MSLB_FAILED_PRIORITY) {
+                /* Packets reset by mslbd, never delivered. */
+                be[b].closes += jint(f, "packets");
+                continue;
+            }
             be[b].packets += jint(f, "packets");
             be[b].bytes += jint(f, "bytes");
-            if (jint(f, "priority") == MSLB_SYN_COUNT_PRIORITY) {
+            if (priority == MSLB_SYN_COUNT_PRIORITY) {
                 be[b].sessions += jint(f, "packets");
+            } else if (priority == MSLB_CLOSE_COUNT_PRIORITY) {
+                be[b].closes += jint(f, "packets");
             }
         }
     }
@@ -423,6 +441,28 @@ ref_put(struct shash *ref, const char *key, const struct sample *s)
     shash_add(ref, key, xmemdup(s, sizeof *s));
 }
 
+/* Backend 'key''s open sessions in a DSR mode (open_estimate.h), from its
+ * totals 'c'; its estimate moved from the keeper to 'next' (this
+ * collection's estimates: those of backends gone are left behind). */
+static uint64_t
+estimate_open(struct rest_stats_keeper *k, struct shash *next,
+              const char *key, const struct counters *c,
+              int idle_timeout, long long int now)
+{
+    struct open_estimate *e = shash_find_and_delete(&k->open, key);
+    struct open_totals t = {
+        .opened = c->sessions, .closed = c->closes, .packets = c->packets,
+    };
+    uint64_t open;
+
+    if (!e) {
+        e = xzalloc(sizeof *e);
+    }
+    open = open_estimate_update(e, &t, idle_timeout, now);
+    shash_add(next, key, e);
+    return open;
+}
+
 /* ---- The collection. ---- */
 
 struct stats_read {
@@ -468,6 +508,7 @@ aggregate_stats(struct request *r)
     struct sset read = SSET_INITIALIZER(&read);
     long long int now = time_msec();
     struct shash ref = SHASH_INITIALIZER(&ref);
+    struct shash estimates = SHASH_INITIALIZER(&estimates);
     /* Rates for GET /v1/stats only: Prometheus computes its own. */
     bool rates = !r->metrics;
     bool new_ref = rates && now - k->ref_ms >= 1000;
@@ -494,13 +535,16 @@ aggregate_stats(struct request *r)
         struct counters *be = xcalloc(svc->n_backends + 1, sizeof *be);
         json_t *backends = json_array();
         uint64_t total_open = 0;
-        bool open_known = nat && r->ct;
+        /* DSR: estimated for TCP (its SYNs and FINs), see above. */
+        bool estimated = dsr && (svc->proto == IPPROTO_TCP || !svc->proto);
+        bool open_known = (nat && r->ct) || estimated;
 
         for (size_t b = 0; b < n_bridges; b++) {
             add_service_counters(&ix[b], svc, &total, be);
         }
         for (size_t b = 0; b < svc->n_backends; b++) {
             const struct model_backend *mb = &svc->backends[b];
+            char *key = xasprintf("%s\n%s", svc->name, mb->name);
             uint64_t open;
             json_t *jb = json_pack(
                 "{s:s, s:I, s:I, s:I}", "name", mb->name,
@@ -514,8 +558,13 @@ aggregate_stats(struct request *r)
             json_object_set_new(jb, "reply_bytes", nat
                                 ? json_integer(be[b].reply_bytes)
                                 : json_null());
-            if (open_known && open_sessions(d, svc, mb, r->ct, &r->ct_bridges,
-                                            &open)) {
+            if (estimated) {
+                open = estimate_open(k, &estimates, key, &be[b],
+                                     svc->idle_timeout, now);
+            }
+            if (open_known
+                && (estimated || open_sessions(d, svc, mb, r->ct,
+                                               &r->ct_bridges, &open))) {
                 json_object_set_new(jb, "active_sessions",
                                     json_integer(open));
                 total_open += open;
@@ -529,13 +578,12 @@ aggregate_stats(struct request *r)
             }
             if (rates) {
                 struct sample s = sample_of(&be[b], nat);
-                char *key = xasprintf("%s\n%s", svc->name, mb->name);
 
                 json_object_set_new(jb, "rates",
                                     rates_json(k, key, &s, now, N_RATES));
                 ref_put(&ref, key, &s);
-                free(key);
             }
+            free(key);
             json_array_append_new(backends, jb);
         }
         free(be);
@@ -572,6 +620,9 @@ aggregate_stats(struct request *r)
         k->ref_ms = now;
     }
     shash_destroy_free_data(&ref);
+    /* The estimates of backends that are gone stay behind: dropped. */
+    shash_swap(&k->open, &estimates);
+    shash_destroy_free_data(&estimates);
 
     json_t *conntrack = json_null();
     if (r->ct_asked) {
@@ -652,7 +703,8 @@ rest_stats_put_metrics(struct ds *out, const json_t *stats)
                (const char *const[2]) { "sessions", NULL });
     put_family(out, stats, "mslb_backend_active_sessions",
                "Sessions open with the backend (mode nat: the local "
-               "switch's conntrack).", "gauge", true,
+               "switch's conntrack; DSR modes, TCP: estimated from the "
+               "clients' SYNs, FINs and RSTs).", "gauge", true,
                (const char *const[2]) { "active_sessions", NULL });
 }
 

@@ -135,7 +135,7 @@ removed, weights, drains) never moves counts between backends:
 | mode | `packets`, `bytes` | `sessions` | `reply_*` | `active_sessions` |
 |---|---|---|---|---|
 | nat | NAT_OUT flows of the backend's endpoint (address, protocol, port; shared by services that share it) | its NAT_OUT flow for a session's first packet (`ct_state=+new`) | its CLASSIFY flow for replies | conntrack of the switch beside mslbd (`OVS_RUNDIR`), read through ovs-vswitchd's control socket: entries to VIP:port translated to the backend, TCP not in TIME_WAIT or CLOSED |
-| dr, tun, l3dsr, mslb, slb | DSR_FORWARD flows of the service with the backend in reg1 (a tunnel's first pass; health probes included) | TCP SYNs (DSR_FORWARD's priority-101 copies) | null: the answers do not pass the balancer | null: no per-session state |
+| dr, tun, l3dsr, mslb, slb | DSR_FORWARD flows of the service with the backend in reg1 (a tunnel's first pass; health probes included) | TCP SYNs (DSR_FORWARD's priority-101 copies) | null: the answers do not pass the balancer | TCP: estimated, see below; UDP: null |
 
 Totals only grow: a flow the switch replaced (a new MAC, a restarted
 ovs-vswitchd: its counters start from zero) adds what it had counted when
@@ -145,6 +145,20 @@ datapath flows' statistics). `rates` are per second since the reference
 read, the last read at least a second older (null on the first read).
 Open nat sessions are counted only for the service's bridges on the
 switch mslbd runs beside (`conntrack.error` says why they are null).
+
+The DSR modes keep no state per session (that is their connection rate)
+and see only the clients' packets, so a TCP backend's open sessions are an
+estimate from its own counters: the sessions it was given (the clients'
+SYNs) less those the clients closed (their FINs and RSTs, DSR_FORWARD's
+priority-102 copies) and those mslbd reset for a failed backend
+(`"sessions": "reset"`). mslbd carries the estimate from one read to the
+next and never lets it fall below 0, so a close counted twice (a FIN and
+then an RST, a FIN sent again) takes nothing from later sessions; and it
+is 0 once the backend's packet count, as mslbd's reads see it, stood
+still for the service's `idle_timeout` (the time after which the balancer
+forgets a session's affinity too), since a session the client abandons or
+the server resets is never seen to close; a Prometheus scrape reads often
+enough for that. A SYN sent again counts twice until the session closes.
 """.splitlines(),
 }
 

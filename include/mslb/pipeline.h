@@ -162,9 +162,12 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
 #define MSLB_SLOTS_PRIORITY 100
 #define MSLB_SLOTS_MOVE_PRIORITY 120
 
-/* DSR_FORWARD: a copy of each backend's first flow for TCP SYNs, whose
- * packet count is the backend's connections (the statistics' sessions). */
+/* DSR_FORWARD: copies of each backend's first flow for the client's TCP
+ * SYNs, whose packet count is the backend's connections (the statistics'
+ * sessions), and for its FINs and RSTs, which close them (open sessions =
+ * SYNs - FINs and RSTs, restapi/rest_stats.c). */
 #define MSLB_SYN_COUNT_PRIORITY 101
+#define MSLB_CLOSE_COUNT_PRIORITY 102
 
 /* NAT_OUT: a backend endpoint's flow at MSLB_NAT_OUT_PRIORITY, and its copy
  * for a session's first packet (ct_state=+new), whose packet count is the
@@ -175,7 +178,9 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
 
 /* DSR_FORWARD: above a failed backend's flows, what its monitor's
  * "sessions" and source-IP persistence make of packets that are not
- * probes (compile_dsr.c, failed_backend()). */
+ * probes (compile_dsr.c, failed_backend()).  Its TCP flow at this
+ * priority ("sessions": "reset") sends each packet to mslbd for an RST:
+ * the statistics count them as closed sessions. */
 #define MSLB_FAILED_PRIORITY 110
 
 /* The shared one-bucket groups that copy the low K bits of the datapath's

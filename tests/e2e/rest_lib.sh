@@ -67,9 +67,63 @@ for name, b in sorted(b1.items()):
     old = b0.get(name, {"sessions": 0, "packets": 0})
     got = b["sessions"] - old["sessions"]
     pk = b["packets"] - old["packets"]
-    print("%s %s: %d new sessions (lbclient: %d), %d request packets"
-          % (svc, name, got, n, pk))
-    ok = ok and got == n and pk >= 3 * n
+    print("%s %s: %d new sessions (lbclient: %d), %d request packets, "
+          "%s open" % (svc, name, got, n, pk, b["active_sessions"]))
+    # lbclient's connections are closed: none open (TCP services).
+    ok = (ok and got == n and pk >= 3 * n
+          and b["active_sessions"] in (0, None))
 sys.exit(0 if ok and b1 else 1)
+PY
+}
+
+# open_sessions_held SERVICE CLIENT VIP PORT: six long TCP connections
+# from host CLIENT to VIP:PORT (lbstream.py, 6 s each): every backend sN
+# of SERVICE shows as open sessions the streams server SN holds, then,
+# once they closed, none.
+open_sessions_held() {
+    local svc=$1 client=$2 vip=$3 port=$4 i
+    rm -f "$D"/held*.backend
+    for i in 1 2 3 4 5 6; do
+        spawn_in "$client" "held$i" "$PYTHON" "$TOOLS/lbstream.py" "$vip" \
+            "$port" --seconds 6 --max-stall 3 --name-file "$D/held$i.backend"
+    done
+    for i in 1 2 3 4 5 6; do
+        wait_for 10 test -s "$D/held$i.backend" || return 1
+    done
+    cat "$D"/held*.backend >"$D/held.names"
+    check "$svc: 6 open sessions counted on the backends that hold them" \
+        open_sessions_soon "$svc" "$D/held.names"
+    for i in 1 2 3 4 5 6; do spawn_wait "held$i" 30; done
+    : >"$D/held.names"
+    check "$svc: the streams closed, no open session" \
+        open_sessions_soon "$svc" "$D/held.names"
+}
+
+# open_sessions_soon SERVICE NAMES: open_sessions_are within 5 s (the
+# switch's counters lag up to 1 s); its last answer printed if not.
+open_sessions_soon() {
+    wait_for 5 open_sessions_are "$@" || { open_sessions_are "$@"; false; }
+}
+
+# open_sessions_are SERVICE NAMES: every backend sN of SERVICE has as many
+# open sessions as file NAMES has lines SN.
+open_sessions_are() {
+    api GET /v1/stats
+    "$PYTHON" - "$1" "$2" "$D/api.body" <<'PY'
+import json, sys
+svc, names, body = sys.argv[1:]
+held = [l.strip() for l in open(names) if l.strip()]
+ok = True
+j = json.load(open(body))
+for s in j["services"]:
+    if s["name"] != svc:
+        continue
+    for b in s["backends"]:
+        want = held.count("S" + b["name"][1:])
+        print("%s %s: %s open (streams: %d)"
+              % (svc, b["name"], b["active_sessions"], want))
+        ok = ok and b["active_sessions"] == want
+    ok = ok and s["active_sessions"] == len(held)
+sys.exit(0 if ok else 1)
 PY
 }

@@ -106,6 +106,7 @@ check "300 TCP connections spread 2:1 by weight over two servers" \
     --concurrency 8 --expect S1:2,S2:1 --tolerance 0.1 >$D/counts.json"
 check "GET /v1/stats: each backend's sessions are the connections it answered" \
     wait_for 5 stats_grew web "$D/stats0.json" "$D/counts.json"
+open_sessions_held web c1 "$VIP2" 80
 check "the first stage rewrote toward the server with DSCP 10" sh -c \
     "ovs-ofctl -O OpenFlow13 dump-flows unix:$D/br-lb.mgmt table=22 | grep -q 'set_field:10->ip_dscp'"
 check "the final stage restored (its flow counted packets)" sh -c \

@@ -108,6 +108,7 @@ check "400 TCP connections spread 3:1 by weight over two servers (Geneve)" \
     --concurrency 8 --timeout 5 --expect S1:3,S2:1 --tolerance 0.1 >$D/counts.json"
 check "GET /v1/stats: each backend's sessions are the connections it answered" \
     wait_for 5 stats_grew weighted "$D/stats0.json" "$D/counts.json"
+open_sessions_held weighted c1 "$VIP3" 80
 check "TCP over IPv6 through the VIP (every protocol, VXLAN)" \
     nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP6" 80 --count 30 \
     --expect S1:1 --tolerance 0

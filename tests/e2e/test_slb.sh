@@ -82,6 +82,7 @@ check "weights 1:3 on VIP2" \
     --concurrency 4 --timeout 3 --expect S1:1,S2:3 --tolerance 0.06 >$D/counts.json"
 check "GET /v1/stats: each backend's sessions are the connections it answered" \
     wait_for 5 stats_grew weighted "$D/stats0.json" "$D/counts.json"
+open_sessions_held weighted c1 "$VIP2" 80
 # seen NS IF FILTER: a packet matching FILTER crosses IF (in namespace NS)
 # while c1 opens 5 connections to VIP:80.
 seen() {
