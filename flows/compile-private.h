@@ -46,6 +46,12 @@ void m_ct_state(struct cbuild *, uint32_t state, uint32_t mask);
 /* ip_frag: FLOW_NW_FRAG_ANY (a fragment) and FLOW_NW_FRAG_LATER (not the
  * first one), under 'mask'. */
 void m_ip_frag(struct cbuild *, uint8_t value, uint8_t mask);
+/* The TCP packets the statistics count with copies of a flow (DSR_FORWARD,
+ * NAT_OUT): a session's SYN (without ACK), and the FINs (without SYN) and
+ * RSTs (without FIN or SYN) that close it: disjoint matches.  Open
+ * sessions are the SYNs less the FINs and RSTs (restapi/open_estimate.h). */
+enum tcp_count { TCP_COUNT_SYN, TCP_COUNT_FIN, TCP_COUNT_RST };
+void m_tcp_count(struct cbuild *, enum tcp_count);
 
 /* Actions. */
 void a_set_u8(struct cbuild *, enum mf_field_id, uint8_t);

@@ -189,6 +189,19 @@ m_ct_state(struct cbuild *cb, uint32_t state, uint32_t mask)
     match_add_ethernet_prereq(&cb->match, mf);
 }
 
+void
+m_tcp_count(struct cbuild *cb, enum tcp_count which)
+{
+    static const struct { uint16_t flags, mask; } tcp[] = {
+        [TCP_COUNT_SYN] = { TCP_SYN, TCP_SYN | TCP_ACK },
+        [TCP_COUNT_FIN] = { TCP_FIN, TCP_FIN | TCP_SYN },
+        [TCP_COUNT_RST] = { TCP_RST, TCP_RST | TCP_FIN | TCP_SYN },
+    };
+
+    match_set_tcp_flags_masked(&cb->match, htons(tcp[which].flags),
+                               htons(tcp[which].mask));
+}
+
 static void
 a_set(struct cbuild *cb, enum mf_field_id id, const union mf_value *v)
 {

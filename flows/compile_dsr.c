@@ -245,23 +245,16 @@ copy_priority(enum forward_copy copy)
             : MSLB_CLOSE_COUNT_PRIORITY);
 }
 
-/* DSR_FORWARD's match for backend 'be' ('copy': which of its flows).  The
- * copies' TCP flags are disjoint: SYN without ACK; FIN without SYN; RST
- * without FIN or SYN. */
+/* DSR_FORWARD's match for backend 'be' ('copy': which of its flows; the
+ * copies' TCP flags are disjoint, m_tcp_count()). */
 static void
 m_forward(struct cbuild *cb, const struct model_service *svc,
           const struct model_backend *be, enum forward_copy copy)
 {
-    static const struct { uint16_t flags, mask; } tcp[] = {
-        [COPY_SYN] = { TCP_SYN, TCP_SYN | TCP_ACK },
-        [COPY_FIN] = { TCP_FIN, TCP_FIN | TCP_SYN },
-        [COPY_RST] = { TCP_RST, TCP_RST | TCP_FIN | TCP_SYN },
-    };
-
     if (copy != COPY_ALL) {
         m_ip_proto(cb, &svc->vip, IPPROTO_TCP);
-        match_set_tcp_flags_masked(&cb->match, htons(tcp[copy].flags),
-                                   htons(tcp[copy].mask));
+        m_tcp_count(cb, copy == COPY_SYN ? TCP_COUNT_SYN
+                        : copy == COPY_FIN ? TCP_COUNT_FIN : TCP_COUNT_RST);
         m_reg_masked(cb, 4, 0, MSLB_HEALTH_FLAG);   /* Not a probe. */
     } else {
         m_ip_proto(cb, &svc->vip, 0);

@@ -88,20 +88,26 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
     cb_add(cb, cookie, MSLB_T_CLASSIFY, MSLB_NAT_REPLY_PRIORITY);
 
     /* The same for a session's first packet (just committed): its
-     * counter is the endpoint's sessions, whatever slot chose it. */
-    for (int new = 0; new < 2; new++) {
+     * counter is the endpoint's sessions, whatever slot chose it; and, for
+     * TCP, for the clients' FINs and RSTs, which close sessions: the open
+     * sessions where the switch's conntrack cannot be read (rest_stats.c). */
+    for (int copy = 0; copy < (proto == IPPROTO_TCP ? 4 : 2); copy++) {
         cb_begin(cb);
-        if (new) {
+        if (copy == 1) {
             m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
         }
         m_ip_proto(cb, &be->ip, proto);
+        if (copy >= 2) {
+            m_tcp_count(cb, copy == 2 ? TCP_COUNT_FIN : TCP_COUNT_RST);
+        }
         m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
         m_u16(cb, MFF_TCP_DST, be->port);
         a_set_mac(cb, MFF_ETH_SRC, &br->mac);
         a_set_mac(cb, MFF_ETH_DST, &be->mac);
         a_output_side(cb, ports, ports->backend);
         cb_add(cb, cookie, MSLB_T_NAT_OUT,
-               new ? MSLB_NAT_NEW_PRIORITY : MSLB_NAT_OUT_PRIORITY);
+               copy == 0 ? MSLB_NAT_OUT_PRIORITY
+               : copy == 1 ? MSLB_NAT_NEW_PRIORITY : MSLB_NAT_CLOSE_PRIORITY);
     }
 
     /* Fragments (docs/mtu.md).  Conntrack reassembles a datagram and

@@ -208,7 +208,8 @@ flow_counts(const struct ofputil_flow_stats *fs)
     }
     return fs->table_id == MSLB_T_CLASSIFY
            ? p == MSLB_NAT_REPLY_PRIORITY
-           : p == MSLB_NAT_OUT_PRIORITY || p == MSLB_NAT_NEW_PRIORITY;
+           : p == MSLB_NAT_OUT_PRIORITY || p == MSLB_NAT_NEW_PRIORITY
+             || p == MSLB_NAT_CLOSE_PRIORITY;
 }
 
 static void

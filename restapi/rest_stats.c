@@ -303,6 +303,8 @@ index_stats(const json_t *bridge_stats, struct stats_index *ix)
             c->bytes += jint(f, "bytes");
             if (jint(f, "priority") == MSLB_NAT_NEW_PRIORITY) {
                 c->sessions += jint(f, "packets");
+            } else if (jint(f, "priority") == MSLB_NAT_CLOSE_PRIORITY) {
+                c->closes += jint(f, "packets");
             }
         } else if (table == MSLB_T_CLASSIFY) {
             c = endpoint_counters(&ix->endpoints, jstr(f, "nw_src"), proto,
@@ -383,6 +385,7 @@ add_service_counters(const struct stats_index *ix,
                 be[b].sessions += c->sessions;
                 be[b].reply_packets += c->reply_packets;
                 be[b].reply_bytes += c->reply_bytes;
+                be[b].closes += c->closes;
             }
         }
     }
@@ -471,26 +474,23 @@ struct stats_read {
 };
 
 /* The open sessions of nat backend 'be' of 'svc' in the local switch's
- * conntrack, over the service's bridges that switch has; false if it has
- * none of them. */
+ * conntrack; false unless that switch has every bridge of the service. */
 static bool
 open_sessions(const struct rest_env *d, const struct model_service *svc,
               const struct model_backend *be, const struct ct_sessions *ct,
               const struct sset *local, uint64_t *n)
 {
-    bool any = false;
-
     *n = 0;
     for (size_t k = 0; k < svc->n_bridges; k++) {
         const struct model_bridge *br = mdb_find_bridge(d->mdb,
                                                         svc->bridges[k]);
-        if (br && sset_contains(local, br->name)) {
-            any = true;
-            *n += ct_sessions_count(ct, br->ct_zone, svc->proto, &svc->vip,
-                                    svc->port, &be->ip, be->port);
+        if (!br || !sset_contains(local, br->name)) {
+            return false;
         }
+        *n += ct_sessions_count(ct, br->ct_zone, svc->proto, &svc->vip,
+                                svc->port, &be->ip, be->port);
     }
-    return any;
+    return svc->n_bridges > 0;
 }
 
 static json_t *
@@ -535,9 +535,13 @@ aggregate_stats(struct request *r)
         struct counters *be = xcalloc(svc->n_backends + 1, sizeof *be);
         json_t *backends = json_array();
         uint64_t total_open = 0;
-        /* DSR: estimated for TCP (its SYNs and FINs), see above. */
-        bool estimated = dsr && (svc->proto == IPPROTO_TCP || !svc->proto);
-        bool open_known = (nat && r->ct) || estimated;
+        /* Open sessions: nat's from the local switch's conntrack when it
+         * has every bridge of the service; else TCP's estimated from the
+         * counters (open_estimate.h), kept up in nat too for when the
+         * conntrack cannot be read. */
+        bool estimated = (dsr || nat)
+                         && (svc->proto == IPPROTO_TCP || !svc->proto);
+        bool open_known = true;
 
         for (size_t b = 0; b < n_bridges; b++) {
             add_service_counters(&ix[b], svc, &total, be);
@@ -545,7 +549,7 @@ aggregate_stats(struct request *r)
         for (size_t b = 0; b < svc->n_backends; b++) {
             const struct model_backend *mb = &svc->backends[b];
             char *key = xasprintf("%s\n%s", svc->name, mb->name);
-            uint64_t open;
+            uint64_t open = 0;
             json_t *jb = json_pack(
                 "{s:s, s:I, s:I, s:I}", "name", mb->name,
                 "packets", (json_int_t) be[b].packets,
@@ -558,13 +562,19 @@ aggregate_stats(struct request *r)
             json_object_set_new(jb, "reply_bytes", nat
                                 ? json_integer(be[b].reply_bytes)
                                 : json_null());
+            uint64_t counted;
+            bool known = estimated;
+
             if (estimated) {
                 open = estimate_open(k, &estimates, key, &be[b],
                                      svc->idle_timeout, now);
             }
-            if (open_known
-                && (estimated || open_sessions(d, svc, mb, r->ct,
-                                               &r->ct_bridges, &open))) {
+            if (nat && r->ct && open_sessions(d, svc, mb, r->ct,
+                                              &r->ct_bridges, &counted)) {
+                open = counted;
+                known = true;
+            }
+            if (known) {
                 json_object_set_new(jb, "active_sessions",
                                     json_integer(open));
                 total_open += open;

@@ -134,7 +134,7 @@ removed, weights, drains) never moves counts between backends:
 
 | mode | `packets`, `bytes` | `sessions` | `reply_*` | `active_sessions` |
 |---|---|---|---|---|
-| nat | NAT_OUT flows of the backend's endpoint (address, protocol, port; shared by services that share it) | its NAT_OUT flow for a session's first packet (`ct_state=+new`) | its CLASSIFY flow for replies | conntrack of the switch beside mslbd (`OVS_RUNDIR`), read through ovs-vswitchd's control socket: entries to VIP:port translated to the backend, TCP not in TIME_WAIT or CLOSED |
+| nat | NAT_OUT flows of the backend's endpoint (address, protocol, port; shared by services that share it) | its NAT_OUT flow for a session's first packet (`ct_state=+new`) | its CLASSIFY flow for replies | conntrack of the switch beside mslbd (`OVS_RUNDIR`), read through ovs-vswitchd's control socket, when it has every bridge of the service: entries to VIP:port translated to the backend, TCP not in TIME_WAIT or CLOSED; else TCP: estimated as in the DSR modes (NAT_OUT's priority-102 copies for the clients' FINs and RSTs), UDP: null |
 | dr, tun, l3dsr, mslb, slb | DSR_FORWARD flows of the service with the backend in reg1 (a tunnel's first pass; health probes included) | TCP SYNs (DSR_FORWARD's priority-101 copies) | null: the answers do not pass the balancer | TCP: estimated, see below; UDP: null |
 
 Totals only grow: a flow the switch replaced (a new MAC, a restarted
@@ -143,12 +143,14 @@ last read (counts between that read and the replacement are lost; read
 more often to lose less). Counts lag the switch by up to a second (its
 datapath flows' statistics). `rates` are per second since the reference
 read, the last read at least a second older (null on the first read).
-Open nat sessions are counted only for the service's bridges on the
-switch mslbd runs beside (`conntrack.error` says why they are null).
+Open nat sessions are counted from conntrack only for services whose
+bridges are all on the switch mslbd runs beside (`conntrack.error` says
+why it could not be read).
 
 The DSR modes keep no state per session (that is their connection rate)
 and see only the clients' packets, so a TCP backend's open sessions are an
-estimate from its own counters: the sessions it was given (the clients'
+estimate from its own counters (in mode nat too, where the switch's
+conntrack cannot be read): the sessions it was given (the clients'
 SYNs) less those the clients closed (their FINs and RSTs, DSR_FORWARD's
 priority-102 copies) and those mslbd reset for a failed backend
 (`"sessions": "reset"`). mslbd carries the estimate from one read to the

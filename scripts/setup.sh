@@ -3,6 +3,7 @@
 # (static) from Debian's openvswitch-source, matching the installed switch.
 # Idempotent: an earlier build of the same OVS version is reused.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 
 PKGS=(build-essential cmake pkg-config libuv1-dev libjansson-dev
       libmicrohttpd-dev libcmocka-dev libjemalloc-dev openvswitch-switch openvswitch-common
@@ -38,21 +39,7 @@ if [ -f "$stamp" ]; then
 else
     echo "setup: building libopenvswitch $ver in $build (a few minutes)"
     rm -rf "$build"
-    mkdir -p "$cache"
-    tmp=$(mktemp -d "$cache/unpack.XXXXXX")
-    tar -xzf /usr/src/openvswitch/openvswitch.tar.gz -C "$tmp"
-    src=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d | head -1)
-    mv "$src" "$build"
-    rmdir "$tmp"
-    cd "$build"
-    [ -x configure ] || ./boot.sh
-    ./configure --disable-ssl --enable-shared=no --disable-libcapng \
-        >configure.log 2>&1 || { tail -30 configure.log; exit 1; }
-    # Generated headers (BUILT_SOURCES) first, then only the library.
-    printf 'mslb-print-bs:\n\t@echo $(BUILT_SOURCES)\n' >mslb-bs.mk
-    bs=$(make -s -f Makefile -f mslb-bs.mk mslb-print-bs)
-    { make -j"$(nproc)" $bs && make -j"$(nproc)" lib/libopenvswitch.la; } \
-        >make.log 2>&1 || { tail -30 make.log; exit 1; }
+    "$here/build-ovs.sh" "$build"
     touch "$stamp"
 fi
 ln -sfn "$build" "$cache/openvswitch"

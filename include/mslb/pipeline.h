@@ -169,11 +169,13 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
 #define MSLB_SYN_COUNT_PRIORITY 101
 #define MSLB_CLOSE_COUNT_PRIORITY 102
 
-/* NAT_OUT: a backend endpoint's flow at MSLB_NAT_OUT_PRIORITY, and its copy
+/* NAT_OUT: a backend endpoint's flow at MSLB_NAT_OUT_PRIORITY, its copy
  * for a session's first packet (ct_state=+new), whose packet count is the
- * endpoint's sessions; CLASSIFY: the endpoint's replies to conntrack. */
+ * endpoint's sessions, and for TCP its copies for the clients' FINs and
+ * RSTs, which close them; CLASSIFY: the endpoint's replies to conntrack. */
 #define MSLB_NAT_OUT_PRIORITY 100
 #define MSLB_NAT_NEW_PRIORITY 101
+#define MSLB_NAT_CLOSE_PRIORITY 102
 #define MSLB_NAT_REPLY_PRIORITY 200
 
 /* DSR_FORWARD: above a failed backend's flows, what its monitor's

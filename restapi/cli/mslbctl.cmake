@@ -18,7 +18,8 @@ target_link_libraries(mslbctl PRIVATE PkgConfig::CURL PkgConfig::JANSSON m)
 
 # Every command against a mock mslbd (tests/tools/mock_mslbd.py).
 find_package(Python3 COMPONENTS Interpreter)
-if(Python3_Interpreter_FOUND)
+if(NOT MSLB_BUILD_TESTS)
+elseif(Python3_Interpreter_FOUND)
   add_test(NAME unit_mslbctl
            COMMAND ${Python3_EXECUTABLE}
                    ${CMAKE_SOURCE_DIR}/tests/unit/test_mslbctl.py

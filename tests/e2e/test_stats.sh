@@ -4,7 +4,9 @@
 # and bytes in both directions, and keeps every count across a group
 # change (a backend added, another reweighted); rates; open sessions from
 # the switch's conntrack, per backend, going to 0 for a drained backend
-# once its connections close; the same in /metrics.
+# once its connections close; the same in /metrics; restarted where the
+# conntrack cannot be read, open TCP sessions estimated from the clients'
+# SYNs, FINs and RSTs.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nat_topo.sh"
@@ -140,3 +142,20 @@ conntrack_read() {
     test "$(json_get 'j["conntrack"]["read"]')" = True
 }
 check "GET /v1/stats says the conntrack was read" conntrack_read
+
+# Where the switch's conntrack cannot be read (mslbd given another
+# OVS_RUNDIR, as when it runs away from the switch): TCP's open sessions
+# estimated from the clients' SYNs, FINs and RSTs (NAT_OUT's copies).
+mslbd_stop
+mkdir -p "$D/elsewhere"
+OVS_RUNDIR=$D/elsewhere mslbd_start "$D/mslb.json" --rest "$REST_PORT"
+wait_rest
+wait_generation 1
+conntrack_unread() {
+    api GET /v1/stats
+    test "$(json_get 'j["conntrack"]["read"]')" = False
+}
+check "restarted away from the switch: conntrack not read" conntrack_unread
+: >"$D/none.names"
+check "no session open (all closed before)" open_sessions_soon web "$D/none.names"
+open_sessions_held web c1 "$VIP" 80
