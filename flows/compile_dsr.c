@@ -601,6 +601,34 @@ hosts_before(const struct model_service *svc, size_t k,
     return false;
 }
 
+/* Backend 'be''s answers on its host's bridge (the final stage): from
+ * the VIP (and port) with its MAC, switched on as any other packet there
+ * (NORMAL); their counters are the backend's replies in the statistics.
+ * On an slb host conntrack first restores the VIP ('translated'). */
+static void
+count_replies(struct cbuild *cb, const struct model_service *svc,
+              const struct model_backend *be, bool translated)
+{
+    if (!be->has_mac || be->mac_unused) {
+        return;
+    }
+    cb_begin(cb);
+    if (translated) {
+        m_ct_state(cb, CS_REPLY_DIR | CS_TRACKED,
+                   CS_REPLY_DIR | CS_TRACKED);
+    }
+    m_ip_proto(cb, &svc->vip, svc->proto);
+    m_addr(cb, MFF_IPV4_SRC, MFF_IPV6_SRC, &svc->vip);
+    if (svc->port) {
+        m_u16(cb, MFF_TCP_SRC, svc->port);
+    }
+    m_mac(cb, MFF_ETH_SRC, &be->mac);
+    a_output(cb, ofp_to_u16(OFPP_NORMAL));
+    cb_add(cb, mslb_cookie(MSLB_COOKIE_SERVICE, svc->id),
+           translated ? MSLB_T_NAT_REPLY : MSLB_T_CLASSIFY,
+           MSLB_DSR_REPLY_PRIORITY);
+}
+
 void
 compile_final_flows(struct cbuild *cb, const struct model *m,
                     const struct model_bridge *br,
@@ -655,6 +683,8 @@ compile_final_flows(struct cbuild *cb, const struct model *m,
             if (svc->outbound && (k == 0 || !hosts_before(svc, k, br))) {
                 compile_slb_outbound(cb, svc, br, ports);
             }
+            count_replies(cb, svc, be,
+                          svc->mode == MODEL_MODE_SLB && !svc->floating_ip);
             if (svc->mode == MODEL_MODE_SLB && !svc->floating_ip) {
                 compile_slb_host(cb, svc, be, br, ports);
             } else if (model_mode_via_host(svc->mode)

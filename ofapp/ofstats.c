@@ -20,14 +20,17 @@
 #include "ofsession.h"
 
 /* The flows that count something (restapi/rest_stats.c), one request a
- * (table, cookie kind): service flows of CLASSIFY (the clients' packets)
- * and DSR_FORWARD (a DSR backend's packets and SYNs), backend endpoint
+ * (table, cookie kind): service flows of CLASSIFY (the clients' packets;
+ * on a final stage a DSR backend's answers), DSR_FORWARD (a DSR backend's
+ * packets, SYNs, FINs and RSTs) and NAT_REPLY (an slb host's backend's
+ * answers), backend endpoint
  * flows of CLASSIFY (nat replies) and NAT_OUT (nat requests and new
  * sessions).  Only these: a bridge's other flows (slot runs, NAT_REQUEST,
  * NAT_REPLY...) are most of its table and count nothing. */
 static const struct { int table; int kind; } counted[] = {
     { MSLB_T_CLASSIFY, MSLB_COOKIE_SERVICE },
     { MSLB_T_DSR_FORWARD, MSLB_COOKIE_SERVICE },
+    { MSLB_T_NAT_REPLY, MSLB_COOKIE_SERVICE },
     { MSLB_T_CLASSIFY, MSLB_COOKIE_BACKEND },
     { MSLB_T_NAT_OUT, MSLB_COOKIE_BACKEND },
 };
@@ -186,7 +189,8 @@ add_learned(struct stats_req *r, struct ofpbuf *b)
 }
 
 /* Of the flows the requests return, those that count: a DSR backend's
- * forwarding flow and its SYN, FIN and RST copies (a tunnel's first pass
+ * answers on its final stage, its forwarding flow and its SYN, FIN and RST
+ * copies (a tunnel's first pass
  * only, not the size check's second pass or the probes' flows), and a
  * failed backend's TCP flow that resets its sessions; a nat endpoint's
  * reply flow and its request flows (not the fragments'). */
@@ -197,6 +201,9 @@ flow_counts(const struct ofputil_flow_stats *fs)
     int p = fs->priority;
 
     if (kind == MSLB_COOKIE_SERVICE) {
+        if (fs->table_id == MSLB_T_NAT_REPLY) {
+            return p == MSLB_DSR_REPLY_PRIORITY;
+        }
         return fs->table_id == MSLB_T_CLASSIFY
                || ((p == 100 || p == MSLB_SYN_COUNT_PRIORITY
                     || p == MSLB_CLOSE_COUNT_PRIORITY)
@@ -222,6 +229,7 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
     ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
     while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
         char dst[INET6_ADDRSTRLEN] = "", src[INET6_ADDRSTRLEN] = "";
+        char dl_src[ETH_ADDR_STRLEN + 1] = "";
         const struct flow *f = &fs.match.flow, *m = &fs.match.wc.masks;
 
         if (!flow_counts(&fs)) {
@@ -242,11 +250,16 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
                 inet_ntop(AF_INET6, &f->ipv6_src, src, sizeof src);
             }
         }
-        /* reg1 names a DSR_FORWARD flow's backend; tcp_flags (mask <<
+        if (!eth_addr_is_zero(m->dl_src)) {
+            snprintf(dl_src, sizeof dl_src, ETH_ADDR_FMT,
+                     ETH_ADDR_ARGS(f->dl_src));
+        }
+        /* reg1 names a DSR_FORWARD flow's backend, dl_src a final stage's
+         * reply flow's; tcp_flags (mask <<
          * 16 | value) tells its counting copies apart; duration tells a
          * replaced flow (counters from 0). */
         json_t *j = json_pack(
-            "{s:I, s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:I, s:I, s:I,"
+            "{s:I, s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I,"
             " s:I, s:I, s:I, s:I, s:f}",
             "cookie", (json_int_t) ntohll(fs.cookie),
             "table", (int) fs.table_id,
@@ -256,6 +269,7 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
             "tp_dst", (int) ntohs(f->tp_dst),
             "nw_src", src,
             "tp_src", (int) ntohs(f->tp_src),
+            "dl_src", dl_src,
             "reg1", (json_int_t) f->regs[1],
             "reg2", (json_int_t) f->regs[2],
             "reg2_mask", (json_int_t) m->regs[2],

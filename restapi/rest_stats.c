@@ -3,18 +3,21 @@
  * backend (docs/api.md, "Statistics").
  *
  * Which flows count what (docs/pipeline.md):
- *   service      CLASSIFY flows of its cookie: the clients' packets.
  *   nat backend  its endpoint's flows (protocol, address, port; shared by
- *                services that share the endpoint): NAT_OUT 100 and 101
- *                the requests, 101 (ct_state=+new) the new sessions,
- *                CLASSIFY 200 the replies; the open sessions from the
- *                local switch's conntrack (ctdump.h).
+ *                services that share the endpoint): NAT_OUT 100, 101 and
+ *                102 the requests, 101 (ct_state=+new) the new sessions,
+ *                102 (TCP FINs and RSTs) the closed ones, CLASSIFY 200 the
+ *                replies; the open sessions from the local switch's
+ *                conntrack (ctdump.h), else estimated as a DSR backend's.
  *   DSR backend  DSR_FORWARD flows of the service's cookie with its key in
  *                reg1: 100, 101 and 102 (a tunnel's first pass only) the
  *                requests, 101 (TCP SYNs) the new sessions, 102 (FINs and
  *                RSTs) and a failed backend's reset flow (110, TCP) the
  *                closed ones; the open sessions are estimated from these
- *                (below); replies do not pass the balancer.
+ *                (open_estimate.h); replies, behind a final stage, its
+ *                flows at 160 with the backend's MAC (CLASSIFY, on slb
+ *                hosts NAT_REPLY); elsewhere they pass no bridge of ours.
+ *   service      CLASSIFY flows of its cookie on first-stage bridges only.
  * Each of these flows is a backend's own, so a change of the slot table
  * (groups, weights, backends added or removed) leaves them alone.  A flow
  * that is replaced (a new MAC, the switch restarted) starts from zero:
@@ -131,12 +134,13 @@ keep_bridge(struct rest_stats_keeper *k, const char *bridge, json_t *flows)
 
     json_array_foreach (flows, i, f) {
         char *key = xasprintf(
-            "%s|%"PRIx64"|%d|%d|%d|%s|%d|%s|%d|%"PRIu64"|%"PRIu64"|%"PRIu64
-            "|%"PRIu64"|%"PRIu64, bridge, jint(f, "cookie"),
+            "%s|%"PRIx64"|%d|%d|%d|%s|%d|%s|%d|%s|%"PRIu64"|%"PRIu64
+            "|%"PRIu64"|%"PRIu64"|%"PRIu64, bridge, jint(f, "cookie"),
             (int) jint(f, "table"), (int) jint(f, "priority"),
             (int) jint(f, "nw_proto"), jstr(f, "nw_dst"),
             (int) jint(f, "tp_dst"), jstr(f, "nw_src"),
-            (int) jint(f, "tp_src"), jint(f, "reg1"), jint(f, "reg2"),
+            (int) jint(f, "tp_src"), jstr(f, "dl_src"),
+            jint(f, "reg1"), jint(f, "reg2"),
             jint(f, "reg2_mask"), jint(f, "ct_state"), jint(f, "tcp_flags"));
         uint64_t packets = jint(f, "packets"), bytes = jint(f, "bytes");
         double duration = json_real_value(json_object_get(f, "duration"));
@@ -167,6 +171,22 @@ keep_bridge(struct rest_stats_keeper *k, const char *bridge, json_t *flows)
     }
 }
 
+/* Whether kept flow 'key' ("BRIDGE|...") is of a bridge in 'read' (a few
+ * names: compared in place, no copy per flow). */
+static bool
+bridge_read(const struct sset *read, const char *key)
+{
+    size_t n = strcspn(key, "|");
+    const char *name;
+
+    SSET_FOR_EACH (name, read) {
+        if (!strncmp(name, key, n) && !name[n]) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Forgets the flows of the bridges in 'read' that this collection did not
  * see (deleted: their backend or service is gone).  Bridges that did not
  * answer keep theirs. */
@@ -177,14 +197,11 @@ keep_prune(struct rest_stats_keeper *k, const struct sset *read)
 
     SHASH_FOR_EACH_SAFE (node, next, &k->flows) {
         struct kept_flow *kf = node->data;
-        const char *bar = strchr(node->name, '|');
-        char *bridge = xmemdup0(node->name, bar ? bar - node->name : 0);
 
-        if (kf->seen != k->collection && sset_contains(read, bridge)) {
+        if (kf->seen != k->collection && bridge_read(read, node->name)) {
             free(kf);
             shash_delete(&k->flows, node);
         }
-        free(bridge);
     }
 }
 
@@ -207,6 +224,7 @@ struct counters {
 };
 
 struct stats_index {
+    bool final;                 /* A final stage's (a host's) flows. */
     struct hmap by_cookie;      /* Service flows by cookie. */
     struct hmap learned;        /* Learned entries by service id. */
     struct shash endpoints;     /* "ip/proto/port" -> struct counters. */
@@ -335,6 +353,21 @@ backend_index(const struct model_service *svc, uint32_t key)
     return be ? (size_t) (be - svc->backends) : SIZE_MAX;
 }
 
+/* The index of the backend of 'svc' with MAC 'mac', or SIZE_MAX. */
+static size_t
+backend_by_mac(const struct model_service *svc, const struct mslb_mac *mac)
+{
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        const struct model_backend *be = &svc->backends[i];
+
+        if (be->has_mac && !be->mac_unused
+            && !memcmp(&be->mac, mac, sizeof *mac)) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
 /* Service 'svc''s counters on one bridge (the file's comment). */
 static void
 add_service_counters(const struct stats_index *ix,
@@ -349,9 +382,23 @@ add_service_counters(const struct stats_index *ix,
         int table = jint(f, "table");
         size_t b;
 
-        if (table == MSLB_T_CLASSIFY) {
-            total->packets += jint(f, "packets");
-            total->bytes += jint(f, "bytes");
+        if (jint(f, "priority") == MSLB_DSR_REPLY_PRIORITY
+            && (table == MSLB_T_CLASSIFY || table == MSLB_T_NAT_REPLY)) {
+            /* A final stage's reply flow: the backend by its MAC. */
+            struct mslb_mac mac;
+
+            if (mslb_mac_parse(jstr(f, "dl_src"), &mac)
+                && (b = backend_by_mac(svc, &mac)) != SIZE_MAX) {
+                be[b].reply_packets += jint(f, "packets");
+                be[b].reply_bytes += jint(f, "bytes");
+            }
+        } else if (table == MSLB_T_CLASSIFY) {
+            /* The clients' packets, at their first stage (a final stage's
+             * flows see them again). */
+            if (!ix->final) {
+                total->packets += jint(f, "packets");
+                total->bytes += jint(f, "bytes");
+            }
         } else if (table == MSLB_T_DSR_FORWARD
                    && (b = backend_index(svc, jint(f, "reg1"))) != SIZE_MAX) {
             int priority = jint(f, "priority");
@@ -524,7 +571,12 @@ aggregate_stats(struct request *r)
     keep_prune(k, &read);
     sset_destroy(&read);
     for (size_t i = 0; i < n_bridges; i++) {
-        index_stats(json_array_get(per_bridge, i), &ix[i]);
+        const json_t *bs = json_array_get(per_bridge, i);
+        const struct model_bridge *br = mdb_find_bridge(
+            d->mdb, jstr(bs, "bridge"));
+
+        index_stats(bs, &ix[i]);
+        ix[i].final = br && br->role == MODEL_ROLE_FINAL;
     }
 
     for (size_t i = 0; i < n_services; i++) {
@@ -549,21 +601,25 @@ aggregate_stats(struct request *r)
         for (size_t b = 0; b < svc->n_backends; b++) {
             const struct model_backend *mb = &svc->backends[b];
             char *key = xasprintf("%s\n%s", svc->name, mb->name);
-            uint64_t open = 0;
+            uint64_t open = 0, counted;
+            bool known = estimated;
+            /* Its answers: nat's pass the balancer; a DSR backend's its
+             * host's bridge, a final stage (count_replies() in
+             * compile_dsr.c), if it has one. */
+            bool replies = nat || (dsr && mb->host_bridge && mb->has_mac
+                                   && !mb->mac_unused);
             json_t *jb = json_pack(
                 "{s:s, s:I, s:I, s:I}", "name", mb->name,
                 "packets", (json_int_t) be[b].packets,
                 "bytes", (json_int_t) be[b].bytes,
                 "sessions", (json_int_t) be[b].sessions);
 
-            json_object_set_new(jb, "reply_packets", nat
+            json_object_set_new(jb, "reply_packets", replies
                                 ? json_integer(be[b].reply_packets)
                                 : json_null());
-            json_object_set_new(jb, "reply_bytes", nat
+            json_object_set_new(jb, "reply_bytes", replies
                                 ? json_integer(be[b].reply_bytes)
                                 : json_null());
-            uint64_t counted;
-            bool known = estimated;
 
             if (estimated) {
                 open = estimate_open(k, &estimates, key, &be[b],
@@ -587,7 +643,7 @@ aggregate_stats(struct request *r)
                                     json_integer(be[b].affinity));
             }
             if (rates) {
-                struct sample s = sample_of(&be[b], nat);
+                struct sample s = sample_of(&be[b], replies);
 
                 json_object_set_new(jb, "rates",
                                     rates_json(k, key, &s, now, N_RATES));
@@ -701,12 +757,14 @@ rest_stats_put_metrics(struct ds *out, const json_t *stats)
                "Request bytes to the service.", "counter", false,
                (const char *const[2]) { "bytes", NULL });
     put_family(out, stats, "mslb_backend_packets_total",
-               "Packets to the backend (direction=\"request\") and, in "
-               "mode nat, from it (\"reply\").", "counter", true,
+               "Packets to the backend (direction=\"request\") and from "
+               "it (\"reply\": mode nat, and backends behind a final "
+               "stage).", "counter", true,
                (const char *const[2]) { "packets", "reply_packets" });
     put_family(out, stats, "mslb_backend_bytes_total",
-               "Bytes to the backend (direction=\"request\") and, in "
-               "mode nat, from it (\"reply\").", "counter", true,
+               "Bytes to the backend (direction=\"request\") and from "
+               "it (\"reply\": mode nat, and backends behind a final "
+               "stage).", "counter", true,
                (const char *const[2]) { "bytes", "reply_bytes" });
     put_family(out, stats, "mslb_backend_sessions_total",
                "New sessions given to the backend.", "counter", true,

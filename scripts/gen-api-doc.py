@@ -130,12 +130,14 @@ GROUP_NOTES = {
 
 mslbd reads the counters of the flows that are each backend's own
 (docs/pipeline.md), so a change of the slot table (backends added or
-removed, weights, drains) never moves counts between backends:
+removed, weights, drains) never moves counts between backends. A
+service's `packets` and `bytes` are its CLASSIFY flows' on its
+first-stage bridges (the clients' packets, counted once):
 
 | mode | `packets`, `bytes` | `sessions` | `reply_*` | `active_sessions` |
 |---|---|---|---|---|
 | nat | NAT_OUT flows of the backend's endpoint (address, protocol, port; shared by services that share it) | its NAT_OUT flow for a session's first packet (`ct_state=+new`) | its CLASSIFY flow for replies | conntrack of the switch beside mslbd (`OVS_RUNDIR`), read through ovs-vswitchd's control socket, when it has every bridge of the service: entries to VIP:port translated to the backend, TCP not in TIME_WAIT or CLOSED; else TCP: estimated as in the DSR modes (NAT_OUT's priority-102 copies for the clients' FINs and RSTs), UDP: null |
-| dr, tun, l3dsr, mslb, slb | DSR_FORWARD flows of the service with the backend in reg1 (a tunnel's first pass; health probes included) | TCP SYNs (DSR_FORWARD's priority-101 copies) | null: the answers do not pass the balancer | TCP: estimated, see below; UDP: null |
+| dr, tun, l3dsr, mslb, slb | DSR_FORWARD flows of the service with the backend in reg1 (a tunnel's first pass; health probes included) | TCP SYNs (DSR_FORWARD's priority-101 copies) | a backend behind a final stage (`host_bridge`: mslb, slb, l3dsr): its answers on that bridge (from VIP:port with its MAC, priority 160; on an slb host after conntrack); else null: the answers do not pass the balancer | TCP: estimated, see below; UDP: null |
 
 Totals only grow: a flow the switch replaced (a new MAC, a restarted
 ovs-vswitchd: its counters start from zero) adds what it had counted when

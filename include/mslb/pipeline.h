@@ -178,6 +178,11 @@ mslb_cookie(enum mslb_cookie_kind kind, uint32_t id)
 #define MSLB_NAT_CLOSE_PRIORITY 102
 #define MSLB_NAT_REPLY_PRIORITY 200
 
+/* A final stage (modes mslb, l3dsr; slb hosts after conntrack, in
+ * NAT_REPLY): a backend's answers, from the VIP with its MAC, switched on
+ * (NORMAL) as before; their counters are its replies (statistics). */
+#define MSLB_DSR_REPLY_PRIORITY 160
+
 /* DSR_FORWARD: above a failed backend's flows, what its monitor's
  * "sessions" and source-IP persistence make of packets that are not
  * probes (compile_dsr.c, failed_backend()).  Its TCP flow at this

@@ -45,35 +45,59 @@ stats_save() {
     printf '%s' "$API_BODY" >"$1"
 }
 
-# stats_grew SERVICE BEFORE COUNTS: since the stats in file BEFORE, every
-# backend sN of SERVICE got as many new sessions as server SN answered
-# connections in COUNTS (lbclient's output), with request packets (at
-# least 3 per connection: SYN, ACK, request); a backend SN did not answer
-# got none.  Run under wait_for: the switch's counters lag up to 1 s.
+# stats_grew SERVICE BEFORE COUNTS [replies]: since the stats in file
+# BEFORE, every backend sN of SERVICE got as many new sessions as server
+# SN answered connections in COUNTS (lbclient's output), with request
+# packets (at least 3 per connection: SYN, ACK, request) and no session
+# left open; a backend SN did not answer got none; the service counted
+# the clients' packets once (no more than its backends got).  "replies":
+# each backend's answers are counted too (at least 2 per connection:
+# SYN-ACK, answer), else they must be null (DSR without a final stage).
+# Run under wait_for: the switch's counters lag up to 1 s.
 stats_grew() {
     api GET /v1/stats
-    "$PYTHON" - "$1" "$2" "$3" "$D/api.body" <<'PY'
+    "$PYTHON" - "$1" "$2" "$3" "$D/api.body" "${4:-}" <<'PY'
 import json, sys
-svc, before, counts, after = sys.argv[1:]
-def backends(path):
+svc, before, counts, after, replies = sys.argv[1:]
+def service(path):
     j = json.load(open(path))
-    return {b["name"]: b for s in j["services"] if s["name"] == svc
-            for b in s["backends"]}
-b0, b1 = backends(before), backends(after)
+    return [s for s in j["services"] if s["name"] == svc][0]
+s0, s1 = service(before), service(after)
+b0 = {b["name"]: b for b in s0["backends"]}
+b1 = {b["name"]: b for b in s1["backends"]}
 want = json.load(open(counts))
 ok = True
+sum_pk = 0
 for name, b in sorted(b1.items()):
     n = want.get("S" + name[1:], 0) if name[:1] == "s" else 0
-    old = b0.get(name, {"sessions": 0, "packets": 0})
+    old = b0.get(name, {"sessions": 0, "packets": 0, "reply_packets": 0})
     got = b["sessions"] - old["sessions"]
     pk = b["packets"] - old["packets"]
+    sum_pk += pk
+    rp = b["reply_packets"]
+    if rp is not None:
+        rp -= old["reply_packets"] or 0
     print("%s %s: %d new sessions (lbclient: %d), %d request packets, "
-          "%s open" % (svc, name, got, n, pk, b["active_sessions"]))
+          "%s reply packets, %s open"
+          % (svc, name, got, n, pk, rp, b["active_sessions"]))
     # lbclient's connections are closed: none open (TCP services).
+    rok = rp is not None and rp >= 2 * n if replies else rp is None
     ok = (ok and got == n and pk >= 3 * n
-          and b["active_sessions"] in (0, None))
+          and b["active_sessions"] in (0, None) and rok)
+spk = s1["packets"] - s0["packets"]
+print("%s: %d packets from clients, %d to its backends" % (svc, spk, sum_pk))
+ok = ok and spk <= sum_pk * 1.1 + 20
 sys.exit(0 if ok and b1 else 1)
 PY
+}
+
+# stats_grew_soon ARGS...: stats_grew within 5 s; what it saw printed
+# (kept in the check's log).
+stats_grew_soon() {
+    local rc=0
+    wait_for 5 stats_grew "$@" || rc=$?
+    stats_grew "$@" || true
+    return $rc
 }
 
 # open_sessions_held SERVICE CLIENT VIP PORT: six long TCP connections
