@@ -147,6 +147,7 @@ check "GET /v1/stats says the conntrack was read" conntrack_read
 # OVS_RUNDIR, as when it runs away from the switch): TCP's open sessions
 # estimated from the clients' SYNs, FINs and RSTs (NAT_OUT's copies).
 mslbd_stop
+mv "$D/mslbd.log" "$D/mslbd.1.log"     # wait_generation reads the new one.
 mkdir -p "$D/elsewhere"
 OVS_RUNDIR=$D/elsewhere mslbd_start "$D/mslb.json" --rest "$REST_PORT"
 wait_rest
