@@ -143,7 +143,9 @@ Totals only grow: a flow the switch replaced (a new MAC, a restarted
 ovs-vswitchd: its counters start from zero) adds what it had counted when
 last read (counts between that read and the replacement are lost; read
 more often to lose less). Counts lag the switch by up to a second (its
-datapath flows' statistics). `rates` are per second since the reference
+datapath flows' statistics, which it credits to the rules a flow takes at
+its next pass: packets of the last second before a change of the slot
+table may be counted to the backend the change gives their flow). `rates` are per second since the reference
 read, the last read at least a second older (null on the first read).
 Open nat sessions are counted from conntrack only for services whose
 bridges are all on the switch mslbd runs beside (`conntrack.error` says

@@ -45,20 +45,24 @@ stats_save() {
     printf '%s' "$API_BODY" >"$1"
 }
 
-# stats_grew SERVICE BEFORE COUNTS [replies]: since the stats in file
+# stats_grew SERVICE BEFORE COUNTS [FLAGS]: since the stats in file
 # BEFORE, every backend sN of SERVICE got as many new sessions as server
 # SN answered connections in COUNTS (lbclient's output), with request
 # packets (at least 3 per connection: SYN, ACK, request) and no session
 # left open; a backend SN did not answer got none; the service counted
-# the clients' packets once (no more than its backends got).  "replies":
-# each backend's answers are counted too (at least 2 per connection:
-# SYN-ACK, answer), else they must be null (DSR without a final stage).
+# the clients' packets once (no more than its backends got).  FLAGS, a
+# comma-separated list: "replies": each backend's answers are counted too
+# (at least 2 per connection: SYN-ACK, answer), else they must be null
+# (DSR without a final stage); "open": sessions may still be open (a
+# long connection runs meanwhile).
 # Run under wait_for: the switch's counters lag up to 1 s.
 stats_grew() {
     api GET /v1/stats
     "$PYTHON" - "$1" "$2" "$3" "$D/api.body" "${4:-}" <<'PY'
 import json, sys
-svc, before, counts, after, replies = sys.argv[1:]
+svc, before, counts, after, flags = sys.argv[1:]
+flags = flags.split(",")
+replies = "replies" in flags
 def service(path):
     j = json.load(open(path))
     return [s for s in j["services"] if s["name"] == svc][0]
@@ -82,8 +86,8 @@ for name, b in sorted(b1.items()):
           % (svc, name, got, n, pk, rp, b["active_sessions"]))
     # lbclient's connections are closed: none open (TCP services).
     rok = rp is not None and rp >= 2 * n if replies else rp is None
-    ok = (ok and got == n and pk >= 3 * n
-          and b["active_sessions"] in (0, None) and rok)
+    ok = (ok and got == n and pk >= 3 * n and rok
+          and ("open" in flags or b["active_sessions"] in (0, None)))
 spk = s1["packets"] - s0["packets"]
 print("%s: %d packets from clients, %d to its backends" % (svc, spk, sum_pk))
 ok = ok and spk <= sum_pk * 1.1 + 20

@@ -72,12 +72,19 @@ n=${keep#S}
 # the slots, so the stream's slot almost surely moves to S3, and the move
 # falls due (idle_timeout 5 s) while the stream still runs: it must last
 # as long as the stream's learned entry lives.
+# The stream's SYN counted before the change: the switch credits a
+# datapath flow's packets to the rules it takes at its next pass (up to a
+# second), so a SYN not yet credited would count to the new backend.
+sleep 1.5
+stats_save "$D/stats1.json"
 config "$(dsr_backend "$n" 1),$(dsr_backend 3 1000)"
 kill -HUP "$(mslbd_pid)"
 wait_generation 2
 check "after the change new connections go to S3 (1:1000 with $keep)" \
-    nsx c1 "$PYTHON" "$TOOLS/lbclient.py" tcp "$VIP" 80 --count 300 \
-    --concurrency 8 --expect "$keep:1,S3:1000" --tolerance 0.12
+    sh -c "ip netns exec $(ns_of c1) $PYTHON $TOOLS/lbclient.py tcp $VIP 80 --count 300 \
+    --concurrency 8 --expect $keep:1,S3:1000 --tolerance 0.12 >$D/counts2.json"
+check "GET /v1/stats: $keep's counts went on across the change (+ its new sessions), S3's from 0" \
+    stats_grew_soon web "$D/stats1.json" "$D/counts2.json" open
 moved=$(ofctl dump-flows br-lb table=20 | grep 'cookie=0x4c45' | grep -c 'tp_dst=80' || true)
 check "the moved slots learned their connections ($moved)" \
     test "$moved" -gt 0
