@@ -13,6 +13,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openflow/openflow.h"
 #include "byte-order.h"
+#include "hash.h"
 #include "packets.h"
 #include "util.h"
 
@@ -219,6 +220,49 @@ flow_counts(const struct ofputil_flow_stats *fs)
              || p == MSLB_NAT_CLOSE_PRIORITY;
 }
 
+/* A counted flow's identity from one read to the next (the statistics
+ * keeper's key, restapi/rest_stats.c): its cookie, table, priority and the
+ * match fields mslb's counted flows differ by, hashed to 64 bits (cheaper
+ * to key on than their text). */
+static uint64_t
+flow_id(const struct ofputil_flow_stats *fs)
+{
+    const struct flow *f = &fs->match.flow, *m = &fs->match.wc.masks;
+    struct {
+        uint64_t cookie;
+        uint32_t priority, reg1, reg2, reg2_mask, ct_state;
+        ovs_be32 nw_dst, nw_src;
+        struct in6_addr ipv6_dst, ipv6_src;
+        ovs_be16 dl_type, tp_dst, tp_src, tcp_flags, tcp_flags_mask;
+        struct eth_addr dl_src;
+        uint8_t table, nw_proto;
+    } k;
+
+    memset(&k, 0, sizeof k);
+    k.cookie = ntohll(fs->cookie);
+    k.priority = fs->priority;
+    k.reg1 = f->regs[1] & m->regs[1];
+    k.reg2 = f->regs[2] & m->regs[2];
+    k.reg2_mask = m->regs[2];
+    k.ct_state = f->ct_state & m->ct_state;
+    k.nw_dst = f->nw_dst & m->nw_dst;
+    k.nw_src = f->nw_src & m->nw_src;
+    k.ipv6_dst = ipv6_addr_bitand(&f->ipv6_dst, &m->ipv6_dst);
+    k.ipv6_src = ipv6_addr_bitand(&f->ipv6_src, &m->ipv6_src);
+    k.dl_type = f->dl_type & m->dl_type;
+    k.tp_dst = f->tp_dst & m->tp_dst;
+    k.tp_src = f->tp_src & m->tp_src;
+    k.tcp_flags = f->tcp_flags & m->tcp_flags;
+    k.tcp_flags_mask = m->tcp_flags;
+    for (int i = 0; i < ARRAY_SIZE(k.dl_src.be16); i++) {
+        k.dl_src.be16[i] = f->dl_src.be16[i] & m->dl_src.be16[i];
+    }
+    k.table = fs->table_id;
+    k.nw_proto = f->nw_proto & m->nw_proto;
+    return (uint64_t) hash_bytes(&k, sizeof k, 0) << 32
+           | hash_bytes(&k, sizeof k, 0x9e3779b9);
+}
+
 static void
 add_flows(struct stats_req *r, struct ofpbuf *b)
 {
@@ -228,57 +272,61 @@ add_flows(struct stats_req *r, struct ofpbuf *b)
 
     ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
     while (!ofputil_decode_flow_stats_reply(&fs, b, false, &ofpacts)) {
-        char dst[INET6_ADDRSTRLEN] = "", src[INET6_ADDRSTRLEN] = "";
-        char dl_src[ETH_ADDR_STRLEN + 1] = "";
         const struct flow *f = &fs.match.flow, *m = &fs.match.wc.masks;
+        char addr[INET6_ADDRSTRLEN];
 
         if (!flow_counts(&fs)) {
             continue;
         }
-        if (f->dl_type == htons(ETH_TYPE_IP)) {
-            if (m->nw_dst) {
-                inet_ntop(AF_INET, &f->nw_dst, dst, sizeof dst);
-            }
-            if (m->nw_src) {
-                inet_ntop(AF_INET, &f->nw_src, src, sizeof src);
-            }
-        } else if (f->dl_type == htons(ETH_TYPE_IPV6)) {
-            if (!ipv6_mask_is_any(&m->ipv6_dst)) {
-                inet_ntop(AF_INET6, &f->ipv6_dst, dst, sizeof dst);
-            }
-            if (!ipv6_mask_is_any(&m->ipv6_src)) {
-                inet_ntop(AF_INET6, &f->ipv6_src, src, sizeof src);
-            }
-        }
-        if (!eth_addr_is_zero(m->dl_src)) {
-            snprintf(dl_src, sizeof dl_src, ETH_ADDR_FMT,
-                     ETH_ADDR_ARGS(f->dl_src));
-        }
-        /* reg1 names a DSR_FORWARD flow's backend, dl_src a final stage's
-         * reply flow's; tcp_flags (mask <<
-         * 16 | value) tells its counting copies apart; duration tells a
-         * replaced flow (counters from 0). */
+        /* Only what the statistics read (rest_stats.c): a counted flow is
+         * told by its id; the match fields that name its backend or
+         * endpoint are set only when the flow matches them. */
         json_t *j = json_pack(
-            "{s:I, s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I,"
-            " s:I, s:I, s:I, s:I, s:f}",
+            "{s:I, s:I, s:i, s:i, s:I, s:I, s:f}",
+            "id", (json_int_t) flow_id(&fs),
             "cookie", (json_int_t) ntohll(fs.cookie),
             "table", (int) fs.table_id,
             "priority", (int) fs.priority,
-            "nw_proto", (int) f->nw_proto,
-            "nw_dst", dst,
-            "tp_dst", (int) ntohs(f->tp_dst),
-            "nw_src", src,
-            "tp_src", (int) ntohs(f->tp_src),
-            "dl_src", dl_src,
-            "reg1", (json_int_t) f->regs[1],
-            "reg2", (json_int_t) f->regs[2],
-            "reg2_mask", (json_int_t) m->regs[2],
-            "ct_state", (json_int_t) (f->ct_state & m->ct_state),
-            "tcp_flags", (json_int_t) (ntohs(m->tcp_flags) << 16
-                                       | ntohs(f->tcp_flags & m->tcp_flags)),
             "packets", (json_int_t) fs.packet_count,
             "bytes", (json_int_t) fs.byte_count,
             "duration", fs.duration_sec + fs.duration_nsec / 1e9);
+
+        if (m->nw_proto) {
+            json_object_set_new(j, "nw_proto", json_integer(f->nw_proto));
+        }
+        if (f->dl_type == htons(ETH_TYPE_IP)) {
+            if (m->nw_dst) {
+                inet_ntop(AF_INET, &f->nw_dst, addr, sizeof addr);
+                json_object_set_new(j, "nw_dst", json_string(addr));
+            }
+            if (m->nw_src) {
+                inet_ntop(AF_INET, &f->nw_src, addr, sizeof addr);
+                json_object_set_new(j, "nw_src", json_string(addr));
+            }
+        } else if (f->dl_type == htons(ETH_TYPE_IPV6)) {
+            if (!ipv6_mask_is_any(&m->ipv6_dst)) {
+                inet_ntop(AF_INET6, &f->ipv6_dst, addr, sizeof addr);
+                json_object_set_new(j, "nw_dst", json_string(addr));
+            }
+            if (!ipv6_mask_is_any(&m->ipv6_src)) {
+                inet_ntop(AF_INET6, &f->ipv6_src, addr, sizeof addr);
+                json_object_set_new(j, "nw_src", json_string(addr));
+            }
+        }
+        if (m->tp_dst) {
+            json_object_set_new(j, "tp_dst", json_integer(ntohs(f->tp_dst)));
+        }
+        if (m->tp_src) {
+            json_object_set_new(j, "tp_src", json_integer(ntohs(f->tp_src)));
+        }
+        if (!eth_addr_is_zero(m->dl_src)) {
+            snprintf(addr, sizeof addr, ETH_ADDR_FMT,
+                     ETH_ADDR_ARGS(f->dl_src));
+            json_object_set_new(j, "dl_src", json_string(addr));
+        }
+        if (m->regs[1]) {       /* A DSR_FORWARD flow's backend. */
+            json_object_set_new(j, "reg1", json_integer(f->regs[1]));
+        }
         json_array_append_new(r->flows, j);
     }
     ofpbuf_uninit(&ofpacts);

@@ -132,16 +132,19 @@ keep_bridge(struct rest_stats_keeper *k, const char *bridge, json_t *flows)
     size_t i;
     json_t *f;
 
+    size_t len = strlen(bridge);
+
     json_array_foreach (flows, i, f) {
-        char *key = xasprintf(
-            "%s|%"PRIx64"|%d|%d|%d|%s|%d|%s|%d|%s|%"PRIu64"|%"PRIu64
-            "|%"PRIu64"|%"PRIu64"|%"PRIu64, bridge, jint(f, "cookie"),
-            (int) jint(f, "table"), (int) jint(f, "priority"),
-            (int) jint(f, "nw_proto"), jstr(f, "nw_dst"),
-            (int) jint(f, "tp_dst"), jstr(f, "nw_src"),
-            (int) jint(f, "tp_src"), jstr(f, "dl_src"),
-            jint(f, "reg1"), jint(f, "reg2"),
-            jint(f, "reg2_mask"), jint(f, "ct_state"), jint(f, "tcp_flags"));
+        /* "BRIDGE|ID", ID the flow's identity (ofstats.c) in hex. */
+        uint64_t id = jint(f, "id");
+        char *key = xmalloc(len + 18);
+
+        memcpy(key, bridge, len);
+        key[len] = '|';
+        for (int d = 0; d < 16; d++) {
+            key[len + 1 + d] = "0123456789abcdef"[id >> (60 - 4 * d) & 15];
+        }
+        key[len + 17] = '\0';
         uint64_t packets = jint(f, "packets"), bytes = jint(f, "bytes");
         double duration = json_real_value(json_object_get(f, "duration"));
         struct kept_flow *kf = shash_find_data(&k->flows, key);
@@ -276,24 +279,27 @@ groups_destroy(struct hmap *h)
     hmap_destroy(h);
 }
 
-static char *
-endpoint_key(const char *ip, int proto, int port)
+/* An endpoint's key "IP/PROTO/PORT" into 'key' (ENDPOINT_KEY_SIZE). */
+#define ENDPOINT_KEY_SIZE (INET6_ADDRSTRLEN + 16)
+static const char *
+endpoint_key(char key[ENDPOINT_KEY_SIZE], const char *ip, int proto,
+             int port)
 {
-    return xasprintf("%s/%d/%d", ip, proto, port);
+    snprintf(key, ENDPOINT_KEY_SIZE, "%s/%d/%d", ip, proto, port);
+    return key;
 }
 
 static struct counters *
 endpoint_counters(struct shash *endpoints, const char *ip, int proto,
                   int port)
 {
-    char *key = endpoint_key(ip, proto, port);
-    struct counters *c = shash_find_data(endpoints, key);
+    char key[ENDPOINT_KEY_SIZE];
+    struct counters *c = shash_find_data(endpoints, endpoint_key(
+                                             key, ip, proto, port));
 
     if (!c) {
         c = xzalloc(sizeof *c);
-        shash_add_nocopy(endpoints, key, c);
-    } else {
-        free(key);
+        shash_add(endpoints, key, c);
     }
     return c;
 }
@@ -419,13 +425,13 @@ add_service_counters(const struct stats_index *ix,
     }
     if (svc->mode == MODEL_MODE_NAT) {
         for (size_t b = 0; b < svc->n_backends; b++) {
-            char ip[INET6_ADDRSTRLEN], *key;
+            char ip[INET6_ADDRSTRLEN], key[ENDPOINT_KEY_SIZE];
             const struct counters *c;
 
             mslb_addr_format(&svc->backends[b].ip, ip, sizeof ip);
-            key = endpoint_key(ip, svc->proto, svc->backends[b].port);
-            c = shash_find_data(&ix->endpoints, key);
-            free(key);
+            c = shash_find_data(&ix->endpoints, endpoint_key(
+                                    key, ip, svc->proto,
+                                    svc->backends[b].port));
             if (c) {
                 be[b].packets += c->packets;
                 be[b].bytes += c->bytes;
@@ -702,14 +708,28 @@ aggregate_stats(struct request *r)
                      "conntrack", conntrack, "services", services);
 }
 
+/* One sample: NAME{service="SVC"[,backend="BE"][,direction="DIR"]} V,
+ * if 'v' is an integer (null: unknown, no sample).  Written piece by piece:
+ * /metrics has tens of thousands of them. */
 static void
-put_counter(struct ds *out, const char *name, const char *labels,
-            const json_t *v)
+put_sample(struct ds *out, const char *name, const char *svc,
+           const char *backend, const char *direction, const json_t *v)
 {
-    if (json_is_integer(v)) {
-        ds_put_format(out, "%s{%s} %"JSON_INTEGER_FORMAT"\n", name, labels,
-                      json_integer_value(v));
+    if (!json_is_integer(v)) {
+        return;
     }
+    ds_put_cstr(out, name);
+    ds_put_cstr(out, "{service=\"");
+    ds_put_cstr(out, svc);
+    if (backend) {
+        ds_put_cstr(out, "\",backend=\"");
+        ds_put_cstr(out, backend);
+    }
+    if (direction) {
+        ds_put_cstr(out, "\",direction=\"");
+        ds_put_cstr(out, direction);
+    }
+    ds_put_format(out, "\"} %"JSON_INTEGER_FORMAT"\n", json_integer_value(v));
 }
 
 /* One metric family, its samples grouped as the text format wants: per
@@ -729,19 +749,15 @@ put_family(struct ds *out, const json_t *stats, const char *name,
         const char *svc = jstr(s, "name");
 
         if (!per_backend) {
-            char *labels = xasprintf("service=\"%s\"", svc);
-            put_counter(out, name, labels, json_object_get(s, fields[0]));
-            free(labels);
+            put_sample(out, name, svc, NULL, NULL,
+                       json_object_get(s, fields[0]));
             continue;
         }
         json_array_foreach (json_object_get(s, "backends"), k, b) {
             for (int d = 0; d < 2 && fields[d]; d++) {
-                char *labels = xasprintf(
-                    "service=\"%s\",backend=\"%s\"%s%s%s", svc,
-                    jstr(b, "name"), fields[1] ? ",direction=\"" : "",
-                    fields[1] ? directions[d] : "", fields[1] ? "\"" : "");
-                put_counter(out, name, labels, json_object_get(b, fields[d]));
-                free(labels);
+                put_sample(out, name, svc, jstr(b, "name"),
+                           fields[1] ? directions[d] : NULL,
+                           json_object_get(b, fields[d]));
             }
         }
     }
