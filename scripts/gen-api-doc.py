@@ -145,8 +145,9 @@ last read (counts between that read and the replacement are lost; read
 more often to lose less). Counts lag the switch by up to a second (its
 datapath flows' statistics, which it credits to the rules a flow takes at
 its next pass: packets of the last second before a change of the slot
-table may be counted to the backend the change gives their flow). `rates` are per second since the reference
-read, the last read at least a second older (null on the first read).
+table may be counted to the backend the change gives their flow). `rates`
+are per second since the reference read, the last read at least a second
+older (null on the first read).
 Open nat sessions are counted from conntrack only for services whose
 bridges are all on the switch mslbd runs beside (`conntrack.error` says
 why it could not be read).
@@ -165,6 +166,7 @@ still for the service's `idle_timeout` (the time after which the balancer
 forgets a session's affinity too), since a session the client abandons or
 the server resets is never seen to close; a Prometheus scrape reads often
 enough for that. A SYN sent again counts twice until the session closes.
+
 """.splitlines(),
 }
 
