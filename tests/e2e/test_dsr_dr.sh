@@ -123,3 +123,25 @@ check "distribution 2-tuple picks the slot by multipath over the addresses" \
     pairs_multipath
 moves_gone() { ! ofctl dump-flows br-lb table=5 | grep -q 'priority=120'; }
 check "the slots' moves end once their sessions are gone" wait_for 30 moves_gone
+
+# A session whose client falls silent without closing it (here: stopped)
+# is never seen to close: the open-session estimate forgets it once its
+# backend had no packet for the service's idle_timeout (5 s), not before.
+spawn_in c1 silent "$PYTHON" "$TOOLS/lbstream.py" "$VIP" 80 --seconds 30 \
+    --max-stall 60 --name-file "$D/silent.backend"
+wait_for 10 test -s "$D/silent.backend"
+cp "$D/silent.backend" "$D/silent.names"
+: >"$D/silent.none"
+check "a long connection: one open session" \
+    open_sessions_soon web "$D/silent.names"
+kill -STOP "$(cat "$D/pids/silent.pid")"
+stopped=$SECONDS
+sleep 2
+check "its client stopped without a FIN: still open 2 s later" \
+    open_sessions_are web "$D/silent.names"
+check "forgotten once its backend had no packet for idle_timeout" \
+    wait_for 12 open_sessions_are web "$D/silent.none"
+check "and not before idle_timeout ($((SECONDS - stopped)) s after the stop)" \
+    test $((SECONDS - stopped)) -ge 5
+kill -CONT "$(cat "$D/pids/silent.pid")"
+spawn_stop silent
