@@ -601,6 +601,14 @@ hosts_before(const struct model_service *svc, size_t k,
     return false;
 }
 
+bool
+compile_counts_replies(const struct model_service *svc,
+                       const struct model_backend *be)
+{
+    return model_mode_is_dsr(svc->mode) && be->host_bridge && be->has_mac
+           && !be->mac_unused;
+}
+
 /* Backend 'be''s answers on its host's bridge (the final stage): from
  * the VIP (and port) with its MAC, switched on as any other packet there
  * (NORMAL); their counters are the backend's replies in the statistics.
@@ -609,7 +617,7 @@ static void
 count_replies(struct cbuild *cb, const struct model_service *svc,
               const struct model_backend *be, bool translated)
 {
-    if (!be->has_mac || be->mac_unused) {
+    if (!compile_counts_replies(svc, be)) {
         return;
     }
     cb_begin(cb);

@@ -91,14 +91,15 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
      * counter is the endpoint's sessions, whatever slot chose it; and, for
      * TCP, for the clients' FINs and RSTs, which close sessions: the open
      * sessions where the switch's conntrack cannot be read (rest_stats.c). */
-    for (int copy = 0; copy < (proto == IPPROTO_TCP ? 4 : 2); copy++) {
+    enum { OUT, NEW, FIN, RST };
+    for (int copy = OUT; copy <= (proto == IPPROTO_TCP ? RST : NEW); copy++) {
         cb_begin(cb);
-        if (copy == 1) {
+        if (copy == NEW) {
             m_ct_state(cb, CS_NEW | CS_TRACKED, CS_NEW | CS_TRACKED);
         }
         m_ip_proto(cb, &be->ip, proto);
-        if (copy >= 2) {
-            m_tcp_count(cb, copy == 2 ? TCP_COUNT_FIN : TCP_COUNT_RST);
+        if (copy == FIN || copy == RST) {
+            m_tcp_count(cb, copy == FIN ? TCP_COUNT_FIN : TCP_COUNT_RST);
         }
         m_addr(cb, MFF_IPV4_DST, MFF_IPV6_DST, &be->ip);
         m_u16(cb, MFF_TCP_DST, be->port);
@@ -106,8 +107,9 @@ add_endpoint(struct cbuild *cb, const struct model_backend *be,
         a_set_mac(cb, MFF_ETH_DST, &be->mac);
         a_output_side(cb, ports, ports->backend);
         cb_add(cb, cookie, MSLB_T_NAT_OUT,
-               copy == 0 ? MSLB_NAT_OUT_PRIORITY
-               : copy == 1 ? MSLB_NAT_NEW_PRIORITY : MSLB_NAT_CLOSE_PRIORITY);
+               copy == OUT ? MSLB_NAT_OUT_PRIORITY
+               : copy == NEW ? MSLB_NAT_NEW_PRIORITY
+               : MSLB_NAT_CLOSE_PRIORITY);
     }
 
     /* Fragments (docs/mtu.md).  Conntrack reassembles a datagram and

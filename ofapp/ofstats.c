@@ -24,10 +24,10 @@
  * (table, cookie kind): service flows of CLASSIFY (the clients' packets;
  * on a final stage a DSR backend's answers), DSR_FORWARD (a DSR backend's
  * packets, SYNs, FINs and RSTs) and NAT_REPLY (an slb host's backend's
- * answers), backend endpoint
- * flows of CLASSIFY (nat replies) and NAT_OUT (nat requests and new
- * sessions).  Only these: a bridge's other flows (slot runs, NAT_REQUEST,
- * NAT_REPLY...) are most of its table and count nothing. */
+ * answers); backend endpoint flows of CLASSIFY (nat replies) and NAT_OUT
+ * (nat requests, new and closed sessions).  Only these: a bridge's other
+ * flows (slot runs, NAT_REQUEST...) are most of its table and count
+ * nothing. */
 static const struct { int table; int kind; } counted[] = {
     { MSLB_T_CLASSIFY, MSLB_COOKIE_SERVICE },
     { MSLB_T_DSR_FORWARD, MSLB_COOKIE_SERVICE },
@@ -191,10 +191,10 @@ add_learned(struct stats_req *r, struct ofpbuf *b)
 
 /* Of the flows the requests return, those that count: a DSR backend's
  * answers on its final stage, its forwarding flow and its SYN, FIN and RST
- * copies (a tunnel's first pass
- * only, not the size check's second pass or the probes' flows), and a
- * failed backend's TCP flow that resets its sessions; a nat endpoint's
- * reply flow and its request flows (not the fragments'). */
+ * copies (a tunnel's first pass only, not the size check's second pass or
+ * the probes' flows), and a failed backend's TCP flow that resets its
+ * sessions; a nat endpoint's reply flow and its request flows (not the
+ * fragments'). */
 static bool
 flow_counts(const struct ofputil_flow_stats *fs)
 {
@@ -209,7 +209,7 @@ flow_counts(const struct ofputil_flow_stats *fs)
                || ((p == 100 || p == MSLB_SYN_COUNT_PRIORITY
                     || p == MSLB_CLOSE_COUNT_PRIORITY)
                    && !(fs->match.flow.regs[2] & fs->match.wc.masks.regs[2]
-                        & 2))
+                        & MSLB_PMTU_CHECKED))
                || (p == MSLB_FAILED_PRIORITY
                    && fs->match.flow.nw_proto == IPPROTO_TCP
                    && fs->match.wc.masks.nw_proto);

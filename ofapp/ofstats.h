@@ -1,7 +1,8 @@
 /* Statistics of one bridge, collected over its OpenFlow session: counters
- * of mslb's flows that count something (service flows of CLASSIFY and
- * DSR_FORWARD, backend endpoint flows of CLASSIFY and NAT_OUT), and the
- * session affinity entries DSR modes learned. */
+ * of mslb's flows that count something (service flows of CLASSIFY,
+ * DSR_FORWARD and NAT_REPLY, backend endpoint flows of CLASSIFY and
+ * NAT_OUT; ofstats.c says which), and the session affinity entries DSR
+ * modes learned. */
 #ifndef OFSTATS_H
 #define OFSTATS_H 1
 
@@ -13,10 +14,10 @@ struct ofp_header;
 struct ofsession;
 
 /* Called once with (new reference)
- *   {"flows": [{"cookie", "table", "priority", "nw_proto", "nw_dst",
- *               "tp_dst", "nw_src", "tp_src", "reg1", "reg2",
- *               "reg2_mask", "ct_state" (matched bits), "packets",
- *               "bytes", "duration" (s)}...],
+ *   {"flows": [{"id" (the flow's identity from read to read), "cookie",
+ *               "table", "priority", "packets", "bytes", "duration" (s),
+ *               and those the flow matches of "nw_proto", "nw_dst",
+ *               "tp_dst", "nw_src", "tp_src", "dl_src", "reg1"}...],
  *    "learned": [{"service", "backend", "slot"}...]}
  * or with NULL if the session is lost first. */
 typedef void ofstats_cb(void *aux, json_t *stats);

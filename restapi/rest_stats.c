@@ -610,10 +610,8 @@ aggregate_stats(struct request *r)
             uint64_t open = 0, counted;
             bool known = estimated;
             /* Its answers: nat's pass the balancer; a DSR backend's its
-             * host's bridge, a final stage (count_replies() in
-             * compile_dsr.c), if it has one. */
-            bool replies = nat || (dsr && mb->host_bridge && mb->has_mac
-                                   && !mb->mac_unused);
+             * host's bridge, a final stage, if it has one. */
+            bool replies = nat || compile_counts_replies(svc, mb);
             json_t *jb = json_pack(
                 "{s:s, s:I, s:I, s:I}", "name", mb->name,
                 "packets", (json_int_t) be[b].packets,

@@ -60,6 +60,12 @@ char *compile_east_west(const struct model_service *svc,
     MSLB_WARN_UNUSED;
 /* Whether 'svc' has a backend behind final-stage bridge 'bridge'. */
 bool compile_hosted_on(const struct model_service *svc, const char *bridge);
+/* Whether backend 'be' of DSR service 'svc' has its answers counted: it
+ * sits behind a final stage (host_bridge) and has a MAC to tell its
+ * answers there by (the statistics' reply_packets; else they pass no
+ * bridge mslb programs). */
+bool compile_counts_replies(const struct model_service *svc,
+                            const struct model_backend *be);
 
 /* The flows every first-stage bridge has whatever its services: defaults
  * and gateway responders. */
