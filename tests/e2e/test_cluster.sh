@@ -54,7 +54,11 @@ check "br-lb in step (as b reads it from the database)" wait_for 20 br_in_step
 check "b names a as the bridge's master" test "$(
     ctl_api b GET /v1/bridges/br-lb; json_get 'j["master"]')" = a
 metrics_say() {   # metrics_say NAME LINE: mslbd NAME's /metrics has LINE
-    curl -s "http://127.0.0.1:${CTL_PORT[$1]}/metrics" | grep -qx "$2"
+    # Read whole first: grep -q stops at its match and, under pipefail,
+    # curl's write into the closed pipe (exit 23) would fail the check.
+    local text
+    text=$(curl -s "http://127.0.0.1:${CTL_PORT[$1]}/metrics")
+    grep -qx "$2" <<<"$text"
 }
 check "/metrics of a: mslb_controller_master 1" metrics_say a 'mslb_controller_master{name="a"} 1'
 check "/metrics of b: mslb_controller_master 0" metrics_say b 'mslb_controller_master{name="b"} 0'
